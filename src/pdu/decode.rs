@@ -1,0 +1,559 @@
+//! Decoding what modems hand over: SMS-DELIVER (TS 23.040 §9.2.2.1), SMS-STATUS-REPORT
+//! (§9.2.2.3) and, for messages read back from the SIM's outbox, SMS-SUBMIT (§9.2.2.2).
+//!
+//! Every read is bounds-checked through [`Reader`], so arbitrary input yields a value or a
+//! [`DecodeError`] with the octet offset, never a panic.
+
+use super::address::Address;
+use super::dcs::{Alphabet, Dcs};
+use super::error::{DecodeError, DecodeErrorKind, Warning};
+use super::gsm7::{self, Gsm7Tables, NationalLanguage};
+use super::hex;
+use super::scts::Timestamp;
+use super::udh::Udh;
+
+/// Which TPDU layout to read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TpduKind {
+    /// From TP-MTI, as a modem's storage holds them: 00 deliver, 01 submit, 10 status report.
+    #[default]
+    Auto,
+    Deliver,
+    Submit,
+    StatusReport,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeOptions {
+    /// The input starts with the SMSC address, as `+CMGR`, `+CMGL`, `+CMT` and `+CDS` give it
+    /// (TS 27.005 §3.1 `<pdu>`).
+    pub has_smsc: bool,
+    pub kind: TpduKind,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        Self {
+            has_smsc: true,
+            kind: TpduKind::Auto,
+        }
+    }
+}
+
+/// A decoded PDU.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pdu {
+    pub smsc: Option<Address>,
+    pub tpdu: Tpdu,
+    pub warnings: Vec<Warning>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tpdu {
+    Deliver(Deliver),
+    Submit(Submit),
+    StatusReport(StatusReport),
+}
+
+/// What a user data field held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    Text(String),
+    /// 8-bit data: bytes, never guessed text.
+    Data(Vec<u8>),
+    /// Compressed text (TS 23.042), which smsq does not decompress: the raw octets.
+    Compressed(Vec<u8>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserData {
+    pub header: Option<Udh>,
+    pub body: Body,
+}
+
+impl UserData {
+    pub fn text(&self) -> Option<&str> {
+        match &self.body {
+            Body::Text(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deliver {
+    /// TP-MMS is 0 when more messages are waiting at the service centre.
+    pub more_messages: bool,
+    pub reply_path: bool,
+    /// TP-SRI: the sender asked for a status report.
+    pub status_report_indication: bool,
+    pub sender: Address,
+    pub pid: u8,
+    pub dcs: Dcs,
+    /// `None` with a warning when the service centre sent an impossible date.
+    pub timestamp: Option<Timestamp>,
+    pub user_data: UserData,
+}
+
+/// TP-VP in any of its three formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Validity {
+    Relative(super::submit::RelativeValidity),
+    Absolute(Option<Timestamp>),
+    /// The enhanced format (§9.2.3.12.3), kept raw.
+    Enhanced([u8; 7]),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submit {
+    pub reject_duplicates: bool,
+    pub status_report_request: bool,
+    pub reply_path: bool,
+    pub message_ref: u8,
+    pub recipient: Address,
+    pub pid: u8,
+    pub dcs: Dcs,
+    pub validity: Option<Validity>,
+    pub user_data: UserData,
+}
+
+/// How a status report ends (or does not end) the story of a sent part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StatusKind {
+    /// 0x00..=0x1F: the transaction completed (delivered, forwarded, replaced).
+    Delivered,
+    /// 0x20..=0x3F: a temporary error; the service centre is still trying.
+    Trying,
+    /// 0x40..=0x5F: a permanent error; the service centre gave up.
+    Failed,
+    /// 0x60..=0x7F: a temporary error, but the service centre stopped trying.
+    GaveUp,
+}
+
+impl StatusKind {
+    /// Reserved values are treated as 0x63 "service rejected" (TS 23.040 §9.2.3.15).
+    pub fn of(status: u8) -> Self {
+        match effective_status(status) {
+            0x00..=0x1F => Self::Delivered,
+            0x20..=0x3F => Self::Trying,
+            0x40..=0x5F => Self::Failed,
+            _ => Self::GaveUp,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Trying => "trying",
+            Self::Failed => "failed",
+            Self::GaveUp => "gave_up",
+        }
+    }
+
+    /// Whether no later report will change the outcome.
+    pub fn is_final(self) -> bool {
+        self != Self::Trying
+    }
+}
+
+fn is_reserved_status(s: u8) -> bool {
+    matches!(s, 0x03..=0x0F | 0x26..=0x2F | 0x4A..=0x4F | 0x66..=0x6F | 0x80..=0xFF)
+}
+
+fn effective_status(s: u8) -> u8 {
+    if is_reserved_status(s) { 0x63 } else { s }
+}
+
+/// TP-ST in words (TS 23.040 §9.2.3.15), for history and logs.
+pub fn status_text(status: u8) -> &'static str {
+    match effective_status(status) {
+        0x00 => "received by the recipient",
+        0x01 => "forwarded, delivery not confirmed",
+        0x02 => "replaced by the service centre",
+        0x10..=0x1F => "completed (service-centre specific)",
+        0x20 | 0x60 => "congestion",
+        0x21 | 0x61 => "recipient busy",
+        0x22 | 0x62 => "no response from recipient",
+        0x23 | 0x63 => "service rejected",
+        0x24 | 0x44 | 0x64 => "quality of service not available",
+        0x25 | 0x65 => "error in recipient",
+        0x30..=0x3F | 0x50..=0x5F | 0x70..=0x7F => "service-centre specific error",
+        0x40 => "remote procedure error",
+        0x41 => "incompatible destination",
+        0x42 => "connection rejected by recipient",
+        0x43 => "not obtainable",
+        0x45 => "no interworking available",
+        0x46 => "validity period expired",
+        0x47 => "deleted by the sender",
+        0x48 => "deleted by the service centre",
+        0x49 => "message does not exist",
+        _ => "service rejected",
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusReport {
+    pub more_messages: bool,
+    /// TP-SRQ: the report is about an SMS-COMMAND rather than an SMS-SUBMIT.
+    pub for_command: bool,
+    pub message_ref: u8,
+    pub recipient: Address,
+    pub timestamp: Option<Timestamp>,
+    pub discharge_time: Option<Timestamp>,
+    pub status: u8,
+    pub status_kind: StatusKind,
+    pub pid: Option<u8>,
+    pub dcs: Option<Dcs>,
+    pub user_data: Option<UserData>,
+}
+
+/// Longest input accepted: any real PDU is at most 176 octets; a little slack for junk after it.
+const MAX_INPUT: usize = 256;
+
+/// Decodes a PDU given in hex, as modems print it.
+pub fn decode_hex(input: &str, opts: DecodeOptions) -> Result<Pdu, DecodeError> {
+    let mut buf = [0u8; MAX_INPUT];
+    let n = hex::decode_to_slice(input, &mut buf)?;
+    decode(&buf[..n], opts)
+}
+
+/// Decodes a PDU from octets.
+pub fn decode(bytes: &[u8], opts: DecodeOptions) -> Result<Pdu, DecodeError> {
+    if bytes.is_empty() {
+        return Err(DecodeError::new(0, DecodeErrorKind::Empty));
+    }
+    let (smsc, start) = if opts.has_smsc {
+        Address::read_smsc(bytes)?
+    } else {
+        (None, 0)
+    };
+    let mut r = Reader {
+        data: bytes,
+        pos: start,
+    };
+    let mut warnings = Vec::new();
+    let fo = r.u8("TP-MTI (first octet)")?;
+    let kind = match opts.kind {
+        TpduKind::Auto => match fo & 0x03 {
+            0 => TpduKind::Deliver,
+            1 => TpduKind::Submit,
+            2 => TpduKind::StatusReport,
+            _ => {
+                return Err(DecodeError::new(
+                    start,
+                    DecodeErrorKind::Reserved {
+                        field: "TP-MTI",
+                        value: fo & 0x03,
+                    },
+                ));
+            }
+        },
+        k => k,
+    };
+    let tpdu = match kind {
+        TpduKind::Deliver | TpduKind::Auto => {
+            Tpdu::Deliver(read_deliver(fo, &mut r, &mut warnings)?)
+        }
+        TpduKind::Submit => Tpdu::Submit(read_submit(fo, &mut r, &mut warnings)?),
+        TpduKind::StatusReport => {
+            Tpdu::StatusReport(read_status_report(fo, &mut r, &mut warnings)?)
+        }
+    };
+    Ok(Pdu {
+        smsc,
+        tpdu,
+        warnings,
+    })
+}
+
+fn read_deliver(
+    fo: u8,
+    r: &mut Reader<'_>,
+    warnings: &mut Vec<Warning>,
+) -> Result<Deliver, DecodeError> {
+    let sender = r.address("TP-OA")?;
+    let pid = r.u8("TP-PID")?;
+    let dcs = Dcs::from_octet(r.u8("TP-DCS")?);
+    let timestamp = r.timestamp("TP-SCTS", warnings)?;
+    let user_data = r.user_data(fo & 0x40 != 0, &dcs, warnings)?;
+    Ok(Deliver {
+        more_messages: fo & 0x04 == 0,
+        reply_path: fo & 0x80 != 0,
+        status_report_indication: fo & 0x20 != 0,
+        sender,
+        pid,
+        dcs,
+        timestamp,
+        user_data,
+    })
+}
+
+fn read_submit(
+    fo: u8,
+    r: &mut Reader<'_>,
+    warnings: &mut Vec<Warning>,
+) -> Result<Submit, DecodeError> {
+    let message_ref = r.u8("TP-MR")?;
+    let recipient = r.address("TP-DA")?;
+    let pid = r.u8("TP-PID")?;
+    let dcs = Dcs::from_octet(r.u8("TP-DCS")?);
+    let validity = match (fo >> 3) & 0x03 {
+        0 => None,
+        2 => Some(Validity::Relative(super::submit::RelativeValidity(
+            r.u8("TP-VP")?,
+        ))),
+        1 => Some(Validity::Enhanced(r.array7("TP-VP")?)),
+        _ => Some(Validity::Absolute(r.timestamp("TP-VP", warnings)?)),
+    };
+    let user_data = r.user_data(fo & 0x40 != 0, &dcs, warnings)?;
+    Ok(Submit {
+        reject_duplicates: fo & 0x04 != 0,
+        status_report_request: fo & 0x20 != 0,
+        reply_path: fo & 0x80 != 0,
+        message_ref,
+        recipient,
+        pid,
+        dcs,
+        validity,
+        user_data,
+    })
+}
+
+fn read_status_report(
+    fo: u8,
+    r: &mut Reader<'_>,
+    warnings: &mut Vec<Warning>,
+) -> Result<StatusReport, DecodeError> {
+    let message_ref = r.u8("TP-MR")?;
+    let recipient = r.address("TP-RA")?;
+    let timestamp = r.timestamp("TP-SCTS", warnings)?;
+    let discharge_time = r.timestamp("TP-DT", warnings)?;
+    let status = r.u8("TP-ST")?;
+    if is_reserved_status(status) {
+        warnings.push(Warning::ReservedStatus { status });
+    }
+    let mut report = StatusReport {
+        more_messages: fo & 0x04 == 0,
+        for_command: fo & 0x20 != 0,
+        message_ref,
+        recipient,
+        timestamp,
+        discharge_time,
+        status,
+        status_kind: StatusKind::of(status),
+        pid: None,
+        dcs: None,
+        user_data: None,
+    };
+    // TP-PI and what it announces are optional (§9.2.2.3); many service centres stop at TP-ST.
+    // Extension octets (bit 7) are skipped; their meaning is reserved.
+    let Some(mut pi) = r.opt_u8() else {
+        return Ok(report);
+    };
+    let first_pi = pi;
+    while pi & 0x80 != 0 {
+        match r.opt_u8() {
+            Some(next) => pi = next,
+            None => return Ok(report),
+        }
+    }
+    if first_pi & 0x01 != 0 {
+        report.pid = Some(r.u8("TP-PID")?);
+    }
+    if first_pi & 0x02 != 0 {
+        report.dcs = Some(Dcs::from_octet(r.u8("TP-DCS")?));
+    }
+    if first_pi & 0x04 != 0 {
+        let dcs = report.dcs.unwrap_or(Dcs::from_octet(0));
+        report.user_data = Some(r.user_data(fo & 0x40 != 0, &dcs, warnings)?);
+    }
+    Ok(report)
+}
+
+struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn truncated(&self, field: &'static str, needed: usize) -> DecodeError {
+        DecodeError::new(
+            self.pos,
+            DecodeErrorKind::Truncated {
+                field,
+                needed,
+                available: self.data.len().saturating_sub(self.pos),
+            },
+        )
+    }
+
+    fn u8(&mut self, field: &'static str) -> Result<u8, DecodeError> {
+        let b = *self
+            .data
+            .get(self.pos)
+            .ok_or_else(|| self.truncated(field, 1))?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    fn opt_u8(&mut self) -> Option<u8> {
+        let b = self.data.get(self.pos).copied()?;
+        self.pos += 1;
+        Some(b)
+    }
+
+    fn array7(&mut self, field: &'static str) -> Result<[u8; 7], DecodeError> {
+        let s = self
+            .data
+            .get(self.pos..self.pos + 7)
+            .ok_or_else(|| self.truncated(field, 7))?;
+        self.pos += 7;
+        let mut a = [0u8; 7];
+        a.copy_from_slice(s);
+        Ok(a)
+    }
+
+    fn timestamp(
+        &mut self,
+        field: &'static str,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<Option<Timestamp>, DecodeError> {
+        let raw = self.array7(field)?;
+        let t = Timestamp::from_octets(raw);
+        if t.is_none() {
+            warnings.push(Warning::InvalidTimestamp { field, raw });
+        }
+        Ok(t)
+    }
+
+    fn address(&mut self, field: &'static str) -> Result<Address, DecodeError> {
+        let (a, used) = Address::read_tp(&self.data[self.pos..], self.pos, field)?;
+        self.pos += used;
+        Ok(a)
+    }
+
+    /// TP-UDL and TP-UD. Lenient where TS 23.040 allows it: a length longer than the data
+    /// decodes what is there, with a warning.
+    fn user_data(
+        &mut self,
+        udhi: bool,
+        dcs: &Dcs,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<UserData, DecodeError> {
+        let udl = usize::from(self.u8("TP-UDL")?);
+        let ud_at = self.pos;
+        let ud = &self.data[ud_at..];
+        self.pos = self.data.len();
+        let septets = dcs.alphabet == Alphabet::Gsm7 && !dcs.compressed;
+        let ud_octets = if septets { (udl * 7).div_ceil(8) } else { udl };
+        if ud.len() > ud_octets {
+            warnings.push(Warning::TrailingOctets {
+                count: ud.len() - ud_octets,
+            });
+        }
+        if dcs.reserved {
+            warnings.push(Warning::ReservedDcs { dcs: dcs.raw });
+        }
+
+        let (header, header_octets) = if udhi && udl > 0 {
+            let udhl = usize::from(*ud.first().ok_or_else(|| {
+                DecodeError::new(
+                    ud_at,
+                    DecodeErrorKind::Truncated {
+                        field: "TP-UDHL",
+                        needed: 1,
+                        available: 0,
+                    },
+                )
+            })?);
+            let limit = ud.len().min(ud_octets);
+            if 1 + udhl > limit {
+                return Err(DecodeError::new(
+                    ud_at,
+                    DecodeErrorKind::LengthOutOfRange {
+                        field: "TP-UDHL",
+                        value: udhl,
+                        max: limit.saturating_sub(1),
+                    },
+                ));
+            }
+            let udh = Udh::parse(&ud[1..1 + udhl], ud_at + 1, warnings)?;
+            (Some(udh), 1 + udhl)
+        } else {
+            (None, 0)
+        };
+
+        let body = if septets {
+            let skip = gsm7::header_septets(header_octets);
+            let wanted = udl.saturating_sub(skip);
+            let mut codes = [0u8; MAX_INPUT * 8 / 7 + 1];
+            let got = gsm7::unpack_septets(ud, skip * 7, wanted, &mut codes);
+            if got < wanted {
+                warnings.push(Warning::UserDataShort {
+                    declared: wanted,
+                    decoded: got,
+                });
+            }
+            let tables = tables_for(header.as_ref(), warnings);
+            let mut text = String::new();
+            tables.decode_into(&codes[..got], &mut text);
+            Body::Text(text)
+        } else {
+            let end = ud_octets.min(ud.len());
+            let payload = ud.get(header_octets..end).unwrap_or_default();
+            if ud_octets > ud.len() {
+                warnings.push(Warning::UserDataShort {
+                    declared: ud_octets - header_octets.min(ud_octets),
+                    decoded: payload.len(),
+                });
+            }
+            if dcs.compressed {
+                Body::Compressed(payload.to_vec())
+            } else if dcs.alphabet == Alphabet::Ucs2 {
+                Body::Text(decode_ucs2(payload, warnings))
+            } else {
+                Body::Data(payload.to_vec())
+            }
+        };
+        Ok(UserData { header, body })
+    }
+}
+
+fn tables_for(header: Option<&Udh>, warnings: &mut Vec<Warning>) -> Gsm7Tables {
+    let Some(udh) = header else {
+        return Gsm7Tables::DEFAULT;
+    };
+    let mut lang = |id: Option<u8>| {
+        let id = id?;
+        let l = NationalLanguage::from_id(id);
+        if l.is_none() {
+            warnings.push(Warning::UnsupportedLanguage { id });
+        }
+        l
+    };
+    Gsm7Tables {
+        locking: lang(udh.locking_shift),
+        single: lang(udh.single_shift),
+    }
+}
+
+fn decode_ucs2(payload: &[u8], warnings: &mut Vec<Warning>) -> String {
+    if payload.len() % 2 != 0 {
+        warnings.push(Warning::OddUcs2Length);
+    }
+    let units = payload
+        .chunks_exact(2)
+        .map(|p| u16::from_be_bytes([p[0], p[1]]));
+    let mut s = String::with_capacity(payload.len());
+    let mut lone = false;
+    for c in char::decode_utf16(units) {
+        s.push(c.unwrap_or_else(|_| {
+            lone = true;
+            char::REPLACEMENT_CHARACTER
+        }));
+    }
+    if lone {
+        warnings.push(Warning::LoneSurrogate);
+    }
+    s
+}

@@ -1,0 +1,139 @@
+//! Hex as modems print PDUs: upper case out, either case in.
+
+use super::error::{DecodeError, DecodeErrorKind};
+
+const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+
+/// Each octet's two upper-case hex digits, so encoding is one load per octet.
+static PAIRS: [[u8; 2]; 256] = {
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [DIGITS[i >> 4], DIGITS[i & 0xF]];
+        i += 1;
+    }
+    t
+};
+
+const BAD: u8 = 0xFF;
+
+static NIBBLE: [u8; 256] = {
+    let mut t = [BAD; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'A' as usize + i] = 10 + i as u8;
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Appends the upper-case hex of `bytes` to `out`.
+pub fn encode_into(bytes: &[u8], out: &mut String) {
+    out.reserve(bytes.len() * 2);
+    for &b in bytes {
+        let [hi, lo] = PAIRS[b as usize];
+        out.push(hi as char);
+        out.push(lo as char);
+    }
+}
+
+pub fn encode(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    encode_into(bytes, &mut s);
+    s
+}
+
+/// Decodes `input` (surrounding whitespace ignored) into `out`; returns the octets written.
+/// An input longer than `out` is refused as [`DecodeErrorKind::TooLong`].
+pub fn decode_to_slice(input: &str, out: &mut [u8]) -> Result<usize, DecodeError> {
+    let lead = input.len() - input.trim_start().len();
+    let digits = input.trim().as_bytes();
+    if digits.len() % 2 != 0 {
+        // A bad digit is the more precise complaint than the odd length it may cause.
+        return Err(
+            first_bad_digit(input, lead, digits).unwrap_or(DecodeError::new(
+                digits.len() / 2,
+                DecodeErrorKind::OddHexLength {
+                    digits: digits.len(),
+                },
+            )),
+        );
+    }
+    let n = digits.len() / 2;
+    if n > out.len() {
+        return Err(DecodeError::new(0, DecodeErrorKind::TooLong { octets: n }));
+    }
+    for (slot, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        let hi = NIBBLE[pair[0] as usize];
+        let lo = NIBBLE[pair[1] as usize];
+        if hi == BAD || lo == BAD {
+            return Err(first_bad_digit(input, lead, digits)
+                .unwrap_or(DecodeError::new(0, DecodeErrorKind::Empty)));
+        }
+        *slot = (hi << 4) | lo;
+    }
+    Ok(n)
+}
+
+pub fn decode(input: &str) -> Result<Vec<u8>, DecodeError> {
+    let mut v = vec![0; input.trim().len() / 2];
+    let n = decode_to_slice(input, &mut v)?;
+    v.truncate(n);
+    Ok(v)
+}
+
+fn first_bad_digit(input: &str, lead: usize, digits: &[u8]) -> Option<DecodeError> {
+    let i = digits.iter().position(|&b| NIBBLE[b as usize] == BAD)?;
+    // The offending byte may start a multi-byte character: report the whole character.
+    let byte_pos = lead + i;
+    let character = input[byte_pos..].chars().next().unwrap_or('?');
+    let position = input[..byte_pos].chars().count();
+    Some(DecodeError::new(
+        i / 2,
+        DecodeErrorKind::InvalidHexDigit {
+            position,
+            character,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_case() {
+        assert_eq!(encode(&[0x00, 0x9F, 0xAB, 0xFF]), "009FABFF");
+        assert_eq!(decode("009fAbFF").unwrap(), [0x00, 0x9F, 0xAB, 0xFF]);
+        assert_eq!(decode("  0A\r\n").unwrap(), [0x0A]);
+    }
+
+    #[test]
+    fn errors_name_the_place() {
+        let e = decode("00G1").unwrap_err();
+        assert_eq!(
+            e.kind,
+            DecodeErrorKind::InvalidHexDigit {
+                position: 2,
+                character: 'G'
+            }
+        );
+        assert_eq!(e.offset, 1);
+        let e = decode("001").unwrap_err();
+        assert_eq!(e.kind, DecodeErrorKind::OddHexLength { digits: 3 });
+        let e = decode("0ą").unwrap_err();
+        assert_eq!(
+            e.kind,
+            DecodeErrorKind::InvalidHexDigit {
+                position: 1,
+                character: 'ą'
+            }
+        );
+    }
+}
