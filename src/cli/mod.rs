@@ -1,3 +1,95 @@
-pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+//! The `smsq` command line. `src/bin/smsq.rs` only calls [`main`].
+//!
+//! Exit codes: 0 success, 1 the input was refused (malformed PDU, text that cannot be encoded,
+//! bad number), 2 usage errors (clap's own). Errors go to stderr as one line; with
+//! `--json-errors` a JSON error object also goes to stdout for scripts.
+
+mod pdu;
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "smsq", version, about = "SMS gateway client and PDU toolkit")]
+struct Cli {
+    /// On failure, also print a JSON object {"error": {"code", "message", ...}} on stdout.
+    #[arg(long, global = true)]
+    json_errors: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decode or encode SMS PDUs, without a daemon.
+    #[command(subcommand)]
+    Pdu(pdu::PduCommand),
+    /// How a text would travel: encoding, parts, units used and left.
+    Estimate(pdu::EstimateArgs),
+}
+
+/// A failure to report: a stable code, a one-line message, and optional extra JSON fields.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub code: &'static str,
+    pub message: String,
+    pub details: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Failure {
+    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            details: serde_json::Map::new(),
+        }
+    }
+
+    pub(crate) fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.details.insert(key.to_string(), value.into());
+        self
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Pdu(cmd) => pdu::run(cmd),
+        Command::Estimate(args) => pdu::estimate(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("smsq: {}", failure.message);
+            if cli.json_errors {
+                let mut error = serde_json::Map::new();
+                error.insert("code".into(), failure.code.into());
+                error.insert("message".into(), failure.message.into());
+                error.extend(failure.details);
+                println!("{}", serde_json::json!({ "error": error }));
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The text argument, or standard input when it is `-`. One trailing line end from stdin is
+/// dropped: `echo hi | smsq estimate -` means "hi", not "hi\n".
+pub(crate) fn text_arg(arg: &str) -> Result<String, Failure> {
+    if arg != "-" {
+        return Ok(arg.to_string());
+    }
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .map_err(|e| Failure::new("stdin", format!("cannot read standard input: {e}")))?;
+    if s.ends_with('\n') {
+        s.pop();
+        if s.ends_with('\r') {
+            s.pop();
+        }
+    }
+    Ok(s)
 }

@@ -357,13 +357,32 @@ fn read_status_report(
             None => return Ok(report),
         }
     }
+    // What TP-PI announces is an extra: a report cut short there still tells the outcome, so
+    // the missing fields are left out with a warning instead of failing the whole report.
+    let missing = Warning::MissingOptionalFields { pi: first_pi };
     if first_pi & 0x01 != 0 {
-        report.pid = Some(r.u8("TP-PID")?);
+        match r.opt_u8() {
+            Some(pid) => report.pid = Some(pid),
+            None => {
+                warnings.push(missing);
+                return Ok(report);
+            }
+        }
     }
     if first_pi & 0x02 != 0 {
-        report.dcs = Some(Dcs::from_octet(r.u8("TP-DCS")?));
+        match r.opt_u8() {
+            Some(dcs) => report.dcs = Some(Dcs::from_octet(dcs)),
+            None => {
+                warnings.push(missing);
+                return Ok(report);
+            }
+        }
     }
     if first_pi & 0x04 != 0 {
+        if r.pos >= r.data.len() {
+            warnings.push(missing);
+            return Ok(report);
+        }
         let dcs = report.dcs.unwrap_or(Dcs::from_octet(0));
         report.user_data = Some(r.user_data(fo & 0x40 != 0, &dcs, warnings)?);
     }

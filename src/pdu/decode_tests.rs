@@ -12,8 +12,8 @@ fn deliver(hex: &str) -> (Pdu, Deliver) {
     (pdu, d)
 }
 
-fn report(hex: &str) -> (Pdu, StatusReport) {
-    let pdu = decode_hex(hex, DecodeOptions::default()).expect("decodes");
+fn report(hex: impl AsRef<str>) -> (Pdu, StatusReport) {
+    let pdu = decode_hex(hex.as_ref(), DecodeOptions::default()).expect("decodes");
     let Tpdu::StatusReport(r) = pdu.tpdu.clone() else {
         panic!("not a status report: {pdu:?}")
     };
@@ -140,7 +140,7 @@ fn status_reports_and_their_kinds() {
         ("362", 0x62, StatusKind::GaveUp),
     ];
     for (tail, st, kind) in cases {
-        let (pdu, r) = report(&format!("{base}{tail}"));
+        let (pdu, r) = report(format!("{base}{tail}"));
         assert_eq!((r.status, r.status_kind), (st, kind));
         assert_eq!(r.message_ref, 0x2A);
         assert_eq!(r.recipient.to_string(), "+639171234567");
@@ -150,7 +150,7 @@ fn status_reports_and_their_kinds() {
         );
         assert!(pdu.warnings.is_empty());
     }
-    let (pdu, r) = report(&format!("{base}3F0"));
+    let (pdu, r) = report(format!("{base}3F0"));
     assert_eq!(r.status_kind, StatusKind::GaveUp);
     assert_eq!(pdu.warnings, vec![Warning::ReservedStatus { status: 0xF0 }]);
     assert_eq!(status_text(0x46), "validity period expired");
@@ -162,6 +162,13 @@ fn status_report_with_parameter_indicator() {
     let (_, r) = report("00062A0C91361917325476621132015103236211320152032300030000");
     assert_eq!((r.pid, r.dcs.map(|d| d.raw)), (Some(0), Some(0)));
     assert!(r.user_data.is_none());
+    // TP-PI 0x46 announces DCS and user data that are not there: the outcome still counts.
+    let (pdu, r) = report("00062A0C913619173254766211320151032362113201520323".to_owned() + "0046");
+    assert_eq!(r.status_kind, StatusKind::Delivered);
+    assert_eq!(
+        pdu.warnings,
+        vec![Warning::MissingOptionalFields { pi: 0x46 }]
+    );
 }
 
 #[test]

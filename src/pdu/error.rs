@@ -132,6 +132,8 @@ pub enum Warning {
     ReservedStatus { status: u8 },
     /// An information element appears more than once; the last one counts (TS 23.040 §9.2.3.24).
     RepeatedElement { iei: u8 },
+    /// A status report's TP-PI announces fields the PDU does not hold; the report stands.
+    MissingOptionalFields { pi: u8 },
 }
 
 impl Warning {
@@ -147,6 +149,7 @@ impl Warning {
             Self::InvalidTimestamp { .. } => "invalid_timestamp",
             Self::ReservedStatus { .. } => "reserved_status",
             Self::RepeatedElement { .. } => "repeated_element",
+            Self::MissingOptionalFields { .. } => "missing_optional_fields",
         }
     }
 }
@@ -191,6 +194,10 @@ impl fmt::Display for Warning {
             Self::RepeatedElement { iei } => {
                 write!(f, "information element 0x{iei:02X} repeated; last one used")
             }
+            Self::MissingOptionalFields { pi } => write!(
+                f,
+                "TP-PI 0x{pi:02X} announces fields that are missing; they were left out"
+            ),
         }
     }
 }
