@@ -249,20 +249,21 @@ impl fmt::Display for Address {
 }
 
 /// Semi-octet digits of TS 23.040 §9.1.2.3; 0xF is the filler of an odd-length number.
-const BCD: [char; 16] = [
-    '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '#', 'a', 'b', 'c', '\0',
-];
+const BCD: [u8; 16] = *b"0123456789*#abc?";
 
 fn read_bcd(body: &[u8], digits: usize) -> String {
-    let mut s = String::with_capacity(digits);
-    for i in 0..digits {
+    let mut buf = [0u8; MAX_DIGITS];
+    let mut n = 0;
+    for i in 0..digits.min(MAX_DIGITS) {
         let b = body[i / 2];
         let nibble = if i % 2 == 0 { b & 0x0F } else { b >> 4 };
         if nibble != 0x0F {
-            s.push(BCD[nibble as usize]);
+            buf[n] = BCD[nibble as usize];
+            n += 1;
         }
     }
-    s
+    // BCD holds ASCII only.
+    String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
 fn write_bcd(digits: &str, out: &mut [u8]) -> usize {

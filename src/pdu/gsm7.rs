@@ -280,6 +280,9 @@ impl Gsm7Tables {
     /// code in the locking (or default) table, as TS 23.038 §6.2.1.1 asks of a receiver; an
     /// escape at the very end, or escape-escape, shows as a space.
     pub fn decode_into(&self, septets: &[u8], out: &mut String) {
+        if self.is_default() {
+            return decode_default(septets, out);
+        }
         let locking = self.locking_table();
         let single = self.single_table();
         out.reserve(septets.len());
@@ -305,6 +308,55 @@ impl Gsm7Tables {
     }
 }
 
+/// [`Gsm7Tables::decode_into`] for the default tables, the case of nearly every message.
+fn decode_default(septets: &[u8], out: &mut String) {
+    out.reserve(septets.len());
+    let mut buf = [0u8; 64];
+    let mut n = 0;
+    let mut i = 0;
+    while i < septets.len() {
+        // Keep room for one chunk of 8 ASCII bytes or one 3-byte character.
+        if n + 8 > buf.len() {
+            flush(&buf[..n], out);
+            n = 0;
+        }
+        // Eight septets whose codes are their own ASCII values are copied as they are.
+        if let Some(chunk) = septets.get(i..i + 8)
+            && all_identity(u64::from_le_bytes(chunk.try_into().unwrap_or_default()))
+        {
+            buf[n..n + 8].copy_from_slice(chunk);
+            n += 8;
+            i += 8;
+            continue;
+        }
+        let s = septets[i] & 0x7F;
+        i += 1;
+        let c = if s != ESCAPE {
+            DEFAULT[s as usize]
+        } else {
+            match septets.get(i) {
+                None => ' ',
+                Some(&next) => {
+                    i += 1;
+                    let next = next & 0x7F;
+                    match DEFAULT_SHIFT[next as usize] {
+                        UNMAPPED if next == ESCAPE => ' ',
+                        UNMAPPED => DEFAULT[next as usize],
+                        c => c,
+                    }
+                }
+            }
+        };
+        n += c.encode_utf8(&mut buf[n..]).len();
+    }
+    flush(&buf[..n], out);
+}
+
+fn flush(bytes: &[u8], out: &mut String) {
+    // Whole characters only were written, so the bytes are valid UTF-8.
+    out.push_str(std::str::from_utf8(bytes).unwrap_or_default());
+}
+
 #[inline]
 fn default_lookup(c: char) -> u8 {
     let u = c as u32;
@@ -325,6 +377,53 @@ fn default_lookup(c: char) -> u8 {
         '€' => EXT | 0x65,
         _ => NONE,
     }
+}
+
+/// Encodes `text` through the default alphabet into `out` (cleared first), the hot path of
+/// every GSM 7-bit message. Returns `false`, with `out` in an unspecified state, as soon as a
+/// character does not fit; the caller then takes the slow path that reports positions.
+pub fn encode_default_fast(text: &str, out: &mut Vec<u8>) -> bool {
+    out.clear();
+    out.reserve(text.len() * 2);
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    // Letters, digits, space and most punctuation have the same value in ASCII and in the
+    // default alphabet, so a chunk of eight of them is copied as it is: no table at all.
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        if !all_identity(word) {
+            break;
+        }
+        out.extend_from_slice(chunk);
+        i += 8;
+    }
+    // The rest, from the first chunk with any other character, one character at a time.
+    for c in text[i..].chars() {
+        match default_lookup(c) {
+            NONE => return false,
+            v if v & EXT != 0 => out.extend_from_slice(&[ESCAPE, v & !EXT]),
+            v => out.push(v),
+        }
+    }
+    true
+}
+
+const LANE_HIGH: u64 = 0x8080_8080_8080_8080;
+const LANE_ONES: u64 = 0x0101_0101_0101_0101;
+
+/// Whether every byte of `word` is a character whose ASCII value is also its code in the
+/// default alphabet: ' '..'#', '%'..'?', 'A'..'Z', 'a'..'z' (TS 23.038 §6.2.1; '$', '@', '_'
+/// and the brackets differ, and LF/CR are left to the slow path). SWAR: lanes below 0x80 add
+/// `0x80 - k` without carrying, so the lane's high bit says "lane >= k".
+#[inline]
+fn all_identity(word: u64) -> bool {
+    if word & LANE_HIGH != 0 {
+        return false;
+    }
+    let at_least = |k: u8| word.wrapping_add(LANE_ONES * u64::from(0x80 - k)) & LANE_HIGH;
+    let within = |lo: u8, hi: u8| at_least(lo) & !at_least(hi + 1);
+    let ok = within(b' ', b'#') | within(b'%', b'?') | within(b'A', b'Z') | within(b'a', b'z');
+    ok == LANE_HIGH
 }
 
 /// How many septets `c` takes in the default alphabet (1 or 2), or `None`.
@@ -349,10 +448,7 @@ pub fn pack_septets(septets: &[u8], fill_bits: u8, out: &mut [u8]) -> usize {
     let mut written = 0;
     let mut chunks = septets.chunks_exact(8);
     for chunk in &mut chunks {
-        let mut word = 0u64;
-        for (i, &s) in chunk.iter().enumerate() {
-            word |= u64::from(s & 0x7F) << (7 * i);
-        }
+        let word = compress_septets(u64::from_le_bytes(chunk.try_into().unwrap_or_default()));
         acc |= word << nbits;
         out[written..written + 7].copy_from_slice(&acc.to_le_bytes()[..7]);
         written += 7;
@@ -375,14 +471,47 @@ pub fn pack_septets(septets: &[u8], fill_bits: u8, out: &mut [u8]) -> usize {
     written
 }
 
+/// Eight septets in the eight byte lanes of `x` to one 56-bit value, septet 0 lowest:
+/// close the one-bit gaps between bytes, then the two-bit gaps between 14-bit pairs, then the
+/// four-bit gap between 28-bit halves.
+#[inline]
+fn compress_septets(x: u64) -> u64 {
+    let x = x & 0x7F7F_7F7F_7F7F_7F7F;
+    let x = (x & 0x007F_007F_007F_007F) | ((x & 0x7F00_7F00_7F00_7F00) >> 1);
+    let x = (x & 0x0000_3FFF_0000_3FFF) | ((x & 0x3FFF_0000_3FFF_0000) >> 2);
+    (x & 0x0000_0000_0FFF_FFFF) | ((x & 0x0FFF_FFFF_0000_0000) >> 4)
+}
+
+/// The inverse of [`compress_septets`]: 56 bits to eight septets in byte lanes.
+#[inline]
+fn spread_septets(x: u64) -> u64 {
+    let x = (x & 0x0000_0000_0FFF_FFFF) | ((x << 4) & 0x0FFF_FFFF_0000_0000);
+    let x = (x & 0x0000_3FFF_0000_3FFF) | ((x << 2) & 0x3FFF_0000_3FFF_0000);
+    (x & 0x007F_007F_007F_007F) | ((x << 1) & 0x7F00_7F00_7F00_7F00)
+}
+
 /// Unpacks up to `count` septets that start `bit_offset` bits into `data` into `out`, and
 /// returns how many it wrote: fewer when `data` or `out` runs out, so a user-data length
 /// longer than the data is survivable.
 pub fn unpack_septets(data: &[u8], bit_offset: usize, count: usize, out: &mut [u8]) -> usize {
     let available = (data.len() * 8).saturating_sub(bit_offset) / 7;
     let count = count.min(available).min(out.len());
-    for (i, slot) in out[..count].iter_mut().enumerate() {
+    let mut i = 0;
+    // Eight septets (56 bits) at a time from one unaligned 64-bit read: the shift is at most
+    // 7 bits, so the word always holds the 56 bits needed.
+    while i + 8 <= count {
         let bit = bit_offset + 7 * i;
+        let byte = bit / 8;
+        let Some(window) = data.get(byte..byte + 8) else {
+            break;
+        };
+        let word = u64::from_le_bytes(window.try_into().unwrap_or_default()) >> (bit % 8);
+        let lanes = spread_septets(word & 0x00FF_FFFF_FFFF_FFFF);
+        out[i..i + 8].copy_from_slice(&lanes.to_le_bytes());
+        i += 8;
+    }
+    for (k, slot) in out[i..count].iter_mut().enumerate() {
+        let bit = bit_offset + 7 * (i + k);
         let byte = bit / 8;
         let lo = u16::from(data[byte]);
         let hi = u16::from(data.get(byte + 1).copied().unwrap_or(0));
@@ -634,6 +763,35 @@ mod tests {
                 let got = unpack_septets(&out[..n], usize::from(fill), len, &mut back);
                 assert_eq!(&back[..got], &septets[..len], "fill {fill} len {len}");
             }
+        }
+    }
+
+    #[test]
+    fn identity_chunks_match_the_table() {
+        for b in 0..=255u8 {
+            let identity = all_identity(u64::from_le_bytes([b; 8]));
+            let table =
+                b < 0x80 && DEFAULT_ENCODE_LATIN1[b as usize] == b && b != b'\n' && b != b'\r';
+            assert_eq!(identity, table, "byte 0x{b:02X}");
+        }
+        // One odd byte anywhere spoils the chunk.
+        for pos in 0..8 {
+            let mut chunk = *b"abcdefgh";
+            chunk[pos] = b'@';
+            assert!(!all_identity(u64::from_le_bytes(chunk)));
+        }
+    }
+
+    #[test]
+    fn swar_septet_shuffles_invert_each_other() {
+        for seed in 0..1000u64 {
+            let lanes = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) & 0x7F7F_7F7F_7F7F_7F7F;
+            let packed = compress_septets(lanes);
+            assert!(packed < 1 << 56);
+            assert_eq!(spread_septets(packed), lanes);
+            let mut bytes = [0u8; 8];
+            pack_septets(&lanes.to_le_bytes(), 0, &mut bytes);
+            assert_eq!(u64::from_le_bytes(bytes), packed);
         }
     }
 

@@ -188,22 +188,23 @@ impl Planner {
         self.forced_ucs2_by.clear();
         let alphabet = match opts.encoding {
             EncodingChoice::Ucs2 => Alphabet::Ucs2,
-            EncodingChoice::Gsm7 => {
-                self.encode_septets(text, opts.tables, false)?;
+            EncodingChoice::Gsm7 | EncodingChoice::Gsm7Fold => {
+                let fold = opts.encoding == EncodingChoice::Gsm7Fold;
+                if !self.encode_septets(text, opts.tables, fold) {
+                    // Only an error hands the list out; in steady state it is reused.
+                    return Err(EncodeError::NotGsm7 {
+                        unencodable: std::mem::take(&mut self.forced_ucs2_by),
+                    });
+                }
                 Alphabet::Gsm7
             }
-            EncodingChoice::Gsm7Fold => {
-                self.encode_septets(text, opts.tables, true)?;
-                Alphabet::Gsm7
-            }
-            EncodingChoice::Auto => match self.encode_septets(text, opts.tables, false) {
-                Ok(()) => Alphabet::Gsm7,
-                Err(EncodeError::NotGsm7 { unencodable }) => {
-                    self.forced_ucs2_by = unencodable;
+            EncodingChoice::Auto => {
+                if self.encode_septets(text, opts.tables, false) {
+                    Alphabet::Gsm7
+                } else {
                     Alphabet::Ucs2
                 }
-                Err(e) => return Err(e),
-            },
+            }
         };
         let units = if alphabet == Alphabet::Ucs2 {
             self.utf16.clear();
@@ -285,54 +286,45 @@ impl Planner {
         }
     }
 
-    fn encode_septets(
-        &mut self,
-        text: &str,
-        tables: Gsm7Tables,
-        fold: bool,
-    ) -> Result<(), EncodeError> {
+    /// Encodes `text` as septets into `self.septets`. Returns `false` when a character does
+    /// not fit (after folding, if asked), with every such character in `self.forced_ucs2_by`.
+    fn encode_septets(&mut self, text: &str, tables: Gsm7Tables, fold: bool) -> bool {
+        if tables.is_default() && gsm7::encode_default_fast(text, &mut self.septets) {
+            return true;
+        }
         self.septets.clear();
         self.septets.reserve(text.len());
-        let mut unencodable = Vec::new();
-        for (i, c) in text.chars().enumerate() {
-            if let Some((code, escaped)) = tables.encode_char(c) {
+        let push = |septets: &mut Vec<u8>, c: char| match tables.encode_char(c) {
+            Some((code, escaped)) => {
                 if escaped {
-                    self.septets.push(ESCAPE);
+                    septets.push(ESCAPE);
                 }
-                self.septets.push(code);
+                septets.push(code);
+                true
+            }
+            None => false,
+        };
+        for (i, c) in text.chars().enumerate() {
+            if push(&mut self.septets, c) {
                 continue;
             }
             let at = CharAt {
                 position: i + 1,
                 character: c,
             };
-            let replacement = if fold { fold_char(c) } else { None };
-            match replacement {
-                Some(r) => {
-                    for rc in r.chars() {
-                        // Replacements are GSM-7 by construction (a test checks every one);
-                        // a national table could still lack one, so do not assume.
-                        match tables.encode_char(rc) {
-                            Some((code, escaped)) => {
-                                if escaped {
-                                    self.septets.push(ESCAPE);
-                                }
-                                self.septets.push(code);
-                            }
-                            None => unencodable.push(at),
-                        }
+            match fold.then(|| fold_char(c)).flatten() {
+                Some(replacement) => {
+                    // Replacements are GSM-7 by construction (a test checks every one); a
+                    // national table could still lack one, so do not assume.
+                    if !replacement.chars().all(|rc| push(&mut self.septets, rc)) {
+                        self.forced_ucs2_by.push(at);
                     }
-                    self.folded.push(Folded { at, replacement: r });
+                    self.folded.push(Folded { at, replacement });
                 }
-                None => unencodable.push(at),
+                None => self.forced_ucs2_by.push(at),
             }
         }
-        if unencodable.is_empty() {
-            Ok(())
-        } else {
-            unencodable.dedup();
-            Err(EncodeError::NotGsm7 { unencodable })
-        }
+        self.forced_ucs2_by.is_empty()
     }
 }
 
