@@ -17,5 +17,6 @@
 //!   (`DecodeError`), odd-but-readable ones carry `Warning`s.
 //! - Serde types live at the edges (the CLI's JSON views), never in the codec.
 
+pub mod at;
 pub mod cli;
 pub mod pdu;
