@@ -19,4 +19,6 @@
 
 pub mod at;
 pub mod cli;
+pub mod modem;
 pub mod pdu;
+pub mod sim;

@@ -63,6 +63,11 @@ impl Command {
         self
     }
 
+    /// A command that answers with a final result code only (5 s).
+    pub fn raw(text: impl Into<String>) -> Self {
+        Self::new(text, 5_000, Expect::Nothing)
+    }
+
     /// `AT`: is anybody there.
     pub fn at() -> Self {
         Self::new("AT", 2_000, Expect::Nothing)

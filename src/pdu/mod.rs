@@ -11,6 +11,7 @@
 //! | [`plan`] | encoding choice, segmentation, the estimate behind `smsq estimate` |
 //! | [`submit`] | SMS-SUBMIT encoding (TS 23.040 §9.2.2.2) |
 //! | [`decode`] | SMS-DELIVER / SMS-SUBMIT / SMS-STATUS-REPORT decoding |
+//! | [`deliver`] | SMS-DELIVER / STATUS-REPORT encoding, for the simulator and tests |
 //! | [`reassembly`] | joining concatenated parts |
 //! | [`address`], [`scts`], [`dcs`], [`udh`], [`hex`] | the fields they are named after |
 //!
@@ -29,6 +30,7 @@
 pub mod address;
 pub mod dcs;
 pub mod decode;
+pub mod deliver;
 pub mod error;
 pub mod fold;
 pub mod gsm7;
@@ -48,6 +50,7 @@ pub use decode::{
     Body, DecodeOptions, Deliver, Pdu, StatusKind, StatusReport, Submit, Tpdu, TpduKind, UserData,
     Validity, decode, decode_hex, status_text,
 };
+pub use deliver::{DeliverSpec, encode_deliver, encode_status_report};
 pub use error::{CharAt, DecodeError, DecodeErrorKind, EncodeError, Warning};
 pub use gsm7::{Gsm7Tables, NationalLanguage};
 pub use plan::{ConcatRef, EncodingChoice, Estimate, Folded, PlanOptions, Planner};
