@@ -177,12 +177,14 @@ impl Command {
     pub fn ack_message() -> Self {
         Self::new("AT+CNMA", 2_000, Expect::Nothing)
     }
-    /// `AT+CUSD=1,"<code>",15`: the answer arrives as a `+CUSD` line, often after the OK.
+    /// `AT+CUSD=1,"<code>",15`: the answer arrives as a `+CUSD` line, usually after the OK,
+    /// so it is always taken as an unsolicited code, whichever side of the OK it lands on.
+    /// The timeout is for the whole wait, answer included.
     pub fn ussd(request: &str) -> Self {
         Self::new(
             format!("AT+CUSD=1,\"{request}\",15"),
             30_000,
-            Expect::Prefixed("+CUSD"),
+            Expect::Nothing,
         )
     }
     /// Hangs up a ringing call (`ATH`; `AT+CHUP` on some families).

@@ -108,7 +108,8 @@ impl Field {
 fn prefix(input: &str) -> Res<'_, &str> {
     terminated(
         nom::combinator::recognize((
-            alt((char('+'), char('^'))),
+            // '+' standard, '^' Huawei, '#' Telit, '*' SIMCom/Telit vendor extensions.
+            alt((char('+'), char('^'), char('#'), char('*'))),
             take_while1(|c: char| c.is_ascii_alphanumeric() || c == '_'),
         )),
         (space0, char(':'), space0),
@@ -140,7 +141,8 @@ fn field(input: &str) -> Res<'_, Field> {
     delimited(space0, alt((quoted, bare)), space0).parse(input)
 }
 
-/// Splits `+NAME: a,"b",,c` into the prefix (`+NAME`, case kept) and its fields.
+/// Splits `+NAME: a,"b",,c` into the prefix (`+NAME`, case kept; `^`, `#` and `*` vendor
+/// prefixes too) and its fields.
 pub fn info(line: &str) -> Option<(&str, Vec<Field>)> {
     let (rest, name) = prefix(line.trim()).ok()?;
     if rest.trim().is_empty() {
@@ -635,8 +637,9 @@ pub fn decode_ussd(text: &str, dcs: Option<u8>, style: UssdStyle) -> String {
         let mut septets = vec![0u8; count];
         let n = crate::pdu::gsm7::unpack_septets(&bytes, 0, count, &mut septets);
         septets.truncate(n);
-        // A CR fills the last septet when 7 free bits remain (TS 23.038 §6.1.2.3.1).
-        if septets.last() == Some(&0x0D) && bytes.len() % 7 == 0 {
+        // When 7 bits are left over, TS 23.038 §6.1.2.3.1 fills them with CR so that they
+        // do not read as '@'; some networks leave them zero. Either way it is padding.
+        if bytes.len() % 7 == 0 && matches!(septets.last(), Some(&0x0D) | Some(&0x00)) {
             septets.pop();
         }
         let mut s = String::new();
@@ -761,6 +764,7 @@ mod tests {
             ("+CGSN: 866123456789012", "866123456789012"),
             ("+CGSN: \"866123456789012\"", "866123456789012"),
             ("^ICCID: 89630123456789012345", "89630123456789012345"),
+            ("#CCID: 89390100001234567890", "89390100001234567890"),
             ("+CCID: \"8963012345678901234F\"", "8963012345678901234F"),
             (
                 "Manufacturer: QUALCOMM INCORPORATED",

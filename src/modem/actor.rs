@@ -517,6 +517,10 @@ impl Link {
                     Ok(n) if n > 0 => {
                         self.framer.push(&self.buf[..n]);
                         if let Some(done) = self.drain_frames(ctx).await? {
+                            // Lines that came in the same read after the final result code are
+                            // unsolicited (a +CUSD answer right after OK): handle them now, not
+                            // whenever the next byte happens to arrive.
+                            self.drain_frames(ctx).await?;
                             return done.map_err(LinkError::Failure);
                         }
                     }

@@ -94,7 +94,31 @@ pub static WAVECOM: Profile = Profile {
     hang_up: "ATH",
 };
 
-pub static PROFILES: &[&Profile] = &[&GENERIC, &HUAWEI, &SIMCOM, &QUECTEL, &ZTE, &WAVECOM];
+/// Telit modules (GE/HE/LE/ME series): the ICCID comes from `AT#CCID`.
+pub static TELIT: Profile = Profile {
+    name: "telit",
+    cnmi: CNMI_DEFAULT,
+    storage: ["SM", "SM", "SM"],
+    iccid: ("AT#CCID", "#CCID"),
+    reset: &["ATZ", "AT#REBOOT"],
+    ussd_style: UssdStyle::Plain,
+    hang_up: "ATH",
+};
+
+/// Fibocom G510 and kin: `AT+CCID`.
+pub static FIBOCOM: Profile = Profile {
+    name: "fibocom",
+    cnmi: CNMI_DEFAULT,
+    storage: ["SM", "SM", "SM"],
+    iccid: ("AT+CCID", "+CCID"),
+    reset: &["ATZ", "AT+CFUN=1,1"],
+    ussd_style: UssdStyle::Plain,
+    hang_up: "ATH",
+};
+
+pub static PROFILES: &[&Profile] = &[
+    &GENERIC, &HUAWEI, &SIMCOM, &QUECTEL, &ZTE, &WAVECOM, &TELIT, &FIBOCOM,
+];
 
 pub fn by_name(name: &str) -> Option<&'static Profile> {
     PROFILES

@@ -635,6 +635,11 @@ impl Device {
                             .filter_map(|c| pdu::Gsm7Tables::DEFAULT.encode_char(c))
                             .map(|(code, _)| code)
                             .collect();
+                        let mut septets = septets;
+                        // 7 spare bits at the end are filled with CR (TS 23.038 §6.1.2.3.1).
+                        if septets.len() % 8 == 7 {
+                            septets.push(0x0D);
+                        }
                         let mut packed = vec![0u8; septets.len()];
                         let n = pdu::gsm7::pack_septets(&septets, 0, &mut packed);
                         pdu::hex::encode(&packed[..n])
