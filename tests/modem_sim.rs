@@ -501,3 +501,32 @@ async fn garbage_and_calls_do_not_disturb() {
     let (len, hex) = &submit_parts("still fine", false)[0];
     assert_eq!(rig.modem.send_pdu(*len, hex).await, Ok(1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_modem_still_works() {
+    let rig = ready_rig(&sim::profile::SIMCOM, &profile::SIMCOM).await;
+    rig.sim.faults().latency = Duration::from_millis(300);
+    let (len, hex) = &submit_parts("patience", false)[0];
+    let started = std::time::Instant::now();
+    assert_eq!(rig.modem.send_pdu(*len, hex).await, Ok(1));
+    assert!(
+        started.elapsed() >= Duration::from_millis(600),
+        "prompt and answer both waited"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_the_network_is_seen_and_sends_fail_temporarily() {
+    let rig = ready_rig(&sim::profile::QUECTEL, &profile::QUECTEL).await;
+    rig.sim.set_registered(false);
+    assert!(rig.modem.wait_for(WAIT, |s| !s.is_registered()).await);
+    let (len, hex) = &submit_parts("no bars", false)[0];
+    let err = rig.modem.send_pdu(*len, hex).await.unwrap_err();
+    let ModemError::Rejected(Final::Cms(e)) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!((e.code(), e.class()), (Some(331), ErrorClass::Temporary));
+    rig.sim.set_registered(true);
+    assert!(rig.modem.wait_for(WAIT, |s| s.is_registered()).await);
+    assert_eq!(rig.modem.send_pdu(*len, hex).await, Ok(1));
+}
