@@ -4,15 +4,21 @@
 //!
 //! - [`pdu`]: the codec. GSM 7-bit and UCS-2 text, segmentation, SMS-SUBMIT encoding,
 //!   SMS-DELIVER / STATUS-REPORT decoding, reassembly. Pure.
+//! - [`at`]: AT framing, nom parsers of responses and unsolicited codes, `+CMS`/`+CME`
+//!   tables, command builders. Pure.
+//! - [`modem`]: the exchange router (pure) and the actor that owns one serial port.
+//! - [`sim`]: the modem simulator on a pty, for tests, benchmarks and `--simulate`.
 //! - [`cli`]: the `smsq` command line (`src/bin/smsq.rs` only calls it).
 //!
-//! The modem driver, store, dispatch and socket API arrive with their issues; the design they
-//! follow is in the README's architecture section.
+//! The store, dispatch and socket API arrive with their issues; the design they follow is in
+//! the README's architecture section.
 //!
 //! # Architecture invariants
 //!
-//! - `pdu` does no I/O, spawns nothing, reads no clock and draws no random numbers: the
+//! - `pdu` and `at` do no I/O, spawn nothing, read no clock and draw no random numbers: the
 //!   concatenation reference and every time are inputs.
+//! - Only the modem actor (and the simulator, on its side of the pty) touches a serial port.
+//! - Neither the PIN nor PDU hex (which carries numbers and texts) is ever logged.
 //! - No input, from a modem or a client, can panic the codec: malformed PDUs are values
 //!   (`DecodeError`), odd-but-readable ones carry `Warning`s.
 //! - Serde types live at the edges (the CLI's JSON views), never in the codec.
