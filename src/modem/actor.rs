@@ -225,6 +225,17 @@ enum Request {
     Ussd(String, oneshot::Sender<Result<String, ModemError>>),
 }
 
+impl Request {
+    /// Answers the request with `error` without running it.
+    fn fail(self, error: ModemError) {
+        // A caller that stopped waiting is no longer interested: nothing to do.
+        let _ = match self {
+            Self::Run(_, reply) => reply.send(Err(error)).map_err(drop),
+            Self::Ussd(_, reply) => reply.send(Err(error)).map_err(drop),
+        };
+    }
+}
+
 /// A cloneable handle to a running modem actor.
 #[derive(Clone)]
 pub struct ModemHandle {
@@ -670,8 +681,7 @@ async fn refuse_while(
         tokio::select! {
             req = requests.recv() => match req {
                 None => return false,
-                Some(Request::Run(_, reply)) => { let _ = reply.send(Err(error.clone())); }
-                Some(Request::Ussd(_, reply)) => { let _ = reply.send(Err(error.clone())); }
+                Some(req) => req.fail(error.clone()),
             },
             _ = sleep_until(deadline) => return true,
         }
@@ -691,8 +701,7 @@ async fn hold_not_ready(
         tokio::select! {
             req = requests.recv() => match req {
                 None => return End::Stopped,
-                Some(Request::Run(_, reply)) => { let _ = reply.send(Err(ModemError::NotReady(why.into()))); }
-                Some(Request::Ussd(_, reply)) => { let _ = reply.send(Err(ModemError::NotReady(why.into()))); }
+                Some(req) => req.fail(ModemError::NotReady(why.into())),
             },
             read = link.port.read(&mut link.buf) => match read {
                 Ok(n) if n > 0 => {
@@ -970,7 +979,7 @@ async fn serve(ctx: &Ctx, link: &mut Link, requests: &mut mpsc::Receiver<Request
             req = requests.recv() => {
                 let Some(req) = req else { return End::Stopped };
                 if link.needs_sync && link.resync(ctx).await.is_err() {
-                    fail_request(req, ModemError::Disconnected { outcome_unknown: false });
+                    req.fail(ModemError::Disconnected { outcome_unknown: false });
                     return End::Gone;
                 }
                 let gone = handle_request(ctx, link, req).await;
@@ -995,17 +1004,6 @@ async fn serve(ctx: &Ctx, link: &mut Link, requests: &mut mpsc::Receiver<Request
                     Err(end) => return end,
                 }
             }
-        }
-    }
-}
-
-fn fail_request(req: Request, error: ModemError) {
-    match req {
-        Request::Run(_, reply) => {
-            let _ = reply.send(Err(error));
-        }
-        Request::Ussd(_, reply) => {
-            let _ = reply.send(Err(error));
         }
     }
 }

@@ -30,90 +30,70 @@ const CNMI_DEFAULT: &[[u8; 5]] = &[
     [1, 1, 0, 0, 0],
 ];
 
-pub static GENERIC: Profile = Profile {
+/// What most modems do; the family profiles below say only how they differ.
+const BASE: Profile = Profile {
     name: "generic",
     cnmi: CNMI_DEFAULT,
     storage: ["SM", "SM", "SM"],
     iccid: ("AT+CCID", "+CCID"),
-    reset: &["ATZ"],
+    reset: &["ATZ", "AT+CFUN=1,1"],
     ussd_style: UssdStyle::Plain,
     hang_up: "ATH",
+};
+
+/// Resets with `ATZ` only: some modules take `AT+CFUN=1,1` as "power off".
+pub static GENERIC: Profile = Profile {
+    reset: &["ATZ"],
+    ..BASE
 };
 
 /// Huawei sticks in stick (not HiLink) mode: `AT^ICCID?`, packed-hex USSD answers; several
 /// refuse `<ds>=2`, so the fallbacks matter.
 pub static HUAWEI: Profile = Profile {
     name: "huawei",
-    cnmi: CNMI_DEFAULT,
-    storage: ["SM", "SM", "SM"],
     iccid: ("AT^ICCID?", "^ICCID"),
-    reset: &["ATZ", "AT+CFUN=1,1"],
     ussd_style: UssdStyle::PackedHex,
-    hang_up: "ATH",
+    ..BASE
 };
 
 pub static SIMCOM: Profile = Profile {
     name: "simcom",
-    cnmi: CNMI_DEFAULT,
-    storage: ["SM", "SM", "SM"],
-    iccid: ("AT+CCID", "+CCID"),
-    reset: &["ATZ", "AT+CFUN=1,1"],
-    ussd_style: UssdStyle::Plain,
-    hang_up: "ATH",
+    ..BASE
 };
 
 pub static QUECTEL: Profile = Profile {
     name: "quectel",
-    cnmi: CNMI_DEFAULT,
-    storage: ["SM", "SM", "SM"],
     iccid: ("AT+QCCID", "+QCCID"),
-    reset: &["ATZ", "AT+CFUN=1,1"],
-    ussd_style: UssdStyle::Plain,
-    hang_up: "ATH",
+    ..BASE
 };
 
 /// ZTE MF-series sticks: like Huawei's in most ways, `AT+ZGETICCID` for the ICCID.
 pub static ZTE: Profile = Profile {
     name: "zte",
-    cnmi: CNMI_DEFAULT,
-    storage: ["SM", "SM", "SM"],
     iccid: ("AT+ZGETICCID", "+ZGETICCID"),
-    reset: &["ATZ", "AT+CFUN=1,1"],
     ussd_style: UssdStyle::PackedHex,
-    hang_up: "ATH",
+    ..BASE
 };
 
 /// Wavecom / Sierra Fastrack: `AT+CCID`, `AT+CFUN=1` resets.
 pub static WAVECOM: Profile = Profile {
     name: "wavecom",
-    cnmi: CNMI_DEFAULT,
-    storage: ["SM", "SM", "SM"],
-    iccid: ("AT+CCID", "+CCID"),
     reset: &["ATZ", "AT+CFUN=1"],
-    ussd_style: UssdStyle::Plain,
-    hang_up: "ATH",
+    ..BASE
 };
 
 /// Telit modules (GE/HE/LE/ME series): the ICCID comes from `AT#CCID`.
 pub static TELIT: Profile = Profile {
     name: "telit",
-    cnmi: CNMI_DEFAULT,
-    storage: ["SM", "SM", "SM"],
     iccid: ("AT#CCID", "#CCID"),
     reset: &["ATZ", "AT#REBOOT"],
-    ussd_style: UssdStyle::Plain,
-    hang_up: "ATH",
+    ..BASE
 };
 
 /// Fibocom G510 and kin: `AT+CCID`.
 pub static FIBOCOM: Profile = Profile {
     name: "fibocom",
-    cnmi: CNMI_DEFAULT,
-    storage: ["SM", "SM", "SM"],
-    iccid: ("AT+CCID", "+CCID"),
-    reset: &["ATZ", "AT+CFUN=1,1"],
-    ussd_style: UssdStyle::Plain,
-    hang_up: "ATH",
+    ..BASE
 };
 
 pub static PROFILES: &[&Profile] = &[

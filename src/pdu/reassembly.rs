@@ -102,8 +102,11 @@ impl Reassembler {
                 missing: group.missing(),
             };
         }
-        let group = self.groups.remove(&key).expect("group was just updated");
-        Offer::Complete(join(key, group))
+        match self.groups.remove(&key) {
+            Some(group) => Offer::Complete(join(key, group)),
+            // Unreachable: the group was updated just above.
+            None => Offer::Duplicate,
+        }
     }
 
     /// Missing part numbers of a message still waiting, `None` if none is waiting.
