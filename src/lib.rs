@@ -27,4 +27,6 @@ pub mod at;
 pub mod cli;
 pub mod modem;
 pub mod pdu;
+pub mod phone;
 pub mod sim;
+pub mod store;

@@ -1,0 +1,1085 @@
+//! The SQLite database: schema, migrations and every state change, each in one transaction.
+//!
+//! Times are Unix milliseconds, supplied by the caller (tests pass their own).
+//!
+//! # The rule for parts whose outcome is unknown
+//!
+//! A part is marked `sending` and committed *before* it is handed to the modem. If the daemon
+//! dies, or the modem times out or vanishes after taking the PDU, nobody knows whether the
+//! network accepted it. Such a part becomes `unknown` (at start-up for `sending` leftovers, or
+//! at once for a timeout/unplug after hand-over) and its message stops in state `unknown`: it
+//! is **never resent automatically**, so a customer never gets the same text twice without
+//! someone deciding so. A later status report for it still moves it to delivered or failed.
+//! `smsq retry ID` (or the `retry` request) puts it back in the queue on purpose.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+/// Current schema version (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA_V1: &str = r#"
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,
+    recipient       TEXT    NOT NULL,
+    body            TEXT    NOT NULL,
+    encoding        TEXT    NOT NULL,
+    alphabet        TEXT    NOT NULL,
+    parts           INTEGER NOT NULL,
+    concat_ref      INTEGER NOT NULL,
+    status_report   INTEGER NOT NULL,
+    priority        INTEGER NOT NULL DEFAULT 0,
+    client_ref      TEXT,
+    idempotency_key TEXT UNIQUE,
+    state           TEXT    NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    not_before      INTEGER,
+    not_after       INTEGER,
+    last_error      TEXT,
+    modem           TEXT,
+    peer_uid        INTEGER,
+    peer_pid        INTEGER,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL
+);
+CREATE INDEX outbox_due ON outbox (state, priority DESC, created_at);
+CREATE INDEX outbox_created ON outbox (created_at);
+
+CREATE TABLE outbox_parts (
+    message_id    INTEGER NOT NULL REFERENCES outbox (id),
+    part          INTEGER NOT NULL,
+    tpdu_len      INTEGER NOT NULL,
+    pdu           TEXT    NOT NULL,
+    state         TEXT    NOT NULL,
+    mr            INTEGER,
+    modem         TEXT,
+    sent_at       INTEGER,
+    report_status INTEGER,
+    report_at     INTEGER,
+    PRIMARY KEY (message_id, part)
+);
+CREATE INDEX parts_mr ON outbox_parts (mr, sent_at);
+
+CREATE TABLE inbox (
+    id          INTEGER PRIMARY KEY,
+    sender      TEXT    NOT NULL,
+    body        TEXT,
+    data_hex    TEXT,
+    parts       INTEGER NOT NULL,
+    complete    INTEGER NOT NULL,
+    modem       TEXT,
+    sent_at     TEXT,
+    received_at INTEGER NOT NULL
+);
+CREATE INDEX inbox_received ON inbox (received_at);
+
+CREATE TABLE inbox_parts (
+    id          INTEGER PRIMARY KEY,
+    modem       TEXT    NOT NULL,
+    pdu         TEXT    NOT NULL,
+    sender      TEXT    NOT NULL,
+    concat_ref  INTEGER,
+    concat_bits INTEGER,
+    total       INTEGER NOT NULL,
+    part        INTEGER NOT NULL,
+    body        TEXT,
+    data_hex    TEXT,
+    sent_at     TEXT,
+    received_at INTEGER NOT NULL,
+    message_id  INTEGER REFERENCES inbox (id),
+    UNIQUE (modem, pdu)
+);
+CREATE INDEX inbox_parts_group ON inbox_parts (sender, concat_ref, concat_bits, total, message_id);
+
+CREATE TABLE quarantine (
+    id          INTEGER PRIMARY KEY,
+    modem       TEXT    NOT NULL,
+    pdu         TEXT    NOT NULL,
+    error       TEXT    NOT NULL,
+    received_at INTEGER NOT NULL,
+    UNIQUE (modem, pdu)
+);
+
+CREATE TABLE status_reports (
+    id          INTEGER PRIMARY KEY,
+    modem       TEXT    NOT NULL,
+    mr          INTEGER NOT NULL,
+    recipient   TEXT    NOT NULL,
+    status      INTEGER NOT NULL,
+    pdu         TEXT    NOT NULL,
+    message_id  INTEGER,
+    part        INTEGER,
+    received_at INTEGER NOT NULL,
+    UNIQUE (modem, pdu)
+);
+
+CREATE TABLE events (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    at         INTEGER NOT NULL,
+    kind       TEXT    NOT NULL,
+    message_id INTEGER,
+    inbox_id   INTEGER,
+    detail     TEXT    NOT NULL
+);
+CREATE INDEX events_message ON events (message_id);
+"#;
+
+/// A message to queue, already planned and encoded.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub recipient: String,
+    pub body: String,
+    pub encoding: String,
+    pub alphabet: String,
+    pub concat_ref: u16,
+    pub status_report: bool,
+    pub priority: i64,
+    pub client_ref: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub not_before: Option<i64>,
+    pub not_after: Option<i64>,
+    pub peer_uid: Option<u32>,
+    pub peer_pid: Option<i32>,
+    /// (TPDU length, PDU hex) per part.
+    pub parts: Vec<(usize, String)>,
+}
+
+/// A message the dispatcher should work on now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Due {
+    pub id: i64,
+    pub recipient: String,
+    pub attempts: i64,
+    pub not_after: Option<i64>,
+    pub modem: Option<String>,
+    /// Parts still to send, in order: (part, tpdu_len, pdu).
+    pub parts: Vec<(i64, usize, String)>,
+}
+
+/// One row of history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRow {
+    pub id: i64,
+    pub at: i64,
+    pub kind: String,
+    pub message_id: Option<i64>,
+    pub inbox_id: Option<i64>,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartRow {
+    pub part: i64,
+    pub state: String,
+    pub mr: Option<i64>,
+    pub modem: Option<String>,
+    pub sent_at: Option<i64>,
+    pub report_status: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRow {
+    pub id: i64,
+    pub recipient: String,
+    pub body: String,
+    pub alphabet: String,
+    pub parts: i64,
+    pub state: String,
+    pub attempts: i64,
+    pub priority: i64,
+    pub client_ref: Option<String>,
+    pub last_error: Option<String>,
+    pub modem: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub next_attempt_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxRow {
+    pub id: i64,
+    pub sender: String,
+    pub body: Option<String>,
+    pub data_hex: Option<String>,
+    pub parts: i64,
+    pub complete: bool,
+    pub modem: Option<String>,
+    pub sent_at: Option<String>,
+    pub received_at: i64,
+}
+
+/// A message with its parts and its history.
+pub type MessageDetail = (MessageRow, Vec<PartRow>, Vec<EventRow>);
+
+/// A received part, decoded by the caller.
+#[derive(Debug, Clone)]
+pub struct InboundPart {
+    pub modem: String,
+    pub pdu: String,
+    pub sender: String,
+    /// (reference, reference bits, total, part) for concatenated messages.
+    pub concat: Option<(u16, u8, u8, u8)>,
+    pub body: Option<String>,
+    pub data_hex: Option<String>,
+    pub sent_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inbound {
+    /// The same PDU from the same modem was already stored (a re-read during a sweep).
+    Duplicate,
+    /// Stored; `Some` when it completed a message.
+    Stored(Option<i64>),
+}
+
+/// A decoded status report, as the receive path hands it over.
+#[derive(Debug, Clone)]
+pub struct ReportIn {
+    pub modem: String,
+    pub mr: u8,
+    pub recipient: String,
+    pub status: u8,
+    /// Some(true) delivered, Some(false) failed for good, None: the network is still trying.
+    pub outcome: Option<bool>,
+    pub pdu: String,
+}
+
+/// One stored part of a concatenation group.
+#[derive(Debug, Clone)]
+struct GroupPart {
+    id: i64,
+    part: i64,
+    body: Option<String>,
+    data_hex: Option<String>,
+    sent_at: Option<String>,
+}
+
+/// The parts of a group not yet in a message, ordered by part number. With `only`, just
+/// that row (a message without concatenation is a group of its own).
+fn group_parts(
+    tx: &Transaction<'_>,
+    sender: &str,
+    reference: Option<i64>,
+    bits: Option<i64>,
+    total: i64,
+    only: Option<i64>,
+) -> Result<Vec<GroupPart>> {
+    let mut st = tx.prepare(
+        "SELECT id, part, body, data_hex, sent_at FROM inbox_parts
+         WHERE sender = ?1 AND concat_ref IS ?2 AND concat_bits IS ?3 AND total = ?4 AND message_id IS NULL
+           AND (?5 IS NULL OR id = ?5)
+         ORDER BY part, id",
+    )?;
+    st.query_map(params![sender, reference, bits, total, only], |r| {
+        Ok(GroupPart {
+            id: r.get(0)?,
+            part: r.get(1)?,
+            body: r.get(2)?,
+            data_hex: r.get(3)?,
+            sent_at: r.get(4)?,
+        })
+    })?
+    .collect()
+}
+
+/// What a status report changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportOutcome {
+    pub message_id: i64,
+    pub part: i64,
+    /// The message's state afterwards.
+    pub message_state: String,
+}
+
+pub type Result<T> = rusqlite::Result<T>;
+
+pub struct Db {
+    conn: Connection,
+}
+
+fn event(
+    tx: &Transaction<'_>,
+    at: i64,
+    kind: &str,
+    message_id: Option<i64>,
+    inbox_id: Option<i64>,
+    detail: &str,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO events (at, kind, message_id, inbox_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![at, kind, message_id, inbox_id, detail],
+    )?;
+    Ok(())
+}
+
+impl Db {
+    pub fn open(path: &Path) -> Result<Self> {
+        Self::setup(Connection::open(path)?)
+    }
+
+    pub fn open_in_memory() -> Result<Self> {
+        Self::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(conn: Connection) -> Result<Self> {
+        // WAL keeps readers and the single writer apart and survives power loss with
+        // synchronous=NORMAL; a busy timeout covers a backup tool holding a read lock.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mut db = Self { conn };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(rusqlite::Error::InvalidParameterName(format!(
+                "database schema {version} is newer than this smsqd ({SCHEMA_VERSION}); upgrade smsqd"
+            )));
+        }
+        let tx = self.conn.transaction()?;
+        if version < 1 {
+            tx.execute_batch(SCHEMA_V1)?;
+        }
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()
+    }
+
+    /// Applies the unknown-outcome rule to parts left `sending` by a previous run.
+    pub fn reconcile_after_restart(&mut self, now: i64) -> Result<Vec<i64>> {
+        let tx = self.conn.transaction()?;
+        let ids: Vec<i64> = {
+            let mut st =
+                tx.prepare("SELECT DISTINCT message_id FROM outbox_parts WHERE state = 'sending'")?;
+            st.query_map([], |r| r.get(0))?.collect::<Result<_>>()?
+        };
+        for id in &ids {
+            tx.execute("UPDATE outbox_parts SET state = 'unknown' WHERE message_id = ?1 AND state = 'sending'", [id])?;
+            tx.execute(
+                "UPDATE outbox SET state = 'unknown', last_error = 'smsqd stopped while a part was with the modem; not resent automatically', updated_at = ?2 WHERE id = ?1",
+                params![id, now],
+            )?;
+            event(
+                &tx,
+                now,
+                "outcome_unknown",
+                Some(*id),
+                None,
+                "stopped mid-send",
+            )?;
+        }
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    /// Queues a message; with an idempotency key already used, returns the existing id and
+    /// `false`.
+    pub fn enqueue(&mut self, m: &NewMessage, now: i64) -> Result<(i64, bool)> {
+        let tx = self.conn.transaction()?;
+        if let Some(key) = &m.idempotency_key {
+            let existing: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM outbox WHERE idempotency_key = ?1",
+                    [key],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(id) = existing {
+                return Ok((id, false));
+            }
+        }
+        tx.execute(
+            "INSERT INTO outbox (recipient, body, encoding, alphabet, parts, concat_ref, status_report,
+                priority, client_ref, idempotency_key, state, next_attempt_at, not_before, not_after,
+                peer_uid, peer_pid, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?11, ?12, ?13, ?14, ?15, ?16, ?16)",
+            params![
+                m.recipient,
+                m.body,
+                m.encoding,
+                m.alphabet,
+                m.parts.len() as i64,
+                i64::from(m.concat_ref),
+                m.status_report,
+                m.priority,
+                m.client_ref,
+                m.idempotency_key,
+                m.not_before.unwrap_or(now).max(now),
+                m.not_before,
+                m.not_after,
+                m.peer_uid,
+                m.peer_pid,
+                now
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        for (i, (len, pdu)) in m.parts.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO outbox_parts (message_id, part, tpdu_len, pdu, state) VALUES (?1, ?2, ?3, ?4, 'pending')",
+                params![id, (i + 1) as i64, *len as i64, pdu],
+            )?;
+        }
+        event(
+            &tx,
+            now,
+            "queued",
+            Some(id),
+            None,
+            &format!("{} part(s)", m.parts.len()),
+        )?;
+        tx.commit()?;
+        Ok((id, true))
+    }
+
+    /// The most urgent message that may be worked on now: priority, then age.
+    pub fn next_due(&mut self, now: i64) -> Result<Option<Due>> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT id, recipient, attempts, not_after, modem FROM outbox
+                 WHERE state IN ('queued', 'sending') AND next_attempt_at <= ?1
+                 ORDER BY priority DESC, created_at, id LIMIT 1",
+                [now],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((id, recipient, attempts, not_after, modem)) = row else {
+            return Ok(None);
+        };
+        let mut st = self.conn.prepare(
+            "SELECT part, tpdu_len, pdu FROM outbox_parts WHERE message_id = ?1 AND state = 'pending' ORDER BY part",
+        )?;
+        let parts = st
+            .query_map([id], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as usize, r.get(2)?))
+            })?
+            .collect::<Result<_>>()?;
+        Ok(Some(Due {
+            id,
+            recipient,
+            attempts,
+            not_after,
+            modem,
+            parts,
+        }))
+    }
+
+    /// When the next queued message becomes due, if any.
+    pub fn earliest_due(&self) -> Result<Option<i64>> {
+        self.conn.query_row(
+            "SELECT MIN(next_attempt_at) FROM outbox WHERE state IN ('queued', 'sending')",
+            [],
+            |r| r.get(0),
+        )
+    }
+
+    /// Committed before the PDU goes to the modem (see the module docs).
+    pub fn mark_sending(&mut self, id: i64, part: i64, modem: &str, now: i64) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE outbox_parts SET state = 'sending', modem = ?3 WHERE message_id = ?1 AND part = ?2",
+            params![id, part, modem],
+        )?;
+        tx.execute(
+            "UPDATE outbox SET state = 'sending', modem = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, modem, now],
+        )?;
+        tx.commit()
+    }
+
+    /// The network accepted part `part` with reference `mr`. Returns the message's state.
+    pub fn mark_sent(&mut self, id: i64, part: i64, mr: u8, now: i64) -> Result<String> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE outbox_parts SET state = 'sent', mr = ?3, sent_at = ?4 WHERE message_id = ?1 AND part = ?2",
+            params![id, part, i64::from(mr), now],
+        )?;
+        let pending: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM outbox_parts WHERE message_id = ?1 AND state IN ('pending', 'sending')",
+            [id],
+            |r| r.get(0),
+        )?;
+        let state = if pending == 0 { "sent" } else { "sending" };
+        tx.execute(
+            "UPDATE outbox SET state = ?2, last_error = NULL, updated_at = ?3 WHERE id = ?1",
+            params![id, state, now],
+        )?;
+        event(
+            &tx,
+            now,
+            "part_sent",
+            Some(id),
+            None,
+            &format!("part {part} mr {mr}"),
+        )?;
+        if state == "sent" {
+            event(
+                &tx,
+                now,
+                "sent",
+                Some(id),
+                None,
+                "all parts accepted by the network",
+            )?;
+        }
+        tx.commit()?;
+        Ok(state.to_string())
+    }
+
+    /// A temporary failure: try again at `next_at`, one more attempt counted.
+    pub fn retry_later(
+        &mut self,
+        id: i64,
+        part: i64,
+        error: &str,
+        next_at: i64,
+        now: i64,
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE outbox_parts SET state = 'pending' WHERE message_id = ?1 AND part = ?2",
+            params![id, part],
+        )?;
+        tx.execute(
+            "UPDATE outbox SET state = 'queued', attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3, updated_at = ?4 WHERE id = ?1",
+            params![id, error, next_at, now],
+        )?;
+        event(&tx, now, "retry", Some(id), None, error)?;
+        tx.commit()
+    }
+
+    /// The modem went away or was not ready: back to the queue, no attempt counted.
+    pub fn requeue(&mut self, id: i64, part: i64, why: &str, now: i64) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE outbox_parts SET state = 'pending', modem = NULL WHERE message_id = ?1 AND part = ?2 AND state = 'sending'",
+            params![id, part],
+        )?;
+        tx.execute(
+            "UPDATE outbox SET state = 'queued', last_error = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, why, now],
+        )?;
+        event(&tx, now, "requeued", Some(id), None, why)?;
+        tx.commit()
+    }
+
+    /// A permanent failure, or a message that cannot be sent at all.
+    pub fn fail(&mut self, id: i64, reason: &str, now: i64) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE outbox_parts SET state = 'failed' WHERE message_id = ?1 AND state IN ('pending', 'sending')",
+            [id],
+        )?;
+        tx.execute(
+            "UPDATE outbox SET state = 'failed', last_error = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, reason, now],
+        )?;
+        event(&tx, now, "failed", Some(id), None, reason)?;
+        tx.commit()
+    }
+
+    /// The part went to the modem but its fate is unknown (see the module docs).
+    pub fn mark_unknown(&mut self, id: i64, part: i64, why: &str, now: i64) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE outbox_parts SET state = 'unknown' WHERE message_id = ?1 AND part = ?2",
+            params![id, part],
+        )?;
+        tx.execute(
+            "UPDATE outbox SET state = 'unknown', last_error = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id, why, now],
+        )?;
+        event(&tx, now, "outcome_unknown", Some(id), None, why)?;
+        tx.commit()
+    }
+
+    /// Cancels a message nothing of which has reached the modem. `false` if too late.
+    pub fn cancel(&mut self, id: i64, now: i64) -> Result<bool> {
+        let tx = self.conn.transaction()?;
+        let started: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM outbox_parts WHERE message_id = ?1 AND state != 'pending'",
+            [id],
+            |r| r.get(0),
+        )?;
+        let n = if started == 0 {
+            tx.execute(
+                "UPDATE outbox SET state = 'cancelled', updated_at = ?2 WHERE id = ?1 AND state = 'queued'",
+                params![id, now],
+            )?
+        } else {
+            0
+        };
+        if n == 1 {
+            tx.execute(
+                "UPDATE outbox_parts SET state = 'cancelled' WHERE message_id = ?1",
+                [id],
+            )?;
+            event(
+                &tx,
+                now,
+                "cancelled",
+                Some(id),
+                None,
+                "cancelled by request",
+            )?;
+        }
+        tx.commit()?;
+        Ok(n == 1)
+    }
+
+    /// Puts a failed or unknown message back in the queue on purpose: unsent parts and
+    /// unknown parts go again; parts already accepted do not.
+    pub fn retry_now(&mut self, id: i64, now: i64) -> Result<bool> {
+        let tx = self.conn.transaction()?;
+        let n = tx.execute(
+            "UPDATE outbox SET state = 'queued', next_attempt_at = ?2, updated_at = ?2 WHERE id = ?1 AND state IN ('failed', 'unknown', 'expired')",
+            params![id, now],
+        )?;
+        if n == 1 {
+            tx.execute(
+                "UPDATE outbox_parts SET state = 'pending' WHERE message_id = ?1 AND state IN ('failed', 'unknown', 'pending')",
+                [id],
+            )?;
+            event(
+                &tx,
+                now,
+                "retry_requested",
+                Some(id),
+                None,
+                "queued again by request",
+            )?;
+        }
+        tx.commit()?;
+        Ok(n == 1)
+    }
+
+    /// Marks queued messages whose `not_after` passed as expired; returns their ids.
+    pub fn expire(&mut self, now: i64) -> Result<Vec<i64>> {
+        let tx = self.conn.transaction()?;
+        let ids: Vec<i64> = {
+            let mut st = tx.prepare(
+                "SELECT id FROM outbox WHERE state = 'queued' AND not_after IS NOT NULL AND not_after < ?1",
+            )?;
+            st.query_map([now], |r| r.get(0))?.collect::<Result<_>>()?
+        };
+        for id in &ids {
+            tx.execute(
+                "UPDATE outbox SET state = 'expired', last_error = 'not sent before its not_after time', updated_at = ?2 WHERE id = ?1",
+                params![id, now],
+            )?;
+            tx.execute("UPDATE outbox_parts SET state = 'failed' WHERE message_id = ?1 AND state = 'pending'", [id])?;
+            event(
+                &tx,
+                now,
+                "expired",
+                Some(*id),
+                None,
+                "not sent before not_after",
+            )?;
+        }
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    /// Matches a status report to the most recent part sent to `recipient` with reference
+    /// `mr` within `window_ms` (references wrap at 255, so older parts are not candidates).
+    pub fn record_status_report(
+        &mut self,
+        r: &ReportIn,
+        window_ms: i64,
+        now: i64,
+    ) -> Result<Option<ReportOutcome>> {
+        let (modem, mr, recipient, status, final_kind, pdu) = (
+            r.modem.as_str(),
+            r.mr,
+            r.recipient.as_str(),
+            r.status,
+            r.outcome,
+            r.pdu.as_str(),
+        );
+        let tx = self.conn.transaction()?;
+        let inserted = tx.execute(
+            "INSERT OR IGNORE INTO status_reports (modem, mr, recipient, status, pdu, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![modem, i64::from(mr), recipient, i64::from(status), pdu, now],
+        )?;
+        if inserted == 0 {
+            return Ok(None);
+        }
+        let report_id = tx.last_insert_rowid();
+        let found: Option<(i64, i64)> = tx
+            .query_row(
+                "SELECT p.message_id, p.part FROM outbox_parts p JOIN outbox o ON o.id = p.message_id
+                 WHERE p.mr = ?1 AND o.recipient = ?2 AND p.sent_at >= ?3 AND p.state IN ('sent', 'unknown', 'delivered', 'failed')
+                 ORDER BY p.sent_at DESC LIMIT 1",
+                params![i64::from(mr), recipient, now - window_ms],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((message_id, part)) = found else {
+            event(
+                &tx,
+                now,
+                "report_unmatched",
+                None,
+                None,
+                &format!("mr {mr} status 0x{status:02X}"),
+            )?;
+            tx.commit()?;
+            return Ok(None);
+        };
+        tx.execute(
+            "UPDATE status_reports SET message_id = ?2, part = ?3 WHERE id = ?1",
+            params![report_id, message_id, part],
+        )?;
+        // final_kind: Some(true) delivered, Some(false) failed, None still trying.
+        let part_state = match final_kind {
+            Some(true) => "delivered",
+            Some(false) => "failed",
+            None => "sent",
+        };
+        tx.execute(
+            "UPDATE outbox_parts SET state = ?3, report_status = ?4, report_at = ?5 WHERE message_id = ?1 AND part = ?2",
+            params![message_id, part, part_state, i64::from(status), now],
+        )?;
+        let (total, delivered, failed): (i64, i64, i64) = tx.query_row(
+            "SELECT COUNT(*), SUM(state = 'delivered'), SUM(state = 'failed') FROM outbox_parts WHERE message_id = ?1",
+            [message_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let current: String = tx.query_row(
+            "SELECT state FROM outbox WHERE id = ?1",
+            [message_id],
+            |r| r.get(0),
+        )?;
+        let message_state = if failed > 0 {
+            "failed".to_string()
+        } else if delivered == total {
+            "delivered".to_string()
+        } else {
+            current
+        };
+        tx.execute(
+            "UPDATE outbox SET state = ?2, updated_at = ?3, last_error = CASE WHEN ?2 = 'failed' THEN ?4 ELSE last_error END WHERE id = ?1",
+            params![message_id, message_state, now, format!("status report: {}", crate::pdu::status_text(status))],
+        )?;
+        event(
+            &tx,
+            now,
+            "status_report",
+            Some(message_id),
+            None,
+            &format!(
+                "part {part}: {} (0x{status:02X})",
+                crate::pdu::status_text(status)
+            ),
+        )?;
+        if message_state == "delivered" || (message_state == "failed" && final_kind == Some(false))
+        {
+            event(
+                &tx,
+                now,
+                &message_state,
+                Some(message_id),
+                None,
+                "per status reports",
+            )?;
+        }
+        tx.commit()?;
+        Ok(Some(ReportOutcome {
+            message_id,
+            part,
+            message_state,
+        }))
+    }
+
+    /// Stores a received part; completes the message when its last part arrives.
+    pub fn store_inbound(&mut self, p: &InboundPart, now: i64) -> Result<Inbound> {
+        let tx = self.conn.transaction()?;
+        let (reference, bits, total, part) = match p.concat {
+            Some((r, b, t, n)) => (
+                Some(i64::from(r)),
+                Some(i64::from(b)),
+                i64::from(t),
+                i64::from(n),
+            ),
+            None => (None, None, 1, 1),
+        };
+        let inserted = tx.execute(
+            "INSERT OR IGNORE INTO inbox_parts (modem, pdu, sender, concat_ref, concat_bits, total, part, body, data_hex, sent_at, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![p.modem, p.pdu, p.sender, reference, bits, total, part, p.body, p.data_hex, p.sent_at, now],
+        )?;
+        if inserted == 0 {
+            return Ok(Inbound::Duplicate);
+        }
+        // The group's parts not yet in a message; a part number seen twice (the same part
+        // kept by two modems) counts once.
+        let only = reference.is_none().then(|| tx.last_insert_rowid());
+        let rows = group_parts(&tx, &p.sender, reference, bits, total, only)?;
+        let mut distinct: Vec<i64> = rows.iter().map(|r| r.part).collect();
+        distinct.dedup();
+        if distinct.len() as i64 != total {
+            event(
+                &tx,
+                now,
+                "part_received",
+                None,
+                None,
+                &format!("part {part} of {total}"),
+            )?;
+            tx.commit()?;
+            return Ok(Inbound::Stored(None));
+        }
+        let id = Self::create_inbox(&tx, &p.sender, &p.modem, &rows, total, true, now)?;
+        tx.commit()?;
+        Ok(Inbound::Stored(Some(id)))
+    }
+
+    fn create_inbox(
+        tx: &Transaction<'_>,
+        sender: &str,
+        modem: &str,
+        rows: &[GroupPart],
+        parts: i64,
+        complete: bool,
+        now: i64,
+    ) -> Result<i64> {
+        let mut body: Option<String> = None;
+        let mut data: Option<String> = None;
+        let mut last_part = 0;
+        for row in rows {
+            if row.part == last_part {
+                continue;
+            }
+            last_part = row.part;
+            if let Some(b) = &row.body {
+                body.get_or_insert_with(String::new).push_str(b);
+            }
+            if let Some(d) = &row.data_hex {
+                data.get_or_insert_with(String::new).push_str(d);
+            }
+        }
+        let sent_at = rows.first().and_then(|r| r.sent_at.clone());
+        tx.execute(
+            "INSERT INTO inbox (sender, body, data_hex, parts, complete, modem, sent_at, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![sender, body, data, parts, complete, modem, sent_at, now],
+        )?;
+        let id = tx.last_insert_rowid();
+        for row in rows {
+            tx.execute(
+                "UPDATE inbox_parts SET message_id = ?2 WHERE id = ?1",
+                params![row.id, id],
+            )?;
+        }
+        let kind = if complete {
+            "received"
+        } else {
+            "received_incomplete"
+        };
+        event(tx, now, kind, None, Some(id), &format!("{parts} part(s)"))?;
+        Ok(id)
+    }
+
+    /// Turns part groups whose first part is older than `max_age_ms` into incomplete inbox
+    /// messages (clearly flagged), so nothing waits forever. Returns their ids.
+    pub fn expire_incomplete(&mut self, now: i64, max_age_ms: i64) -> Result<Vec<i64>> {
+        let tx = self.conn.transaction()?;
+        type GroupKey = (String, String, Option<i64>, Option<i64>, i64);
+        let groups: Vec<GroupKey> = {
+            let mut st = tx.prepare(
+                "SELECT sender, modem, concat_ref, concat_bits, total FROM inbox_parts WHERE message_id IS NULL
+                 GROUP BY sender, concat_ref, concat_bits, total HAVING MIN(received_at) <= ?1",
+            )?;
+            st.query_map([now - max_age_ms], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect::<Result<_>>()?
+        };
+        let mut ids = Vec::new();
+        for (sender, modem, reference, bits, total) in groups {
+            let rows = group_parts(&tx, &sender, reference, bits, total, None)?;
+            ids.push(Self::create_inbox(
+                &tx, &sender, &modem, &rows, total, false, now,
+            )?);
+        }
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    /// Keeps an undecodable PDU with its error; `false` if it was already quarantined.
+    pub fn quarantine(&mut self, modem: &str, pdu: &str, error: &str, now: i64) -> Result<bool> {
+        let tx = self.conn.transaction()?;
+        let n = tx.execute(
+            "INSERT OR IGNORE INTO quarantine (modem, pdu, error, received_at) VALUES (?1, ?2, ?3, ?4)",
+            params![modem, pdu, error, now],
+        )?;
+        if n == 1 {
+            event(&tx, now, "quarantined", None, None, error)?;
+        }
+        tx.commit()?;
+        Ok(n == 1)
+    }
+
+    pub fn message(&self, id: i64) -> Result<Option<MessageDetail>> {
+        let Some(m) = self.messages("WHERE id = ?1", params![id])?.pop() else {
+            return Ok(None);
+        };
+        let mut st = self.conn.prepare(
+            "SELECT part, state, mr, modem, sent_at, report_status FROM outbox_parts WHERE message_id = ?1 ORDER BY part",
+        )?;
+        let parts = st
+            .query_map([id], |r| {
+                Ok(PartRow {
+                    part: r.get(0)?,
+                    state: r.get(1)?,
+                    mr: r.get(2)?,
+                    modem: r.get(3)?,
+                    sent_at: r.get(4)?,
+                    report_status: r.get(5)?,
+                })
+            })?
+            .collect::<Result<_>>()?;
+        let history = self.events("WHERE message_id = ?1 ORDER BY id", params![id])?;
+        Ok(Some((m, parts, history)))
+    }
+
+    fn messages(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<MessageRow>> {
+        let sql = format!(
+            "SELECT id, recipient, body, alphabet, parts, state, attempts, priority, client_ref, last_error, modem, created_at, updated_at, next_attempt_at FROM outbox {filter}"
+        );
+        let mut st = self.conn.prepare(&sql)?;
+        st.query_map(args, |r| {
+            Ok(MessageRow {
+                id: r.get(0)?,
+                recipient: r.get(1)?,
+                body: r.get(2)?,
+                alphabet: r.get(3)?,
+                parts: r.get(4)?,
+                state: r.get(5)?,
+                attempts: r.get(6)?,
+                priority: r.get(7)?,
+                client_ref: r.get(8)?,
+                last_error: r.get(9)?,
+                modem: r.get(10)?,
+                created_at: r.get(11)?,
+                updated_at: r.get(12)?,
+                next_attempt_at: r.get(13)?,
+            })
+        })?
+        .collect()
+    }
+
+    /// Outgoing messages, newest first, optionally of some states, before an id (paging).
+    pub fn list_outbox(
+        &self,
+        states: &[&str],
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<MessageRow>> {
+        let states_sql = if states.is_empty() {
+            String::from("1")
+        } else {
+            let quoted: Vec<String> = states
+                .iter()
+                .map(|s| format!("'{}'", s.replace('\'', "")))
+                .collect();
+            format!("state IN ({})", quoted.join(","))
+        };
+        self.messages(
+            &format!("WHERE {states_sql} AND id < ?1 ORDER BY id DESC LIMIT ?2"),
+            params![before.unwrap_or(i64::MAX), limit],
+        )
+    }
+
+    pub fn list_inbox(&self, before: Option<i64>, limit: i64) -> Result<Vec<InboxRow>> {
+        let mut st = self.conn.prepare(
+            "SELECT id, sender, body, data_hex, parts, complete, modem, sent_at, received_at FROM inbox WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
+        )?;
+        st.query_map(params![before.unwrap_or(i64::MAX), limit], |r| {
+            Ok(InboxRow {
+                id: r.get(0)?,
+                sender: r.get(1)?,
+                body: r.get(2)?,
+                data_hex: r.get(3)?,
+                parts: r.get(4)?,
+                complete: r.get(5)?,
+                modem: r.get(6)?,
+                sent_at: r.get(7)?,
+                received_at: r.get(8)?,
+            })
+        })?
+        .collect()
+    }
+
+    pub fn inbox_message(&self, id: i64) -> Result<Option<InboxRow>> {
+        Ok(self
+            .list_inbox(Some(id + 1), 1)?
+            .into_iter()
+            .find(|r| r.id == id))
+    }
+
+    fn events(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<EventRow>> {
+        let sql = format!("SELECT id, at, kind, message_id, inbox_id, detail FROM events {filter}");
+        let mut st = self.conn.prepare(&sql)?;
+        st.query_map(args, |r| {
+            Ok(EventRow {
+                id: r.get(0)?,
+                at: r.get(1)?,
+                kind: r.get(2)?,
+                message_id: r.get(3)?,
+                inbox_id: r.get(4)?,
+                detail: r.get(5)?,
+            })
+        })?
+        .collect()
+    }
+
+    /// History after event `since`, oldest first: what a subscriber resuming missed.
+    pub fn events_since(&self, since: i64, limit: i64) -> Result<Vec<EventRow>> {
+        self.events("WHERE id > ?1 ORDER BY id LIMIT ?2", params![since, limit])
+    }
+
+    pub fn last_event_id(&self) -> Result<i64> {
+        self.conn
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))
+    }
+
+    /// Queued (not yet finished) messages, and parts sent since `since` through `modem`.
+    pub fn counts(&self, modem: &str, since: i64) -> Result<(i64, i64)> {
+        let queued = self.conn.query_row(
+            "SELECT COUNT(*) FROM outbox WHERE state IN ('queued', 'sending')",
+            [],
+            |r| r.get(0),
+        )?;
+        let sent = self.conn.query_row(
+            "SELECT COUNT(*) FROM outbox_parts WHERE modem = ?1 AND sent_at >= ?2",
+            params![modem, since],
+            |r| r.get(0),
+        )?;
+        Ok((queued, sent))
+    }
+
+    /// The next free concatenation reference (8-bit), from the store so that it survives
+    /// restarts and differs between consecutive messages to the same recipient.
+    pub fn next_concat_ref(&self) -> Result<u8> {
+        let last: i64 =
+            self.conn
+                .query_row("SELECT COALESCE(MAX(id), 0) FROM outbox", [], |r| r.get(0))?;
+        Ok(((last + 1) % 256) as u8)
+    }
+}

@@ -1,0 +1,275 @@
+use super::db::*;
+
+fn report(mr: u8, recipient: &str, status: u8, outcome: Option<bool>, pdu: &str) -> ReportIn {
+    ReportIn {
+        modem: "m0".into(),
+        mr,
+        recipient: recipient.into(),
+        status,
+        outcome,
+        pdu: pdu.into(),
+    }
+}
+
+fn msg(to: &str, parts: usize) -> NewMessage {
+    NewMessage {
+        recipient: to.into(),
+        body: "hello".into(),
+        encoding: "auto".into(),
+        alphabet: "gsm7".into(),
+        concat_ref: 1,
+        status_report: true,
+        priority: 0,
+        client_ref: None,
+        idempotency_key: None,
+        not_before: None,
+        not_after: None,
+        peer_uid: Some(1000),
+        peer_pid: Some(42),
+        parts: (0..parts).map(|i| (20, format!("00PDU{i}"))).collect(),
+    }
+}
+
+#[test]
+fn priority_then_age_and_idempotency() {
+    let mut db = Db::open_in_memory().unwrap();
+    let (a, _) = db.enqueue(&msg("+1", 1), 100).unwrap();
+    let mut urgent = msg("+2", 1);
+    urgent.priority = 5;
+    let (b, _) = db.enqueue(&urgent, 200).unwrap();
+    assert_eq!(db.next_due(300).unwrap().unwrap().id, b);
+    db.mark_sending(b, 1, "m0", 300).unwrap();
+    db.mark_sent(b, 1, 7, 301).unwrap();
+    assert_eq!(db.next_due(302).unwrap().unwrap().id, a);
+    let mut keyed = msg("+3", 1);
+    keyed.idempotency_key = Some("order-4411".into());
+    let (c, new) = db.enqueue(&keyed, 400).unwrap();
+    assert!(new);
+    assert_eq!(db.enqueue(&keyed, 401).unwrap(), (c, false));
+}
+
+#[test]
+fn multipart_is_sent_in_order_and_completes() {
+    let mut db = Db::open_in_memory().unwrap();
+    let (id, _) = db.enqueue(&msg("+1", 3), 0).unwrap();
+    let due = db.next_due(0).unwrap().unwrap();
+    assert_eq!(
+        due.parts.iter().map(|p| p.0).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    for part in 1..=3 {
+        db.mark_sending(id, part, "m0", 10).unwrap();
+        let state = db.mark_sent(id, part, part as u8, 11).unwrap();
+        assert_eq!(state, if part == 3 { "sent" } else { "sending" });
+    }
+    assert!(db.next_due(20).unwrap().is_none());
+    // Reports: delivered only when every part is.
+    for part in 1..=3u8 {
+        let out = db
+            .record_status_report(
+                &report(part, "+1", 0, Some(true), &format!("R{part}")),
+                86_400_000,
+                30,
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(out.part, i64::from(part));
+        assert_eq!(
+            out.message_state,
+            if part == 3 { "delivered" } else { "sent" }
+        );
+    }
+    // The same report again (a sweep re-read) changes nothing.
+    assert_eq!(
+        db.record_status_report(&report(1, "+1", 0, Some(true), "R1"), 86_400_000, 40)
+            .unwrap(),
+        None
+    );
+}
+
+#[test]
+fn report_matching_respects_recipient_window_and_wrap() {
+    let mut db = Db::open_in_memory().unwrap();
+    let (old, _) = db.enqueue(&msg("+1", 1), 0).unwrap();
+    db.mark_sending(old, 1, "m0", 0).unwrap();
+    db.mark_sent(old, 1, 9, 0).unwrap();
+    let (new, _) = db.enqueue(&msg("+1", 1), 1000).unwrap();
+    db.mark_sending(new, 1, "m0", 1000).unwrap();
+    db.mark_sent(new, 1, 9, 1000).unwrap();
+    // MR 9 to +1 twice: the newest wins.
+    let out = db
+        .record_status_report(&report(9, "+1", 0x46, Some(false), "A"), 10_000, 2000)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (out.message_id, out.message_state.as_str()),
+        (new, "failed")
+    );
+    // Wrong recipient: unmatched.
+    assert_eq!(
+        db.record_status_report(&report(9, "+2", 0, Some(true), "B"), 10_000, 2000)
+            .unwrap(),
+        None
+    );
+    // Outside the window: unmatched.
+    let (_, _) = (old, ());
+    assert_eq!(
+        db.record_status_report(&report(9, "+1", 0, Some(true), "C"), 500, 5000)
+            .unwrap(),
+        None
+    );
+}
+
+#[test]
+fn failures_retries_requeues_and_cancel() {
+    let mut db = Db::open_in_memory().unwrap();
+    let (id, _) = db.enqueue(&msg("+1", 1), 0).unwrap();
+    db.mark_sending(id, 1, "m0", 0).unwrap();
+    db.retry_later(id, 1, "+CMS ERROR 332 (network timeout)", 5000, 1)
+        .unwrap();
+    assert!(db.next_due(4999).unwrap().is_none());
+    assert_eq!(db.next_due(5000).unwrap().unwrap().attempts, 1);
+    db.mark_sending(id, 1, "m0", 5000).unwrap();
+    db.requeue(id, 1, "modem absent", 5001).unwrap();
+    assert_eq!(
+        db.next_due(5002).unwrap().unwrap().attempts,
+        1,
+        "no attempt counted"
+    );
+    db.fail(id, "+CMS ERROR 1 (unassigned number)", 6000)
+        .unwrap();
+    let (m, parts, history) = db.message(id).unwrap().unwrap();
+    assert_eq!(m.state, "failed");
+    assert_eq!(parts[0].state, "failed");
+    let kinds: Vec<&str> = history.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, vec!["queued", "retry", "requeued", "failed"]);
+    // Cancel: only before anything reached the modem.
+    let (c, _) = db.enqueue(&msg("+2", 2), 0).unwrap();
+    assert!(db.cancel(c, 1).unwrap());
+    assert!(db.next_due(2).unwrap().is_none());
+    let (d, _) = db.enqueue(&msg("+3", 2), 0).unwrap();
+    db.mark_sending(d, 1, "m0", 1).unwrap();
+    assert!(!db.cancel(d, 2).unwrap());
+}
+
+#[test]
+fn unknown_outcome_after_a_crash_is_never_resent_automatically() {
+    let mut db = Db::open_in_memory().unwrap();
+    let (id, _) = db.enqueue(&msg("+1", 2), 0).unwrap();
+    db.mark_sending(id, 1, "m0", 1).unwrap();
+    db.mark_sent(id, 1, 3, 2).unwrap();
+    db.mark_sending(id, 2, "m0", 3).unwrap();
+    // The daemon dies here. On restart:
+    assert_eq!(db.reconcile_after_restart(10).unwrap(), vec![id]);
+    assert!(
+        db.next_due(11).unwrap().is_none(),
+        "not resent automatically"
+    );
+    let (m, parts, _) = db.message(id).unwrap().unwrap();
+    assert_eq!(m.state, "unknown");
+    assert_eq!(parts[1].state, "unknown");
+    // A late report still settles it.
+    let out = db
+        .record_status_report(&report(3, "+1", 0, Some(true), "R"), 1000, 12)
+        .unwrap();
+    assert!(out.is_some());
+    // Resending is a decision: only the unknown part goes again.
+    assert!(db.retry_now(id, 20).unwrap());
+    let due = db.next_due(20).unwrap().unwrap();
+    assert_eq!(due.parts.iter().map(|p| p.0).collect::<Vec<_>>(), vec![2]);
+}
+
+#[test]
+fn expiry_and_scheduling() {
+    let mut db = Db::open_in_memory().unwrap();
+    let mut later = msg("+1", 1);
+    later.not_before = Some(1000);
+    later.not_after = Some(2000);
+    let (id, _) = db.enqueue(&later, 0).unwrap();
+    assert!(db.next_due(999).unwrap().is_none());
+    assert_eq!(db.earliest_due().unwrap(), Some(1000));
+    assert_eq!(db.expire(2001).unwrap(), vec![id]);
+    assert_eq!(db.message(id).unwrap().unwrap().0.state, "expired");
+}
+
+fn part(pdu: &str, sender: &str, concat: Option<(u16, u8, u8, u8)>, body: &str) -> InboundPart {
+    InboundPart {
+        modem: "m0".into(),
+        pdu: pdu.into(),
+        sender: sender.into(),
+        concat,
+        body: Some(body.into()),
+        data_hex: None,
+        sent_at: None,
+    }
+}
+
+#[test]
+fn inbound_reassembly_out_of_order_with_duplicates_and_timeout() {
+    let mut db = Db::open_in_memory().unwrap();
+    assert_eq!(
+        db.store_inbound(&part("P1", "+1", None, "hi"), 0).unwrap(),
+        Inbound::Stored(Some(1))
+    );
+    assert_eq!(
+        db.store_inbound(&part("P1", "+1", None, "hi"), 1).unwrap(),
+        Inbound::Duplicate
+    );
+    let c = |n| Some((7u16, 8u8, 3u8, n));
+    assert_eq!(
+        db.store_inbound(&part("A3", "+2", c(3), "c"), 10).unwrap(),
+        Inbound::Stored(None)
+    );
+    assert_eq!(
+        db.store_inbound(&part("A1", "+2", c(1), "a"), 11).unwrap(),
+        Inbound::Stored(None)
+    );
+    let Inbound::Stored(Some(id)) = db.store_inbound(&part("A2", "+2", c(2), "b"), 12).unwrap()
+    else {
+        panic!()
+    };
+    let m = db.inbox_message(id).unwrap().unwrap();
+    assert_eq!(
+        (m.body.as_deref(), m.complete, m.parts),
+        (Some("abc"), true, 3)
+    );
+    // One part missing until the timeout: an incomplete message, flagged.
+    let d = |n| Some((9u16, 8u8, 2u8, n));
+    db.store_inbound(&part("B1", "+3", d(1), "first half"), 100)
+        .unwrap();
+    assert!(db.expire_incomplete(1000, 5000).unwrap().is_empty());
+    let ids = db.expire_incomplete(5100, 5000).unwrap();
+    let m = db.inbox_message(ids[0]).unwrap().unwrap();
+    assert_eq!((m.body.as_deref(), m.complete), (Some("first half"), false));
+    let kinds: Vec<String> = db
+        .events_since(0, 100)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(kinds.contains(&"received_incomplete".to_string()));
+}
+
+#[test]
+fn quarantine_keeps_raw_pdus_once() {
+    let mut db = Db::open_in_memory().unwrap();
+    assert!(db.quarantine("m0", "00ZZ", "invalid hex", 0).unwrap());
+    assert!(!db.quarantine("m0", "00ZZ", "invalid hex", 1).unwrap());
+}
+
+#[test]
+fn schema_survives_reopen_and_refuses_newer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.db");
+    {
+        let mut db = Db::open(&path).unwrap();
+        db.enqueue(&msg("+1", 1), 0).unwrap();
+    }
+    let mut db = Db::open(&path).unwrap();
+    assert!(db.next_due(0).unwrap().is_some());
+    drop(db);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    assert!(Db::open(&path).is_err());
+}
