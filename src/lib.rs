@@ -23,8 +23,10 @@
 //!   (`DecodeError`), odd-but-readable ones carry `Warning`s.
 //! - Serde types live at the edges (the CLI's JSON views), never in the codec.
 
+pub mod api;
 pub mod at;
 pub mod cli;
+pub mod daemon;
 pub mod modem;
 pub mod pdu;
 pub mod phone;

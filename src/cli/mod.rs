@@ -1,10 +1,14 @@
 //! The `smsq` command line. `src/bin/smsq.rs` only calls [`main`].
 //!
-//! Exit codes: 0 success, 1 the input was refused (malformed PDU, text that cannot be encoded,
-//! bad number), 2 usage errors (clap's own). Errors go to stderr as one line; with
+//! Exit codes: 0 success, 1 the input or request was refused (malformed PDU, text that cannot
+//! be encoded, bad number, unknown message), 2 usage errors (clap's own), 3 the daemon is not
+//! running or its socket is not accessible. Errors go to stderr as one line; with
 //! `--json-errors` a JSON error object also goes to stdout for scripts.
 
+mod daemon;
 mod pdu;
+
+pub(crate) use pdu::parse_duration;
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -17,6 +21,8 @@ struct Cli {
     /// On failure, also print a JSON object {"error": {"code", "message", ...}} on stdout.
     #[arg(long, global = true)]
     json_errors: bool,
+    #[command(flatten)]
+    connection: daemon::Connection,
     #[command(subcommand)]
     command: Command,
 }
@@ -28,23 +34,32 @@ enum Command {
     Pdu(pdu::PduCommand),
     /// How a text would travel: encoding, parts, units used and left.
     Estimate(pdu::EstimateArgs),
+    #[command(flatten)]
+    Daemon(daemon::DaemonCommand),
 }
 
 /// A failure to report: a stable code, a one-line message, and optional extra JSON fields.
 #[derive(Debug)]
 pub(crate) struct Failure {
-    pub code: &'static str,
+    pub code: String,
     pub message: String,
     pub details: serde_json::Map<String, serde_json::Value>,
+    pub exit: u8,
 }
 
 impl Failure {
-    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
-            code,
+            code: code.into(),
             message: message.into(),
             details: serde_json::Map::new(),
+            exit: 1,
         }
+    }
+
+    pub(crate) fn exit(mut self, code: u8) -> Self {
+        self.exit = code;
+        self
     }
 
     pub(crate) fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
@@ -58,6 +73,13 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Pdu(cmd) => pdu::run(cmd),
         Command::Estimate(args) => pdu::estimate(args),
+        Command::Daemon(cmd) => match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt.block_on(daemon::run(cli.connection, cmd)),
+            Err(e) => Err(Failure::new("runtime", e.to_string())),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -70,7 +92,7 @@ pub fn main() -> ExitCode {
                 error.extend(failure.details);
                 println!("{}", serde_json::json!({ "error": error }));
             }
-            ExitCode::from(1)
+            ExitCode::from(failure.exit)
         }
     }
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use tokio::sync::oneshot;
 
 pub use db::{
-    Db, Due, EventRow, Inbound, InboundPart, InboxRow, MessageRow, NewMessage, PartRow,
+    Db, Due, EventRow, Inbound, InboundPart, InboxRow, MessageRow, NewMessage, PartRow, ReportIn,
     ReportOutcome,
 };
 

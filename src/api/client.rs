@@ -1,0 +1,113 @@
+//! A small client of the socket protocol, used by `smsq` and the tests.
+
+use std::path::Path;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+
+use super::{Op, Request, Response, ServerLine};
+
+pub struct Client {
+    reader: BufReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
+    next_id: u64,
+}
+
+#[derive(Debug)]
+pub enum ClientError {
+    /// The daemon is not running, or the socket is not accessible.
+    Connect(std::path::PathBuf, std::io::Error),
+    Io(std::io::Error),
+    /// The daemon answered with an error object.
+    Api(super::ApiError),
+    Protocol(String),
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Connect(path, e) if e.kind() == std::io::ErrorKind::PermissionDenied => write!(
+                f,
+                "cannot open {}: permission denied (is your user in the smsq group?)",
+                path.display()
+            ),
+            Self::Connect(path, _) => write!(
+                f,
+                "smsqd is not running (no socket at {}); start it, or pass --socket",
+                path.display()
+            ),
+            Self::Io(e) => write!(f, "connection to smsqd lost: {e}"),
+            Self::Api(e) => write!(f, "{} ({})", e.message, e.code),
+            Self::Protocol(what) => write!(f, "unexpected answer from smsqd: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+impl Client {
+    pub async fn connect(path: &Path) -> Result<Self, ClientError> {
+        let stream = UnixStream::connect(path)
+            .await
+            .map_err(|e| ClientError::Connect(path.to_path_buf(), e))?;
+        let (r, w) = stream.into_split();
+        Ok(Self {
+            reader: BufReader::new(r),
+            writer: w,
+            next_id: 1,
+        })
+    }
+
+    /// Sends a request and waits for its response (events arriving meanwhile are skipped).
+    pub async fn call(&mut self, op: Op) -> Result<Value, ClientError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let request = Request {
+            id: Value::from(id),
+            op,
+        };
+        let mut line =
+            serde_json::to_string(&request).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        line.push('\n');
+        self.writer
+            .write_all(line.as_bytes())
+            .await
+            .map_err(ClientError::Io)?;
+        loop {
+            match self.next_line().await? {
+                ServerLine::Response(r) if r.id == id => return into_result(r),
+                _ => continue,
+            }
+        }
+    }
+
+    /// The next line from the daemon: a response or an event.
+    pub async fn next_line(&mut self) -> Result<ServerLine, ClientError> {
+        let mut line = String::new();
+        let n = self
+            .reader
+            .read_line(&mut line)
+            .await
+            .map_err(ClientError::Io)?;
+        if n == 0 {
+            return Err(ClientError::Io(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "smsqd closed the connection",
+            )));
+        }
+        serde_json::from_str(&line)
+            .map_err(|e| ClientError::Protocol(format!("{e}: {}", line.trim())))
+    }
+}
+
+fn into_result(r: Response) -> Result<Value, ClientError> {
+    if r.ok {
+        Ok(r.result.unwrap_or(Value::Null))
+    } else {
+        Err(ClientError::Api(r.error.unwrap_or_else(|| {
+            super::ApiError::new("unknown", "error without details")
+        })))
+    }
+}

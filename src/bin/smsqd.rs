@@ -1,0 +1,5 @@
+//! The `smsqd` daemon: see `smsqd --help` and the README.
+
+fn main() -> std::process::ExitCode {
+    smsq::daemon::main::main()
+}

@@ -1,0 +1,355 @@
+//! `smsq` subcommands that talk to a running `smsqd` over its socket.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use serde_json::Value;
+
+use super::{Failure, text_arg};
+use crate::api::client::{Client, ClientError};
+use crate::api::{ListRequest, Mailbox, Op, Recipients, SendRequest, ServerLine};
+
+#[derive(Debug, Args)]
+pub(crate) struct Connection {
+    /// The daemon's socket [default: as smsqd's].
+    #[arg(long, global = true)]
+    socket: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DaemonCommand {
+    /// Queue a message for one or more recipients.
+    Send(SendArgs),
+    /// A message's state, parts and history.
+    Status {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Outgoing messages, newest first.
+    Outbox(ListArgs),
+    /// Received messages, newest first.
+    Inbox(ListArgs),
+    /// Messages that failed, expired or whose outcome is unknown.
+    Failed(ListArgs),
+    /// Follow events (received messages, deliveries, failures) as they happen.
+    Watch {
+        /// Replay events after this event id first.
+        #[arg(long)]
+        since: Option<i64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel a queued message that has not started.
+    Cancel { id: i64 },
+    /// Queue a failed, expired or unknown message again (a deliberate resend).
+    Retry { id: i64 },
+    /// Modems: state, operator, signal, SIM, queue.
+    Modems {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a USSD code (balance checks such as *143#).
+    Ussd {
+        code: String,
+        #[arg(long)]
+        modem: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SendArgs {
+    /// Recipient (repeatable). National numbers use the daemon's default country.
+    #[arg(long = "to", required = true)]
+    to: Vec<String>,
+    /// auto, gsm7, ucs2 or gsm7-fold.
+    #[arg(long)]
+    encoding: Option<String>,
+    #[arg(long)]
+    priority: Option<i64>,
+    /// RFC 3339 time before which the message is not sent.
+    #[arg(long)]
+    not_before: Option<String>,
+    /// RFC 3339 time after which an unsent message expires.
+    #[arg(long)]
+    not_after: Option<String>,
+    #[arg(long)]
+    client_ref: Option<String>,
+    /// Sending again with the same key does not queue the message twice.
+    #[arg(long)]
+    idempotency_key: Option<String>,
+    /// Do not ask for a delivery report.
+    #[arg(long)]
+    no_report: bool,
+    #[arg(long)]
+    json: bool,
+    /// The text, or `-` for standard input.
+    text: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    #[arg(long, default_value_t = 20)]
+    limit: i64,
+    /// Only entries older than this id (paging).
+    #[arg(long)]
+    before: Option<i64>,
+    /// Outbox only: one state (queued, sending, sent, delivered, failed, unknown...).
+    #[arg(long)]
+    state: Option<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+/// Exit code when the daemon cannot be reached.
+pub(crate) const NO_DAEMON: u8 = 3;
+
+fn failure(e: ClientError) -> Failure {
+    match e {
+        ClientError::Api(api) => Failure::new(api.code, api.message),
+        ClientError::Connect(..) => Failure::new("no_daemon", e.to_string()).exit(NO_DAEMON),
+        other => Failure::new("connection", other.to_string()).exit(NO_DAEMON),
+    }
+}
+
+pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), Failure> {
+    let path = conn.socket.unwrap_or_else(crate::api::default_socket_path);
+    let mut client = Client::connect(&path).await.map_err(failure)?;
+    match cmd {
+        DaemonCommand::Send(a) => {
+            let text = text_arg(&a.text)?;
+            let r = client
+                .call(Op::Send(SendRequest {
+                    to: Recipients::Many(a.to),
+                    text,
+                    encoding: a.encoding,
+                    priority: a.priority,
+                    not_before: a.not_before,
+                    not_after: a.not_after,
+                    client_ref: a.client_ref,
+                    idempotency_key: a.idempotency_key,
+                    report: a.no_report.then_some(false),
+                }))
+                .await
+                .map_err(failure)?;
+            if a.json {
+                println!("{r}");
+            } else {
+                for m in r["messages"].as_array().into_iter().flatten() {
+                    println!(
+                        "queued {} to {} ({} part{})",
+                        m["id"],
+                        m["to"].as_str().unwrap_or(""),
+                        m["parts"],
+                        if m["parts"] == 1 { "" } else { "s" }
+                    );
+                }
+            }
+        }
+        DaemonCommand::Status { id, json } => {
+            let r = client
+                .call(Op::Get { message: id })
+                .await
+                .map_err(failure)?;
+            if json {
+                println!("{r}");
+            } else {
+                println!(
+                    "message {}  to {}  state {}",
+                    r["id"],
+                    s(&r["to"]),
+                    s(&r["state"])
+                );
+                println!("text: {}", s(&r["text"]));
+                if !r["last_error"].is_null() {
+                    println!("last error: {}", s(&r["last_error"]));
+                }
+                for p in r["parts"].as_array().into_iter().flatten() {
+                    println!(
+                        "  part {}: {}  ref {}  sent {}",
+                        p["part"],
+                        s(&p["state"]),
+                        opt(&p["message_ref"]),
+                        opt(&p["sent_at"])
+                    );
+                }
+                println!("history:");
+                for e in r["history"].as_array().into_iter().flatten() {
+                    println!(
+                        "  {}  {:<16} {}",
+                        s(&e["at"]),
+                        s(&e["kind"]),
+                        s(&e["detail"])
+                    );
+                }
+            }
+        }
+        DaemonCommand::Outbox(a) => list(&mut client, Mailbox::Outbox, a).await?,
+        DaemonCommand::Inbox(a) => list(&mut client, Mailbox::Inbox, a).await?,
+        DaemonCommand::Failed(a) => list(&mut client, Mailbox::Failed, a).await?,
+        DaemonCommand::Watch { since, json } => {
+            client
+                .call(Op::Subscribe { since })
+                .await
+                .map_err(failure)?;
+            loop {
+                let line = client.next_line().await.map_err(failure)?;
+                let ServerLine::Event { event } = line else {
+                    continue;
+                };
+                if json {
+                    println!("{event}");
+                } else {
+                    print_event(&event);
+                }
+            }
+        }
+        DaemonCommand::Cancel { id } => {
+            client
+                .call(Op::Cancel { message: id })
+                .await
+                .map_err(failure)?;
+            println!("cancelled {id}");
+        }
+        DaemonCommand::Retry { id } => {
+            client
+                .call(Op::Retry { message: id })
+                .await
+                .map_err(failure)?;
+            println!("queued {id} again");
+        }
+        DaemonCommand::Modems { json } => {
+            let r = client.call(Op::Modems).await.map_err(failure)?;
+            if json {
+                println!("{r}");
+            } else {
+                println!(
+                    "{:<8} {:<13} {:<16} {:>7} {:<22} {:>6} {:>5}",
+                    "MODEM", "STATE", "OPERATOR", "SIGNAL", "REGISTRATION", "QUEUED", "TODAY"
+                );
+                for m in r["modems"].as_array().into_iter().flatten() {
+                    println!(
+                        "{:<8} {:<13} {:<16} {:>7} {:<22} {:>6} {:>5}",
+                        s(&m["id"]),
+                        s(&m["state"]),
+                        opt(&m["operator"]),
+                        m["signal_dbm"]
+                            .as_i64()
+                            .map_or("-".into(), |d| format!("{d} dBm")),
+                        opt(&m["registration"]),
+                        s(&m["queue_depth"]),
+                        s(&m["sent_today"])
+                    );
+                    if let Some(reason) = m["reason"].as_str() {
+                        println!("         {reason}");
+                    }
+                }
+            }
+        }
+        DaemonCommand::Ussd { code, modem } => {
+            let r = client
+                .call(Op::Ussd { code, modem })
+                .await
+                .map_err(failure)?;
+            println!("{}", s(&r["answer"]));
+        }
+    }
+    Ok(())
+}
+
+async fn list(client: &mut Client, mailbox: Mailbox, a: ListArgs) -> Result<(), Failure> {
+    let r = client
+        .call(Op::List(ListRequest {
+            mailbox,
+            limit: Some(a.limit),
+            before: a.before,
+            state: a.state,
+        }))
+        .await
+        .map_err(failure)?;
+    if a.json {
+        println!("{r}");
+        return Ok(());
+    }
+    if mailbox == Mailbox::Inbox {
+        println!("{:>5}  {:<20} {:<16}  TEXT", "ID", "RECEIVED", "FROM");
+        for m in r["inbox"].as_array().into_iter().flatten() {
+            let mut text = s(&m["text"]).replace('\n', " ");
+            if m["complete"] == false {
+                text.push_str("  [incomplete: parts missing]");
+            }
+            println!(
+                "{:>5}  {:<20} {:<16}  {}",
+                s(&m["id"]),
+                s(&m["received_at"]),
+                s(&m["from"]),
+                text
+            );
+        }
+    } else {
+        println!(
+            "{:>5}  {:<20} {:<16} {:<10} {:>5}  TEXT",
+            "ID", "CREATED", "TO", "STATE", "PARTS"
+        );
+        for m in r["outbox"].as_array().into_iter().flatten() {
+            println!(
+                "{:>5}  {:<20} {:<16} {:<10} {:>5}  {}",
+                s(&m["id"]),
+                s(&m["created_at"]),
+                s(&m["to"]),
+                s(&m["state"]),
+                s(&m["parts"]),
+                s(&m["text"]).replace('\n', " ")
+            );
+            if let Some(err) = m["last_error"].as_str() {
+                println!("       {err}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_event(e: &Value) {
+    let kind = s(&e["kind"]);
+    match kind.as_str() {
+        "received" | "received_incomplete" => println!(
+            "{}  received from {}: {}{}",
+            s(&e["at"]),
+            s(&e["from"]),
+            s(&e["text"]),
+            if kind == "received_incomplete" {
+                "  [incomplete]"
+            } else {
+                ""
+            }
+        ),
+        "lagged" => println!(
+            "(missed {} events; resume with --since {})",
+            e["missed"], e["resume_from"]
+        ),
+        _ => println!(
+            "{}  {:<16} message {}  {}",
+            s(&e["at"]),
+            kind,
+            opt(&e["message_id"]),
+            s(&e["detail"])
+        ),
+    }
+}
+
+fn s(v: &Value) -> String {
+    v.as_str().map_or_else(
+        || {
+            if v.is_null() {
+                String::new()
+            } else {
+                v.to_string()
+            }
+        },
+        str::to_string,
+    )
+}
+
+fn opt(v: &Value) -> String {
+    if v.is_null() { "-".into() } else { s(v) }
+}

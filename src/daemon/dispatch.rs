@@ -1,0 +1,226 @@
+//! Sending: the next due message goes out through a ready, registered modem, its parts in
+//! order, paced by `send_gap`. Each outcome maps to one store transition:
+//!
+//! | modem says | message becomes |
+//! |---|---|
+//! | `+CMGS: <mr>` | part `sent` (message `sent` when all are) |
+//! | `+CMS ERROR` temporary | queued again after exponential back-off with jitter; `failed` after `max_attempts` |
+//! | `+CMS ERROR` permanent | `failed`, the reason in words |
+//! | modem absent / not ready / timed out before the PDU | queued again, no attempt counted |
+//! | timeout or unplug after the PDU was handed over | `unknown`, never resent automatically |
+//!
+//! A message that fails or waits never blocks the ones behind it: it leaves the head of the
+//! queue with a later `next_attempt_at` or a final state.
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use super::{Daemon, now_ms};
+use crate::at::codes::ErrorClass;
+use crate::at::parse::Final;
+use crate::modem::{ModemError, ModemHandle, ModemState};
+use crate::phone;
+
+/// Delay before attempt `attempts + 1`: base × 2^attempts, capped at an hour, ±20 % jitter so
+/// that many messages failing together do not retry together.
+pub fn backoff(base: Duration, attempts: i64, jitter_seed: u64) -> Duration {
+    let exp = base.as_millis() as f64 * 2f64.powi(attempts.clamp(0, 20) as i32);
+    let capped = exp.min(3_600_000.0);
+    let unit = (jitter_seed % 10_000) as f64 / 10_000.0; // 0..1
+    Duration::from_millis((capped * (0.8 + 0.4 * unit)) as u64)
+}
+
+fn random_seed() -> u64 {
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+}
+
+fn usable(m: &ModemHandle) -> bool {
+    let s = m.status();
+    s.state == ModemState::Ready && s.is_registered()
+}
+
+pub async fn run(d: Arc<Daemon>) {
+    let mut last_send: Option<Instant> = None;
+    loop {
+        if d.is_stopping() {
+            return;
+        }
+        let Some(modem) = d.modems.iter().find(|m| usable(m)).cloned() else {
+            // No modem can send: wait for one to come back (or new work to re-check).
+            tokio::select! {
+                _ = d.work.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            continue;
+        };
+        let now = now_ms();
+        let due = match d.store.call(move |db| db.next_due(now)).await {
+            Ok(due) => due,
+            Err(e) => {
+                warn!(error = %e, "store error while looking for work");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let Some(due) = due else {
+            let next = d.store.call(|db| db.earliest_due()).await.ok().flatten();
+            let wait = next.map_or(Duration::from_secs(60), |t| {
+                Duration::from_millis((t - now_ms()).clamp(10, 60_000) as u64)
+            });
+            tokio::select! {
+                _ = d.work.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+            continue;
+        };
+        if due.parts.is_empty() {
+            // Every part was accepted but the message was left "sending" (a crash between
+            // parts is turned into "unknown" at start-up; this is the defensive fallback).
+            let id = due.id;
+            let _ = d
+                .store
+                .call(move |db| db.fail(id, "no part left to send", now_ms()))
+                .await;
+            continue;
+        }
+        for (part, tpdu_len, pdu) in &due.parts {
+            if let Some(t) = last_send {
+                let gap = d.settings.send_gap.saturating_sub(t.elapsed());
+                if !gap.is_zero() {
+                    tokio::time::sleep(gap).await;
+                }
+            }
+            let (id, part, modem_id) = (due.id, *part, modem.id().to_string());
+            if let Err(e) = d
+                .store
+                .call(move |db| db.mark_sending(id, part, &modem_id, now_ms()))
+                .await
+            {
+                warn!(message_id = id, error = %e, "cannot record the send; not sending");
+                break;
+            }
+            let result = modem.send_pdu(*tpdu_len, pdu).await;
+            last_send = Some(Instant::now());
+            let stop = record(&d, &modem, &due, part, result).await;
+            d.changed.notify_one();
+            if stop {
+                break;
+            }
+        }
+    }
+}
+
+/// Stores the outcome of one part; `true` when the rest of the message must wait.
+async fn record(
+    d: &Daemon,
+    modem: &ModemHandle,
+    due: &crate::store::Due,
+    part: i64,
+    result: Result<u8, ModemError>,
+) -> bool {
+    let id = due.id;
+    let now = now_ms();
+    let to = phone::mask(&due.recipient);
+    match result {
+        Ok(mr) => {
+            info!(message_id = id, part, modem = %modem.id(), to = %to, mr, "part sent");
+            let _ = d
+                .store
+                .call(move |db| db.mark_sent(id, part, mr, now))
+                .await;
+            false
+        }
+        Err(ModemError::Rejected(fin)) => {
+            let (class, words) = match &fin {
+                Final::Cms(e) => (e.class(), e.to_string()),
+                Final::Cme(e) => (e.class(), e.to_string()),
+                other => (ErrorClass::Temporary, format!("modem answered {other:?}")),
+            };
+            match class {
+                ErrorClass::Permanent => {
+                    warn!(message_id = id, part, to = %to, error = %words, "send rejected for good");
+                    let _ = d.store.call(move |db| db.fail(id, &words, now)).await;
+                }
+                ErrorClass::Temporary if due.attempts + 1 >= d.settings.max_attempts => {
+                    warn!(message_id = id, part, error = %words, "giving up after too many attempts");
+                    let reason = format!("{words}; gave up after {} attempts", due.attempts + 1);
+                    let _ = d.store.call(move |db| db.fail(id, &reason, now)).await;
+                }
+                ErrorClass::Temporary => {
+                    let wait = backoff(d.settings.retry_base, due.attempts, random_seed());
+                    warn!(message_id = id, part, error = %words, retry_in_s = wait.as_secs(), "send failed, will retry");
+                    let next = now + wait.as_millis() as i64;
+                    let _ = d
+                        .store
+                        .call(move |db| db.retry_later(id, part, &words, next, now))
+                        .await;
+                }
+                ErrorClass::ModemSide => {
+                    warn!(message_id = id, part, error = %words, "modem not ready to send; message back in the queue");
+                    let _ = d
+                        .store
+                        .call(move |db| db.requeue(id, part, &words, now))
+                        .await;
+                }
+            }
+            true
+        }
+        Err(e) if e.outcome_unknown() => {
+            warn!(message_id = id, part, error = %e, "outcome unknown; not resending automatically");
+            let why = e.to_string();
+            let _ = d
+                .store
+                .call(move |db| db.mark_unknown(id, part, &why, now))
+                .await;
+            true
+        }
+        Err(ModemError::BadResponse(what)) => {
+            // The modem said OK without a reference: it probably sent it. Unknown, not resent.
+            let why = format!("modem accepted the PDU without a message reference ({what})");
+            let _ = d
+                .store
+                .call(move |db| db.mark_unknown(id, part, &why, now))
+                .await;
+            true
+        }
+        Err(e) => {
+            info!(message_id = id, part, error = %e, "modem unavailable; message back in the queue");
+            let why = e.to_string();
+            let _ = d
+                .store
+                .call(move |db| db.requeue(id, part, &why, now))
+                .await;
+            true
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_bounded_jitter_and_a_cap() {
+        let base = Duration::from_secs(30);
+        for (attempts, expected) in [
+            (0, 30_000.0),
+            (1, 60_000.0),
+            (3, 240_000.0),
+            (20, 3_600_000.0),
+        ] {
+            for seed in [0, 5_000, 9_999] {
+                let ms = backoff(base, attempts, seed).as_millis() as f64;
+                assert!(
+                    ms >= expected * 0.8 - 1.0 && ms <= expected * 1.2 + 1.0,
+                    "{attempts} {seed} {ms}"
+                );
+            }
+        }
+    }
+}

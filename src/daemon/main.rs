@@ -1,0 +1,268 @@
+//! `smsqd`'s command line and start-up: open the store (applying the unknown-outcome rule
+//! to anything a previous run left mid-send), start the modem (a real device or the
+//! simulator), the dispatcher, the receiver, housekeeping, the event pump and the socket;
+//! stop cleanly on SIGTERM/SIGINT.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use super::{Daemon, Settings, dispatch, now_ms, receive};
+use crate::modem::{ModemConfig, ModemHandle, profile};
+use crate::sim::{self, Simulator};
+use crate::store::Store;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "smsqd",
+    version,
+    about = "SMS gateway daemon: owns a GSM modem, queues and receives SMS"
+)]
+struct Args {
+    /// Run against the built-in modem simulator instead of a device.
+    #[arg(long, conflicts_with = "device")]
+    simulate: bool,
+    /// Simulated modem family: simcom, huawei or quectel.
+    #[arg(long, default_value = "simcom")]
+    sim_profile: String,
+    /// With --simulate, a simulated customer texts back every this many seconds (0: never).
+    #[arg(long, default_value_t = 45)]
+    sim_inbound_every: u64,
+    /// With --simulate, how long the simulated network takes to accept each SMS (e.g. 2s).
+    #[arg(long, value_parser = parse_gap, default_value = "0s")]
+    sim_network_delay: Duration,
+    /// The modem's serial device, e.g. /dev/ttyUSB2 or a /dev/serial/by-path link.
+    #[arg(long)]
+    device: Option<PathBuf>,
+    #[arg(long, default_value_t = 115_200)]
+    baud: u32,
+    /// Modem family quirks: generic, huawei, simcom, quectel, zte, wavecom, telit, fibocom.
+    #[arg(long, default_value = "generic")]
+    profile: String,
+    /// SIM PIN, entered at most once per start (prefer the configuration file to the
+    /// command line, which other users can see).
+    #[arg(long, env = "SMSQ_PIN", hide_env_values = true)]
+    pin: Option<String>,
+    /// Database file [default: $STATE_DIRECTORY/smsq.db, $XDG_STATE_HOME/smsq/smsq.db, ~/.local/state/smsq/smsq.db].
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// Socket path [default: $RUNTIME_DIRECTORY/smsq.sock, $XDG_RUNTIME_DIR/smsq/smsq.sock, /tmp/smsq-<uid>/smsq.sock].
+    #[arg(long)]
+    socket: Option<PathBuf>,
+    /// Default country for national numbers (ISO code: PH, PL, GB...).
+    #[arg(long)]
+    country: Option<String>,
+    /// Minimum time between two sends, e.g. 3s, 500ms.
+    #[arg(long, default_value = "3s", value_parser = parse_gap)]
+    send_gap: Duration,
+    /// Do not ask for delivery reports by default.
+    #[arg(long)]
+    no_reports: bool,
+    /// Log level (error, warn, info, debug, trace) or a RUST_LOG-style filter.
+    #[arg(long, default_value = "info")]
+    log_level: String,
+}
+
+fn parse_gap(s: &str) -> Result<Duration, String> {
+    if let Some(ms) = s.strip_suffix("ms") {
+        return ms
+            .parse()
+            .map(Duration::from_millis)
+            .map_err(|e| e.to_string());
+    }
+    crate::cli::parse_duration(s).or_else(|e| {
+        if s == "0" || s == "0s" {
+            Ok(Duration::ZERO)
+        } else {
+            Err(e)
+        }
+    })
+}
+
+pub fn main() -> ExitCode {
+    let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&args.log_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            error!(error = %e, "cannot start the runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e}");
+            eprintln!("smsqd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let country = match &args.country {
+        Some(c) => Some(crate::phone::country(c).ok_or_else(|| format!("unknown country {c:?}"))?),
+        None => None,
+    };
+    let settings = Settings {
+        default_country: country,
+        status_reports: !args.no_reports,
+        send_gap: args.send_gap,
+        ..Settings::default()
+    };
+    let db_path = args.db.clone().unwrap_or_else(crate::store::default_path);
+    let store = Store::open(&db_path)
+        .map_err(|e| format!("cannot open the database {}: {e}", db_path.display()))?;
+    let now = now_ms();
+    let unknown = store
+        .call(move |db| db.reconcile_after_restart(now))
+        .await
+        .map_err(|e| format!("database: {e}"))?;
+    if !unknown.is_empty() {
+        warn!(messages = ?unknown, "messages were mid-send when smsqd last stopped: marked unknown, not resent");
+    }
+
+    // The modem: a device, or the simulator behind a pty.
+    let mut simulator: Option<(Arc<Simulator>, PathBuf)> = None;
+    let (path, driver) = if args.simulate {
+        let sim_profile = sim::profile::by_name(&args.sim_profile)
+            .ok_or_else(|| format!("unknown simulator profile {:?}", args.sim_profile))?;
+        let dir = std::env::temp_dir().join(format!("smsqd-sim-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("simulator: {e}"))?;
+        let link = dir.join("modem");
+        let sim = Simulator::start(sim_profile, &link, |_| {})
+            .await
+            .map_err(|e| format!("simulator: {e}"))?;
+        sim.faults().network_delay = args.sim_network_delay;
+        info!(path = %link.display(), profile = sim_profile.name, "simulated modem started");
+        let driver = profile::by_name(sim_profile.name).unwrap_or(&profile::GENERIC);
+        simulator = Some((Arc::new(sim), dir));
+        (link, driver)
+    } else {
+        let device = args
+            .device
+            .clone()
+            .ok_or("give --device PATH, or --simulate to try smsq without a modem")?;
+        let driver = profile::by_name(&args.profile)
+            .ok_or_else(|| format!("unknown modem profile {:?}", args.profile))?;
+        (device, driver)
+    };
+    let mut config = ModemConfig::new("modem0", path, driver);
+    config.baud = args.baud;
+    config.pin = args.pin.clone();
+    if args.simulate {
+        config.registration_wait = Duration::from_secs(5);
+    }
+    let modem = ModemHandle::spawn(config);
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let d = Daemon::new(store, vec![modem.clone()], settings, stop_rx);
+    let socket_path = args
+        .socket
+        .clone()
+        .unwrap_or_else(crate::api::default_socket_path);
+    let listener = crate::api::server::bind(&socket_path)
+        .map_err(|e| format!("cannot listen on {}: {e}", socket_path.display()))?;
+    info!(socket = %socket_path.display(), db = %db_path.display(), "smsqd ready");
+
+    let dispatcher = tokio::spawn(dispatch::run(d.clone()));
+    tokio::spawn(receive::run(d.clone(), modem));
+    tokio::spawn(d.clone().housekeeping());
+    tokio::spawn(d.clone().pump_events());
+    let server = tokio::spawn(crate::api::server::serve(listener, d.clone()));
+    if let Some((sim, _)) = &simulator
+        && args.sim_inbound_every > 0
+    {
+        tokio::spawn(simulated_customers(
+            sim.clone(),
+            Duration::from_secs(args.sim_inbound_every),
+        ));
+    }
+
+    wait_for_signal(stop_tx.clone()).await;
+    info!("stopping: no new requests; letting the send in progress finish");
+    let _ = stop_tx.send(true);
+    d.work.notify_one();
+    let _ = server.await;
+    // An AT+CMGS in flight gets a few seconds; after that the part stays "sending" and the
+    // next start applies the unknown-outcome rule.
+    if tokio::time::timeout(Duration::from_secs(5), dispatcher)
+        .await
+        .is_err()
+    {
+        warn!("a send was still in progress; it will be reconciled at the next start");
+    }
+    let _ = std::fs::remove_file(&socket_path);
+    if let Some((sim, dir)) = simulator {
+        sim.disconnect().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    info!("smsqd stopped");
+    Ok(())
+}
+
+/// SIGTERM/SIGINT through signal-hook on a plain thread, forwarded into the runtime.
+async fn wait_for_signal(stop: watch::Sender<bool>) {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    match signal_hook::iterator::Signals::new([SIGTERM, SIGINT]) {
+        Ok(mut signals) => {
+            std::thread::spawn(move || {
+                if let Some(sig) = signals.forever().next() {
+                    let _ = tx.send(sig);
+                }
+            });
+            if let Ok(sig) = rx.await {
+                info!(signal = sig, "signal received");
+            }
+        }
+        Err(e) => {
+            error!(error = %e, "cannot watch signals; stopping only when killed");
+            std::future::pending::<()>().await;
+        }
+    }
+    let _ = stop;
+}
+
+/// With `--simulate`, customers text the shop now and then, so a newcomer sees messages
+/// come in as well as go out (status reports for sent messages come from the simulated
+/// network on their own).
+async fn simulated_customers(sim: Arc<Simulator>, every: Duration) {
+    const REPLIES: &[(&str, &str)] = &[
+        ("+639171234567", "Thanks! I'll pick it up at 5pm."),
+        (
+            "+639209876543",
+            "Is my laptop ready? The one with the broken hinge.",
+        ),
+        ("+48601234567", "Dziękuję, do zobaczenia jutro! 🙂"),
+        ("+639175550123", "STOP"),
+        (
+            "+639171234567",
+            "Can I move my appointment to Friday morning? Tuesday no longer works for me because \
+             of a family event, sorry for the short notice. Also, could you check whether the \
+             blue dress is back in my size?",
+        ),
+    ];
+    let mut reference: u8 = 0;
+    for (from, text) in REPLIES.iter().cycle() {
+        tokio::time::sleep(every).await;
+        reference = reference.wrapping_add(1);
+        sim.deliver_text(from, text, reference);
+    }
+}

@@ -1,0 +1,475 @@
+//! `smsqd`'s moving parts around the store and the modem actors: submission, dispatch,
+//! receiving, housekeeping and the event stream that feeds subscribers.
+//!
+//! Every state change goes through the store first; the event pump then reads the store's
+//! history and broadcasts it, so subscribers see exactly what was committed, in order.
+
+pub mod dispatch;
+pub mod main;
+pub mod receive;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+use tokio::sync::{Notify, broadcast, watch};
+use tracing::info;
+
+use crate::api::{self, ApiError, Mailbox, SendRequest};
+use crate::modem::{ModemHandle, ModemState};
+use crate::pdu::{
+    self, Address, EncodingChoice, PlanOptions, Planner, SubmitEncoder, SubmitOptions, SubmitPdus,
+};
+use crate::phone::{self, Country};
+use crate::store::{EventRow, NewMessage, Store};
+
+/// Behaviour that the configuration decides.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub default_country: Option<&'static Country>,
+    /// Ask for delivery reports unless a request says otherwise.
+    pub status_reports: bool,
+    /// Minimum time between two sends through one modem.
+    pub send_gap: Duration,
+    /// Attempts before a temporarily failing message is given up.
+    pub max_attempts: i64,
+    /// First retry delay; doubles per attempt (with ±20 % jitter), capped at an hour.
+    pub retry_base: Duration,
+    /// How far back a status report may match a sent part.
+    pub report_window: Duration,
+    /// How long the parts of an incomplete message are waited for.
+    pub multipart_timeout: Duration,
+    /// Periodic sweep of the modems' storage.
+    pub sweep_interval: Duration,
+    /// Most parts one message may take.
+    pub max_parts: u8,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            default_country: None,
+            status_reports: true,
+            send_gap: Duration::from_secs(3),
+            max_attempts: 5,
+            retry_base: Duration::from_secs(30),
+            report_window: Duration::from_secs(3 * 86_400),
+            multipart_timeout: Duration::from_secs(24 * 3600),
+            sweep_interval: Duration::from_secs(600),
+            max_parts: 10,
+        }
+    }
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Who sent a request (from SO_PEERCRED).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Peer {
+    pub uid: Option<u32>,
+    pub pid: Option<i32>,
+}
+
+/// The shared state of a running daemon.
+pub struct Daemon {
+    pub store: Store,
+    pub modems: Vec<ModemHandle>,
+    pub settings: Settings,
+    /// Wakes the dispatcher (new message, modem back, retry time).
+    pub work: Notify,
+    /// Wakes the event pump after a store change.
+    pub changed: Notify,
+    /// Committed history, as JSON events, for subscribers.
+    pub events: broadcast::Sender<Value>,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl Daemon {
+    pub fn new(
+        store: Store,
+        modems: Vec<ModemHandle>,
+        settings: Settings,
+        shutdown: watch::Receiver<bool>,
+    ) -> Arc<Self> {
+        let (events, _) = broadcast::channel(1024);
+        Arc::new(Self {
+            store,
+            modems,
+            settings,
+            work: Notify::new(),
+            changed: Notify::new(),
+            events,
+            shutdown,
+        })
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Validates, plans and queues one message per recipient. Nothing is queued unless every
+    /// recipient and the text are acceptable; each message is told only after its commit.
+    pub async fn submit(&self, req: SendRequest, peer: Peer) -> Result<Value, ApiError> {
+        let recipients = req.to.list();
+        if recipients.is_empty() {
+            return Err(ApiError::new("invalid_number", "no recipient"));
+        }
+        let mut numbers = Vec::with_capacity(recipients.len());
+        for r in &recipients {
+            let n = phone::normalize(r, self.settings.default_country)
+                .map_err(|e| ApiError::new("invalid_number", e.to_string()))?;
+            numbers.push(n);
+        }
+        let encoding_name = req.encoding.clone().unwrap_or_else(|| "auto".into());
+        let encoding = EncodingChoice::from_name(&encoding_name).ok_or_else(|| {
+            ApiError::new(
+                "invalid_encoding",
+                format!("unknown encoding {encoding_name:?}: use auto, gsm7, ucs2 or gsm7-fold"),
+            )
+        })?;
+        let time = |s: &Option<String>, what: &str| -> Result<Option<i64>, ApiError> {
+            s.as_deref()
+                .map(|t| {
+                    api::parse_rfc3339(t).ok_or_else(|| {
+                        ApiError::new(
+                            "invalid_time",
+                            format!("{what}: {t:?} is not an RFC 3339 time"),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        let not_before = time(&req.not_before, "not_before")?;
+        let not_after = time(&req.not_after, "not_after")?;
+        if let (Some(a), Some(b)) = (not_before, not_after)
+            && b <= a
+        {
+            return Err(ApiError::new(
+                "invalid_time",
+                "not_after must be later than not_before",
+            ));
+        }
+        let report = req.report.unwrap_or(self.settings.status_reports);
+        let mut results = Vec::new();
+        for (i, number) in numbers.into_iter().enumerate() {
+            let concat_ref = self
+                .store
+                .call(|db| db.next_concat_ref())
+                .await
+                .map_err(internal)?;
+            let address = Address::parse(&number)
+                .map_err(|e| ApiError::new("invalid_number", e.to_string()))?;
+            let mut opts = SubmitOptions::new(address);
+            opts.status_report = report;
+            opts.plan = PlanOptions {
+                encoding,
+                concat: pdu::ConcatRef::Ref8(concat_ref),
+                max_parts: self.settings.max_parts,
+                ..PlanOptions::default()
+            };
+            let mut out = SubmitPdus::new();
+            SubmitEncoder::new()
+                .encode_text(&req.text, &opts, &mut out)
+                .map_err(|e| ApiError::new(e.code(), e.to_string()))?;
+            let parts: Vec<(usize, String)> = out
+                .iter()
+                .map(|p| (p.tpdu_len, p.hex.to_string()))
+                .collect();
+            let count = parts.len();
+            let message = NewMessage {
+                recipient: number.clone(),
+                body: req.text.clone(),
+                encoding: encoding_name.clone(),
+                alphabet: out.alphabet().map_or("gsm7", |a| a.name()).to_string(),
+                concat_ref: u16::from(concat_ref),
+                status_report: report,
+                priority: req.priority.unwrap_or(0),
+                client_ref: req.client_ref.clone(),
+                // One key per recipient, so a multi-recipient send is idempotent as a whole.
+                idempotency_key: req.idempotency_key.as_ref().map(|k| {
+                    if i == 0 {
+                        k.clone()
+                    } else {
+                        format!("{k}#{i}")
+                    }
+                }),
+                not_before,
+                not_after,
+                peer_uid: peer.uid,
+                peer_pid: peer.pid,
+                parts,
+            };
+            let now = now_ms();
+            let (id, new) = self
+                .store
+                .call(move |db| db.enqueue(&message, now))
+                .await
+                .map_err(internal)?;
+            info!(message_id = id, to = %phone::mask(&number), parts = count, uid = ?peer.uid, "message queued");
+            results.push(json!({"id": id, "to": number, "parts": count, "new": new}));
+        }
+        self.work.notify_one();
+        self.changed.notify_one();
+        Ok(json!({ "messages": results }))
+    }
+
+    pub async fn get(&self, id: i64) -> Result<Value, ApiError> {
+        let detail = self
+            .store
+            .call(move |db| db.message(id))
+            .await
+            .map_err(internal)?;
+        let Some((m, parts, history)) = detail else {
+            return Err(ApiError::new("not_found", format!("no message {id}")));
+        };
+        Ok(json!({
+            "id": m.id, "to": m.recipient, "text": m.body, "encoding": m.alphabet, "state": m.state,
+            "parts_total": m.parts, "attempts": m.attempts, "priority": m.priority,
+            "client_ref": m.client_ref, "last_error": m.last_error, "modem": m.modem,
+            "created_at": api::rfc3339(m.created_at), "updated_at": api::rfc3339(m.updated_at),
+            "next_attempt_at": api::rfc3339(m.next_attempt_at),
+            "parts": parts.iter().map(|p| json!({
+                "part": p.part, "state": p.state, "message_ref": p.mr, "modem": p.modem,
+                "sent_at": p.sent_at.map(api::rfc3339), "report_status": p.report_status,
+            })).collect::<Vec<_>>(),
+            "history": history.iter().map(event_json).collect::<Vec<_>>(),
+        }))
+    }
+
+    pub async fn list(&self, req: api::ListRequest) -> Result<Value, ApiError> {
+        let limit = req.limit.unwrap_or(50).clamp(1, 1000);
+        let before = req.before;
+        match req.mailbox {
+            Mailbox::Inbox => {
+                let rows = self
+                    .store
+                    .call(move |db| db.list_inbox(before, limit))
+                    .await
+                    .map_err(internal)?;
+                Ok(json!({"inbox": rows.iter().map(|r| json!({
+                    "id": r.id, "from": r.sender, "text": r.body, "data_hex": r.data_hex,
+                    "parts": r.parts, "complete": r.complete, "modem": r.modem,
+                    "sent_at": r.sent_at, "received_at": api::rfc3339(r.received_at),
+                })).collect::<Vec<_>>()}))
+            }
+            Mailbox::Outbox | Mailbox::Failed => {
+                let states: Vec<String> = match (req.mailbox, req.state) {
+                    (Mailbox::Failed, _) => {
+                        vec!["failed".into(), "expired".into(), "unknown".into()]
+                    }
+                    (_, Some(s)) => vec![s],
+                    _ => Vec::new(),
+                };
+                let rows = self
+                    .store
+                    .call(move |db| {
+                        let refs: Vec<&str> = states.iter().map(String::as_str).collect();
+                        db.list_outbox(&refs, before, limit)
+                    })
+                    .await
+                    .map_err(internal)?;
+                Ok(json!({"outbox": rows.iter().map(|m| json!({
+                    "id": m.id, "to": m.recipient, "text": m.body, "state": m.state, "parts": m.parts,
+                    "attempts": m.attempts, "last_error": m.last_error, "modem": m.modem,
+                    "created_at": api::rfc3339(m.created_at), "updated_at": api::rfc3339(m.updated_at),
+                })).collect::<Vec<_>>()}))
+            }
+        }
+    }
+
+    pub async fn cancel(&self, id: i64) -> Result<Value, ApiError> {
+        let now = now_ms();
+        let ok = self
+            .store
+            .call(move |db| db.cancel(id, now))
+            .await
+            .map_err(internal)?;
+        self.changed.notify_one();
+        if ok {
+            Ok(json!({"id": id, "state": "cancelled"}))
+        } else {
+            Err(ApiError::new(
+                "not_cancellable",
+                format!("message {id} is not queued or has already started"),
+            ))
+        }
+    }
+
+    pub async fn retry(&self, id: i64) -> Result<Value, ApiError> {
+        let now = now_ms();
+        let ok = self
+            .store
+            .call(move |db| db.retry_now(id, now))
+            .await
+            .map_err(internal)?;
+        self.changed.notify_one();
+        self.work.notify_one();
+        if ok {
+            Ok(json!({"id": id, "state": "queued"}))
+        } else {
+            Err(ApiError::new(
+                "not_retryable",
+                format!("message {id} is not failed, expired or unknown"),
+            ))
+        }
+    }
+
+    pub async fn modems(&self) -> Result<Value, ApiError> {
+        let day_start = now_ms() - now_ms().rem_euclid(86_400_000);
+        let mut out = Vec::new();
+        for m in &self.modems {
+            let s = m.status();
+            let id = m.id().to_string();
+            let (queued, sent_today) = self
+                .store
+                .call(move |db| db.counts(&id, day_start))
+                .await
+                .map_err(internal)?;
+            let reason = match &s.state {
+                ModemState::NeedsPin(w) | ModemState::Failed(w) => Some(w.clone()),
+                _ => None,
+            };
+            out.push(json!({
+                "id": m.id(), "state": s.state.name(), "reason": reason,
+                "operator": s.operator, "signal_dbm": s.signal_dbm,
+                "registration": s.registration.as_ref().map(|r| r.stat_name()),
+                "registered": s.is_registered(),
+                "manufacturer": s.identity.manufacturer, "model": s.identity.model,
+                "imei": s.identity.imei, "imsi": s.identity.imsi, "iccid": s.identity.iccid,
+                "smsc": s.smsc, "storage": s.storage.map(|(u, t)| json!({"used": u, "total": t})),
+                "queue_depth": queued, "sent_today": sent_today,
+            }));
+        }
+        Ok(json!({ "modems": out }))
+    }
+
+    pub async fn ussd(&self, code: &str, modem: Option<&str>) -> Result<Value, ApiError> {
+        let handle = match modem {
+            Some(name) => self.modems.iter().find(|m| m.id() == name),
+            None => self
+                .modems
+                .iter()
+                .find(|m| m.status().state == ModemState::Ready),
+        }
+        .ok_or_else(|| ApiError::new("no_modem", "no ready modem for USSD"))?;
+        let answer = handle
+            .ussd(code)
+            .await
+            .map_err(|e| ApiError::new("modem_error", e.to_string()))?;
+        Ok(json!({"modem": handle.id(), "answer": answer}))
+    }
+
+    pub fn estimate(&self, text: &str, encoding: Option<&str>) -> Result<Value, ApiError> {
+        let name = encoding.unwrap_or("auto");
+        let encoding = EncodingChoice::from_name(name).ok_or_else(|| {
+            ApiError::new("invalid_encoding", format!("unknown encoding {name:?}"))
+        })?;
+        let e = Planner::new()
+            .estimate(
+                text,
+                &PlanOptions {
+                    encoding,
+                    ..PlanOptions::default()
+                },
+            )
+            .map_err(|e| ApiError::new(e.code(), e.to_string()))?;
+        Ok(json!({
+            "encoding": e.alphabet.name(), "parts": e.parts, "units": e.units,
+            "units_per_part": e.units_per_part, "units_left": e.units_left,
+            "forced_ucs2_by": e.forced_ucs2_by.iter().map(|c| json!({"character": c.character.to_string(), "position": c.position})).collect::<Vec<_>>(),
+        }))
+    }
+
+    /// Events committed after `since`, for a subscriber resuming.
+    pub async fn history_since(&self, since: i64) -> Result<Vec<Value>, ApiError> {
+        let rows = self
+            .store
+            .call(move |db| db.events_since(since, 10_000))
+            .await
+            .map_err(internal)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            out.push(self.enrich(row).await);
+        }
+        Ok(out)
+    }
+
+    /// Adds what a subscriber wants with an event: the text of a received message.
+    async fn enrich(&self, row: EventRow) -> Value {
+        let mut v = event_json(&row);
+        if let Some(inbox_id) = row.inbox_id
+            && let Ok(Some(m)) = self.store.call(move |db| db.inbox_message(inbox_id)).await
+        {
+            v["from"] = json!(m.sender);
+            v["text"] = json!(m.body);
+            v["complete"] = json!(m.complete);
+        }
+        v
+    }
+
+    /// Broadcasts committed events to subscribers, in order, as they are committed.
+    pub async fn pump_events(self: Arc<Self>) {
+        let mut last = self.store.call(|db| db.last_event_id()).await.unwrap_or(0);
+        loop {
+            tokio::select! {
+                _ = self.changed.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+            let rows = self
+                .store
+                .call(move |db| db.events_since(last, 1000))
+                .await
+                .unwrap_or_default();
+            for row in rows {
+                last = row.id;
+                let v = self.enrich(row).await;
+                let _ = self.events.send(v);
+            }
+        }
+    }
+
+    /// Expiry, incomplete multipart messages and periodic sweeps.
+    pub async fn housekeeping(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        let mut last_sweep = tokio::time::Instant::now();
+        loop {
+            tick.tick().await;
+            let now = now_ms();
+            let timeout = self.settings.multipart_timeout.as_millis() as i64;
+            let expired = self
+                .store
+                .call(move |db| db.expire(now))
+                .await
+                .unwrap_or_default();
+            let incomplete = self
+                .store
+                .call(move |db| db.expire_incomplete(now, timeout))
+                .await
+                .unwrap_or_default();
+            if !expired.is_empty() || !incomplete.is_empty() {
+                self.changed.notify_one();
+            }
+            if last_sweep.elapsed() >= self.settings.sweep_interval {
+                last_sweep = tokio::time::Instant::now();
+                for modem in &self.modems {
+                    receive::sweep(&self, modem).await;
+                }
+            }
+        }
+    }
+}
+
+fn internal(e: rusqlite::Error) -> ApiError {
+    ApiError::new("store_error", e.to_string())
+}
+
+fn event_json(e: &EventRow) -> Value {
+    json!({
+        "id": e.id, "at": api::rfc3339(e.at), "kind": e.kind,
+        "message_id": e.message_id, "inbox_id": e.inbox_id, "detail": e.detail,
+    })
+}

@@ -1,0 +1,363 @@
+//! The real `smsqd` binary on its built-in simulator (a real pty), with a temporary database
+//! and socket, driven through the socket protocol and through `smsq`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream as StdUnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use smsq::api::client::Client;
+use smsq::api::{ListRequest, Mailbox, Op, Recipients, SendRequest, ServerLine};
+
+struct Smsqd {
+    child: Option<Child>,
+    socket: PathBuf,
+    db: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Smsqd {
+    fn start(extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("smsq.sock");
+        let db = dir.path().join("smsq.db");
+        let mut s = Self {
+            child: None,
+            socket,
+            db,
+            _dir: dir,
+        };
+        s.spawn(extra);
+        s
+    }
+
+    fn spawn(&mut self, extra: &[&str]) {
+        let child = Command::new(env!("CARGO_BIN_EXE_smsqd"))
+            .args(["--simulate", "--send-gap", "0s", "--country", "PH"])
+            .arg("--db")
+            .arg(&self.db)
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("smsqd starts");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while StdUnixStream::connect(&self.socket).is_err() {
+            assert!(Instant::now() < deadline, "smsqd did not open its socket");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn signal(&mut self, sig: &str) -> std::process::ExitStatus {
+        let child = self.child.as_mut().unwrap();
+        Command::new("kill")
+            .args([sig, &child.id().to_string()])
+            .status()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return status;
+            }
+            assert!(Instant::now() < deadline, "smsqd did not exit after {sig}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    async fn client(&self) -> Client {
+        Client::connect(&self.socket).await.unwrap()
+    }
+
+    fn smsq(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_smsq"))
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for Smsqd {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn send(to: &[&str], text: &str) -> Op {
+    Op::Send(SendRequest {
+        to: Recipients::Many(to.iter().map(|s| s.to_string()).collect()),
+        text: text.into(),
+        encoding: None,
+        priority: None,
+        not_before: None,
+        not_after: None,
+        client_ref: None,
+        idempotency_key: None,
+        report: None,
+    })
+}
+
+async fn wait_state(c: &mut Client, id: i64, states: &[&str]) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let m = c.call(Op::Get { message: id }).await.unwrap();
+        if states.contains(&m["state"].as_str().unwrap_or("")) {
+            return m;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "message {id} stuck in {}",
+            m["state"]
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_single_and_multipart_until_delivered() {
+    let d = Smsqd::start(&["--sim-inbound-every", "0"]);
+    let mut c = d.client().await;
+    let r = c
+        .call(send(&["09171234567"], "Your documents are ready."))
+        .await
+        .unwrap();
+    let single = r["messages"][0]["id"].as_i64().unwrap();
+    assert_eq!(
+        r["messages"][0]["to"], "+639171234567",
+        "normalised with the default country"
+    );
+    let long = "Reminder: your appointment at Boutique Mila is tomorrow at 10:00. ".repeat(4);
+    let r = c.call(send(&["+48601234567"], &long)).await.unwrap();
+    let multi = r["messages"][0]["id"].as_i64().unwrap();
+    assert_eq!(r["messages"][0]["parts"], 2);
+    let m = wait_state(&mut c, single, &["delivered"]).await;
+    assert_eq!(m["parts"][0]["state"], "delivered");
+    let m = wait_state(&mut c, multi, &["delivered"]).await;
+    assert_eq!(m["parts"].as_array().unwrap().len(), 2);
+    assert!(
+        m["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["state"] == "delivered")
+    );
+    let kinds: Vec<&str> = m["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"queued"));
+    assert_eq!(kinds.last(), Some(&"delivered"));
+
+    // The same through the CLI.
+    let out = d.smsq(&["outbox", "--json"]);
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["outbox"].as_array().unwrap().len(), 2);
+    let out = d.smsq(&["send", "--to", "0917 765 4321", "Second visit reminder"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("to +639177654321 (1 part)"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_are_received_reassembled_and_pushed_to_subscribers() {
+    let d = Smsqd::start(&["--sim-inbound-every", "1"]);
+    let mut watcher = d.client().await;
+    watcher
+        .call(Op::Subscribe { since: Some(0) })
+        .await
+        .unwrap();
+    let mut received = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while received.len() < 5 {
+        assert!(Instant::now() < deadline, "got {received:?}");
+        if let Ok(Ok(ServerLine::Event { event })) =
+            tokio::time::timeout(Duration::from_secs(5), watcher.next_line()).await
+            && event["kind"] == "received"
+        {
+            received.push((
+                event["from"].as_str().unwrap().to_string(),
+                event["text"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    assert_eq!(received[0].1, "Thanks! I'll pick it up at 5pm.");
+    assert_eq!(received[2].1, "Dziękuję, do zobaczenia jutro! 🙂");
+    assert!(
+        received[4].1.starts_with("Can I move my appointment"),
+        "the two-part message arrives whole"
+    );
+    let mut c = d.client().await;
+    let inbox = c
+        .call(Op::List(ListRequest {
+            mailbox: Mailbox::Inbox,
+            limit: Some(10),
+            before: None,
+            state: None,
+        }))
+        .await
+        .unwrap();
+    let rows = inbox["inbox"].as_array().unwrap();
+    assert!(rows.len() >= 5);
+    assert!(
+        rows.iter()
+            .any(|r| r["parts"] == 2 && r["complete"] == true)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_clear_errors_and_the_connection_survives() {
+    let d = Smsqd::start(&["--sim-inbound-every", "0"]);
+    let mut s = StdUnixStream::connect(&d.socket).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut ask = |line: &str| -> Value {
+        s.write_all(line.as_bytes()).unwrap();
+        s.write_all(b"\n").unwrap();
+        let mut answer = String::new();
+        r.read_line(&mut answer).unwrap();
+        serde_json::from_str(&answer).unwrap()
+    };
+    let v = ask("this is not json");
+    assert_eq!(
+        (v["ok"].clone(), v["error"]["code"].clone()),
+        (json!(false), json!("bad_request"))
+    );
+    let v = ask(r#"{"id":7,"op":"fly"}"#);
+    assert_eq!(
+        (v["id"].clone(), v["error"]["code"].clone()),
+        (json!(7), json!("bad_request"))
+    );
+    let v = ask(&"x".repeat(70_000));
+    assert_eq!(v["error"]["code"], "line_too_long");
+    let v = ask(r#"{"id":8,"op":"send","to":"12ab","text":"hi"}"#);
+    assert_eq!(v["error"]["code"], "invalid_number");
+    let v = ask(r#"{"id":9,"op":"send","to":"09171234567","text":""}"#);
+    assert_eq!(v["error"]["code"], "empty_text");
+    let v = ask(r#"{"id":10,"op":"send","to":"09171234567","text":"Zażółć","encoding":"gsm7"}"#);
+    assert_eq!(v["error"]["code"], "not_gsm7");
+    let v = ask(r#"{"id":11,"op":"get","message":999}"#);
+    assert_eq!(v["error"]["code"], "not_found");
+    // Still the same connection, still answering.
+    let v = ask(r#"{"id":12,"op":"estimate","text":"hello"}"#);
+    assert_eq!(
+        (
+            v["id"].clone(),
+            v["ok"].clone(),
+            v["result"]["parts"].clone()
+        ),
+        (json!(12), json!(true), json!(1))
+    );
+    // The CLI: refused requests exit 1, a missing daemon exits 3.
+    let out = d.smsq(&["send", "--to", "12ab", "hi"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid number"));
+    let out = Command::new(env!("CARGO_BIN_EXE_smsq"))
+        .args(["--socket", "/nonexistent/smsq.sock", "outbox"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("smsqd is not running"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_cancel_and_a_subscriber_that_never_reads() {
+    let d = Smsqd::start(&["--sim-inbound-every", "0", "--sim-network-delay", "300ms"]);
+    // A subscriber that never reads must not slow anything down.
+    let mut lazy = StdUnixStream::connect(&d.socket).unwrap();
+    lazy.write_all(b"{\"id\":1,\"op\":\"subscribe\"}\n")
+        .unwrap();
+    let mut c = d.client().await;
+    let mut op = send(&["09171234567"], "Order 4411 is ready");
+    if let Op::Send(s) = &mut op {
+        s.idempotency_key = Some("order-4411".into());
+    }
+    let a = c.call(op.clone()).await.unwrap();
+    let b = c.call(op).await.unwrap();
+    assert_eq!(a["messages"][0]["id"], b["messages"][0]["id"]);
+    assert_eq!(b["messages"][0]["new"], false);
+    // Queue many; cancel the last before it starts.
+    let mut last = 0;
+    for i in 0..30 {
+        let r = c
+            .call(send(&["09171234567"], &format!("Promo {i}: 15% off today")))
+            .await
+            .unwrap();
+        last = r["messages"][0]["id"].as_i64().unwrap();
+    }
+    let r = c.call(Op::Cancel { message: last }).await.unwrap();
+    assert_eq!(r["state"], "cancelled");
+    let started = Instant::now();
+    let m = c.call(Op::Modems).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "a stuck subscriber does not block requests"
+    );
+    assert_eq!(m["modems"][0]["state"], "ready");
+    drop(lazy);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_keeps_the_queue_and_kill_mid_send_is_unknown_not_resent() {
+    let mut d = Smsqd::start(&["--sim-inbound-every", "0", "--sim-network-delay", "3s"]);
+    let mut c = d.client().await;
+    let r = c
+        .call(send(&["09171234567"], "First, will be mid-send"))
+        .await
+        .unwrap();
+    let first = r["messages"][0]["id"].as_i64().unwrap();
+    let r = c
+        .call(send(&["09171234567", "09177654321"], "Queued behind it"))
+        .await
+        .unwrap();
+    let queued: Vec<i64> = r["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_i64().unwrap())
+        .collect();
+    wait_state(&mut c, first, &["sending"]).await;
+    drop(c);
+    // The power goes out while the first part is with the modem.
+    let status = d.signal("-KILL");
+    assert!(!status.success());
+    d.spawn(&["--sim-inbound-every", "0"]);
+    let mut c = d.client().await;
+    let m = c.call(Op::Get { message: first }).await.unwrap();
+    assert_eq!(
+        m["state"], "unknown",
+        "documented rule: unknown, not resent"
+    );
+    assert!(m["last_error"].as_str().unwrap().contains("not resent"));
+    for id in queued {
+        wait_state(&mut c, id, &["delivered", "sent"]).await;
+    }
+    let m = c.call(Op::Get { message: first }).await.unwrap();
+    assert_eq!(
+        m["state"], "unknown",
+        "still not resent after the queue drained"
+    );
+    // Resending is a decision.
+    c.call(Op::Retry { message: first }).await.unwrap();
+    wait_state(&mut c, first, &["delivered", "sent"]).await;
+    // SIGTERM: a clean exit.
+    drop(c);
+    let status = d.signal("-TERM");
+    assert!(status.success(), "{status:?}");
+    assert!(!Path::new(&d.socket).exists(), "socket removed on exit");
+}
