@@ -12,7 +12,7 @@ use clap::Parser;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
-use super::{Daemon, Settings, dispatch, now_ms, receive};
+use super::{Daemon, Settings, now_ms};
 use crate::modem::{ModemConfig, ModemHandle, profile};
 use crate::sim::{self, Simulator};
 use crate::store::Store;
@@ -172,7 +172,7 @@ async fn run(args: Args) -> Result<(), String> {
     let modem = ModemHandle::spawn(config);
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let d = Daemon::new(store, vec![modem.clone()], settings, stop_rx);
+    let d = Daemon::new(store, vec![modem], settings, stop_rx);
     let socket_path = args
         .socket
         .clone()
@@ -181,11 +181,7 @@ async fn run(args: Args) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", socket_path.display()))?;
     info!(socket = %socket_path.display(), db = %db_path.display(), "smsqd ready");
 
-    let dispatcher = tokio::spawn(dispatch::run(d.clone()));
-    tokio::spawn(receive::run(d.clone(), modem));
-    tokio::spawn(d.clone().housekeeping());
-    tokio::spawn(d.clone().pump_events());
-    let server = tokio::spawn(crate::api::server::serve(listener, d.clone()));
+    let super::Tasks { dispatcher, server } = super::spawn_tasks(&d, listener);
     if let Some((sim, _)) = &simulator
         && args.sim_inbound_every > 0
     {

@@ -154,14 +154,19 @@ impl Daemon {
             ));
         }
         let report = req.report.unwrap_or(self.settings.status_reports);
-        let mut results = Vec::new();
-        for (i, number) in numbers.into_iter().enumerate() {
-            let concat_ref = self
-                .store
-                .call(|db| db.next_concat_ref())
-                .await
-                .map_err(internal)?;
-            let address = Address::parse(&number)
+        // One reference base per request; consecutive messages get consecutive references,
+        // so two long texts to the same customer never share one.
+        let base = self
+            .store
+            .call(|db| db.next_concat_ref())
+            .await
+            .map_err(internal)?;
+        let mut encoder = SubmitEncoder::new();
+        let mut out = SubmitPdus::new();
+        let mut messages = Vec::with_capacity(numbers.len());
+        for (i, number) in numbers.iter().enumerate() {
+            let concat_ref = base.wrapping_add(i as u8);
+            let address = Address::parse(number)
                 .map_err(|e| ApiError::new("invalid_number", e.to_string()))?;
             let mut opts = SubmitOptions::new(address);
             opts.status_report = report;
@@ -171,16 +176,10 @@ impl Daemon {
                 max_parts: self.settings.max_parts,
                 ..PlanOptions::default()
             };
-            let mut out = SubmitPdus::new();
-            SubmitEncoder::new()
+            encoder
                 .encode_text(&req.text, &opts, &mut out)
                 .map_err(|e| ApiError::new(e.code(), e.to_string()))?;
-            let parts: Vec<(usize, String)> = out
-                .iter()
-                .map(|p| (p.tpdu_len, p.hex.to_string()))
-                .collect();
-            let count = parts.len();
-            let message = NewMessage {
+            messages.push(NewMessage {
                 recipient: number.clone(),
                 body: req.text.clone(),
                 encoding: encoding_name.clone(),
@@ -201,16 +200,24 @@ impl Daemon {
                 not_after,
                 peer_uid: peer.uid,
                 peer_pid: peer.pid,
-                parts,
-            };
-            let now = now_ms();
-            let (id, new) = self
-                .store
-                .call(move |db| db.enqueue(&message, now))
-                .await
-                .map_err(internal)?;
-            info!(message_id = id, to = %phone::mask(&number), parts = count, uid = ?peer.uid, "message queued");
-            results.push(json!({"id": id, "to": number, "parts": count, "new": new}));
+                parts: out
+                    .iter()
+                    .map(|p| (p.tpdu_len, p.hex.to_string()))
+                    .collect(),
+            });
+        }
+        // All recipients in one transaction: the answer comes only after the commit.
+        let now = now_ms();
+        let counts: Vec<usize> = messages.iter().map(|m| m.parts.len()).collect();
+        let ids = self
+            .store
+            .call(move |db| db.enqueue_many(&messages, now))
+            .await
+            .map_err(internal)?;
+        let mut results = Vec::with_capacity(ids.len());
+        for ((number, (id, new)), parts) in numbers.iter().zip(ids).zip(counts) {
+            info!(message_id = id, to = %phone::mask(number), parts, uid = ?peer.uid, "message queued");
+            results.push(json!({"id": id, "to": number, "parts": parts, "new": new}));
         }
         self.work.notify_one();
         self.changed.notify_one();
@@ -461,6 +468,25 @@ impl Daemon {
             }
         }
     }
+}
+
+/// The running daemon's tasks; `dispatcher` and `server` are awaited on shutdown.
+pub struct Tasks {
+    pub dispatcher: tokio::task::JoinHandle<()>,
+    pub server: tokio::task::JoinHandle<()>,
+}
+
+/// Starts dispatch, receiving for every modem, housekeeping, the event pump and the socket
+/// server for `d`.
+pub fn spawn_tasks(d: &Arc<Daemon>, listener: tokio::net::UnixListener) -> Tasks {
+    let dispatcher = tokio::spawn(dispatch::run(d.clone()));
+    for modem in &d.modems {
+        tokio::spawn(receive::run(d.clone(), modem.clone()));
+    }
+    tokio::spawn(d.clone().housekeeping());
+    tokio::spawn(d.clone().pump_events());
+    let server = tokio::spawn(crate::api::server::serve(listener, d.clone()));
+    Tasks { dispatcher, server }
 }
 
 fn internal(e: rusqlite::Error) -> ApiError {

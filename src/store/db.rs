@@ -45,7 +45,6 @@ CREATE TABLE outbox (
     updated_at      INTEGER NOT NULL
 );
 CREATE INDEX outbox_due ON outbox (state, priority DESC, created_at);
-CREATE INDEX outbox_created ON outbox (created_at);
 
 CREATE TABLE outbox_parts (
     message_id    INTEGER NOT NULL REFERENCES outbox (id),
@@ -382,59 +381,69 @@ impl Db {
     /// Queues a message; with an idempotency key already used, returns the existing id and
     /// `false`.
     pub fn enqueue(&mut self, m: &NewMessage, now: i64) -> Result<(i64, bool)> {
+        Ok(self.enqueue_many(std::slice::from_ref(m), now)?[0])
+    }
+
+    /// Queues several messages in one transaction (a batched `send`): all or none.
+    pub fn enqueue_many(&mut self, messages: &[NewMessage], now: i64) -> Result<Vec<(i64, bool)>> {
         let tx = self.conn.transaction()?;
+        let mut out = Vec::with_capacity(messages.len());
+        for m in messages {
+            out.push(Self::enqueue_in(&tx, m, now)?);
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn enqueue_in(tx: &Transaction<'_>, m: &NewMessage, now: i64) -> Result<(i64, bool)> {
         if let Some(key) = &m.idempotency_key {
             let existing: Option<i64> = tx
-                .query_row(
-                    "SELECT id FROM outbox WHERE idempotency_key = ?1",
-                    [key],
-                    |r| r.get(0),
-                )
+                .prepare_cached("SELECT id FROM outbox WHERE idempotency_key = ?1")?
+                .query_row([key], |r| r.get(0))
                 .optional()?;
             if let Some(id) = existing {
                 return Ok((id, false));
             }
         }
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO outbox (recipient, body, encoding, alphabet, parts, concat_ref, status_report,
                 priority, client_ref, idempotency_key, state, next_attempt_at, not_before, not_after,
                 peer_uid, peer_pid, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?11, ?12, ?13, ?14, ?15, ?16, ?16)",
-            params![
-                m.recipient,
-                m.body,
-                m.encoding,
-                m.alphabet,
-                m.parts.len() as i64,
-                i64::from(m.concat_ref),
-                m.status_report,
-                m.priority,
-                m.client_ref,
-                m.idempotency_key,
-                m.not_before.unwrap_or(now).max(now),
-                m.not_before,
-                m.not_after,
-                m.peer_uid,
-                m.peer_pid,
-                now
-            ],
-        )?;
+        )?
+        .execute(params![
+            m.recipient,
+            m.body,
+            m.encoding,
+            m.alphabet,
+            m.parts.len() as i64,
+            i64::from(m.concat_ref),
+            m.status_report,
+            m.priority,
+            m.client_ref,
+            m.idempotency_key,
+            m.not_before.unwrap_or(now).max(now),
+            m.not_before,
+            m.not_after,
+            m.peer_uid,
+            m.peer_pid,
+            now
+        ])?;
         let id = tx.last_insert_rowid();
+        let mut part_insert = tx.prepare_cached(
+            "INSERT INTO outbox_parts (message_id, part, tpdu_len, pdu, state) VALUES (?1, ?2, ?3, ?4, 'pending')",
+        )?;
         for (i, (len, pdu)) in m.parts.iter().enumerate() {
-            tx.execute(
-                "INSERT INTO outbox_parts (message_id, part, tpdu_len, pdu, state) VALUES (?1, ?2, ?3, ?4, 'pending')",
-                params![id, (i + 1) as i64, *len as i64, pdu],
-            )?;
+            part_insert.execute(params![id, (i + 1) as i64, *len as i64, pdu])?;
         }
         event(
-            &tx,
+            tx,
             now,
             "queued",
             Some(id),
             None,
             &format!("{} part(s)", m.parts.len()),
         )?;
-        tx.commit()?;
         Ok((id, true))
     }
 
