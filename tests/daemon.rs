@@ -361,3 +361,29 @@ async fn restart_keeps_the_queue_and_kill_mid_send_is_unknown_not_resent() {
     assert!(status.success(), "{status:?}");
     assert!(!Path::new(&d.socket).exists(), "socket removed on exit");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_send_lets_it_finish() {
+    let mut d = Smsqd::start(&["--sim-inbound-every", "0", "--sim-network-delay", "1500ms"]);
+    let mut c = d.client().await;
+    let r = c
+        .call(send(&["09171234567"], "Sent while stopping"))
+        .await
+        .unwrap();
+    let id = r["messages"][0]["id"].as_i64().unwrap();
+    wait_state(&mut c, id, &["sending"]).await;
+    drop(c);
+    let started = Instant::now();
+    let status = d.signal("-TERM");
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "exits within a few seconds"
+    );
+    d.spawn(&["--sim-inbound-every", "0"]);
+    let mut c = d.client().await;
+    let m = c.call(Op::Get { message: id }).await.unwrap();
+    // Finished before the exit (its status report may even have come in meanwhile).
+    assert!(m["state"] == "sent" || m["state"] == "delivered", "{m}");
+    assert_eq!(m["parts"][0]["message_ref"], 1);
+}

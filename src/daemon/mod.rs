@@ -43,6 +43,8 @@ pub struct Settings {
     pub sweep_interval: Duration,
     /// Most parts one message may take.
     pub max_parts: u8,
+    /// How often expiry and incomplete-message checks run.
+    pub housekeeping_interval: Duration,
 }
 
 impl Default for Settings {
@@ -57,6 +59,7 @@ impl Default for Settings {
             multipart_timeout: Duration::from_secs(24 * 3600),
             sweep_interval: Duration::from_secs(600),
             max_parts: 10,
+            housekeeping_interval: Duration::from_secs(30),
         }
     }
 }
@@ -441,7 +444,7 @@ impl Daemon {
 
     /// Expiry, incomplete multipart messages and periodic sweeps.
     pub async fn housekeeping(self: Arc<Self>) {
-        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        let mut tick = tokio::time::interval(self.settings.housekeeping_interval);
         let mut last_sweep = tokio::time::Instant::now();
         loop {
             tick.tick().await;

@@ -115,6 +115,8 @@ pub struct Device {
     next_mr: u8,
     /// `+CMS ERROR` codes for the next sends, in order.
     pub fail_sends: VecDeque<u16>,
+    /// `+CMS ERROR` codes for sends to one recipient: the first matching entry is used up.
+    pub fail_for: Vec<(String, u16)>,
     pub ussd_answer: String,
     // Input state.
     input: Vec<u8>,
@@ -150,6 +152,7 @@ impl Device {
             sent: Vec::new(),
             next_mr: 1,
             fail_sends: VecDeque::new(),
+            fail_for: Vec::new(),
             ussd_answer: "Your balance is P10.50, valid until 31/12.".into(),
             input: Vec::new(),
             awaiting_pdu: None,
@@ -517,7 +520,12 @@ impl Device {
         let Tpdu::Submit(submit) = pdu.tpdu else {
             return vec![self.cms(304)];
         };
-        if let Some(code) = self.fail_sends.pop_front() {
+        let recipient_failure = self
+            .fail_for
+            .iter()
+            .position(|(to, _)| *to == submit.recipient.to_string())
+            .map(|i| self.fail_for.remove(i).1);
+        if let Some(code) = recipient_failure.or_else(|| self.fail_sends.pop_front()) {
             let out = self.cms(code);
             let Output::Now(bytes) = out else {
                 return vec![out];

@@ -1,0 +1,268 @@
+//! The daemon's policies under faults, in process (store, dispatcher, receiver and modem actor
+//! over a real pty to the simulator), where the test controls the simulated modem directly.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use smsq::daemon::{Daemon, Peer, Settings, spawn_tasks};
+use smsq::modem::{ModemConfig, ModemHandle, ModemState, profile};
+use smsq::pdu::{self, Address, DeliverSpec, PlanOptions, Timestamp};
+use smsq::sim::{self, Simulator};
+use smsq::store::Store;
+use tokio::sync::watch;
+
+struct Rig {
+    sim: Simulator,
+    d: Arc<Daemon>,
+    _stop: watch::Sender<bool>,
+    _dir: tempfile::TempDir,
+}
+
+async fn rig(settings: Settings) -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("modem");
+    let sim = Simulator::start(&sim::profile::SIMCOM, &link, |_| {})
+        .await
+        .unwrap();
+    let mut config = ModemConfig::new("modem0", &link, &profile::SIMCOM);
+    config.registration_wait = Duration::from_millis(500);
+    config.reopen_backoff = (Duration::from_millis(50), Duration::from_millis(200));
+    let modem = ModemHandle::spawn(config);
+    assert!(
+        modem
+            .wait_for(Duration::from_secs(10), |s| s.state == ModemState::Ready)
+            .await
+    );
+    let store = Store::open(&dir.path().join("smsq.db")).unwrap();
+    let (stop, stop_rx) = watch::channel(false);
+    let d = Daemon::new(store, vec![modem], settings, stop_rx);
+    let listener = smsq::api::server::bind(&dir.path().join("smsq.sock")).unwrap();
+    spawn_tasks(&d, listener);
+    Rig {
+        sim,
+        d,
+        _stop: stop,
+        _dir: dir,
+    }
+}
+
+fn fast() -> Settings {
+    Settings {
+        send_gap: Duration::ZERO,
+        retry_base: Duration::from_millis(200),
+        housekeeping_interval: Duration::from_millis(100),
+        ..Settings::default()
+    }
+}
+
+async fn submit(d: &Daemon, to: &str, text: &str) -> i64 {
+    let req: smsq::api::SendRequest =
+        serde_json::from_value(serde_json::json!({"to": to, "text": text})).unwrap();
+    d.submit(req, Peer::default()).await.unwrap()["messages"][0]["id"]
+        .as_i64()
+        .unwrap()
+}
+
+async fn wait_state(d: &Daemon, id: i64, states: &[&str]) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let m = d.get(id).await.unwrap();
+        if states.contains(&m["state"].as_str().unwrap()) {
+            return m;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "message {id} stuck in {}",
+            m["state"]
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn temporary_then_permanent_error_and_the_queue_keeps_moving() {
+    let r = rig(fast()).await;
+    // The first message meets a network timeout, then an unassigned number.
+    r.sim.device().fail_for.extend([
+        ("+639170000001".to_string(), 332),
+        ("+639170000001".to_string(), 1),
+    ]);
+    let bad = submit(&r.d, "+639170000001", "for a number that does not exist").await;
+    let good = submit(&r.d, "+639171234567", "your order is ready").await;
+    let m = wait_state(&r.d, bad, &["failed"]).await;
+    assert_eq!(
+        m["attempts"], 1,
+        "one temporary failure counted before the permanent one"
+    );
+    assert!(
+        m["last_error"].as_str().unwrap().contains("unassigned"),
+        "{m}"
+    );
+    let kinds: Vec<&str> = m["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["queued", "retry", "failed"]);
+    // The good one went out while the bad one waited for its retry.
+    let g = wait_state(&r.d, good, &["delivered", "sent"]).await;
+    let sent_good = r
+        .sim
+        .sent()
+        .iter()
+        .position(|s| s.recipient == "+639171234567")
+        .unwrap();
+    assert_eq!(
+        sent_good, 0,
+        "the message behind the failing one was not blocked"
+    );
+    assert_eq!(g["attempts"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn temporary_errors_give_up_after_the_attempt_limit() {
+    let r = rig(Settings {
+        max_attempts: 3,
+        ..fast()
+    })
+    .await;
+    r.sim.device().fail_sends.extend([332, 332, 332]);
+    let id = submit(&r.d, "+639171234567", "busy network").await;
+    let m = wait_state(&r.d, id, &["failed"]).await;
+    assert!(
+        m["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("gave up after 3 attempts"),
+        "{m}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modem_unplugged_and_back_mid_queue() {
+    let r = rig(Settings {
+        send_gap: Duration::from_millis(300),
+        ..fast()
+    })
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        ids.push(submit(&r.d, "+639171234567", &format!("appointment reminder {i}")).await);
+    }
+    wait_state(&r.d, ids[0], &["sent", "delivered"]).await;
+    // Unplugged during the pause between two sends.
+    r.sim.disconnect().await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    r.sim.reconnect().await.unwrap();
+    for id in &ids {
+        let m = wait_state(&r.d, *id, &["sent", "delivered", "unknown"]).await;
+        assert_ne!(m["state"], "unknown", "nothing was in flight at the unplug");
+        assert_eq!(
+            m["attempts"], 0,
+            "a missing modem does not count as an attempt"
+        );
+    }
+    assert_eq!(r.sim.sent().len(), 4);
+}
+
+fn deliver_parts(text: &str, reference: u8) -> Vec<(usize, String)> {
+    let from = Address::parse("+639175550123").unwrap();
+    pdu::encode_deliver(&DeliverSpec {
+        smsc: None,
+        sender: &from,
+        timestamp: Timestamp::from_octets([0x62, 0x11, 0x32, 0x01, 0x51, 0x03, 0x23]).unwrap(),
+        text,
+        plan: PlanOptions {
+            concat: pdu::ConcatRef::Ref8(reference),
+            ..PlanOptions::default()
+        },
+        flash: false,
+    })
+    .unwrap()
+}
+
+async fn inbox(d: &Daemon) -> Vec<Value> {
+    let req: smsq::api::ListRequest =
+        serde_json::from_value(serde_json::json!({"box": "inbox"})).unwrap();
+    d.list(req).await.unwrap()["inbox"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multipart_out_of_order_and_a_missing_part_until_the_timeout() {
+    let r = rig(Settings {
+        multipart_timeout: Duration::from_secs(2),
+        ..fast()
+    })
+    .await;
+    let text = "Hello! I'd like to book a fitting for the blue dress next week. ".repeat(6);
+    let parts = deliver_parts(&text, 33);
+    assert_eq!(parts.len(), 3);
+    for i in [2, 0, 1] {
+        r.sim.deliver_pdu(parts[i].0, &parts[i].1);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while inbox(&r.d).await.is_empty() {
+        assert!(Instant::now() < deadline, "message not reassembled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rows = inbox(&r.d).await;
+    assert_eq!(rows[0]["text"].as_str().unwrap(), text);
+    assert_eq!(rows[0]["complete"], true);
+    assert!(
+        r.sim.stored().is_empty(),
+        "deleted from the SIM after the commit"
+    );
+
+    // Part 2 of another message never comes.
+    let other = deliver_parts(
+        &"Second question about opening hours on Sunday? ".repeat(8),
+        34,
+    );
+    assert_eq!(other.len(), 3);
+    r.sim.deliver_pdu(other[0].0, &other[0].1);
+    r.sim.deliver_pdu(other[2].0, &other[2].1);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        inbox(&r.d).await.len(),
+        1,
+        "still waiting for the missing part"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let rows = inbox(&r.d).await;
+        if rows.len() == 2 {
+            assert_eq!(rows[0]["complete"], false, "flagged incomplete");
+            assert_eq!(rows[0]["parts"], 3);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "incomplete message never surfaced"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undecodable_pdus_are_quarantined_and_deleted() {
+    let r = rig(fast()).await;
+    r.sim.deliver_pdu(10, "0004FFFFFFFF");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !r.sim.stored().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "quarantined PDU not removed from the SIM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let history = r.d.history_since(0).await.unwrap();
+    assert!(
+        history.iter().any(|e| e["kind"] == "quarantined"),
+        "{history:?}"
+    );
+}
