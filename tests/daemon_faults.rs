@@ -266,3 +266,89 @@ async fn undecodable_pdus_are_quarantined_and_deleted() {
         "{history:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_modems_prefix_routing_failover_and_daily_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sims = Vec::new();
+    let mut handles = Vec::new();
+    for name in ["globe", "smart"] {
+        let link = dir.path().join(name);
+        sims.push(
+            Simulator::start(&sim::profile::SIMCOM, &link, |_| {})
+                .await
+                .unwrap(),
+        );
+        let mut config = ModemConfig::new(name, &link, &profile::SIMCOM);
+        config.registration_wait = Duration::from_millis(500);
+        config.reopen_backoff = (Duration::from_millis(50), Duration::from_millis(200));
+        let modem = ModemHandle::spawn(config);
+        assert!(
+            modem
+                .wait_for(Duration::from_secs(10), |s| s.state == ModemState::Ready)
+                .await
+        );
+        handles.push(modem);
+    }
+    let rules = vec![
+        smsq::daemon::ModemRules {
+            prefixes: vec!["+63917".into()],
+            daily_cap: Some(3),
+        },
+        smsq::daemon::ModemRules {
+            prefixes: vec!["+63918".into()],
+            daily_cap: None,
+        },
+    ];
+    let store = Store::open(&dir.path().join("smsq.db")).unwrap();
+    let (_stop, stop_rx) = watch::channel(false);
+    let d = Daemon::with_rules(store, handles, rules, fast(), stop_rx);
+    spawn_tasks(
+        &d,
+        smsq::api::server::bind(&dir.path().join("smsq.sock")).unwrap(),
+    );
+    let sent_to =
+        |i: usize| -> Vec<String> { sims[i].sent().iter().map(|s| s.recipient.clone()).collect() };
+
+    // Each carrier's numbers from its own SIM.
+    let a = submit(&d, "+639171111111", "from the Globe SIM").await;
+    let b = submit(&d, "+639181111111", "from the Smart SIM").await;
+    wait_state(&d, a, &["sent", "delivered"]).await;
+    wait_state(&d, b, &["sent", "delivered"]).await;
+    assert_eq!(sent_to(0), vec!["+639171111111"]);
+    assert_eq!(sent_to(1), vec!["+639181111111"]);
+    assert_eq!(d.get(a).await.unwrap()["modem"], "globe");
+
+    // Globe unplugged: its numbers fail over to Smart rather than wait.
+    sims[0].disconnect().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while d.modems[0].status().state == ModemState::Ready {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let c = submit(&d, "+639172222222", "while Globe is away").await;
+    assert_eq!(
+        wait_state(&d, c, &["sent", "delivered"]).await["modem"],
+        "smart"
+    );
+    sims[0].reconnect().await.unwrap();
+    assert!(
+        d.modems[0]
+            .wait_for(Duration::from_secs(10), |s| s.state == ModemState::Ready)
+            .await
+    );
+
+    // Globe's cap of 3 parts a day: two more fit, the next one goes through Smart.
+    let mut via = Vec::new();
+    for i in 0..3 {
+        let id = submit(&d, &format!("+63917333333{i}"), "capped").await;
+        via.push(
+            wait_state(&d, id, &["sent", "delivered"]).await["modem"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    assert_eq!(via, vec!["globe", "globe", "smart"]);
+    assert_eq!(sent_to(0).len(), 3);
+}

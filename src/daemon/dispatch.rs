@@ -1,5 +1,6 @@
-//! Sending: the next due message goes out through a ready, registered modem, its parts in
-//! order, paced by `send_gap`. Each outcome maps to one store transition:
+//! Sending: one dispatcher per modem takes the due messages that routing (`routing.rs`)
+//! gives it, claims each in the store (so two modems never send the same message), and
+//! sends its parts in order, paced by `send_gap`. Each outcome maps to one store transition:
 //!
 //! | modem says | message becomes |
 //! |---|---|
@@ -19,6 +20,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
+use super::routing::{self, ModemView};
 use super::{Daemon, now_ms};
 use crate::at::codes::ErrorClass;
 use crate::at::parse::Final;
@@ -40,38 +42,60 @@ fn random_seed() -> u64 {
         .finish()
 }
 
-fn usable(m: &ModemHandle) -> bool {
-    let s = m.status();
-    s.state == ModemState::Ready && s.is_registered()
+/// What routing sees of every modem now.
+async fn views(d: &Daemon) -> Vec<ModemView> {
+    let day_start = now_ms() - now_ms().rem_euclid(86_400_000);
+    let load = d
+        .store
+        .call(move |db| db.modem_load(day_start))
+        .await
+        .unwrap_or_default();
+    d.modems
+        .iter()
+        .zip(&d.rules)
+        .map(|(m, rules)| {
+            let s = m.status();
+            let (sent_today, in_flight) = load.get(m.id()).copied().unwrap_or((0, 0));
+            ModemView {
+                id: m.id().to_string(),
+                healthy: s.state == ModemState::Ready && s.is_registered(),
+                prefixes: rules.prefixes.clone(),
+                sent_today,
+                daily_cap: rules.daily_cap,
+                in_flight,
+            }
+        })
+        .collect()
 }
 
-pub async fn run(d: Arc<Daemon>) {
+/// The dispatcher of modem `k`: sends what routing gives it, paced, one message at a time.
+pub async fn run(d: Arc<Daemon>, k: usize) {
+    let modem = d.modems[k].clone();
     let mut last_send: Option<Instant> = None;
     loop {
         if d.is_stopping() {
             return;
         }
-        let Some(modem) = d.modems.iter().find(|m| usable(m)).cloned() else {
-            // No modem can send: wait for one to come back (or new work to re-check).
-            tokio::select! {
-                _ = d.work.notified() => {}
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            }
-            continue;
-        };
         let now = now_ms();
-        let due = match d.store.call(move |db| db.next_due(now)).await {
-            Ok(due) => due,
-            Err(e) => {
-                warn!(error = %e, "store error while looking for work");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
+        let views = views(&d).await;
+        let picked = if views[k].usable() {
+            let candidates = d
+                .store
+                .call(move |db| db.due_candidates(now, 200))
+                .await
+                .unwrap_or_default();
+            candidates
+                .into_iter()
+                .find(|(_, to, started)| routing::route(to, started.as_deref(), &views) == Some(k))
+        } else {
+            None
         };
-        let Some(due) = due else {
+        let Some((id, _, _)) = picked else {
             let next = d.store.call(|db| db.earliest_due()).await.ok().flatten();
-            let wait = next.map_or(Duration::from_secs(60), |t| {
-                Duration::from_millis((t - now_ms()).clamp(10, 60_000) as u64)
+            // Woken on new work and modem changes; the timer covers retry times and, as a
+            // safety net, anything a wake-up missed.
+            let wait = next.map_or(Duration::from_secs(5), |t| {
+                Duration::from_millis((t - now_ms()).clamp(10, 5000) as u64)
             });
             tokio::select! {
                 _ = d.work.notified() => {}
@@ -79,16 +103,29 @@ pub async fn run(d: Arc<Daemon>) {
             }
             continue;
         };
+        let modem_id = modem.id().to_string();
+        let claimed = d
+            .store
+            .call(move |db| db.claim(id, &modem_id, now))
+            .await
+            .unwrap_or(false);
+        if !claimed {
+            continue;
+        }
+        let Ok(Some(due)) = d.store.call(move |db| db.due(id)).await else {
+            continue;
+        };
         if due.parts.is_empty() {
             // Every part was accepted but the message was left "sending" (a crash between
             // parts is turned into "unknown" at start-up; this is the defensive fallback).
-            let id = due.id;
             let _ = d
                 .store
                 .call(move |db| db.fail(id, "no part left to send", now_ms()))
                 .await;
             continue;
         }
+        // Other dispatchers may find work this one passed over.
+        d.wake();
         for (part, tpdu_len, pdu) in &due.parts {
             if let Some(t) = last_send {
                 let gap = d.settings.send_gap.saturating_sub(t.elapsed());

@@ -194,7 +194,7 @@ async fn run(args: Args) -> Result<(), String> {
     wait_for_signal(stop_tx.clone()).await;
     info!("stopping: no new requests; letting the send in progress finish");
     let _ = stop_tx.send(true);
-    d.work.notify_one();
+    d.wake();
     let _ = server.await;
     // An AT+CMGS in flight gets a few seconds; after that the part stays "sending" and the
     // next start applies the unknown-outcome rule.

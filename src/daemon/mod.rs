@@ -7,6 +7,7 @@
 pub mod dispatch;
 pub mod main;
 pub mod receive;
+pub mod routing;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -77,10 +78,21 @@ pub struct Peer {
     pub pid: Option<i32>,
 }
 
+/// How one modem takes part in routing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModemRules {
+    /// Recipient prefixes this modem is preferred for (`+63917`).
+    pub prefixes: Vec<String>,
+    /// Parts this SIM may send per day (UTC); `None` for no cap.
+    pub daily_cap: Option<i64>,
+}
+
 /// The shared state of a running daemon.
 pub struct Daemon {
     pub store: Store,
     pub modems: Vec<ModemHandle>,
+    /// Routing rules, one per entry of `modems`.
+    pub rules: Vec<ModemRules>,
     pub settings: Settings,
     /// Wakes the dispatcher (new message, modem back, retry time).
     pub work: Notify,
@@ -98,16 +110,37 @@ impl Daemon {
         settings: Settings,
         shutdown: watch::Receiver<bool>,
     ) -> Arc<Self> {
+        let rules = vec![ModemRules::default(); modems.len()];
+        Self::with_rules(store, modems, rules, settings, shutdown)
+    }
+
+    /// A daemon whose modems route by `rules` (one entry per modem).
+    pub fn with_rules(
+        store: Store,
+        modems: Vec<ModemHandle>,
+        rules: Vec<ModemRules>,
+        settings: Settings,
+        shutdown: watch::Receiver<bool>,
+    ) -> Arc<Self> {
+        assert_eq!(modems.len(), rules.len(), "one routing rule set per modem");
         let (events, _) = broadcast::channel(1024);
         Arc::new(Self {
             store,
             modems,
+            rules,
             settings,
             work: Notify::new(),
             changed: Notify::new(),
             events,
             shutdown,
         })
+    }
+
+    /// Wakes every dispatcher: each decides whether the new work is routed to it. The stored
+    /// permit covers a dispatcher that is between its check and its wait.
+    pub fn wake(&self) {
+        self.work.notify_waiters();
+        self.work.notify_one();
     }
 
     pub fn is_stopping(&self) -> bool {
@@ -222,7 +255,7 @@ impl Daemon {
             info!(message_id = id, to = %phone::mask(number), parts, uid = ?peer.uid, "message queued");
             results.push(json!({"id": id, "to": number, "parts": parts, "new": new}));
         }
-        self.work.notify_one();
+        self.wake();
         self.changed.notify_one();
         Ok(json!({ "messages": results }))
     }
@@ -317,7 +350,7 @@ impl Daemon {
             .await
             .map_err(internal)?;
         self.changed.notify_one();
-        self.work.notify_one();
+        self.wake();
         if ok {
             Ok(json!({"id": id, "state": "queued"}))
         } else {
@@ -482,7 +515,14 @@ pub struct Tasks {
 /// Starts dispatch, receiving for every modem, housekeeping, the event pump and the socket
 /// server for `d`.
 pub fn spawn_tasks(d: &Arc<Daemon>, listener: tokio::net::UnixListener) -> Tasks {
-    let dispatcher = tokio::spawn(dispatch::run(d.clone()));
+    let dispatchers: Vec<_> = (0..d.modems.len())
+        .map(|k| tokio::spawn(dispatch::run(d.clone(), k)))
+        .collect();
+    let dispatcher = tokio::spawn(async move {
+        for task in dispatchers {
+            let _ = task.await;
+        }
+    });
     for modem in &d.modems {
         tokio::spawn(receive::run(d.clone(), modem.clone()));
     }

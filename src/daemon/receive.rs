@@ -24,10 +24,10 @@ pub async fn run(d: Arc<Daemon>, modem: ModemHandle) {
     loop {
         match events.recv().await {
             Ok(ModemEvent::State(ModemState::Ready)) => {
-                d.work.notify_one();
+                d.wake();
                 sweep(&d, &modem).await;
             }
-            Ok(ModemEvent::State(_)) => d.work.notify_one(),
+            Ok(ModemEvent::State(_)) => d.wake(),
             Ok(ModemEvent::Urc(UrcEvent::Line(Urc::NewMessage { index, .. })))
             | Ok(ModemEvent::Urc(UrcEvent::Line(Urc::NewStatusReport { index, .. }))) => {
                 read_and_delete(&d, &modem, index).await;
@@ -41,7 +41,7 @@ pub async fn run(d: Arc<Daemon>, modem: ModemHandle) {
                     }
                 }
             }
-            Ok(ModemEvent::Urc(UrcEvent::Line(Urc::Registration(_)))) => d.work.notify_one(),
+            Ok(ModemEvent::Urc(UrcEvent::Line(Urc::Registration(_)))) => d.wake(),
             Ok(_) => {}
             Err(RecvError::Lagged(missed)) => {
                 warn!(modem = %modem.id(), missed, "missed modem events; sweeping storage");

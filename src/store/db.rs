@@ -488,6 +488,102 @@ impl Db {
         }))
     }
 
+    /// Due messages in dispatch order, with the modem a message is bound to once a part
+    /// went out through it (`None` while it may still go anywhere).
+    pub fn due_candidates(
+        &self,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, String, Option<String>)>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT o.id, o.recipient,
+                    CASE WHEN EXISTS (SELECT 1 FROM outbox_parts p WHERE p.message_id = o.id
+                                      AND p.state IN ('sent', 'delivered', 'failed', 'unknown'))
+                         THEN o.modem END
+             FROM outbox o
+             WHERE o.state IN ('queued', 'sending') AND o.next_attempt_at <= ?1
+             ORDER BY o.priority DESC, o.created_at, o.id LIMIT ?2",
+        )?;
+        st.query_map(params![now, limit], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect()
+    }
+
+    /// Takes message `id` for `modem` unless another modem already has it. `true` if taken.
+    pub fn claim(&mut self, id: i64, modem: &str, now: i64) -> Result<bool> {
+        let n = self.conn.execute(
+            "UPDATE outbox SET modem = ?2, updated_at = ?3
+             WHERE id = ?1 AND state IN ('queued', 'sending') AND next_attempt_at <= ?3
+               AND (modem IS NULL OR modem = ?2 OR NOT EXISTS (
+                    SELECT 1 FROM outbox_parts p WHERE p.message_id = ?1
+                    AND p.state IN ('sent', 'delivered', 'failed', 'unknown', 'sending')))",
+            params![id, modem, now],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// The unsent parts of message `id`, for the modem that claimed it.
+    pub fn due(&self, id: i64) -> Result<Option<Due>> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT id, recipient, attempts, not_after, modem FROM outbox WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((id, recipient, attempts, not_after, modem)) = row else {
+            return Ok(None);
+        };
+        let mut st = self.conn.prepare_cached(
+            "SELECT part, tpdu_len, pdu FROM outbox_parts WHERE message_id = ?1 AND state = 'pending' ORDER BY part",
+        )?;
+        let parts = st
+            .query_map([id], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as usize, r.get(2)?))
+            })?
+            .collect::<Result<_>>()?;
+        Ok(Some(Due {
+            id,
+            recipient,
+            attempts,
+            not_after,
+            modem,
+            parts,
+        }))
+    }
+
+    /// Per modem: parts sent since `since`, and messages in flight.
+    pub fn modem_load(&self, since: i64) -> Result<std::collections::HashMap<String, (i64, i64)>> {
+        let mut load = std::collections::HashMap::new();
+        let mut st = self.conn.prepare_cached(
+            "SELECT modem, COUNT(*) FROM outbox_parts WHERE modem IS NOT NULL AND sent_at >= ?1 GROUP BY modem",
+        )?;
+        for row in st.query_map([since], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })? {
+            let (m, n) = row?;
+            load.entry(m).or_insert((0, 0)).0 = n;
+        }
+        let mut st = self.conn.prepare_cached(
+            "SELECT modem, COUNT(*) FROM outbox WHERE state = 'sending' AND modem IS NOT NULL GROUP BY modem",
+        )?;
+        for row in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+            let (m, n) = row?;
+            load.entry(m).or_insert((0, 0)).1 = n;
+        }
+        Ok(load)
+    }
+
     /// When the next queued message becomes due, if any.
     pub fn earliest_due(&self) -> Result<Option<i64>> {
         self.conn.query_row(
