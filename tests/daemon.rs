@@ -34,8 +34,12 @@ impl Smsqd {
     }
 
     fn spawn(&mut self, extra: &[&str]) {
+        let mut args = vec!["--simulate", "--send-gap", "0s", "--country", "PH"];
+        if extra.contains(&"--config") {
+            args.clear();
+        }
         let child = Command::new(env!("CARGO_BIN_EXE_smsqd"))
-            .args(["--simulate", "--send-gap", "0s", "--country", "PH"])
+            .args(args)
             .arg("--db")
             .arg(&self.db)
             .arg("--socket")
@@ -386,4 +390,65 @@ async fn sigterm_during_a_send_lets_it_finish() {
     // Finished before the exit (its status report may even have come in meanwhile).
     assert!(m["state"] == "sent" || m["state"] == "delivered", "{m}");
     assert_eq!(m["parts"][0]["message_ref"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configuration_file_with_two_modems_routes_by_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("smsqd.toml");
+    std::fs::write(
+        &config,
+        "country = \"PH\"\nsend_gap = \"0s\"\n\
+         [[modem]]\nid = \"globe\"\nsimulate = \"huawei\"\nprefixes = [\"+63917\"]\n\
+         [[modem]]\nid = \"smart\"\nsimulate = \"simcom\"\nprefixes = [\"+63918\"]\n",
+    )
+    .unwrap();
+    let check = Command::new(env!("CARGO_BIN_EXE_smsqd"))
+        .arg("--config")
+        .arg(&config)
+        .arg("--check-config")
+        .output()
+        .unwrap();
+    assert!(check.status.success());
+    assert!(String::from_utf8_lossy(&check.stdout).contains("2 modem(s): globe, smart"));
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[[modem]]\nsimulate = \"simcom\"\ndaily_cap = 0\n").unwrap();
+    let check = Command::new(env!("CARGO_BIN_EXE_smsqd"))
+        .arg("--config")
+        .arg(&bad)
+        .arg("--check-config")
+        .output()
+        .unwrap();
+    assert!(!check.status.success());
+    assert!(
+        String::from_utf8_lossy(&check.stderr).contains("modem[0].daily_cap"),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    let config = config.to_string_lossy().to_string();
+    let d = Smsqd::start(&["--config", &config, "--sim-inbound-every", "0"]);
+    let mut c = d.client().await;
+    let m = c.call(Op::Modems).await.unwrap();
+    let ids: Vec<&str> = m["modems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["globe", "smart"]);
+    let r = c
+        .call(send(&["09171234567", "09181234567"], "Routed by prefix"))
+        .await
+        .unwrap();
+    let globe = r["messages"][0]["id"].as_i64().unwrap();
+    let smart = r["messages"][1]["id"].as_i64().unwrap();
+    assert_eq!(
+        wait_state(&mut c, globe, &["sent", "delivered"]).await["modem"],
+        "globe"
+    );
+    assert_eq!(
+        wait_state(&mut c, smart, &["sent", "delivered"]).await["modem"],
+        "smart"
+    );
 }

@@ -12,7 +12,8 @@ use clap::Parser;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
-use super::{Daemon, Settings, now_ms};
+use super::config::{self, Config, ModemSetup, ModemSource};
+use super::{Daemon, ModemRules, Settings, now_ms};
 use crate::modem::{ModemConfig, ModemHandle, profile};
 use crate::sim::{self, Simulator};
 use crate::store::Store;
@@ -24,6 +25,12 @@ use crate::store::Store;
     about = "SMS gateway daemon: owns a GSM modem, queues and receives SMS"
 )]
 struct Args {
+    /// Configuration file (TOML): modems, routing, pacing, caps, retries; see the README.
+    #[arg(long, conflicts_with_all = ["simulate", "device"])]
+    config: Option<PathBuf>,
+    /// Validate the configuration file and exit.
+    #[arg(long, requires = "config")]
+    check_config: bool,
     /// Run against the built-in modem simulator instead of a device.
     #[arg(long, conflicts_with = "device")]
     simulate: bool,
@@ -115,7 +122,11 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Args) -> Result<(), String> {
+/// The configuration from `--config`, or from the command-line flags (one modem).
+fn configuration(args: &Args) -> Result<Config, String> {
+    if let Some(path) = &args.config {
+        return config::load(path).map_err(|e| format!("{}: {e}", path.display()));
+    }
     let country = match &args.country {
         Some(c) => Some(crate::phone::country(c).ok_or_else(|| format!("unknown country {c:?}"))?),
         None => None,
@@ -126,7 +137,56 @@ async fn run(args: Args) -> Result<(), String> {
         send_gap: args.send_gap,
         ..Settings::default()
     };
-    let db_path = args.db.clone().unwrap_or_else(crate::store::default_path);
+    let (source, profile) = if args.simulate {
+        let sim_profile = sim::profile::by_name(&args.sim_profile)
+            .ok_or_else(|| format!("unknown simulator profile {:?}", args.sim_profile))?;
+        let driver = profile::by_name(sim_profile.name).unwrap_or(&profile::GENERIC);
+        (ModemSource::Simulated(sim_profile), driver)
+    } else {
+        let device = args.device.clone().ok_or(
+            "give --device PATH, --config FILE, or --simulate to try smsq without a modem",
+        )?;
+        let driver = profile::by_name(&args.profile)
+            .ok_or_else(|| format!("unknown modem profile {:?}", args.profile))?;
+        (ModemSource::Device(device), driver)
+    };
+    Ok(Config {
+        settings,
+        reject_calls: true,
+        database: None,
+        socket: None,
+        modems: vec![ModemSetup {
+            id: "modem0".into(),
+            source,
+            profile,
+            baud: args.baud,
+            pin: args.pin.clone(),
+            send_timeout: Duration::from_secs(60),
+            rules: ModemRules::default(),
+        }],
+    })
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let config = configuration(&args)?;
+    if args.check_config {
+        println!(
+            "configuration OK: {} modem(s): {}",
+            config.modems.len(),
+            config
+                .modems
+                .iter()
+                .map(|m| m.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return Ok(());
+    }
+    let db_path = args
+        .db
+        .clone()
+        .or(config.database.clone())
+        .unwrap_or_else(crate::store::default_path);
     let store = Store::open(&db_path)
         .map_err(|e| format!("cannot open the database {}: {e}", db_path.display()))?;
     let now = now_ms();
@@ -138,51 +198,51 @@ async fn run(args: Args) -> Result<(), String> {
         warn!(messages = ?unknown, "messages were mid-send when smsqd last stopped: marked unknown, not resent");
     }
 
-    // The modem: a device, or the simulator behind a pty.
-    let mut simulator: Option<(Arc<Simulator>, PathBuf)> = None;
-    let (path, driver) = if args.simulate {
-        let sim_profile = sim::profile::by_name(&args.sim_profile)
-            .ok_or_else(|| format!("unknown simulator profile {:?}", args.sim_profile))?;
-        let dir = std::env::temp_dir().join(format!("smsqd-sim-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("simulator: {e}"))?;
-        let link = dir.join("modem");
-        let sim = Simulator::start(sim_profile, &link, |_| {})
-            .await
-            .map_err(|e| format!("simulator: {e}"))?;
-        sim.faults().network_delay = args.sim_network_delay;
-        info!(path = %link.display(), profile = sim_profile.name, "simulated modem started");
-        let driver = profile::by_name(sim_profile.name).unwrap_or(&profile::GENERIC);
-        simulator = Some((Arc::new(sim), dir));
-        (link, driver)
-    } else {
-        let device = args
-            .device
-            .clone()
-            .ok_or("give --device PATH, or --simulate to try smsq without a modem")?;
-        let driver = profile::by_name(&args.profile)
-            .ok_or_else(|| format!("unknown modem profile {:?}", args.profile))?;
-        (device, driver)
-    };
-    let mut config = ModemConfig::new("modem0", path, driver);
-    config.baud = args.baud;
-    config.pin = args.pin.clone();
-    if args.simulate {
-        config.registration_wait = Duration::from_secs(5);
+    // The modems: devices, or simulators behind ptys (in a directory of this process).
+    let sim_dir = std::env::temp_dir().join(format!("smsqd-sim-{}", std::process::id()));
+    let mut simulators: Vec<Arc<Simulator>> = Vec::new();
+    let mut handles = Vec::new();
+    let mut rules = Vec::new();
+    for setup in &config.modems {
+        let path = match &setup.source {
+            ModemSource::Device(path) => path.clone(),
+            ModemSource::Simulated(sim_profile) => {
+                std::fs::create_dir_all(&sim_dir).map_err(|e| format!("simulator: {e}"))?;
+                let link = sim_dir.join(&setup.id);
+                let sim = Simulator::start(sim_profile, &link, |_| {})
+                    .await
+                    .map_err(|e| format!("simulator: {e}"))?;
+                sim.faults().network_delay = args.sim_network_delay;
+                info!(modem = %setup.id, path = %link.display(), profile = sim_profile.name, "simulated modem started");
+                simulators.push(Arc::new(sim));
+                link
+            }
+        };
+        let mut modem = ModemConfig::new(setup.id.clone(), path, setup.profile);
+        modem.baud = setup.baud;
+        modem.pin = setup.pin.clone();
+        modem.send_timeout = setup.send_timeout;
+        modem.reject_calls = config.reject_calls;
+        if matches!(setup.source, ModemSource::Simulated(_)) {
+            modem.registration_wait = Duration::from_secs(5);
+        }
+        handles.push(ModemHandle::spawn(modem));
+        rules.push(setup.rules.clone());
     }
-    let modem = ModemHandle::spawn(config);
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let d = Daemon::new(store, vec![modem], settings, stop_rx);
+    let d = Daemon::with_rules(store, handles, rules, config.settings.clone(), stop_rx);
     let socket_path = args
         .socket
         .clone()
+        .or(config.socket.clone())
         .unwrap_or_else(crate::api::default_socket_path);
     let listener = crate::api::server::bind(&socket_path)
         .map_err(|e| format!("cannot listen on {}: {e}", socket_path.display()))?;
-    info!(socket = %socket_path.display(), db = %db_path.display(), "smsqd ready");
+    info!(socket = %socket_path.display(), db = %db_path.display(), modems = d.modems.len(), "smsqd ready");
 
     let super::Tasks { dispatcher, server } = super::spawn_tasks(&d, listener);
-    if let Some((sim, _)) = &simulator
+    if let Some(sim) = simulators.first()
         && args.sim_inbound_every > 0
     {
         tokio::spawn(simulated_customers(
@@ -191,7 +251,7 @@ async fn run(args: Args) -> Result<(), String> {
         ));
     }
 
-    wait_for_signal(stop_tx.clone()).await;
+    wait_for_signal().await;
     info!("stopping: no new requests; letting the send in progress finish");
     let _ = stop_tx.send(true);
     d.wake();
@@ -205,16 +265,16 @@ async fn run(args: Args) -> Result<(), String> {
         warn!("a send was still in progress; it will be reconciled at the next start");
     }
     let _ = std::fs::remove_file(&socket_path);
-    if let Some((sim, dir)) = simulator {
+    for sim in &simulators {
         sim.disconnect().await;
-        let _ = std::fs::remove_dir_all(dir);
     }
+    let _ = std::fs::remove_dir_all(&sim_dir);
     info!("smsqd stopped");
     Ok(())
 }
 
 /// SIGTERM/SIGINT through signal-hook on a plain thread, forwarded into the runtime.
-async fn wait_for_signal(stop: watch::Sender<bool>) {
+async fn wait_for_signal() {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let (tx, rx) = tokio::sync::oneshot::channel();
     match signal_hook::iterator::Signals::new([SIGTERM, SIGINT]) {
@@ -233,7 +293,6 @@ async fn wait_for_signal(stop: watch::Sender<bool>) {
             std::future::pending::<()>().await;
         }
     }
-    let _ = stop;
 }
 
 /// With `--simulate`, customers text the shop now and then, so a newcomer sees messages

@@ -4,6 +4,7 @@
 //! Every state change goes through the store first; the event pump then reads the store's
 //! history and broadcasts it, so subscribers see exactly what was committed, in order.
 
+pub mod config;
 pub mod dispatch;
 pub mod main;
 pub mod receive;

@@ -1,0 +1,401 @@
+//! The configuration file: parsed raw (serde, unknown keys refused so typos surface), then
+//! validated into what the daemon runs with, with errors that name the key and the problem.
+//!
+//! ```toml
+//! country = "PH"                 # default country for national numbers
+//! delivery_reports = true
+//! send_gap = "3s"                # per modem, between two sends
+//! max_attempts = 5
+//! retry_base = "30s"
+//! multipart_timeout = "24h"
+//! max_parts = 10
+//! reject_calls = true
+//! # database = "/var/lib/smsq/smsq.db"
+//! # socket = "/run/smsq/smsq.sock"
+//!
+//! [[modem]]
+//! id = "globe"
+//! device = "/dev/serial/by-path/pci-0000:00:14.0-usb-0:2:1.2-port0"   # or: simulate = "simcom"
+//! profile = "huawei"
+//! baud = 115200
+//! pin = "1234"
+//! prefixes = ["+63917", "+63905"]
+//! daily_cap = 500
+//! send_timeout = "60s"
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{ModemRules, Settings};
+use crate::modem::profile::{self, Profile};
+use crate::phone;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    country: Option<String>,
+    delivery_reports: Option<bool>,
+    send_gap: Option<String>,
+    max_attempts: Option<i64>,
+    retry_base: Option<String>,
+    multipart_timeout: Option<String>,
+    max_parts: Option<u8>,
+    reject_calls: Option<bool>,
+    database: Option<PathBuf>,
+    socket: Option<PathBuf>,
+    #[serde(default)]
+    modem: Vec<RawModem>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModem {
+    id: Option<String>,
+    device: Option<PathBuf>,
+    simulate: Option<String>,
+    profile: Option<String>,
+    baud: Option<u32>,
+    pin: Option<String>,
+    #[serde(default)]
+    prefixes: Vec<String>,
+    daily_cap: Option<i64>,
+    send_timeout: Option<String>,
+}
+
+/// Where a modem is.
+#[derive(Debug, Clone)]
+pub enum ModemSource {
+    Device(PathBuf),
+    /// The built-in simulator, of this family.
+    Simulated(&'static crate::sim::SimProfile),
+}
+
+#[derive(Debug, Clone)]
+pub struct ModemSetup {
+    pub id: String,
+    pub source: ModemSource,
+    pub profile: &'static Profile,
+    pub baud: u32,
+    pub pin: Option<String>,
+    pub send_timeout: Duration,
+    pub rules: ModemRules,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub settings: Settings,
+    pub reject_calls: bool,
+    pub database: Option<PathBuf>,
+    pub socket: Option<PathBuf>,
+    pub modems: Vec<ModemSetup>,
+}
+
+/// A configuration mistake: which key, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub key: String,
+    pub problem: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}", self.problem)
+        } else {
+            write!(f, "{}: {}", self.key, self.problem)
+        }
+    }
+}
+
+fn err(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        key: key.into(),
+        problem: problem.into(),
+    }
+}
+
+fn duration(key: &str, value: &Option<String>, default: Duration) -> Result<Duration, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) if v.trim() == "0" || v.trim() == "0s" => Ok(Duration::ZERO),
+        Some(v) => match v.trim().strip_suffix("ms") {
+            Some(ms) => ms.parse().map(Duration::from_millis).map_err(|_| {
+                err(
+                    key,
+                    format!("{v:?} is not a duration (like 500ms, 30s, 5m, 24h)"),
+                )
+            }),
+            None => crate::cli::parse_duration(v).map_err(|_| {
+                err(
+                    key,
+                    format!("{v:?} is not a duration (like 500ms, 30s, 5m, 24h)"),
+                )
+            }),
+        },
+    }
+}
+
+/// Reads and validates `path`.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| err("", format!("cannot read {}: {e}", path.display())))?;
+    parse(&text)
+}
+
+/// Validates configuration text.
+pub fn parse(text: &str) -> Result<Config, ConfigError> {
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        // toml names the line and the key; keep its first line, which says both.
+        let message = e.to_string();
+        err(
+            "",
+            message
+                .lines()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .trim()
+                .to_string(),
+        )
+    })?;
+    let defaults = Settings::default();
+    let country = match &raw.country {
+        None => None,
+        Some(c) => Some(phone::country(c).ok_or_else(|| {
+            err(
+                "country",
+                format!("{c:?} is not a country smsq knows; use an ISO code such as PH, PL, GB"),
+            )
+        })?),
+    };
+    let max_attempts = raw.max_attempts.unwrap_or(defaults.max_attempts);
+    if !(1..=100).contains(&max_attempts) {
+        return Err(err("max_attempts", "must be between 1 and 100"));
+    }
+    let max_parts = raw.max_parts.unwrap_or(defaults.max_parts);
+    if max_parts == 0 {
+        return Err(err("max_parts", "must be at least 1 (255 at most)"));
+    }
+    let settings = Settings {
+        default_country: country,
+        status_reports: raw.delivery_reports.unwrap_or(defaults.status_reports),
+        send_gap: duration("send_gap", &raw.send_gap, defaults.send_gap)?,
+        max_attempts,
+        retry_base: duration("retry_base", &raw.retry_base, defaults.retry_base)?,
+        multipart_timeout: duration(
+            "multipart_timeout",
+            &raw.multipart_timeout,
+            defaults.multipart_timeout,
+        )?,
+        max_parts,
+        ..defaults
+    };
+    if raw.modem.is_empty() {
+        return Err(err(
+            "modem",
+            "no [[modem]] section: configure at least one modem",
+        ));
+    }
+    let mut modems = Vec::new();
+    for (i, m) in raw.modem.iter().enumerate() {
+        let key = |k: &str| format!("modem[{i}].{k}");
+        let id = m.id.clone().unwrap_or_else(|| format!("modem{i}"));
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(err(key("id"), "use letters, digits, '-' and '_' only"));
+        }
+        if modems.iter().any(|x: &ModemSetup| x.id == id) {
+            return Err(err(key("id"), format!("{id:?} is used by another modem")));
+        }
+        let source = match (&m.device, &m.simulate) {
+            (Some(d), None) => ModemSource::Device(d.clone()),
+            (None, Some(family)) => {
+                ModemSource::Simulated(crate::sim::profile::by_name(family).ok_or_else(|| {
+                    err(
+                        key("simulate"),
+                        format!(
+                            "{family:?} is not a simulated family; use simcom, huawei or quectel"
+                        ),
+                    )
+                })?)
+            }
+            (Some(_), Some(_)) => {
+                return Err(err(
+                    key("device"),
+                    "give either device or simulate, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(err(
+                    key("device"),
+                    "missing: the modem's serial device (or simulate = \"simcom\")",
+                ));
+            }
+        };
+        let profile_name = m.profile.clone().unwrap_or_else(|| match &source {
+            ModemSource::Simulated(p) => p.name.to_string(),
+            ModemSource::Device(_) => "generic".into(),
+        });
+        let profile = profile::by_name(&profile_name).ok_or_else(|| {
+            let names: Vec<&str> = profile::PROFILES.iter().map(|p| p.name).collect();
+            err(
+                key("profile"),
+                format!(
+                    "{profile_name:?} is unknown; use one of {}",
+                    names.join(", ")
+                ),
+            )
+        })?;
+        let baud = m.baud.unwrap_or(115_200);
+        if ![
+            9600, 19_200, 38_400, 57_600, 115_200, 230_400, 460_800, 921_600,
+        ]
+        .contains(&baud)
+        {
+            return Err(err(
+                key("baud"),
+                format!("{baud} is not a standard serial speed"),
+            ));
+        }
+        if let Some(pin) = &m.pin
+            && !(4..=8).contains(&pin.len())
+        {
+            return Err(err(key("pin"), "a SIM PIN has 4 to 8 digits"));
+        }
+        if let Some(pin) = &m.pin
+            && !pin.chars().all(|c| c.is_ascii_digit())
+        {
+            return Err(err(key("pin"), "a SIM PIN has digits only"));
+        }
+        for p in &m.prefixes {
+            if !p.starts_with('+') || p.len() < 2 || !p[1..].chars().all(|c| c.is_ascii_digit()) {
+                return Err(err(
+                    key("prefixes"),
+                    format!("{p:?} is not an international prefix like \"+63917\""),
+                ));
+            }
+        }
+        if let Some(cap) = m.daily_cap
+            && cap < 1
+        {
+            return Err(err(
+                key("daily_cap"),
+                "must be at least 1 (leave it out for no cap)",
+            ));
+        }
+        modems.push(ModemSetup {
+            id,
+            source,
+            profile,
+            baud,
+            pin: m.pin.clone(),
+            send_timeout: duration(
+                &key("send_timeout"),
+                &m.send_timeout,
+                Duration::from_secs(60),
+            )?,
+            rules: ModemRules {
+                prefixes: m.prefixes.clone(),
+                daily_cap: m.daily_cap,
+            },
+        });
+    }
+    Ok(Config {
+        settings,
+        reject_calls: raw.reject_calls.unwrap_or(true),
+        database: raw.database,
+        socket: raw.socket,
+        modems,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = r#"
+        country = "PH"
+        send_gap = "2s"
+        max_attempts = 4
+        multipart_timeout = "12h"
+        [[modem]]
+        id = "globe"
+        device = "/dev/ttyUSB2"
+        profile = "huawei"
+        pin = "1234"
+        prefixes = ["+63917", "+63905"]
+        daily_cap = 300
+        [[modem]]
+        id = "smart"
+        simulate = "simcom"
+    "#;
+
+    #[test]
+    fn a_full_file() {
+        let c = parse(FULL).unwrap();
+        assert_eq!(c.settings.default_country.unwrap().iso, "PH");
+        assert_eq!(c.settings.send_gap, Duration::from_secs(2));
+        assert_eq!(c.settings.max_attempts, 4);
+        assert_eq!(c.settings.multipart_timeout, Duration::from_secs(12 * 3600));
+        assert_eq!(c.modems.len(), 2);
+        assert_eq!(c.modems[0].profile.name, "huawei");
+        assert_eq!(c.modems[0].rules.daily_cap, Some(300));
+        assert_eq!(c.modems[1].profile.name, "simcom");
+        assert!(matches!(c.modems[1].source, ModemSource::Simulated(_)));
+        assert!(c.reject_calls);
+    }
+
+    #[test]
+    fn each_kind_of_mistake_names_its_key() {
+        let bad = |text: &str| parse(text).unwrap_err().to_string();
+        let modem = "[[modem]]\ndevice = \"/dev/ttyUSB0\"\n";
+        assert!(bad("").contains("modem: no [[modem]] section"));
+        assert!(
+            bad(&format!("contry = \"PH\"\n{modem}")).contains("contry"),
+            "typos surface"
+        );
+        assert!(bad(&format!("country = \"XX\"\n{modem}")).starts_with("country:"));
+        assert!(bad(&format!("send_gap = \"soon\"\n{modem}")).starts_with("send_gap:"));
+        assert!(bad(&format!("max_attempts = 0\n{modem}")).starts_with("max_attempts:"));
+        assert!(
+            bad(&format!("send_gap = 3\n{modem}")).contains("send_gap"),
+            "wrong type"
+        );
+        assert!(bad("[[modem]]\nid = \"a\"\n").starts_with("modem[0].device: missing"));
+        assert!(
+            bad("[[modem]]\ndevice = \"/dev/x\"\nsimulate = \"simcom\"\n").contains("not both")
+        );
+        assert!(bad("[[modem]]\nsimulate = \"nokia\"\n").starts_with("modem[0].simulate:"));
+        assert!(bad(&format!("{modem}profile = \"acme\"\n")).starts_with("modem[0].profile:"));
+        assert!(bad(&format!("{modem}pin = \"12\"\n")).starts_with("modem[0].pin:"));
+        assert!(bad(&format!("{modem}baud = 1234\n")).starts_with("modem[0].baud:"));
+        assert!(bad(&format!("{modem}prefixes = [\"0917\"]\n")).starts_with("modem[0].prefixes:"));
+        assert!(bad(&format!("{modem}daily_cap = 0\n")).starts_with("modem[0].daily_cap:"));
+        assert!(
+            bad(&format!("{modem}id = \"x\"\n{modem}id = \"x\"\n")).starts_with("modem[1].id:")
+        );
+    }
+}
+
+#[cfg(test)]
+mod example {
+    #[test]
+    fn the_shipped_example_is_valid() {
+        let text = include_str!("../../systemd/smsqd.example.toml");
+        let c = super::parse(text).expect("systemd/smsqd.example.toml parses");
+        let defaults = super::Settings::default();
+        // The example states the defaults; keep them in step with the code.
+        assert_eq!(c.settings.send_gap, defaults.send_gap);
+        assert_eq!(c.settings.max_attempts, defaults.max_attempts);
+        assert_eq!(c.settings.retry_base, defaults.retry_base);
+        assert_eq!(c.settings.multipart_timeout, defaults.multipart_timeout);
+        assert_eq!(c.settings.max_parts, defaults.max_parts);
+        assert_eq!(c.modems.len(), 1);
+    }
+}
