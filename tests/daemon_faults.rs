@@ -352,3 +352,77 @@ async fn two_modems_prefix_routing_failover_and_daily_cap() {
     assert_eq!(via, vec!["globe", "globe", "smart"]);
     assert_eq!(sent_to(0).len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_received_message_completes_after_a_restart_and_modem_changes_are_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("smsq.db");
+    let text = "Hello! I'd like to book a fitting for the blue dress next week. ".repeat(4);
+    let parts = deliver_parts(&text, 77);
+    assert_eq!(parts.len(), 2);
+    let start = |name: &'static str| {
+        let dir = dir.path().to_path_buf();
+        let db = db.clone();
+        async move {
+            let link = dir.join(name);
+            let sim = Simulator::start(&sim::profile::SIMCOM, &link, |_| {})
+                .await
+                .unwrap();
+            let mut config = ModemConfig::new(name, &link, &profile::SIMCOM);
+            config.registration_wait = Duration::from_millis(500);
+            let modem = ModemHandle::spawn(config);
+            assert!(
+                modem
+                    .wait_for(Duration::from_secs(10), |s| s.state == ModemState::Ready)
+                    .await
+            );
+            let (stop, stop_rx) = watch::channel(false);
+            let d = Daemon::new(Store::open(&db).unwrap(), vec![modem], fast(), stop_rx);
+            spawn_tasks(
+                &d,
+                smsq::api::server::bind(&dir.join(format!("{name}.sock"))).unwrap(),
+            );
+            (sim, d, stop)
+        }
+    };
+    // The first run receives part 1 only, then stops.
+    let (sim1, d1, stop1) = start("first").await;
+    sim1.deliver_pdu(parts[0].0, &parts[0].1);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !sim1.stored().is_empty() {
+        assert!(Instant::now() < deadline, "part 1 not taken");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        inbox(&d1).await.is_empty(),
+        "half a message is not an inbox message"
+    );
+    let _ = stop1.send(true);
+    sim1.disconnect().await;
+    // The next run gets part 2: the message completes from the stored part 1.
+    let (sim2, d2, _stop2) = start("second").await;
+    sim2.deliver_pdu(parts[1].0, &parts[1].1);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let rows = inbox(&d2).await;
+        if let Some(m) = rows.first() {
+            assert_eq!(m["text"].as_str().unwrap(), text);
+            assert_eq!(m["complete"], true);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not reassembled across the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The first modem going away and the second coming up are in the history.
+    let history = d2.history_since(0).await.unwrap();
+    let modem_events: Vec<&str> = history
+        .iter()
+        .filter(|e| e["kind"] == "modem_state")
+        .map(|e| e["detail"].as_str().unwrap())
+        .collect();
+    assert!(modem_events.contains(&"first: absent"), "{modem_events:?}");
+    assert!(modem_events.contains(&"second: ready"), "{modem_events:?}");
+}

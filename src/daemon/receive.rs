@@ -18,16 +18,21 @@ use crate::store::{InboundPart, ReportIn};
 
 pub async fn run(d: Arc<Daemon>, modem: ModemHandle) {
     let mut events = modem.subscribe();
-    if modem.status().state == ModemState::Ready {
+    // The state the modem is already in belongs in the history as much as later changes.
+    let initial = modem.status().state;
+    note_state(&d, &modem, &initial).await;
+    if initial == ModemState::Ready {
         sweep(&d, &modem).await;
     }
     loop {
         match events.recv().await {
-            Ok(ModemEvent::State(ModemState::Ready)) => {
+            Ok(ModemEvent::State(state)) => {
+                note_state(&d, &modem, &state).await;
                 d.wake();
-                sweep(&d, &modem).await;
+                if state == ModemState::Ready {
+                    sweep(&d, &modem).await;
+                }
             }
-            Ok(ModemEvent::State(_)) => d.wake(),
             Ok(ModemEvent::Urc(UrcEvent::Line(Urc::NewMessage { index, .. })))
             | Ok(ModemEvent::Urc(UrcEvent::Line(Urc::NewStatusReport { index, .. }))) => {
                 read_and_delete(&d, &modem, index).await;
@@ -50,6 +55,22 @@ pub async fn run(d: Arc<Daemon>, modem: ModemHandle) {
             Err(RecvError::Closed) => return,
         }
     }
+}
+
+/// Puts a modem's state into the history, so subscribers (and later readers) see it.
+async fn note_state(d: &Daemon, modem: &ModemHandle, state: &ModemState) {
+    let detail = match state {
+        ModemState::NeedsPin(why) | ModemState::Failed(why) => {
+            format!("{}: {} ({why})", modem.id(), state.name())
+        }
+        _ => format!("{}: {}", modem.id(), state.name()),
+    };
+    let now = now_ms();
+    let _ = d
+        .store
+        .call(move |db| db.note("modem_state", &detail, now))
+        .await;
+    d.changed.notify_one();
 }
 
 async fn read_and_delete(d: &Daemon, modem: &ModemHandle, index: u32) {

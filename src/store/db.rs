@@ -1026,6 +1026,13 @@ impl Db {
         Ok(ids)
     }
 
+    /// Records something that is not about one message (a modem's state changing).
+    pub fn note(&mut self, kind: &str, detail: &str, now: i64) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        event(&tx, now, kind, None, None, detail)?;
+        tx.commit()
+    }
+
     /// Keeps an undecodable PDU with its error; `false` if it was already quarantined.
     pub fn quarantine(&mut self, modem: &str, pdu: &str, error: &str, now: i64) -> Result<bool> {
         let tx = self.conn.transaction()?;
