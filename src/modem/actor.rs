@@ -578,18 +578,27 @@ impl Link {
         }
     }
 
+    /// Handles the outcome of a read while no command is in flight.
+    async fn on_read(&mut self, ctx: &Ctx, read: std::io::Result<usize>) -> Result<(), End> {
+        match read {
+            Ok(n) if n > 0 => {
+                self.framer.push(&self.buf[..n]);
+                self.drain_frames(ctx)
+                    .await
+                    .map(|_| ())
+                    .map_err(|_| End::Gone)
+            }
+            // 0 bytes or an error: the device went away (unplugged, pty closed).
+            _ => Err(End::Gone),
+        }
+    }
+
     /// Reads what arrives for up to `duration`, handling URCs (used while idle-waiting).
     async fn pump(&mut self, ctx: &Ctx, duration: Duration) -> Result<(), End> {
         let deadline = Instant::now() + duration;
         loop {
             tokio::select! {
-                read = self.port.read(&mut self.buf) => match read {
-                    Ok(n) if n > 0 => {
-                        self.framer.push(&self.buf[..n]);
-                        self.drain_frames(ctx).await.map_err(|_| End::Gone)?;
-                    }
-                    _ => return Err(End::Gone),
-                },
+                read = self.port.read(&mut self.buf) => self.on_read(ctx, read).await?,
                 _ = sleep_until(deadline) => return Ok(()),
             }
         }
@@ -703,15 +712,11 @@ async fn hold_not_ready(
                 None => return End::Stopped,
                 Some(req) => req.fail(ModemError::NotReady(why.into())),
             },
-            read = link.port.read(&mut link.buf) => match read {
-                Ok(n) if n > 0 => {
-                    link.framer.push(&link.buf[..n]);
-                    if link.drain_frames(ctx).await.is_err() {
-                        return End::Gone;
-                    }
+            read = link.port.read(&mut link.buf) => {
+                if let Err(end) = link.on_read(ctx, read).await {
+                    return end;
                 }
-                _ => return End::Gone,
-            },
+            }
         }
     }
 }
@@ -988,15 +993,11 @@ async fn serve(ctx: &Ctx, link: &mut Link, requests: &mut mpsc::Receiver<Request
                     return End::Gone;
                 }
             }
-            read = link.port.read(&mut link.buf) => match read {
-                Ok(n) if n > 0 => {
-                    link.framer.push(&link.buf[..n]);
-                    if link.drain_frames(ctx).await.is_err() {
-                        return End::Gone;
-                    }
+            read = link.port.read(&mut link.buf) => {
+                if let Err(end) = link.on_read(ctx, read).await {
+                    return end;
                 }
-                _ => return End::Gone,
-            },
+            }
             _ = sleep_until(health_at) => {
                 last_activity = Instant::now();
                 match health_check(ctx, link).await {

@@ -449,43 +449,10 @@ impl Db {
 
     /// The most urgent message that may be worked on now: priority, then age.
     pub fn next_due(&mut self, now: i64) -> Result<Option<Due>> {
-        let row = self
-            .conn
-            .query_row(
-                "SELECT id, recipient, attempts, not_after, modem FROM outbox
-                 WHERE state IN ('queued', 'sending') AND next_attempt_at <= ?1
-                 ORDER BY priority DESC, created_at, id LIMIT 1",
-                [now],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                    ))
-                },
-            )
-            .optional()?;
-        let Some((id, recipient, attempts, not_after, modem)) = row else {
-            return Ok(None);
-        };
-        let mut st = self.conn.prepare(
-            "SELECT part, tpdu_len, pdu FROM outbox_parts WHERE message_id = ?1 AND state = 'pending' ORDER BY part",
-        )?;
-        let parts = st
-            .query_map([id], |r| {
-                Ok((r.get(0)?, r.get::<_, i64>(1)? as usize, r.get(2)?))
-            })?
-            .collect::<Result<_>>()?;
-        Ok(Some(Due {
-            id,
-            recipient,
-            attempts,
-            not_after,
-            modem,
-            parts,
-        }))
+        match self.due_candidates(now, 1)?.first() {
+            Some(&(id, ..)) => self.due(id),
+            None => Ok(None),
+        }
     }
 
     /// Due messages in dispatch order, with the modem a message is bound to once a part
