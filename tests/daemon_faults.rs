@@ -5,7 +5,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use smsq::daemon::{Daemon, Peer, Settings, spawn_tasks};
+use std::path::{Path, PathBuf};
+
+use smsq::api::client::Client;
+use smsq::api::{Op, ServerLine};
+use smsq::daemon::{Daemon, Settings, spawn_tasks};
 use smsq::modem::{ModemConfig, ModemHandle, ModemState, profile};
 use smsq::pdu::{self, Address, DeliverSpec, PlanOptions, Timestamp};
 use smsq::sim::{self, Simulator};
@@ -14,7 +18,10 @@ use tokio::sync::watch;
 
 struct Rig {
     sim: Simulator,
-    d: Arc<Daemon>,
+    /// The daemon's socket: tests drive it as a client would.
+    sock: PathBuf,
+    /// Kept alive for the test's duration; the test talks to it only through `sock`.
+    _daemon: Arc<Daemon>,
     _stop: watch::Sender<bool>,
     _dir: tempfile::TempDir,
 }
@@ -37,11 +44,12 @@ async fn rig(settings: Settings) -> Rig {
     let store = Store::open(&dir.path().join("smsq.db")).unwrap();
     let (stop, stop_rx) = watch::channel(false);
     let d = Daemon::new(store, vec![modem], settings, stop_rx);
-    let listener = smsq::api::server::bind(&dir.path().join("smsq.sock")).unwrap();
-    spawn_tasks(&d, listener);
+    let sock = dir.path().join("smsq.sock");
+    spawn_tasks(&d, smsq::api::server::bind(&sock).unwrap());
     Rig {
         sim,
-        d,
+        sock,
+        _daemon: d,
         _stop: stop,
         _dir: dir,
     }
@@ -56,18 +64,24 @@ fn fast() -> Settings {
     }
 }
 
-async fn submit(d: &Daemon, to: &str, text: &str) -> i64 {
-    let req: smsq::api::SendRequest =
-        serde_json::from_value(serde_json::json!({"to": to, "text": text})).unwrap();
-    d.submit(req, Peer::default()).await.unwrap()["messages"][0]["id"]
-        .as_i64()
-        .unwrap()
+async fn call(sock: &Path, op: Op) -> Value {
+    Client::connect(sock).await.unwrap().call(op).await.unwrap()
 }
 
-async fn wait_state(d: &Daemon, id: i64, states: &[&str]) -> Value {
+async fn submit(sock: &Path, to: &str, text: &str) -> i64 {
+    let op: Op =
+        serde_json::from_value(serde_json::json!({"op": "send", "to": to, "text": text})).unwrap();
+    call(sock, op).await["messages"][0]["id"].as_i64().unwrap()
+}
+
+async fn get(sock: &Path, id: i64) -> Value {
+    call(sock, Op::Get { message: id }).await
+}
+
+async fn wait_state(sock: &Path, id: i64, states: &[&str]) -> Value {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let m = d.get(id).await.unwrap();
+        let m = get(sock, id).await;
         if states.contains(&m["state"].as_str().unwrap()) {
             return m;
         }
@@ -88,9 +102,9 @@ async fn temporary_then_permanent_error_and_the_queue_keeps_moving() {
         ("+639170000001".to_string(), 332),
         ("+639170000001".to_string(), 1),
     ]);
-    let bad = submit(&r.d, "+639170000001", "for a number that does not exist").await;
-    let good = submit(&r.d, "+639171234567", "your order is ready").await;
-    let m = wait_state(&r.d, bad, &["failed"]).await;
+    let bad = submit(&r.sock, "+639170000001", "for a number that does not exist").await;
+    let good = submit(&r.sock, "+639171234567", "your order is ready").await;
+    let m = wait_state(&r.sock, bad, &["failed"]).await;
     assert_eq!(
         m["attempts"], 1,
         "one temporary failure counted before the permanent one"
@@ -107,7 +121,7 @@ async fn temporary_then_permanent_error_and_the_queue_keeps_moving() {
         .collect();
     assert_eq!(kinds, vec!["queued", "retry", "failed"]);
     // The good one went out while the bad one waited for its retry.
-    let g = wait_state(&r.d, good, &["delivered", "sent"]).await;
+    let g = wait_state(&r.sock, good, &["delivered", "sent"]).await;
     let sent_good = r
         .sim
         .sent()
@@ -129,8 +143,8 @@ async fn temporary_errors_give_up_after_the_attempt_limit() {
     })
     .await;
     r.sim.device().fail_sends.extend([332, 332, 332]);
-    let id = submit(&r.d, "+639171234567", "busy network").await;
-    let m = wait_state(&r.d, id, &["failed"]).await;
+    let id = submit(&r.sock, "+639171234567", "busy network").await;
+    let m = wait_state(&r.sock, id, &["failed"]).await;
     assert!(
         m["last_error"]
             .as_str()
@@ -149,15 +163,22 @@ async fn modem_unplugged_and_back_mid_queue() {
     .await;
     let mut ids = Vec::new();
     for i in 0..4 {
-        ids.push(submit(&r.d, "+639171234567", &format!("appointment reminder {i}")).await);
+        ids.push(
+            submit(
+                &r.sock,
+                "+639171234567",
+                &format!("appointment reminder {i}"),
+            )
+            .await,
+        );
     }
-    wait_state(&r.d, ids[0], &["sent", "delivered"]).await;
+    wait_state(&r.sock, ids[0], &["sent", "delivered"]).await;
     // Unplugged during the pause between two sends.
     r.sim.disconnect().await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     r.sim.reconnect().await.unwrap();
     for id in &ids {
-        let m = wait_state(&r.d, *id, &["sent", "delivered", "unknown"]).await;
+        let m = wait_state(&r.sock, *id, &["sent", "delivered", "unknown"]).await;
         assert_ne!(m["state"], "unknown", "nothing was in flight at the unplug");
         assert_eq!(
             m["attempts"], 0,
@@ -183,13 +204,23 @@ fn deliver_parts(text: &str, reference: u8) -> Vec<(usize, String)> {
     .unwrap()
 }
 
-async fn inbox(d: &Daemon) -> Vec<Value> {
-    let req: smsq::api::ListRequest =
-        serde_json::from_value(serde_json::json!({"box": "inbox"})).unwrap();
-    d.list(req).await.unwrap()["inbox"]
-        .as_array()
-        .unwrap()
-        .clone()
+/// Every event so far, as a subscriber replaying from the start sees them.
+async fn history_of(sock: &Path) -> Vec<Value> {
+    let mut c = Client::connect(sock).await.unwrap();
+    let ack = c.call(Op::Subscribe { since: Some(0) }).await.unwrap();
+    let n = ack["replayed"].as_u64().unwrap();
+    let mut events = Vec::new();
+    while (events.len() as u64) < n {
+        if let ServerLine::Event { event } = c.next_line().await.unwrap() {
+            events.push(event);
+        }
+    }
+    events
+}
+
+async fn inbox(sock: &Path) -> Vec<Value> {
+    let op: Op = serde_json::from_value(serde_json::json!({"op": "list", "box": "inbox"})).unwrap();
+    call(sock, op).await["inbox"].as_array().unwrap().clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -206,11 +237,11 @@ async fn multipart_out_of_order_and_a_missing_part_until_the_timeout() {
         r.sim.deliver_pdu(parts[i].0, &parts[i].1);
     }
     let deadline = Instant::now() + Duration::from_secs(10);
-    while inbox(&r.d).await.is_empty() {
+    while inbox(&r.sock).await.is_empty() {
         assert!(Instant::now() < deadline, "message not reassembled");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let rows = inbox(&r.d).await;
+    let rows = inbox(&r.sock).await;
     assert_eq!(rows[0]["text"].as_str().unwrap(), text);
     assert_eq!(rows[0]["complete"], true);
     assert!(
@@ -228,13 +259,13 @@ async fn multipart_out_of_order_and_a_missing_part_until_the_timeout() {
     r.sim.deliver_pdu(other[2].0, &other[2].1);
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(
-        inbox(&r.d).await.len(),
+        inbox(&r.sock).await.len(),
         1,
         "still waiting for the missing part"
     );
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let rows = inbox(&r.d).await;
+        let rows = inbox(&r.sock).await;
         if rows.len() == 2 {
             assert_eq!(rows[0]["complete"], false, "flagged incomplete");
             assert_eq!(rows[0]["parts"], 3);
@@ -260,7 +291,7 @@ async fn undecodable_pdus_are_quarantined_and_deleted() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let history = r.d.history_since(0).await.unwrap();
+    let history = history_of(&r.sock).await;
     assert!(
         history.iter().any(|e| e["kind"] == "quarantined"),
         "{history:?}"
@@ -303,21 +334,19 @@ async fn two_modems_prefix_routing_failover_and_daily_cap() {
     let store = Store::open(&dir.path().join("smsq.db")).unwrap();
     let (_stop, stop_rx) = watch::channel(false);
     let d = Daemon::with_rules(store, handles, rules, fast(), stop_rx);
-    spawn_tasks(
-        &d,
-        smsq::api::server::bind(&dir.path().join("smsq.sock")).unwrap(),
-    );
+    let sock = dir.path().join("smsq.sock");
+    spawn_tasks(&d, smsq::api::server::bind(&sock).unwrap());
     let sent_to =
         |i: usize| -> Vec<String> { sims[i].sent().iter().map(|s| s.recipient.clone()).collect() };
 
     // Each carrier's numbers from its own SIM.
-    let a = submit(&d, "+639171111111", "from the Globe SIM").await;
-    let b = submit(&d, "+639181111111", "from the Smart SIM").await;
-    wait_state(&d, a, &["sent", "delivered"]).await;
-    wait_state(&d, b, &["sent", "delivered"]).await;
+    let a = submit(&sock, "+639171111111", "from the Globe SIM").await;
+    let b = submit(&sock, "+639181111111", "from the Smart SIM").await;
+    wait_state(&sock, a, &["sent", "delivered"]).await;
+    wait_state(&sock, b, &["sent", "delivered"]).await;
     assert_eq!(sent_to(0), vec!["+639171111111"]);
     assert_eq!(sent_to(1), vec!["+639181111111"]);
-    assert_eq!(d.get(a).await.unwrap()["modem"], "globe");
+    assert_eq!(get(&sock, a).await["modem"], "globe");
 
     // Globe unplugged: its numbers fail over to Smart rather than wait.
     sims[0].disconnect().await;
@@ -326,9 +355,9 @@ async fn two_modems_prefix_routing_failover_and_daily_cap() {
         assert!(Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let c = submit(&d, "+639172222222", "while Globe is away").await;
+    let c = submit(&sock, "+639172222222", "while Globe is away").await;
     assert_eq!(
-        wait_state(&d, c, &["sent", "delivered"]).await["modem"],
+        wait_state(&sock, c, &["sent", "delivered"]).await["modem"],
         "smart"
     );
     sims[0].reconnect().await.unwrap();
@@ -341,9 +370,9 @@ async fn two_modems_prefix_routing_failover_and_daily_cap() {
     // Globe's cap of 3 parts a day: two more fit, the next one goes through Smart.
     let mut via = Vec::new();
     for i in 0..3 {
-        let id = submit(&d, &format!("+63917333333{i}"), "capped").await;
+        let id = submit(&sock, &format!("+63917333333{i}"), "capped").await;
         via.push(
-            wait_state(&d, id, &["sent", "delivered"]).await["modem"]
+            wait_state(&sock, id, &["sent", "delivered"]).await["modem"]
                 .as_str()
                 .unwrap()
                 .to_string(),
@@ -378,15 +407,13 @@ async fn a_half_received_message_completes_after_a_restart_and_modem_changes_are
             );
             let (stop, stop_rx) = watch::channel(false);
             let d = Daemon::new(Store::open(&db).unwrap(), vec![modem], fast(), stop_rx);
-            spawn_tasks(
-                &d,
-                smsq::api::server::bind(&dir.join(format!("{name}.sock"))).unwrap(),
-            );
-            (sim, d, stop)
+            let sock = dir.join(format!("{name}.sock"));
+            spawn_tasks(&d, smsq::api::server::bind(&sock).unwrap());
+            (sim, d, stop, sock)
         }
     };
     // The first run receives part 1 only, then stops.
-    let (sim1, d1, stop1) = start("first").await;
+    let (sim1, _d1, stop1, sock1) = start("first").await;
     sim1.deliver_pdu(parts[0].0, &parts[0].1);
     let deadline = Instant::now() + Duration::from_secs(10);
     while !sim1.stored().is_empty() {
@@ -394,17 +421,17 @@ async fn a_half_received_message_completes_after_a_restart_and_modem_changes_are
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(
-        inbox(&d1).await.is_empty(),
+        inbox(&sock1).await.is_empty(),
         "half a message is not an inbox message"
     );
     let _ = stop1.send(true);
     sim1.disconnect().await;
     // The next run gets part 2: the message completes from the stored part 1.
-    let (sim2, d2, _stop2) = start("second").await;
+    let (sim2, _d2, _stop2, sock2) = start("second").await;
     sim2.deliver_pdu(parts[1].0, &parts[1].1);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let rows = inbox(&d2).await;
+        let rows = inbox(&sock2).await;
         if let Some(m) = rows.first() {
             assert_eq!(m["text"].as_str().unwrap(), text);
             assert_eq!(m["complete"], true);
@@ -417,7 +444,7 @@ async fn a_half_received_message_completes_after_a_restart_and_modem_changes_are
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // The first modem going away and the second coming up are in the history.
-    let history = d2.history_since(0).await.unwrap();
+    let history = history_of(&sock2).await;
     let modem_events: Vec<&str> = history
         .iter()
         .filter(|e| e["kind"] == "modem_state")
