@@ -14,6 +14,39 @@ use tracing::{debug, info, warn};
 use super::{ApiError, MAX_LINE, Op, Request, Response};
 use crate::daemon::{Daemon, Peer};
 
+/// The listening socket systemd passed (socket activation, sd_listen_fds(3)), if any.
+///
+/// Must be called before any other thread exists (it clears the activation variables, and
+/// changing the environment is only sound while single-threaded): `smsqd` calls it first
+/// thing in `main`, before the runtime starts.
+pub fn from_systemd() -> std::io::Result<Option<std::os::unix::net::UnixListener>> {
+    const SD_LISTEN_FDS_START: i32 = 3;
+    let ours = std::env::var("LISTEN_PID")
+        .ok()
+        .is_some_and(|pid| pid.trim() == std::process::id().to_string());
+    let count: i32 = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    if !ours || count < 1 {
+        return Ok(None);
+    }
+    // SAFETY: called while the process is single-threaded (see above); no other code reads
+    // the environment concurrently. Clearing makes sure nothing wraps the fd twice.
+    unsafe {
+        std::env::remove_var("LISTEN_PID");
+        std::env::remove_var("LISTEN_FDS");
+        std::env::remove_var("LISTEN_FDNAMES");
+    }
+    use std::os::fd::FromRawFd;
+    // SAFETY: per sd_listen_fds(3), with LISTEN_PID naming this process, fd 3 is an open
+    // listening socket systemd handed over and nothing else in this process owns; it is
+    // wrapped exactly once (the variables are gone now).
+    let listener = unsafe { std::os::unix::net::UnixListener::from_raw_fd(SD_LISTEN_FDS_START) };
+    listener.set_nonblocking(true)?;
+    Ok(Some(listener))
+}
+
 /// Binds the socket at `path` (mode 0660), replacing a stale one but never a live one.
 pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     if let Some(dir) = path.parent() {

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use super::config::{self, Config, ModemSetup, ModemSource};
+use super::notify::Notifier;
 use super::{Daemon, ModemRules, Settings, now_ms};
 use crate::modem::{ModemConfig, ModemHandle, profile};
 use crate::sim::{self, Simulator};
@@ -92,6 +93,14 @@ fn parse_gap(s: &str) -> Result<Duration, String> {
 }
 
 pub fn main() -> ExitCode {
+    // Before any thread exists: taking a socket-activated listener clears the environment.
+    let activated = match crate::api::server::from_systemd() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("smsqd: socket activation: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let args = Args::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&args.log_level));
@@ -112,7 +121,7 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args)) {
+    match runtime.block_on(run(args, activated)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("{e}");
@@ -167,7 +176,10 @@ fn configuration(args: &Args) -> Result<Config, String> {
     })
 }
 
-async fn run(args: Args) -> Result<(), String> {
+async fn run(
+    args: Args,
+    activated: Option<std::os::unix::net::UnixListener>,
+) -> Result<(), String> {
     let config = configuration(&args)?;
     if args.check_config {
         println!(
@@ -237,11 +249,22 @@ async fn run(args: Args) -> Result<(), String> {
         .clone()
         .or(config.socket.clone())
         .unwrap_or_else(crate::api::default_socket_path);
-    let listener = crate::api::server::bind(&socket_path)
-        .map_err(|e| format!("cannot listen on {}: {e}", socket_path.display()))?;
+    let listener = match activated {
+        Some(listener) => {
+            info!("using the socket systemd passed");
+            tokio::net::UnixListener::from_std(listener)
+                .map_err(|e| format!("socket activation: {e}"))?
+        }
+        None => crate::api::server::bind(&socket_path)
+            .map_err(|e| format!("cannot listen on {}: {e}", socket_path.display()))?,
+    };
     info!(socket = %socket_path.display(), db = %db_path.display(), modems = d.modems.len(), "smsqd ready");
 
     let super::Tasks { dispatcher, server } = super::spawn_tasks(&d, listener);
+    // READY only now: the store is open and the socket bound.
+    let notifier = Arc::new(Notifier::from_env());
+    notifier.notify(&format!("READY=1\nSTATUS={}", d.status_line().await));
+    tokio::spawn(supervise(d.clone(), notifier.clone()));
     if let Some(sim) = simulators.first()
         && args.sim_inbound_every > 0
     {
@@ -252,6 +275,7 @@ async fn run(args: Args) -> Result<(), String> {
     }
 
     wait_for_signal().await;
+    notifier.notify("STOPPING=1");
     info!("stopping: no new requests; letting the send in progress finish");
     let _ = stop_tx.send(true);
     d.wake();
@@ -271,6 +295,39 @@ async fn run(args: Args) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&sim_dir);
     info!("smsqd stopped");
     Ok(())
+}
+
+/// Keeps systemd informed: `STATUS=` when the modems or the queue change, and `WATCHDOG=1`
+/// only while the store thread answers (a daemon whose store is stuck stops pinging, and
+/// systemd restarts it).
+async fn supervise(d: Arc<Daemon>, notifier: Arc<Notifier>) {
+    if !notifier.is_active() {
+        return;
+    }
+    let watchdog = Notifier::watchdog_interval();
+    let period = watchdog.map_or(Duration::from_secs(5), |w| w.min(Duration::from_secs(5)));
+    let mut last_status = String::new();
+    loop {
+        tokio::time::sleep(period).await;
+        let alive = tokio::time::timeout(
+            Duration::from_secs(10),
+            d.store.call(|db| db.last_event_id()),
+        )
+        .await
+        .is_ok_and(|r| r.is_ok());
+        if !alive {
+            warn!("the store does not answer; not pinging the watchdog");
+            continue;
+        }
+        if watchdog.is_some() {
+            notifier.notify("WATCHDOG=1");
+        }
+        let status = d.status_line().await;
+        if status != last_status {
+            notifier.notify(&format!("STATUS={status}"));
+            last_status = status;
+        }
+    }
 }
 
 /// SIGTERM/SIGINT through signal-hook on a plain thread, forwarded into the runtime.

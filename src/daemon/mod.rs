@@ -7,6 +7,7 @@
 pub mod config;
 pub mod dispatch;
 pub mod main;
+pub mod notify;
 pub mod receive;
 pub mod routing;
 
@@ -531,6 +532,42 @@ pub fn spawn_tasks(d: &Arc<Daemon>, listener: tokio::net::UnixListener) -> Tasks
     tokio::spawn(d.clone().pump_events());
     let server = tokio::spawn(crate::api::server::serve(listener, d.clone()));
     Tasks { dispatcher, server }
+}
+
+impl Daemon {
+    /// One line for `systemctl status`: each modem's state, then the queue.
+    pub async fn status_line(&self) -> String {
+        let mut parts = Vec::new();
+        for m in &self.modems {
+            let s = m.status();
+            let mut line = format!("{} {}", m.id(), s.state.name());
+            if s.state == ModemState::Ready {
+                line.push_str(if s.is_registered() {
+                    " registered"
+                } else {
+                    " unregistered"
+                });
+                if let Some(dbm) = s.signal_dbm {
+                    line.push_str(&format!(" {dbm} dBm"));
+                }
+                if let Some(op) = &s.operator {
+                    line.push_str(&format!(" {op}"));
+                }
+            }
+            parts.push(line);
+        }
+        let queued = self
+            .store
+            .call(|db| db.counts("", 0).map(|(q, _)| q))
+            .await
+            .unwrap_or(0);
+        format!(
+            "{} modem{}: {}; {queued} queued",
+            self.modems.len(),
+            if self.modems.len() == 1 { "" } else { "s" },
+            parts.join(", ")
+        )
+    }
 }
 
 fn internal(e: rusqlite::Error) -> ApiError {

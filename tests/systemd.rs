@@ -1,0 +1,132 @@
+//! smsqd as a systemd service: the unit files say what the service issue asks, and the daemon
+//! speaks the notification protocol in the right order (to a socket this test owns).
+
+use std::collections::HashMap;
+use std::os::unix::net::UnixDatagram;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// section -> key -> every value given (keys like DeviceAllow= repeat).
+fn unit(path: &str) -> HashMap<String, HashMap<String, Vec<String>>> {
+    let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+        .unwrap();
+    let mut out: HashMap<String, HashMap<String, Vec<String>>> = HashMap::new();
+    let mut section = String::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.to_string();
+            continue;
+        }
+        let (k, v) = line
+            .split_once('=')
+            .unwrap_or_else(|| panic!("{path}: not key=value: {line}"));
+        out.entry(section.clone())
+            .or_default()
+            .entry(k.trim().into())
+            .or_default()
+            .push(v.trim().into());
+    }
+    out
+}
+
+#[test]
+fn the_service_unit() {
+    let u = unit("systemd/smsqd.service");
+    let s = &u["Service"];
+    let one = |k: &str| s.get(k).map(|v| v.last().unwrap().as_str());
+    assert_eq!(one("Type"), Some("notify"));
+    assert!(one("WatchdogSec").is_some());
+    assert_eq!(one("User"), Some("smsq"));
+    assert_eq!(one("SupplementaryGroups"), Some("dialout"));
+    assert_eq!(one("StateDirectory"), Some("smsq"));
+    assert_eq!(one("RuntimeDirectory"), Some("smsq"));
+    assert_eq!(one("ConfigurationDirectory"), Some("smsq"));
+    assert_eq!(one("DevicePolicy"), Some("closed"));
+    let allowed = &s["DeviceAllow"];
+    assert!(allowed.contains(&"char-ttyUSB rw".to_string()));
+    assert!(allowed.contains(&"char-ttyACM rw".to_string()));
+    // These would cut the daemon off from its modem.
+    assert!(one("PrivateDevices").is_none_or(|v| v == "no"));
+    assert!(one("PrivateUsers").is_none_or(|v| v == "no"));
+    assert_eq!(one("NoNewPrivileges"), Some("yes"));
+    assert_eq!(one("ProtectSystem"), Some("strict"));
+    assert_eq!(one("RestrictAddressFamilies"), Some("AF_UNIX"));
+    assert_eq!(one("CapabilityBoundingSet"), Some(""));
+    assert!(
+        u["Unit"]["After"]
+            .iter()
+            .any(|a| a.contains("systemd-modules-load.service"))
+    );
+}
+
+#[test]
+fn the_socket_unit_and_users() {
+    let u = unit("systemd/smsqd.socket");
+    let s = &u["Socket"];
+    assert_eq!(s["ListenStream"], vec!["/run/smsq/smsq.sock"]);
+    assert_eq!(s["SocketMode"], vec!["0660"]);
+    assert_eq!(s["SocketGroup"], vec!["smsq"]);
+    let sysusers = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/smsq.sysusers.conf"),
+    )
+    .unwrap();
+    assert!(sysusers.lines().any(|l| l.starts_with("u smsq ")));
+    assert!(sysusers.lines().any(|l| l.trim() == "m smsq dialout"));
+}
+
+#[test]
+fn notifications_arrive_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let notify = dir.path().join("notify");
+    let listener = UnixDatagram::bind(&notify).unwrap();
+    listener
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smsqd"))
+        .args(["--simulate", "--sim-inbound-every", "0"])
+        .arg("--db")
+        .arg(dir.path().join("smsq.db"))
+        .arg("--socket")
+        .arg(dir.path().join("smsq.sock"))
+        .env("NOTIFY_SOCKET", &notify)
+        .env("WATCHDOG_USEC", "2000000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut seen: Vec<String> = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut collect = |until: Instant, seen: &mut Vec<String>| {
+        while Instant::now() < until {
+            if let Ok(n) = listener.recv(&mut buf) {
+                seen.push(String::from_utf8_lossy(&buf[..n]).to_string());
+            }
+        }
+    };
+    collect(Instant::now() + Duration::from_secs(4), &mut seen);
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    collect(Instant::now() + Duration::from_secs(2), &mut seen);
+    assert!(child.wait().unwrap().success());
+    let first = |needle: &str| {
+        seen.iter()
+            .position(|m| m.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle} in {seen:?}"))
+    };
+    let ready = first("READY=1");
+    let watchdog = first("WATCHDOG=1");
+    let stopping = first("STOPPING=1");
+    assert!(ready < watchdog && watchdog < stopping, "{seen:?}");
+    assert!(seen[ready].contains("STATUS=1 modem: modem0"), "{seen:?}");
+    assert!(
+        seen.iter()
+            .any(|m| m.contains("modem0 ready registered -71 dBm Globe Telecom; 0 queued")),
+        "{seen:?}"
+    );
+}
