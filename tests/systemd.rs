@@ -130,3 +130,30 @@ fn notifications_arrive_in_order() {
         "{seen:?}"
     );
 }
+
+#[test]
+fn the_udev_rule_names_the_port_and_keeps_modemmanager_away() {
+    let rule = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/77-smsq-modem.rules"),
+    )
+    .unwrap();
+    let joined = rule
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("\\\n", " ");
+    let active: Vec<&str> = joined.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(active.len(), 1, "one rule: {active:?}");
+    for needle in [
+        "SUBSYSTEM==\"tty\"",
+        "ENV{ID_VENDOR_ID}==",
+        "ENV{ID_MODEL_ID}==",
+        "ENV{ID_USB_INTERFACE_NUM}==",
+        "SYMLINK+=\"smsq-modem0\"",
+        "ENV{ID_MM_DEVICE_IGNORE}=\"1\"",
+        "GROUP=\"dialout\"",
+    ] {
+        assert!(active[0].contains(needle), "{needle} missing");
+    }
+}
