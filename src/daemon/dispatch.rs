@@ -78,25 +78,32 @@ pub async fn run(d: Arc<Daemon>, k: usize) {
         }
         let now = now_ms();
         let views = views(&d).await;
-        let picked = if views[k].usable() {
-            let candidates = d
-                .store
+        let usable = views[k].usable();
+        let candidates = if usable {
+            d.store
                 .call(move |db| db.due_candidates(now, 200))
                 .await
-                .unwrap_or_default();
-            candidates
-                .into_iter()
-                .find(|(_, to, started)| routing::route(to, started.as_deref(), &views) == Some(k))
+                .unwrap_or_default()
         } else {
-            None
+            Vec::new()
         };
+        let picked = candidates
+            .iter()
+            .find(|(_, to, started)| routing::route(to, started.as_deref(), &views) == Some(k))
+            .cloned();
         let Some((id, _, _)) = picked else {
-            let next = d.store.call(|db| db.earliest_due()).await.ok().flatten();
-            // Woken on new work and modem changes; the timer covers retry times and, as a
-            // safety net, anything a wake-up missed.
-            let wait = next.map_or(Duration::from_secs(5), |t| {
-                Duration::from_millis((t - now_ms()).clamp(10, 5000) as u64)
-            });
+            // Nothing for this modem now. If work is due but this modem cannot take it (absent,
+            // capped, routed elsewhere), only a change can help: wait to be woken (modem state
+            // changes and new work wake every dispatcher), never spin. If nothing is due yet,
+            // sleep until the earliest retry or scheduled time.
+            let wait = if usable && candidates.is_empty() {
+                let next = d.store.call(|db| db.earliest_due()).await.ok().flatten();
+                next.map_or(Duration::from_secs(60), |t| {
+                    Duration::from_millis((t - now_ms()).clamp(50, 60_000) as u64)
+                })
+            } else {
+                Duration::from_secs(60)
+            };
             tokio::select! {
                 _ = d.work.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
@@ -146,6 +153,8 @@ pub async fn run(d: Arc<Daemon>, k: usize) {
             last_send = Some(Instant::now());
             let stop = record(&d, &modem, &due, part, result).await;
             d.changed.notify_one();
+            // A daily cap may just have been reached: let the other dispatchers re-route.
+            d.wake();
             if stop {
                 break;
             }

@@ -460,9 +460,11 @@ impl Daemon {
     pub async fn pump_events(self: Arc<Self>) {
         let mut last = self.store.call(|db| db.last_event_id()).await.unwrap_or(0);
         loop {
+            // Every store change notifies; the long timer is only a safety net, so an idle
+            // daemon does not wake up for nothing.
             tokio::select! {
                 _ = self.changed.notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = tokio::time::sleep(Duration::from_secs(30)) => {}
             }
             let rows = self
                 .store
