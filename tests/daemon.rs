@@ -429,7 +429,22 @@ async fn a_configuration_file_with_two_modems_routes_by_prefix() {
     let config = config.to_string_lossy().to_string();
     let d = Smsqd::start(&["--config", &config, "--sim-inbound-every", "0"]);
     let mut c = d.client().await;
-    let m = c.call(Op::Modems).await.unwrap();
+    // Both modems up first: a message routed while one is still starting would (rightly)
+    // fail over to the other.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let m = loop {
+        let m = c.call(Op::Modems).await.unwrap();
+        if m["modems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["state"] == "ready" && m["registered"] == true)
+        {
+            break m;
+        }
+        assert!(Instant::now() < deadline, "modems not ready: {m}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     let ids: Vec<&str> = m["modems"]
         .as_array()
         .unwrap()

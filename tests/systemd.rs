@@ -157,3 +157,53 @@ fn the_udev_rule_names_the_port_and_keeps_modemmanager_away() {
         assert!(active[0].contains(needle), "{needle} missing");
     }
 }
+
+#[test]
+fn logs_fall_back_to_readable_stderr_and_keep_numbers_and_texts_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("smsq.sock");
+    let child = Command::new(env!("CARGO_BIN_EXE_smsqd"))
+        .args(["--simulate", "--sim-inbound-every", "0", "--send-gap", "0s"])
+        .arg("--db")
+        .arg(dir.path().join("smsq.db"))
+        .arg("--socket")
+        .arg(&socket)
+        // A journal stream that is not our stderr (as when a parent process left it set).
+        .env("JOURNAL_STREAM", "8:12345")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_smsq"))
+        .arg("--socket")
+        .arg(&socket)
+        .args(["send", "--to", "+639171234567", "Secret pickup code 4411"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    std::thread::sleep(Duration::from_millis(1500));
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("smsqd ready"), "{log}");
+    assert!(log.contains("part sent"), "{log}");
+    assert!(log.contains("+639******567"), "numbers masked: {log}");
+    assert!(!log.contains("+639171234567"), "no full number: {log}");
+    assert!(
+        !log.contains("Secret pickup code"),
+        "no message text: {log}"
+    );
+    assert!(
+        !log.contains("\u{1b}["),
+        "no colour codes when not a terminal"
+    );
+}

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{broadcast, mpsc};
-use tracing::{debug, info, warn};
+use tracing::{Instrument, debug, info, warn};
 
 use super::{ApiError, MAX_LINE, Op, Request, Response};
 use crate::daemon::{Daemon, Peer};
@@ -181,7 +181,16 @@ async fn handle_line(line: &[u8], d: &Arc<Daemon>, peer: Peer, tx: &mpsc::Sender
             return;
         }
     };
-    debug!(uid = ?peer.uid, pid = ?peer.pid, op = ?std::mem::discriminant(&request.op), "request");
+    let op_name = serde_json::to_value(&request.op)
+        .ok()
+        .and_then(|v| v.get("op").and_then(|o| o.as_str().map(str::to_string)))
+        .unwrap_or_default();
+    let span = tracing::info_span!("request", op = %op_name, uid = ?peer.uid, pid = ?peer.pid);
+    handle_request(request, d, peer, tx).instrument(span).await;
+}
+
+async fn handle_request(request: Request, d: &Arc<Daemon>, peer: Peer, tx: &mpsc::Sender<String>) {
+    debug!("request");
     let id = request.id.clone();
     let result = match request.op {
         Op::Send(s) => d.submit(s, peer).await,

@@ -44,6 +44,7 @@ struct RawConfig {
     multipart_timeout: Option<String>,
     max_parts: Option<u8>,
     reject_calls: Option<bool>,
+    log_sensitive: Option<bool>,
     database: Option<PathBuf>,
     socket: Option<PathBuf>,
     #[serde(default)]
@@ -89,6 +90,8 @@ pub struct ModemSetup {
 pub struct Config {
     pub settings: Settings,
     pub reject_calls: bool,
+    /// Full phone numbers in logs, for debugging (off: only the last three digits).
+    pub log_sensitive: bool,
     pub database: Option<PathBuf>,
     pub socket: Option<PathBuf>,
     pub modems: Vec<ModemSetup>,
@@ -309,6 +312,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
     Ok(Config {
         settings,
         reject_calls: raw.reject_calls.unwrap_or(true),
+        log_sensitive: raw.log_sensitive.unwrap_or(false),
         database: raw.database,
         socket: raw.socket,
         modems,

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::{Instrument, info, warn};
 
 use super::routing::{self, ModemView};
 use super::{Daemon, now_ms};
@@ -133,31 +133,44 @@ pub async fn run(d: Arc<Daemon>, k: usize) {
         }
         // Other dispatchers may find work this one passed over.
         d.wake();
-        for (part, tpdu_len, pdu) in &due.parts {
-            if let Some(t) = last_send {
-                let gap = d.settings.send_gap.saturating_sub(t.elapsed());
-                if !gap.is_zero() {
-                    tokio::time::sleep(gap).await;
-                }
+        let span = tracing::info_span!("message", message_id = due.id, modem = %modem.id());
+        send_parts(&d, &modem, &due, &mut last_send)
+            .instrument(span)
+            .await;
+    }
+}
+
+/// Sends the unsent parts of one claimed message, paced; stops at the first failure.
+async fn send_parts(
+    d: &Daemon,
+    modem: &ModemHandle,
+    due: &crate::store::Due,
+    last_send: &mut Option<Instant>,
+) {
+    for (part, tpdu_len, pdu) in &due.parts {
+        if let Some(t) = *last_send {
+            let gap = d.settings.send_gap.saturating_sub(t.elapsed());
+            if !gap.is_zero() {
+                tokio::time::sleep(gap).await;
             }
-            let (id, part, modem_id) = (due.id, *part, modem.id().to_string());
-            if let Err(e) = d
-                .store
-                .call(move |db| db.mark_sending(id, part, &modem_id, now_ms()))
-                .await
-            {
-                warn!(message_id = id, error = %e, "cannot record the send; not sending");
-                break;
-            }
-            let result = modem.send_pdu(*tpdu_len, pdu).await;
-            last_send = Some(Instant::now());
-            let stop = record(&d, &modem, &due, part, result).await;
-            d.changed.notify_one();
-            // A daily cap may just have been reached: let the other dispatchers re-route.
-            d.wake();
-            if stop {
-                break;
-            }
+        }
+        let (id, part, modem_id) = (due.id, *part, modem.id().to_string());
+        if let Err(e) = d
+            .store
+            .call(move |db| db.mark_sending(id, part, &modem_id, now_ms()))
+            .await
+        {
+            warn!(message_id = id, error = %e, "cannot record the send; not sending");
+            break;
+        }
+        let result = modem.send_pdu(*tpdu_len, pdu).await;
+        *last_send = Some(Instant::now());
+        let stop = record(d, modem, due, part, result).await;
+        d.changed.notify_one();
+        // A daily cap may just have been reached: let the other dispatchers re-route.
+        d.wake();
+        if stop {
+            break;
         }
     }
 }
@@ -175,7 +188,7 @@ async fn record(
     let to = phone::mask(&due.recipient);
     match result {
         Ok(mr) => {
-            info!(message_id = id, part, modem = %modem.id(), to = %to, mr, "part sent");
+            info!(event = "part_sent", message_id = id, part, modem = %modem.id(), to = %to, mr, "part sent");
             let _ = d
                 .store
                 .call(move |db| db.mark_sent(id, part, mr, now))
@@ -190,17 +203,17 @@ async fn record(
             };
             match class {
                 ErrorClass::Permanent => {
-                    warn!(message_id = id, part, to = %to, error = %words, "send rejected for good");
+                    warn!(event = "send_failed", message_id = id, part, to = %to, error = %words, "send rejected for good");
                     let _ = d.store.call(move |db| db.fail(id, &words, now)).await;
                 }
                 ErrorClass::Temporary if due.attempts + 1 >= d.settings.max_attempts => {
-                    warn!(message_id = id, part, error = %words, "giving up after too many attempts");
+                    warn!(event = "send_failed", message_id = id, part, error = %words, "giving up after too many attempts");
                     let reason = format!("{words}; gave up after {} attempts", due.attempts + 1);
                     let _ = d.store.call(move |db| db.fail(id, &reason, now)).await;
                 }
                 ErrorClass::Temporary => {
                     let wait = backoff(d.settings.retry_base, due.attempts, random_seed());
-                    warn!(message_id = id, part, error = %words, retry_in_s = wait.as_secs(), "send failed, will retry");
+                    warn!(event = "retry", message_id = id, part, error = %words, retry_in_s = wait.as_secs(), "send failed, will retry");
                     let next = now + wait.as_millis() as i64;
                     let _ = d
                         .store
@@ -208,7 +221,7 @@ async fn record(
                         .await;
                 }
                 ErrorClass::ModemSide => {
-                    warn!(message_id = id, part, error = %words, "modem not ready to send; message back in the queue");
+                    warn!(event = "requeued", message_id = id, part, error = %words, "modem not ready to send; message back in the queue");
                     let _ = d
                         .store
                         .call(move |db| db.requeue(id, part, &words, now))
@@ -218,7 +231,7 @@ async fn record(
             true
         }
         Err(e) if e.outcome_unknown() => {
-            warn!(message_id = id, part, error = %e, "outcome unknown; not resending automatically");
+            warn!(event = "outcome_unknown", message_id = id, part, error = %e, "outcome unknown; not resending automatically");
             let why = e.to_string();
             let _ = d
                 .store
@@ -236,7 +249,7 @@ async fn record(
             true
         }
         Err(e) => {
-            info!(message_id = id, part, error = %e, "modem unavailable; message back in the queue");
+            info!(event = "requeued", message_id = id, part, error = %e, "modem unavailable; message back in the queue");
             let why = e.to_string();
             let _ = d
                 .store

@@ -102,14 +102,8 @@ pub fn main() -> ExitCode {
         }
     };
     let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&args.log_level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .init();
+    let sink = super::logging::init(&args.log_level);
+    tracing::debug!(sink, "logging");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -162,6 +156,7 @@ fn configuration(args: &Args) -> Result<Config, String> {
     Ok(Config {
         settings,
         reject_calls: true,
+        log_sensitive: false,
         database: None,
         socket: None,
         modems: vec![ModemSetup {
@@ -181,6 +176,7 @@ async fn run(
     activated: Option<std::os::unix::net::UnixListener>,
 ) -> Result<(), String> {
     let config = configuration(&args)?;
+    crate::phone::show_numbers_in_logs(config.log_sensitive);
     if args.check_config {
         println!(
             "configuration OK: {} modem(s): {}",

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod dispatch;
+pub mod logging;
 pub mod main;
 pub mod notify;
 pub mod receive;
@@ -254,7 +255,7 @@ impl Daemon {
             .map_err(internal)?;
         let mut results = Vec::with_capacity(ids.len());
         for ((number, (id, new)), parts) in numbers.iter().zip(ids).zip(counts) {
-            info!(message_id = id, to = %phone::mask(number), parts, uid = ?peer.uid, "message queued");
+            info!(event = "queued", message_id = id, to = %phone::mask(number), parts, uid = ?peer.uid, "message queued");
             results.push(json!({"id": id, "to": number, "parts": parts, "new": new}));
         }
         self.wake();

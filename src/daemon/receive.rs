@@ -102,7 +102,7 @@ pub async fn sweep(d: &Daemon, modem: &ModemHandle) {
         && total > 0
         && used * 10 >= total * 8
     {
-        warn!(modem = %modem.id(), used, total, "SIM storage nearly full");
+        warn!(event = "storage_nearly_full", modem = %modem.id(), used, total, "SIM storage nearly full");
     }
     for entry in stored {
         // Messages the SIM keeps as drafts or sent copies (stat 2, 3) are not ours to take.
@@ -127,7 +127,7 @@ pub async fn process(d: &Daemon, modem: &str, pdu_hex: &str) -> bool {
     let decoded = pdu::decode_hex(&pdu_hex, DecodeOptions::default());
     let stored = match decoded {
         Err(e) => {
-            warn!(modem = %modem, error = %e, "undecodable PDU quarantined");
+            warn!(event = "quarantined", modem = %modem, error = %e, "undecodable PDU quarantined");
             let error = e.to_string();
             d.store
                 .call(move |db| db.quarantine(&modem, &pdu_hex, &error, now).map(|_| ()))
@@ -146,7 +146,7 @@ pub async fn process(d: &Daemon, modem: &str, pdu_hex: &str) -> bool {
                     Body::Text(t) => (Some(t.clone()), None),
                     Body::Data(b) | Body::Compressed(b) => (None, Some(pdu::hex::encode(b))),
                 };
-                info!(modem = %modem, from = %phone::mask(&sender), part = ?concat.map(|c| c.3), "message received");
+                info!(event = "received", modem = %modem, from = %phone::mask(&sender), part = ?concat.map(|c| c.3), "message received");
                 let part = InboundPart {
                     modem,
                     pdu: pdu_hex,

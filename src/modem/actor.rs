@@ -18,7 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{Instant, sleep, sleep_until};
 use tokio_serial::{SerialPortBuilderExt, SerialStream};
-use tracing::{debug, error, info, warn};
+use tracing::{Instrument, debug, error, info, warn};
 
 use super::exchange::{Event, Failure, Response, Router, StoredPdu, UrcEvent};
 use super::profile::Profile;
@@ -360,12 +360,18 @@ impl Ctx {
         });
         if changed {
             match &state {
-                ModemState::Ready => info!(modem = %self.config.id, "modem ready"),
-                ModemState::Absent => error!(modem = %self.config.id, "modem absent"),
-                ModemState::NeedsPin(why) | ModemState::Failed(why) => {
-                    error!(modem = %self.config.id, state = state.name(), reason = %why, "modem not usable")
+                ModemState::Ready => {
+                    info!(event = "modem_state", modem = %self.config.id, "modem ready")
                 }
-                ModemState::Initializing => info!(modem = %self.config.id, "initializing modem"),
+                ModemState::Absent => {
+                    error!(event = "modem_state", modem = %self.config.id, "modem absent")
+                }
+                ModemState::NeedsPin(why) | ModemState::Failed(why) => {
+                    error!(event = "modem_state", modem = %self.config.id, state = state.name(), reason = %why, "modem not usable")
+                }
+                ModemState::Initializing => {
+                    info!(event = "modem_state", modem = %self.config.id, "initializing modem")
+                }
             }
             let _ = self.events.send(ModemEvent::State(state));
         }
@@ -485,7 +491,7 @@ impl Link {
         if let UrcEvent::Line(line) = &urc {
             match line {
                 Urc::Banner(text) if self.ready => {
-                    warn!(modem = %ctx.config.id, banner = %text, "modem restarted");
+                    warn!(event = "modem_restarted", modem = %ctx.config.id, banner = %text, "modem restarted");
                     self.reboot_seen = true;
                 }
                 Urc::Registration(r) => {
@@ -510,15 +516,20 @@ impl Link {
         let _ = ctx.events.send(ModemEvent::Urc(urc));
     }
 
-    /// Runs one command to completion, handling URCs meanwhile.
+    /// Runs one command to completion, handling URCs meanwhile (one span per exchange).
     async fn execute(&mut self, ctx: &Ctx, command: Command) -> Result<Response, LinkError> {
         // Never log what a command carries: the PIN, or a PDU with number and text.
         let shown = if command.text.starts_with("AT+CPIN=") {
-            "AT+CPIN=<hidden>"
+            "AT+CPIN=<hidden>".to_string()
         } else {
-            command.text.as_str()
+            command.text.clone()
         };
-        debug!(modem = %ctx.config.id, command = %shown, "AT command");
+        let span = tracing::debug_span!("exchange", modem = %ctx.config.id, command = %shown);
+        self.execute_inner(ctx, command).instrument(span).await
+    }
+
+    async fn execute_inner(&mut self, ctx: &Ctx, command: Command) -> Result<Response, LinkError> {
+        debug!("AT command");
         let deadline = Instant::now() + command.timeout;
         let bytes = self.router.start(command);
         self.write(&bytes).await?;
