@@ -207,3 +207,63 @@ fn logs_fall_back_to_readable_stderr_and_keep_numbers_and_texts_out() {
         "no colour codes when not a terminal"
     );
 }
+
+#[test]
+fn socket_activation_uses_the_socket_systemd_passes() {
+    if Command::new("systemd-socket-activate")
+        .arg("--help")
+        .output()
+        .is_err()
+    {
+        eprintln!("systemd-socket-activate not installed: socket activation not exercised here");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("activated.sock");
+    let child = Command::new("systemd-socket-activate")
+        .arg("-l")
+        .arg(&socket)
+        .arg(env!("CARGO_BIN_EXE_smsqd"))
+        .args(["--simulate", "--sim-inbound-every", "0"])
+        .arg("--db")
+        .arg(dir.path().join("smsq.db"))
+        // A different path: if smsqd ignored the passed socket it would bind this one instead.
+        .arg("--socket")
+        .arg(dir.path().join("not-used.sock"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !socket.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "systemd-socket-activate did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The first connection starts smsqd, which must answer on the passed socket.
+    let out = Command::new(env!("CARGO_BIN_EXE_smsq"))
+        .arg("--socket")
+        .arg(&socket)
+        .args(["modems", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("modem0"));
+    assert!(
+        !dir.path().join("not-used.sock").exists(),
+        "smsqd bound its own socket"
+    );
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(String::from_utf8_lossy(&output.stderr).contains("using the socket systemd passed"));
+}
