@@ -267,3 +267,82 @@ fn socket_activation_uses_the_socket_systemd_passes() {
     let output = child.wait_with_output().unwrap();
     assert!(String::from_utf8_lossy(&output.stderr).contains("using the socket systemd passed"));
 }
+
+#[test]
+fn sighup_reloads_what_it_can_and_says_what_needs_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("smsqd.toml");
+    let socket = dir.path().join("smsq.sock");
+    let write = |text: &str| std::fs::write(&config, text).unwrap();
+    write(
+        "send_gap = \"0s\"\n[[modem]]\nid = \"m\"\nsimulate = \"simcom\"\nprefixes = [\"+63917\"]\n",
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_smsqd"))
+        .arg("--config")
+        .arg(&config)
+        .args(["--sim-inbound-every", "0"])
+        .arg("--db")
+        .arg(dir.path().join("smsq.db"))
+        .arg("--socket")
+        .arg(&socket)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let hup = || {
+        Command::new("kill")
+            .arg("-HUP")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    write(
+        "send_gap = \"2s\"\n[[modem]]\nid = \"m\"\nsimulate = \"huawei\"\nprefixes = [\"+63918\"]\ndaily_cap = 50\n",
+    );
+    hup();
+    write("send_gap = \"soon\"\n[[modem]]\nid = \"m\"\nsimulate = \"simcom\"\n");
+    hup();
+    // Still running and answering after a bad reload.
+    let out = Command::new(env!("CARGO_BIN_EXE_smsq"))
+        .arg("--socket")
+        .arg(&socket)
+        .arg("modems")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("configuration reloaded"), "{log}");
+    assert!(log.contains("send_gap: 0ns -> 2s"), "{log}");
+    assert!(
+        log.contains("modem[0].prefixes: [\"+63917\"] -> [\"+63918\"]"),
+        "{log}"
+    );
+    assert!(
+        log.contains("modem[0].daily_cap: None -> Some(50)"),
+        "{log}"
+    );
+    assert!(log.contains("need a restart"), "{log}");
+    assert!(
+        log.contains("modem[0].device: simulate simcom -> simulate huawei"),
+        "{log}"
+    );
+    assert!(log.contains("configuration not reloaded"), "{log}");
+    // The refusal names the key and the bad value.
+    assert!(
+        log.contains("send_gap: \"soon\" is not a duration"),
+        "{log}"
+    );
+}

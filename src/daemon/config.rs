@@ -45,6 +45,7 @@ struct RawConfig {
     max_parts: Option<u8>,
     reject_calls: Option<bool>,
     log_sensitive: Option<bool>,
+    log_level: Option<String>,
     database: Option<PathBuf>,
     socket: Option<PathBuf>,
     #[serde(default)]
@@ -92,6 +93,8 @@ pub struct Config {
     pub reject_calls: bool,
     /// Full phone numbers in logs, for debugging (off: only the last three digits).
     pub log_sensitive: bool,
+    /// Log level or RUST_LOG-style filter (`None`: the command line's).
+    pub log_level: Option<String>,
     pub database: Option<PathBuf>,
     pub socket: Option<PathBuf>,
     pub modems: Vec<ModemSetup>,
@@ -313,6 +316,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         settings,
         reject_calls: raw.reject_calls.unwrap_or(true),
         log_sensitive: raw.log_sensitive.unwrap_or(false),
+        log_level: raw.log_level,
         database: raw.database,
         socket: raw.socket,
         modems,
@@ -401,5 +405,170 @@ mod example {
         assert_eq!(c.settings.multipart_timeout, defaults.multipart_timeout);
         assert_eq!(c.settings.max_parts, defaults.max_parts);
         assert_eq!(c.modems.len(), 1);
+    }
+}
+
+/// What a reload changes: the keys applied now, and the keys that need a restart.
+pub fn diff(old: &Config, new: &Config) -> (Vec<String>, Vec<String>) {
+    let mut applied = Vec::new();
+    let mut restart = Vec::new();
+    let mut check = |key: &str, a: String, b: String, live: bool| {
+        if a != b {
+            let line = format!("{key}: {a} -> {b}");
+            if live {
+                applied.push(line)
+            } else {
+                restart.push(line)
+            }
+        }
+    };
+    let (o, n) = (&old.settings, &new.settings);
+    check(
+        "country",
+        format!("{:?}", o.default_country.map(|c| c.iso)),
+        format!("{:?}", n.default_country.map(|c| c.iso)),
+        true,
+    );
+    check(
+        "delivery_reports",
+        o.status_reports.to_string(),
+        n.status_reports.to_string(),
+        true,
+    );
+    check(
+        "send_gap",
+        format!("{:?}", o.send_gap),
+        format!("{:?}", n.send_gap),
+        true,
+    );
+    check(
+        "max_attempts",
+        o.max_attempts.to_string(),
+        n.max_attempts.to_string(),
+        true,
+    );
+    check(
+        "retry_base",
+        format!("{:?}", o.retry_base),
+        format!("{:?}", n.retry_base),
+        true,
+    );
+    check(
+        "multipart_timeout",
+        format!("{:?}", o.multipart_timeout),
+        format!("{:?}", n.multipart_timeout),
+        true,
+    );
+    check(
+        "max_parts",
+        o.max_parts.to_string(),
+        n.max_parts.to_string(),
+        true,
+    );
+    check(
+        "log_sensitive",
+        old.log_sensitive.to_string(),
+        new.log_sensitive.to_string(),
+        true,
+    );
+    check(
+        "log_level",
+        format!("{:?}", old.log_level),
+        format!("{:?}", new.log_level),
+        true,
+    );
+    check(
+        "reject_calls",
+        old.reject_calls.to_string(),
+        new.reject_calls.to_string(),
+        false,
+    );
+    check(
+        "database",
+        format!("{:?}", old.database),
+        format!("{:?}", new.database),
+        false,
+    );
+    check(
+        "socket",
+        format!("{:?}", old.socket),
+        format!("{:?}", new.socket),
+        false,
+    );
+    let ids = |c: &Config| {
+        c.modems
+            .iter()
+            .map(|m| m.id.clone())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    if ids(old) != ids(new) {
+        check("modem", ids(old), ids(new), false);
+        return (applied, restart);
+    }
+    for (i, (a, b)) in old.modems.iter().zip(&new.modems).enumerate() {
+        let key = |k: &str| format!("modem[{i}].{k}");
+        let source = |m: &ModemSetup| match &m.source {
+            ModemSource::Device(p) => p.display().to_string(),
+            ModemSource::Simulated(p) => format!("simulate {}", p.name),
+        };
+        check(&key("device"), source(a), source(b), false);
+        check(
+            &key("profile"),
+            a.profile.name.into(),
+            b.profile.name.into(),
+            false,
+        );
+        check(&key("baud"), a.baud.to_string(), b.baud.to_string(), false);
+        check(
+            &key("pin"),
+            a.pin.as_ref().map(|_| "set").unwrap_or("none").into(),
+            b.pin.as_ref().map(|_| "set").unwrap_or("none").into(),
+            false,
+        );
+        check(
+            &key("send_timeout"),
+            format!("{:?}", a.send_timeout),
+            format!("{:?}", b.send_timeout),
+            false,
+        );
+        check(
+            &key("prefixes"),
+            format!("{:?}", a.rules.prefixes),
+            format!("{:?}", b.rules.prefixes),
+            true,
+        );
+        check(
+            &key("daily_cap"),
+            format!("{:?}", a.rules.daily_cap),
+            format!("{:?}", b.rules.daily_cap),
+            true,
+        );
+    }
+    (applied, restart)
+}
+
+#[cfg(test)]
+mod reload_tests {
+    #[test]
+    fn diff_separates_live_changes_from_restarts() {
+        let a = super::parse("send_gap = \"3s\"\n[[modem]]\nid = \"g\"\nsimulate = \"simcom\"\nprefixes = [\"+63917\"]\n").unwrap();
+        let b = super::parse("send_gap = \"5s\"\n[[modem]]\nid = \"g\"\nsimulate = \"huawei\"\nprefixes = [\"+63918\"]\ndaily_cap = 9\n").unwrap();
+        let (applied, restart) = super::diff(&a, &b);
+        assert_eq!(
+            applied,
+            vec![
+                "send_gap: 3s -> 5s".to_string(),
+                "modem[0].prefixes: [\"+63917\"] -> [\"+63918\"]".into(),
+                "modem[0].daily_cap: None -> Some(9)".into(),
+            ]
+        );
+        assert_eq!(
+            restart,
+            vec![
+                "modem[0].device: simulate simcom -> simulate huawei".to_string(),
+                "modem[0].profile: simcom -> huawei".into(),
+            ]
+        );
     }
 }

@@ -52,7 +52,7 @@ async fn views(d: &Daemon) -> Vec<ModemView> {
         .unwrap_or_default();
     d.modems
         .iter()
-        .zip(&d.rules)
+        .zip(d.rules())
         .map(|(m, rules)| {
             let s = m.status();
             let (sent_today, in_flight) = load.get(m.id()).copied().unwrap_or((0, 0));
@@ -149,7 +149,7 @@ async fn send_parts(
 ) {
     for (part, tpdu_len, pdu) in &due.parts {
         if let Some(t) = *last_send {
-            let gap = d.settings.send_gap.saturating_sub(t.elapsed());
+            let gap = d.settings().send_gap.saturating_sub(t.elapsed());
             if !gap.is_zero() {
                 tokio::time::sleep(gap).await;
             }
@@ -206,13 +206,13 @@ async fn record(
                     warn!(event = "send_failed", message_id = id, part, to = %to, error = %words, "send rejected for good");
                     let _ = d.store.call(move |db| db.fail(id, &words, now)).await;
                 }
-                ErrorClass::Temporary if due.attempts + 1 >= d.settings.max_attempts => {
+                ErrorClass::Temporary if due.attempts + 1 >= d.settings().max_attempts => {
                     warn!(event = "send_failed", message_id = id, part, error = %words, "giving up after too many attempts");
                     let reason = format!("{words}; gave up after {} attempts", due.attempts + 1);
                     let _ = d.store.call(move |db| db.fail(id, &reason, now)).await;
                 }
                 ErrorClass::Temporary => {
-                    let wait = backoff(d.settings.retry_base, due.attempts, random_seed());
+                    let wait = backoff(d.settings().retry_base, due.attempts, random_seed());
                     warn!(event = "retry", message_id = id, part, error = %words, retry_in_s = wait.as_secs(), "send failed, will retry");
                     let next = now + wait.as_millis() as i64;
                     let _ = d

@@ -27,26 +27,43 @@ pub fn stderr_is_journal() -> bool {
     dev.parse::<u64>().ok() == Some(meta.dev()) && ino.parse::<u64>().ok() == Some(meta.ino())
 }
 
+type FilterHandle = tracing_subscriber::reload::Handle<EnvFilter, tracing_subscriber::Registry>;
+
+/// Lets a SIGHUP change the log level without restarting.
+static FILTER: std::sync::OnceLock<FilterHandle> = std::sync::OnceLock::new();
+
 /// Installs the global subscriber. Returns where logs go, for the first log line.
 pub fn init(level: &str) -> &'static str {
-    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
+    let _ = FILTER.set(handle);
+    let registry = tracing_subscriber::registry().with(filter);
     if stderr_is_journal()
         && let Ok(layer) = tracing_journald::layer()
     {
         let layer = layer
             .with_field_prefix(Some("SMSQ".into()))
             .with_syslog_identifier("smsqd".into());
-        tracing_subscriber::registry()
-            .with(filter())
-            .with(layer)
-            .init();
+        registry.with(layer).init();
         return "journald";
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(filter())
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
+    registry
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_target(false),
+        )
         .init();
     "stderr"
+}
+
+/// Changes the log level (or RUST_LOG-style filter) of the running daemon.
+pub fn set_level(level: &str) -> Result<(), String> {
+    let filter = EnvFilter::try_new(level).map_err(|e| format!("log_level {level:?}: {e}"))?;
+    FILTER
+        .get()
+        .ok_or("logging is not initialised")?
+        .reload(filter)
+        .map_err(|e| e.to_string())
 }

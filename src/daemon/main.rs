@@ -157,6 +157,7 @@ fn configuration(args: &Args) -> Result<Config, String> {
         settings,
         reject_calls: true,
         log_sensitive: false,
+        log_level: None,
         database: None,
         socket: None,
         modems: vec![ModemSetup {
@@ -240,6 +241,12 @@ async fn run(
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let d = Daemon::with_rules(store, handles, rules, config.settings.clone(), stop_rx);
+    if let Some(level) = &config.log_level
+        && args.log_level == "info"
+        && let Err(e) = super::logging::set_level(level)
+    {
+        warn!(error = %e, "log level from the configuration not applied");
+    }
     let socket_path = args
         .socket
         .clone()
@@ -270,7 +277,19 @@ async fn run(
         ));
     }
 
-    wait_for_signal().await;
+    let mut signals = watch_signals();
+    let mut current = config;
+    while let Some(sig) = signals.recv().await {
+        if sig == signal_hook::consts::SIGHUP {
+            match &args.config {
+                Some(path) => reload(path, &d, &mut current),
+                None => info!("SIGHUP: no --config file to reload"),
+            }
+            continue;
+        }
+        info!(signal = sig, "signal received");
+        break;
+    }
     notifier.notify("STOPPING=1");
     info!("stopping: no new requests; letting the send in progress finish");
     let _ = stop_tx.send(true);
@@ -326,25 +345,64 @@ async fn supervise(d: Arc<Daemon>, notifier: Arc<Notifier>) {
     }
 }
 
-/// SIGTERM/SIGINT through signal-hook on a plain thread, forwarded into the runtime.
-async fn wait_for_signal() {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    match signal_hook::iterator::Signals::new([SIGTERM, SIGINT]) {
+/// SIGTERM/SIGINT/SIGHUP through signal-hook on a plain thread, forwarded into the runtime.
+fn watch_signals() -> tokio::sync::mpsc::UnboundedReceiver<i32> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    match signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP]) {
         Ok(mut signals) => {
             std::thread::spawn(move || {
-                if let Some(sig) = signals.forever().next() {
-                    let _ = tx.send(sig);
+                for sig in signals.forever() {
+                    if tx.send(sig).is_err() {
+                        return;
+                    }
                 }
             });
-            if let Ok(sig) = rx.await {
-                info!(signal = sig, "signal received");
-            }
         }
+        Err(e) => error!(error = %e, "cannot watch signals; stopping only when killed"),
+    }
+    rx
+}
+
+/// Re-reads the configuration on SIGHUP: applies what can change without reopening devices
+/// (pacing, retries, routing, caps, country, logging) and says what needs a restart.
+fn reload(path: &std::path::Path, d: &Daemon, current: &mut Config) {
+    let new = match config::load(path) {
+        Ok(c) => c,
         Err(e) => {
-            error!(error = %e, "cannot watch signals; stopping only when killed");
-            std::future::pending::<()>().await;
+            error!(event = "config_reload_failed", error = %e, "configuration not reloaded; the running one stays");
+            return;
         }
+    };
+    let (applied, restart) = config::diff(current, &new);
+    if let Some(level) = &new.log_level
+        && let Err(e) = super::logging::set_level(level)
+    {
+        warn!(error = %e, "log level unchanged");
+    }
+    crate::phone::show_numbers_in_logs(new.log_sensitive);
+    let mut settings = new.settings.clone();
+    settings.housekeeping_interval = current.settings.housekeeping_interval;
+    d.replace_settings(
+        settings,
+        new.modems.iter().map(|m| m.rules.clone()).collect(),
+    );
+    if applied.is_empty() && restart.is_empty() {
+        info!(
+            event = "config_reloaded",
+            "configuration reloaded: nothing changed"
+        );
+    } else if !applied.is_empty() {
+        info!(event = "config_reloaded", changed = %applied.join("; "), "configuration reloaded");
+    }
+    if !restart.is_empty() {
+        warn!(event = "config_needs_restart", keys = %restart.join("; "), "these changes need a restart of smsqd");
+    }
+    // Keep the running modems' own settings: only what was applied becomes current.
+    let modems = std::mem::take(&mut current.modems);
+    *current = Config { modems, ..new };
+    for (m, n) in current.modems.iter_mut().zip(d.rules()) {
+        m.rules = n;
     }
 }
 

@@ -94,9 +94,10 @@ pub struct ModemRules {
 pub struct Daemon {
     pub store: Store,
     pub modems: Vec<ModemHandle>,
-    /// Routing rules, one per entry of `modems`.
-    pub rules: Vec<ModemRules>,
-    pub settings: Settings,
+    /// Routing rules, one per entry of `modems` (replaced on SIGHUP).
+    rules: std::sync::RwLock<Vec<ModemRules>>,
+    /// Replaced on SIGHUP; read through [`Daemon::settings`].
+    settings: std::sync::RwLock<Settings>,
     /// Wakes the dispatcher (new message, modem back, retry time).
     pub work: Notify,
     /// Wakes the event pump after a store change.
@@ -130,13 +131,35 @@ impl Daemon {
         Arc::new(Self {
             store,
             modems,
-            rules,
-            settings,
+            rules: std::sync::RwLock::new(rules),
+            settings: std::sync::RwLock::new(settings),
             work: Notify::new(),
             changed: Notify::new(),
             events,
             shutdown,
         })
+    }
+
+    /// The settings in force now (a copy: a reload may replace them at any time).
+    pub fn settings(&self) -> Settings {
+        self.settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The routing rules in force now, one per modem.
+    pub fn rules(&self) -> Vec<ModemRules> {
+        self.rules.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Applies reloaded settings and rules (SIGHUP); takes effect from the next decision.
+    pub fn replace_settings(&self, settings: Settings, rules: Vec<ModemRules>) {
+        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = settings;
+        if rules.len() == self.modems.len() {
+            *self.rules.write().unwrap_or_else(|e| e.into_inner()) = rules;
+        }
+        self.wake();
     }
 
     /// Wakes every dispatcher: each decides whether the new work is routed to it. The stored
@@ -159,7 +182,7 @@ impl Daemon {
         }
         let mut numbers = Vec::with_capacity(recipients.len());
         for r in &recipients {
-            let n = phone::normalize(r, self.settings.default_country)
+            let n = phone::normalize(r, self.settings().default_country)
                 .map_err(|e| ApiError::new("invalid_number", e.to_string()))?;
             numbers.push(n);
         }
@@ -192,7 +215,7 @@ impl Daemon {
                 "not_after must be later than not_before",
             ));
         }
-        let report = req.report.unwrap_or(self.settings.status_reports);
+        let report = req.report.unwrap_or(self.settings().status_reports);
         // One reference base per request; consecutive messages get consecutive references,
         // so two long texts to the same customer never share one.
         let base = self
@@ -212,7 +235,7 @@ impl Daemon {
             opts.plan = PlanOptions {
                 encoding,
                 concat: pdu::ConcatRef::Ref8(concat_ref),
-                max_parts: self.settings.max_parts,
+                max_parts: self.settings().max_parts,
                 ..PlanOptions::default()
             };
             encoder
@@ -482,12 +505,12 @@ impl Daemon {
 
     /// Expiry, incomplete multipart messages and periodic sweeps.
     pub async fn housekeeping(self: Arc<Self>) {
-        let mut tick = tokio::time::interval(self.settings.housekeeping_interval);
+        let mut tick = tokio::time::interval(self.settings().housekeeping_interval);
         let mut last_sweep = tokio::time::Instant::now();
         loop {
             tick.tick().await;
             let now = now_ms();
-            let timeout = self.settings.multipart_timeout.as_millis() as i64;
+            let timeout = self.settings().multipart_timeout.as_millis() as i64;
             let expired = self
                 .store
                 .call(move |db| db.expire(now))
@@ -501,7 +524,7 @@ impl Daemon {
             if !expired.is_empty() || !incomplete.is_empty() {
                 self.changed.notify_one();
             }
-            if last_sweep.elapsed() >= self.settings.sweep_interval {
+            if last_sweep.elapsed() >= self.settings().sweep_interval {
                 last_sweep = tokio::time::Instant::now();
                 for modem in &self.modems {
                     receive::sweep(&self, modem).await;

@@ -174,7 +174,7 @@ pub async fn process(d: &Daemon, modem: &str, pdu_hex: &str) -> bool {
                     outcome,
                     pdu: pdu_hex,
                 };
-                let window = d.settings.report_window.as_millis() as i64;
+                let window = d.settings().report_window.as_millis() as i64;
                 d.store
                     .call(move |db| db.record_status_report(&report, window, now).map(|_| ()))
                     .await
