@@ -467,3 +467,30 @@ async fn a_configuration_file_with_two_modems_routes_by_prefix() {
         "smart"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_socket_belongs_to_the_configured_group() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    // A group this test can give files to: the one its own files get.
+    let gid = std::fs::metadata(dir.path()).unwrap().gid();
+    let groups = std::fs::read_to_string("/etc/group").unwrap();
+    let Some(name) = groups.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() > 2 && f[2] == gid.to_string()).then(|| f[0].to_string())
+    }) else {
+        eprintln!("no /etc/group entry for gid {gid}: not exercised");
+        return;
+    };
+    let config = dir.path().join("smsqd.toml");
+    std::fs::write(
+        &config,
+        format!("socket_group = \"{name}\"\n[[modem]]\nsimulate = \"simcom\"\n"),
+    )
+    .unwrap();
+    let config = config.to_string_lossy().to_string();
+    let d = Smsqd::start(&["--config", &config, "--sim-inbound-every", "0"]);
+    let meta = std::fs::metadata(&d.socket).unwrap();
+    assert_eq!(meta.gid(), gid);
+    assert_eq!(meta.mode() & 0o777, 0o660);
+}

@@ -325,10 +325,12 @@ async fn two_modems_prefix_routing_failover_and_daily_cap() {
         smsq::daemon::ModemRules {
             prefixes: vec!["+63917".into()],
             daily_cap: Some(3),
+            send_gap: None,
         },
         smsq::daemon::ModemRules {
             prefixes: vec!["+63918".into()],
             daily_cap: None,
+            send_gap: None,
         },
     ];
     let store = Store::open(&dir.path().join("smsq.db")).unwrap();
@@ -452,4 +454,47 @@ async fn a_half_received_message_completes_after_a_restart_and_modem_changes_are
         .collect();
     assert!(modem_events.contains(&"first: absent"), "{modem_events:?}");
     assert!(modem_events.contains(&"second: ready"), "{modem_events:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_modems_own_send_gap_paces_its_sends() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("modem");
+    let sim = Simulator::start(&sim::profile::SIMCOM, &link, |_| {})
+        .await
+        .unwrap();
+    let mut config = ModemConfig::new("slow", &link, &profile::SIMCOM);
+    config.registration_wait = Duration::from_millis(300);
+    let modem = ModemHandle::spawn(config);
+    assert!(
+        modem
+            .wait_for(Duration::from_secs(10), |s| s.state == ModemState::Ready)
+            .await
+    );
+    let rules = vec![smsq::daemon::ModemRules {
+        send_gap: Some(Duration::from_millis(800)),
+        ..Default::default()
+    }];
+    let (_stop, stop_rx) = watch::channel(false);
+    // The global gap is zero: only the modem's own setting can space the sends.
+    let d = Daemon::with_rules(
+        Store::open(&dir.path().join("smsq.db")).unwrap(),
+        vec![modem],
+        rules,
+        fast(),
+        stop_rx,
+    );
+    let sock = dir.path().join("smsq.sock");
+    spawn_tasks(&d, smsq::api::server::bind(&sock).unwrap());
+    let started = Instant::now();
+    let a = submit(&sock, "+639171234567", "first").await;
+    let b = submit(&sock, "+639171234567", "second").await;
+    wait_state(&sock, a, &["sent", "delivered"]).await;
+    wait_state(&sock, b, &["sent", "delivered"]).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(800),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(sim.sent().len(), 2);
 }

@@ -48,6 +48,7 @@ struct RawConfig {
     log_level: Option<String>,
     database: Option<PathBuf>,
     socket: Option<PathBuf>,
+    socket_group: Option<String>,
     #[serde(default)]
     modem: Vec<RawModem>,
 }
@@ -64,6 +65,7 @@ struct RawModem {
     #[serde(default)]
     prefixes: Vec<String>,
     daily_cap: Option<i64>,
+    send_gap: Option<String>,
     send_timeout: Option<String>,
 }
 
@@ -97,6 +99,8 @@ pub struct Config {
     pub log_level: Option<String>,
     pub database: Option<PathBuf>,
     pub socket: Option<PathBuf>,
+    /// Group of the socket smsqd creates itself (socket activation sets it in the unit).
+    pub socket_group: Option<(String, u32)>,
     pub modems: Vec<ModemSetup>,
 }
 
@@ -143,6 +147,18 @@ fn duration(key: &str, value: &Option<String>, default: Duration) -> Result<Dura
             }),
         },
     }
+}
+
+/// The id of group `name`, from /etc/group.
+fn group_id(name: &str) -> Option<u32> {
+    std::fs::read_to_string("/etc/group")
+        .ok()?
+        .lines()
+        .find_map(|line| {
+            let mut f = line.split(':');
+            (f.next()? == name).then_some(())?;
+            f.nth(1)?.parse().ok()
+        })
 }
 
 /// Reads and validates `path`.
@@ -309,6 +325,10 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
             rules: ModemRules {
                 prefixes: m.prefixes.clone(),
                 daily_cap: m.daily_cap,
+                send_gap: match &m.send_gap {
+                    None => None,
+                    Some(_) => Some(duration(&key("send_gap"), &m.send_gap, Duration::ZERO)?),
+                },
             },
         });
     }
@@ -319,6 +339,15 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         log_level: raw.log_level,
         database: raw.database,
         socket: raw.socket,
+        socket_group: match raw.socket_group {
+            None => None,
+            Some(name) => {
+                let gid = group_id(&name).ok_or_else(|| {
+                    err("socket_group", format!("no group {name:?} on this system"))
+                })?;
+                Some((name, gid))
+            }
+        },
         modems,
     })
 }
@@ -339,6 +368,7 @@ mod tests {
         pin = "1234"
         prefixes = ["+63917", "+63905"]
         daily_cap = 300
+        send_gap = "5s"
         [[modem]]
         id = "smart"
         simulate = "simcom"
@@ -354,6 +384,8 @@ mod tests {
         assert_eq!(c.modems.len(), 2);
         assert_eq!(c.modems[0].profile.name, "huawei");
         assert_eq!(c.modems[0].rules.daily_cap, Some(300));
+        assert_eq!(c.modems[0].rules.send_gap, Some(Duration::from_secs(5)));
+        assert_eq!(c.modems[1].rules.send_gap, None);
         assert_eq!(c.modems[1].profile.name, "simcom");
         assert!(matches!(c.modems[1].source, ModemSource::Simulated(_)));
         assert!(c.reject_calls);
@@ -385,6 +417,11 @@ mod tests {
         assert!(bad(&format!("{modem}baud = 1234\n")).starts_with("modem[0].baud:"));
         assert!(bad(&format!("{modem}prefixes = [\"0917\"]\n")).starts_with("modem[0].prefixes:"));
         assert!(bad(&format!("{modem}daily_cap = 0\n")).starts_with("modem[0].daily_cap:"));
+        assert!(bad(&format!("{modem}send_gap = \"later\"\n")).starts_with("modem[0].send_gap:"));
+        assert!(
+            bad(&format!("socket_group = \"no-such-group-xyz\"\n{modem}"))
+                .starts_with("socket_group:")
+        );
         assert!(
             bad(&format!("{modem}id = \"x\"\n{modem}id = \"x\"\n")).starts_with("modem[1].id:")
         );
@@ -495,6 +532,12 @@ pub fn diff(old: &Config, new: &Config) -> (Vec<String>, Vec<String>) {
         format!("{:?}", new.socket),
         false,
     );
+    check(
+        "socket_group",
+        format!("{:?}", old.socket_group),
+        format!("{:?}", new.socket_group),
+        false,
+    );
     let ids = |c: &Config| {
         c.modems
             .iter()
@@ -542,6 +585,12 @@ pub fn diff(old: &Config, new: &Config) -> (Vec<String>, Vec<String>) {
             &key("daily_cap"),
             format!("{:?}", a.rules.daily_cap),
             format!("{:?}", b.rules.daily_cap),
+            true,
+        );
+        check(
+            &key("send_gap"),
+            format!("{:?}", a.rules.send_gap),
+            format!("{:?}", b.rules.send_gap),
             true,
         );
     }

@@ -149,7 +149,15 @@ async fn send_parts(
 ) {
     for (part, tpdu_len, pdu) in &due.parts {
         if let Some(t) = *last_send {
-            let gap = d.settings().send_gap.saturating_sub(t.elapsed());
+            // This modem's own gap if it has one, else the global one.
+            let own = d
+                .modems
+                .iter()
+                .position(|m| m.id() == modem.id())
+                .and_then(|k| d.rules().get(k).and_then(|r| r.send_gap));
+            let gap = own
+                .unwrap_or_else(|| d.settings().send_gap)
+                .saturating_sub(t.elapsed());
             if !gap.is_zero() {
                 tokio::time::sleep(gap).await;
             }

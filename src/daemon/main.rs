@@ -160,6 +160,7 @@ fn configuration(args: &Args) -> Result<Config, String> {
         log_level: None,
         database: None,
         socket: None,
+        socket_group: None,
         modems: vec![ModemSetup {
             id: "modem0".into(),
             source,
@@ -258,8 +259,16 @@ async fn run(
             tokio::net::UnixListener::from_std(listener)
                 .map_err(|e| format!("socket activation: {e}"))?
         }
-        None => crate::api::server::bind(&socket_path)
-            .map_err(|e| format!("cannot listen on {}: {e}", socket_path.display()))?,
+        None => {
+            let listener = crate::api::server::bind(&socket_path)
+                .map_err(|e| format!("cannot listen on {}: {e}", socket_path.display()))?;
+            if let Some((name, gid)) = &config.socket_group {
+                std::os::unix::fs::chown(&socket_path, None, Some(*gid)).map_err(|e| {
+                    format!("cannot give {} to group {name}: {e}", socket_path.display())
+                })?;
+            }
+            listener
+        }
     };
     info!(socket = %socket_path.display(), db = %db_path.display(), modems = d.modems.len(), "smsqd ready");
 

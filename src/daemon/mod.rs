@@ -88,6 +88,8 @@ pub struct ModemRules {
     pub prefixes: Vec<String>,
     /// Parts this SIM may send per day (UTC); `None` for no cap.
     pub daily_cap: Option<i64>,
+    /// This modem's minimum time between sends; `None`: the global `send_gap`.
+    pub send_gap: Option<Duration>,
 }
 
 /// The shared state of a running daemon.
