@@ -2,11 +2,13 @@
 //! must not poll the store in a tight loop (no CPU burnt while the modem is absent). Its own
 //! test binary, so no other test adds to the process's CPU time.
 
+mod common;
+
 use std::time::Duration;
 
 use smsq::daemon::{Daemon, Settings, spawn_tasks};
-use smsq::modem::{ModemConfig, ModemHandle, ModemState, profile};
-use smsq::sim::{self, Simulator};
+use smsq::modem::ModemState;
+
 use smsq::store::Store;
 use tokio::sync::watch;
 
@@ -20,19 +22,10 @@ fn cpu_seconds() -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_absent_modem_with_work_waiting_costs_no_cpu() {
     let dir = tempfile::tempdir().unwrap();
-    let link = dir.path().join("modem");
-    let sim = Simulator::start(&sim::profile::SIMCOM, &link, |_| {})
-        .await
-        .unwrap();
-    let mut config = ModemConfig::new("modem0", &link, &profile::SIMCOM);
-    config.registration_wait = Duration::from_millis(300);
-    config.reopen_backoff = (Duration::from_secs(5), Duration::from_secs(30));
-    let modem = ModemHandle::spawn(config);
-    assert!(
-        modem
-            .wait_for(Duration::from_secs(10), |s| s.state == ModemState::Ready)
-            .await
-    );
+    let (sim, modem) = common::simulated_modem(dir.path(), "modem0", |c| {
+        c.reopen_backoff = (Duration::from_secs(5), Duration::from_secs(30));
+    })
+    .await;
     let (_stop, stop_rx) = watch::channel(false);
     let d = Daemon::new(
         Store::open(&dir.path().join("smsq.db")).unwrap(),

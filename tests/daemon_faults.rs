@@ -5,14 +5,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use smsq::api::client::Client;
 use smsq::api::{Op, ServerLine};
 use smsq::daemon::{Daemon, Settings, spawn_tasks};
-use smsq::modem::{ModemConfig, ModemHandle, ModemState, profile};
+use smsq::modem::ModemState;
 use smsq::pdu::{self, Address, DeliverSpec, PlanOptions, Timestamp};
-use smsq::sim::{self, Simulator};
+use smsq::sim::Simulator;
 use smsq::store::Store;
 use tokio::sync::watch;
 
@@ -28,19 +30,7 @@ struct Rig {
 
 async fn rig(settings: Settings) -> Rig {
     let dir = tempfile::tempdir().unwrap();
-    let link = dir.path().join("modem");
-    let sim = Simulator::start(&sim::profile::SIMCOM, &link, |_| {})
-        .await
-        .unwrap();
-    let mut config = ModemConfig::new("modem0", &link, &profile::SIMCOM);
-    config.registration_wait = Duration::from_millis(500);
-    config.reopen_backoff = (Duration::from_millis(50), Duration::from_millis(200));
-    let modem = ModemHandle::spawn(config);
-    assert!(
-        modem
-            .wait_for(Duration::from_secs(10), |s| s.state == ModemState::Ready)
-            .await
-    );
+    let (sim, modem) = common::simulated_modem(dir.path(), "modem0", |_| {}).await;
     let store = Store::open(&dir.path().join("smsq.db")).unwrap();
     let (stop, stop_rx) = watch::channel(false);
     let d = Daemon::new(store, vec![modem], settings, stop_rx);
@@ -304,21 +294,8 @@ async fn two_modems_prefix_routing_failover_and_daily_cap() {
     let mut sims = Vec::new();
     let mut handles = Vec::new();
     for name in ["globe", "smart"] {
-        let link = dir.path().join(name);
-        sims.push(
-            Simulator::start(&sim::profile::SIMCOM, &link, |_| {})
-                .await
-                .unwrap(),
-        );
-        let mut config = ModemConfig::new(name, &link, &profile::SIMCOM);
-        config.registration_wait = Duration::from_millis(500);
-        config.reopen_backoff = (Duration::from_millis(50), Duration::from_millis(200));
-        let modem = ModemHandle::spawn(config);
-        assert!(
-            modem
-                .wait_for(Duration::from_secs(10), |s| s.state == ModemState::Ready)
-                .await
-        );
+        let (sim, modem) = common::simulated_modem(dir.path(), name, |_| {}).await;
+        sims.push(sim);
         handles.push(modem);
     }
     let rules = vec![
@@ -395,18 +372,7 @@ async fn a_half_received_message_completes_after_a_restart_and_modem_changes_are
         let dir = dir.path().to_path_buf();
         let db = db.clone();
         async move {
-            let link = dir.join(name);
-            let sim = Simulator::start(&sim::profile::SIMCOM, &link, |_| {})
-                .await
-                .unwrap();
-            let mut config = ModemConfig::new(name, &link, &profile::SIMCOM);
-            config.registration_wait = Duration::from_millis(500);
-            let modem = ModemHandle::spawn(config);
-            assert!(
-                modem
-                    .wait_for(Duration::from_secs(10), |s| s.state == ModemState::Ready)
-                    .await
-            );
+            let (sim, modem) = common::simulated_modem(&dir, name, |_| {}).await;
             let (stop, stop_rx) = watch::channel(false);
             let d = Daemon::new(Store::open(&db).unwrap(), vec![modem], fast(), stop_rx);
             let sock = dir.join(format!("{name}.sock"));
@@ -459,18 +425,7 @@ async fn a_half_received_message_completes_after_a_restart_and_modem_changes_are
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_modems_own_send_gap_paces_its_sends() {
     let dir = tempfile::tempdir().unwrap();
-    let link = dir.path().join("modem");
-    let sim = Simulator::start(&sim::profile::SIMCOM, &link, |_| {})
-        .await
-        .unwrap();
-    let mut config = ModemConfig::new("slow", &link, &profile::SIMCOM);
-    config.registration_wait = Duration::from_millis(300);
-    let modem = ModemHandle::spawn(config);
-    assert!(
-        modem
-            .wait_for(Duration::from_secs(10), |s| s.state == ModemState::Ready)
-            .await
-    );
+    let (sim, modem) = common::simulated_modem(dir.path(), "slow", |_| {}).await;
     let rules = vec![smsq::daemon::ModemRules {
         send_gap: Some(Duration::from_millis(800)),
         ..Default::default()
