@@ -252,18 +252,21 @@ impl fmt::Display for Address {
 const BCD: [u8; 16] = *b"0123456789*#abc?";
 
 fn read_bcd(body: &[u8], digits: usize) -> String {
+    let digits = digits.min(MAX_DIGITS);
     let mut buf = [0u8; MAX_DIGITS];
     let mut n = 0;
-    for i in 0..digits.min(MAX_DIGITS) {
-        let b = body[i / 2];
-        let nibble = if i % 2 == 0 { b & 0x0F } else { b >> 4 };
-        if nibble != 0x0F {
-            buf[n] = BCD[nibble as usize];
-            n += 1;
+    // Branch-free: every nibble is written, and a filler (0xF) is overwritten by the next.
+    for (i, &b) in body.iter().take(digits.div_ceil(2)).enumerate() {
+        let high_counts = 2 * i + 1 < digits;
+        for (nibble, counts) in [(b & 0x0F, true), (b >> 4, high_counts)] {
+            buf[n.min(MAX_DIGITS - 1)] = BCD[usize::from(nibble)];
+            n += usize::from(counts && nibble != 0x0F);
         }
     }
-    // BCD holds ASCII only.
-    String::from_utf8_lossy(&buf[..n]).into_owned()
+    // BCD holds ASCII only, so this never fails.
+    std::str::from_utf8(&buf[..n])
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn write_bcd(digits: &str, out: &mut [u8]) -> usize {

@@ -7,6 +7,8 @@
 //! byte table for U+0000..=U+00FF, so no character costs more than an array index and, for the
 //! eleven Greek letters and the euro sign, one `match`.
 
+use super::simd;
+
 /// The escape septet: the next septet is read from the single-shift (extension) table.
 pub const ESCAPE: u8 = 0x1B;
 
@@ -311,22 +313,14 @@ impl Gsm7Tables {
 /// [`Gsm7Tables::decode_into`] for the default tables, the case of nearly every message.
 fn decode_default(septets: &[u8], out: &mut String) {
     out.reserve(septets.len());
-    let mut buf = [0u8; 64];
-    let mut n = 0;
     let mut i = 0;
     while i < septets.len() {
-        // Keep room for one chunk of 8 ASCII bytes or one 3-byte character.
-        if n + 8 > buf.len() {
-            flush(&buf[..n], out);
-            n = 0;
-        }
-        // Eight septets whose codes are their own ASCII values are copied as they are.
-        if let Some(chunk) = septets.get(i..i + 8)
-            && all_identity(u64::from_le_bytes(chunk.try_into().unwrap_or_default()))
-        {
-            buf[n..n + 8].copy_from_slice(chunk);
-            n += 8;
-            i += 8;
+        // Runs of septets whose codes are their own ASCII values go in as they are.
+        let run = identity_run(&septets[i..]);
+        if run > 0 {
+            // Identity septets are ASCII, so this cannot fail.
+            out.push_str(std::str::from_utf8(&septets[i..i + run]).unwrap_or_default());
+            i += run;
             continue;
         }
         let s = septets[i] & 0x7F;
@@ -347,14 +341,8 @@ fn decode_default(septets: &[u8], out: &mut String) {
                 }
             }
         };
-        n += c.encode_utf8(&mut buf[n..]).len();
+        out.push(c);
     }
-    flush(&buf[..n], out);
-}
-
-fn flush(bytes: &[u8], out: &mut String) {
-    // Whole characters only were written, so the bytes are valid UTF-8.
-    out.push_str(std::str::from_utf8(bytes).unwrap_or_default());
 }
 
 #[inline]
@@ -384,46 +372,65 @@ fn default_lookup(c: char) -> u8 {
 /// character does not fit; the caller then takes the slow path that reports positions.
 pub fn encode_default_fast(text: &str, out: &mut Vec<u8>) -> bool {
     out.clear();
+    // At most two septets per character, and every character takes at least one byte.
     out.reserve(text.len() * 2);
     let bytes = text.as_bytes();
     let mut i = 0;
-    // Letters, digits, space and most punctuation have the same value in ASCII and in the
-    // default alphabet, so a chunk of eight of them is copied as it is: no table at all.
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-        if !all_identity(word) {
-            break;
-        }
-        out.extend_from_slice(chunk);
-        i += 8;
-    }
-    // The rest, from the first chunk with any other character, one character at a time.
-    for c in text[i..].chars() {
+    loop {
+        // Letters, digits, space, most punctuation and line breaks have the same value in
+        // ASCII and in the default alphabet: whole runs of them are copied as they are.
+        let run = identity_run(&bytes[i..]);
+        out.extend_from_slice(&bytes[i..i + run]);
+        i += run;
+        // A run ends at an ASCII byte or at the start of a character, so `i` is a boundary.
+        let Some(c) = text.get(i..).and_then(|rest| rest.chars().next()) else {
+            return true;
+        };
         match default_lookup(c) {
             NONE => return false,
             v if v & EXT != 0 => out.extend_from_slice(&[ESCAPE, v & !EXT]),
             v => out.push(v),
         }
+        i += c.len_utf8();
     }
-    true
 }
 
-const LANE_HIGH: u64 = 0x8080_8080_8080_8080;
-const LANE_ONES: u64 = 0x0101_0101_0101_0101;
-
-/// Whether every byte of `word` is a character whose ASCII value is also its code in the
-/// default alphabet: ' '..'#', '%'..'?', 'A'..'Z', 'a'..'z' (TS 23.038 §6.2.1; '$', '@', '_'
-/// and the brackets differ, and LF/CR are left to the slow path). SWAR: lanes below 0x80 add
-/// `0x80 - k` without carrying, so the lane's high bit says "lane >= k".
-#[inline]
-fn all_identity(word: u64) -> bool {
-    if word & LANE_HIGH != 0 {
-        return false;
+/// Octets (or septets) whose ASCII value is also their code in the default alphabet: LF, CR,
+/// ' '..'#', '%'..'?', 'A'..'Z', 'a'..'z' (TS 23.038 §6.2.1; '$', '@', '_' and the brackets
+/// differ). Derived from the table itself, so it cannot drift from it.
+static IDENTITY: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut code = 0;
+    while code < 128 {
+        t[code] = code != ESCAPE as usize && DEFAULT[code] as u32 == code as u32;
+        code += 1;
     }
-    let at_least = |k: u8| word.wrapping_add(LANE_ONES * u64::from(0x80 - k)) & LANE_HIGH;
-    let within = |lo: u8, hi: u8| at_least(lo) & !at_least(hi + 1);
-    let ok = within(b' ', b'#') | within(b'%', b'?') | within(b'A', b'Z') | within(b'a', b'z');
-    ok == LANE_HIGH
+    t
+};
+
+#[inline]
+pub(super) fn is_identity(b: u8) -> bool {
+    IDENTITY[usize::from(b)]
+}
+
+/// How many leading octets of `bytes` are [`IDENTITY`] characters: sixteen at a time through
+/// the vector kernel, then one at a time.
+#[inline]
+fn identity_run(bytes: &[u8]) -> usize {
+    let mut blocks = bytes.chunks_exact(16);
+    let mut n = 0;
+    for block in &mut blocks {
+        let mask = simd::gsm7_identity_mask(block.try_into().unwrap_or(&[0; 16]));
+        if mask != 0xFFFF {
+            return n + mask.trailing_ones() as usize;
+        }
+        n += 16;
+    }
+    n + blocks
+        .remainder()
+        .iter()
+        .take_while(|&&b| is_identity(b))
+        .count()
 }
 
 /// How many septets `c` takes in the default alphabet (1 or 2), or `None`.
@@ -439,22 +446,30 @@ pub fn default_septets(c: char) -> Option<u8> {
 /// Packs `septets` into `out` starting `fill_bits` (0..=6) bits into `out[0]`, least
 /// significant bit first (TS 23.038 §6.1.2.1.1). Returns the number of octets written.
 ///
-/// Eight septets at a time go through one u64: 56 bits in, 7 octets out, so the inner
-/// loop has no per-bit work. The caller sizes `out` to at least
-/// `(fill_bits + 7 * septets.len()).div_ceil(8)` octets.
+/// Sixteen septets at a time become two 56-bit values, so the inner loop has no per-bit work.
+/// The caller sizes `out` to at least `(fill_bits + 7 * septets.len()).div_ceil(8)` octets;
+/// where `out` has room, one octet past the returned length may be overwritten.
 pub fn pack_septets(septets: &[u8], fill_bits: u8, out: &mut [u8]) -> usize {
+    // Bits not yet written, always `nbits` of them; after each whole 56-bit word the count is
+    // back to `fill_bits`.
     let mut acc: u64 = 0;
     let mut nbits = u32::from(fill_bits);
     let mut written = 0;
-    let mut chunks = septets.chunks_exact(8);
-    for chunk in &mut chunks {
-        let word = compress_septets(u64::from_le_bytes(chunk.try_into().unwrap_or_default()));
-        acc |= word << nbits;
-        out[written..written + 7].copy_from_slice(&acc.to_le_bytes()[..7]);
-        written += 7;
-        acc >>= 56;
+    let mut blocks = septets.chunks_exact(16);
+    for block in &mut blocks {
+        for word in simd::pack_16(block.try_into().unwrap_or(&[0; 16])) {
+            let bits = acc | word << nbits;
+            let octets = bits.to_le_bytes();
+            // One 8-octet store where there is room (its last octet is rewritten later).
+            match out.get_mut(written..written + 8) {
+                Some(dst) => dst.copy_from_slice(&octets),
+                None => out[written..written + 7].copy_from_slice(&octets[..7]),
+            }
+            written += 7;
+            acc = bits >> 56;
+        }
     }
-    for &s in chunks.remainder() {
+    for &s in blocks.remainder() {
         acc |= u64::from(s & 0x7F) << nbits;
         nbits += 7;
         while nbits >= 8 {
@@ -474,8 +489,9 @@ pub fn pack_septets(septets: &[u8], fill_bits: u8, out: &mut [u8]) -> usize {
 /// Eight septets in the eight byte lanes of `x` to one 56-bit value, septet 0 lowest:
 /// close the one-bit gaps between bytes, then the two-bit gaps between 14-bit pairs, then the
 /// four-bit gap between 28-bit halves.
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
 #[inline]
-fn compress_septets(x: u64) -> u64 {
+pub(super) fn compress_septets(x: u64) -> u64 {
     let x = x & 0x7F7F_7F7F_7F7F_7F7F;
     let x = (x & 0x007F_007F_007F_007F) | ((x & 0x7F00_7F00_7F00_7F00) >> 1);
     let x = (x & 0x0000_3FFF_0000_3FFF) | ((x & 0x3FFF_0000_3FFF_0000) >> 2);
@@ -483,8 +499,9 @@ fn compress_septets(x: u64) -> u64 {
 }
 
 /// The inverse of [`compress_septets`]: 56 bits to eight septets in byte lanes.
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
 #[inline]
-fn spread_septets(x: u64) -> u64 {
+pub(super) fn spread_septets(x: u64) -> u64 {
     let x = (x & 0x0000_0000_0FFF_FFFF) | ((x << 4) & 0x0FFF_FFFF_0000_0000);
     let x = (x & 0x0000_3FFF_0000_3FFF) | ((x << 2) & 0x3FFF_0000_3FFF_0000);
     (x & 0x007F_007F_007F_007F) | ((x << 1) & 0x7F00_7F00_7F00_7F00)
@@ -496,26 +513,33 @@ fn spread_septets(x: u64) -> u64 {
 pub fn unpack_septets(data: &[u8], bit_offset: usize, count: usize, out: &mut [u8]) -> usize {
     let available = (data.len() * 8).saturating_sub(bit_offset) / 7;
     let count = count.min(available).min(out.len());
+    // Sixteen septets are 112 bits, exactly 14 octets, so every block starts at the same bit
+    // within its first octet and one 15-octet window (the shift is at most 7) covers it. The
+    // last window may run past the data: it is padded with zeros, which only ever fill septets
+    // beyond `count`.
+    let shift = (bit_offset % 8) as u32;
+    let mut at = bit_offset / 8;
     let mut i = 0;
-    // Eight septets (56 bits) at a time from one unaligned 64-bit read: the shift is at most
-    // 7 bits, so the word always holds the 56 bits needed.
-    while i + 8 <= count {
-        let bit = bit_offset + 7 * i;
-        let byte = bit / 8;
-        let Some(window) = data.get(byte..byte + 8) else {
-            break;
+    while i < count {
+        let septets = match data.get(at..at + 15) {
+            Some(window) => simd::unpack_16(window.try_into().unwrap_or(&[0; 15]), shift),
+            None => {
+                let mut padded = [0u8; 15];
+                let rest = data.get(at..).unwrap_or_default();
+                padded[..rest.len().min(15)].copy_from_slice(&rest[..rest.len().min(15)]);
+                simd::unpack_16(&padded, shift)
+            }
         };
-        let word = u64::from_le_bytes(window.try_into().unwrap_or_default()) >> (bit % 8);
-        let lanes = spread_septets(word & 0x00FF_FFFF_FFFF_FFFF);
-        out[i..i + 8].copy_from_slice(&lanes.to_le_bytes());
-        i += 8;
-    }
-    for (k, slot) in out[i..count].iter_mut().enumerate() {
-        let bit = bit_offset + 7 * (i + k);
-        let byte = bit / 8;
-        let lo = u16::from(data[byte]);
-        let hi = u16::from(data.get(byte + 1).copied().unwrap_or(0));
-        *slot = (((hi << 8) | lo) >> (bit % 8)) as u8 & 0x7F;
+        // A fixed-size copy is a single store; only the last block needs a variable one.
+        let n = count - i;
+        if n >= 16 {
+            out[i..i + 16].copy_from_slice(&septets);
+            i += 16;
+        } else {
+            out[i..count].copy_from_slice(&septets[..n]);
+            i = count;
+        }
+        at += 14;
     }
     count
 }
@@ -755,9 +779,22 @@ mod tests {
         let septets: Vec<u8> = (0..40u32).map(|i| ((i * 37) & 0x7F) as u8).collect();
         for fill in 0..7u8 {
             for len in 0..septets.len() {
+                // Bit by bit, as TS 23.038 §6.1.2.1.1 describes it.
+                let size = (usize::from(fill) + 7 * len).div_ceil(8);
+                let mut expected = vec![0u8; size];
+                for (k, &septet) in septets[..len].iter().enumerate() {
+                    for j in 0..7 {
+                        let bit = usize::from(fill) + 7 * k + j;
+                        expected[bit / 8] |= ((septet >> j) & 1) << (bit % 8);
+                    }
+                }
+                // An output of exactly the needed size, and one with room to spare.
+                let mut exact = vec![0u8; size];
+                assert_eq!(pack_septets(&septets[..len], fill, &mut exact), size);
+                assert_eq!(exact, expected, "fill {fill} len {len}");
                 let mut out = [0u8; 64];
                 let n = pack_septets(&septets[..len], fill, &mut out);
-                assert_eq!(n, (usize::from(fill) + 7 * len).div_ceil(8));
+                assert_eq!(&out[..n], &expected[..]);
                 assert_eq!(out[0] & ((1u8 << fill) - 1), 0, "fill bits are zero");
                 let mut back = [0u8; 64];
                 let got = unpack_septets(&out[..n], usize::from(fill), len, &mut back);
@@ -767,18 +804,49 @@ mod tests {
     }
 
     #[test]
-    fn identity_chunks_match_the_table() {
+    fn identity_characters_are_their_own_codes() {
         for b in 0..=255u8 {
-            let identity = all_identity(u64::from_le_bytes([b; 8]));
-            let table =
-                b < 0x80 && DEFAULT_ENCODE_LATIN1[b as usize] == b && b != b'\n' && b != b'\r';
-            assert_eq!(identity, table, "byte 0x{b:02X}");
+            let same = b < 0x80 && b != ESCAPE && DEFAULT_ENCODE_LATIN1[b as usize] == b;
+            assert_eq!(is_identity(b), same, "byte 0x{b:02X}");
         }
-        // One odd byte anywhere spoils the chunk.
-        for pos in 0..8 {
-            let mut chunk = *b"abcdefgh";
-            chunk[pos] = b'@';
-            assert!(!all_identity(u64::from_le_bytes(chunk)));
+        assert!("\n\r !\"#%?AZaz09".bytes().all(is_identity));
+        assert!(!"$@_[]{}`~\x1B\x7F".bytes().any(is_identity));
+    }
+
+    #[test]
+    fn identity_runs_stop_at_the_first_other_character() {
+        let line = "Your order #12 is ready, pick it up at 5pm. Thanks!\nCafe Net\r\n";
+        for len in 0..=line.len() {
+            for odd in ["@", "$", "é", "€", "_"] {
+                let text = format!("{}{odd}{}", &line[..len], &line[len..]);
+                assert_eq!(identity_run(text.as_bytes()), len, "{text:?}");
+            }
+            assert_eq!(identity_run(&line.as_bytes()[..len]), len);
+        }
+    }
+
+    #[test]
+    fn unpacking_at_every_offset_and_length_matches_bit_by_bit() {
+        let data: Vec<u8> = (0..60u32).map(|i| (i * 151 + 7) as u8).collect();
+        for bit_offset in 0..16 {
+            for count in 0..60 {
+                let mut fast = [0u8; 80];
+                let got = unpack_septets(&data, bit_offset, count, &mut fast);
+                let expected: Vec<u8> = (0..(data.len() * 8 - bit_offset) / 7)
+                    .take(count)
+                    .map(|k| {
+                        (0..7).fold(0u8, |septet, j| {
+                            let bit = bit_offset + 7 * k + j;
+                            septet | ((data[bit / 8] >> (bit % 8)) & 1) << j
+                        })
+                    })
+                    .collect();
+                assert_eq!(
+                    &fast[..got],
+                    &expected[..],
+                    "offset {bit_offset} count {count}"
+                );
+            }
         }
     }
 

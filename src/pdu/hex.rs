@@ -1,6 +1,7 @@
 //! Hex as modems print PDUs: upper case out, either case in.
 
 use super::error::{DecodeError, DecodeErrorKind};
+use super::simd;
 
 const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
 
@@ -14,19 +15,6 @@ static PAIRS: [[u8; 2]; 256] = {
     }
     t
 };
-
-/// Eight octets to sixteen upper-case hex digits. Plain per-lane arithmetic over fixed-size
-/// arrays (no table, no branch), which the compiler turns into vector code.
-#[inline]
-fn encode_block(bytes: &[u8; 8]) -> [u8; 16] {
-    let mut out = [0u8; 16];
-    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
-        let (hi, lo) = (b >> 4, b & 0x0F);
-        pair[0] = hi + if hi > 9 { b'A' - 10 } else { b'0' };
-        pair[1] = lo + if lo > 9 { b'A' - 10 } else { b'0' };
-    }
-    out
-}
 
 const BAD: u8 = 0xFF;
 
@@ -46,29 +34,24 @@ static NIBBLE: [u8; 256] = {
     t
 };
 
-/// Appends the upper-case hex of `bytes` to `out`.
-///
-/// Digits go into a stack buffer a chunk at a time and are appended with one `push_str`:
-/// `String::push` per digit costs more than the table lookups themselves.
+/// Appends the upper-case hex of `bytes` to `out`, sixteen octets at a time through the
+/// vector kernel, straight into the string's buffer.
 pub fn encode_into(bytes: &[u8], out: &mut String) {
-    const CHUNK: usize = 128;
-    out.reserve(bytes.len() * 2);
-    let mut buf = [0u8; 2 * CHUNK];
-    for chunk in bytes.chunks(CHUNK) {
-        let mut blocks = chunk.chunks_exact(8);
-        let mut n = 0;
-        for block in &mut blocks {
-            let digits = encode_block(block.try_into().unwrap_or(&[0; 8]));
-            buf[n..n + 16].copy_from_slice(&digits);
-            n += 16;
-        }
-        for &b in blocks.remainder() {
-            buf[n..n + 2].copy_from_slice(&PAIRS[b as usize]);
-            n += 2;
-        }
-        let digits = &buf[..n];
-        // Only ASCII hex digits were written, so this cannot fail.
-        out.push_str(std::str::from_utf8(digits).unwrap_or_default());
+    // SAFETY: the bytes appended below are '0' fill, then the output of `hex_encode_16` and
+    // `PAIRS`, which are ASCII hex digits for every input (tested exhaustively); ASCII is
+    // valid UTF-8, so the string stays valid even if a panic stopped this midway.
+    let buf = unsafe { out.as_mut_vec() };
+    let start = buf.len();
+    buf.resize(start + 2 * bytes.len(), b'0');
+    let digits = &mut buf[start..];
+    let mut blocks = bytes.chunks_exact(16);
+    let mut digit_blocks = digits.chunks_exact_mut(32);
+    for (block, dst) in (&mut blocks).zip(&mut digit_blocks) {
+        dst.copy_from_slice(&simd::hex_encode_16(block.try_into().unwrap_or(&[0; 16])));
+    }
+    let tail = digit_blocks.into_remainder();
+    for (&b, dst) in blocks.remainder().iter().zip(tail.chunks_exact_mut(2)) {
+        dst.copy_from_slice(&PAIRS[b as usize]);
     }
 }
 
@@ -98,14 +81,24 @@ pub fn decode_to_slice(input: &str, out: &mut [u8]) -> Result<usize, DecodeError
     if n > out.len() {
         return Err(DecodeError::new(0, DecodeErrorKind::TooLong { octets: n }));
     }
-    for (slot, pair) in out[..n].iter_mut().zip(digits.chunks_exact(2)) {
-        let hi = NIBBLE[pair[0] as usize];
-        let lo = NIBBLE[pair[1] as usize];
-        if hi == BAD || lo == BAD {
-            return Err(first_bad_digit(input, lead, digits)
-                .unwrap_or(DecodeError::new(0, DecodeErrorKind::Empty)));
-        }
-        *slot = (hi << 4) | lo;
+    let bad_digit = || {
+        first_bad_digit(input, lead, digits).unwrap_or(DecodeError::new(0, DecodeErrorKind::Empty))
+    };
+    let mut blocks = digits.chunks_exact(32);
+    let mut done = 0;
+    for block in &mut blocks {
+        let octets =
+            simd::hex_decode_32(block.try_into().unwrap_or(&[0; 32])).ok_or_else(bad_digit)?;
+        out[done..done + 16].copy_from_slice(&octets);
+        done += 16;
+    }
+    // The last digits, padded with zeros to a whole block.
+    let rest = blocks.remainder();
+    if !rest.is_empty() {
+        let mut padded = [b'0'; 32];
+        padded[..rest.len()].copy_from_slice(rest);
+        let octets = simd::hex_decode_32(&padded).ok_or_else(bad_digit)?;
+        out[done..n].copy_from_slice(&octets[..rest.len() / 2]);
     }
     Ok(n)
 }

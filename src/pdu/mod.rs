@@ -38,6 +38,7 @@ pub mod hex;
 pub mod plan;
 pub mod reassembly;
 pub mod scts;
+mod simd;
 pub mod submit;
 pub mod udh;
 
