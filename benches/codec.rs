@@ -2,7 +2,9 @@
 //!
 //! - `encode`: plan + SMS-SUBMIT PDUs in hex, with a reused encoder and output buffer (the
 //!   daemon's steady state). The allocation profiler's columns show it allocates nothing.
-//! - `decode`: SMS-DELIVER hex (as `+CMGR` gives it) to text, one part per iteration.
+//! - `decode`: SMS-DELIVER hex (as `+CMGR` gives it) to text with a reused [`Decoder`], the
+//!   receive path's steady state (no allocation, as the profiler's columns show).
+//! - `decode_one_shot`: the same through `decode_hex`, which allocates the result's strings.
 //!
 //! Counters are parts, so divan's throughput column reads as parts per second.
 //! Run: `cargo bench --bench codec`.
@@ -10,7 +12,8 @@
 use divan::counter::ItemsCount;
 use divan::{AllocProfiler, Bencher, black_box};
 use smsq::pdu::{
-    Address, DecodeOptions, SubmitEncoder, SubmitOptions, SubmitPdus, decode_hex, encode_submit,
+    Address, DecodeOptions, Decoder, SubmitEncoder, SubmitOptions, SubmitPdus, decode_hex,
+    encode_submit,
 };
 
 #[global_allocator]
@@ -88,6 +91,23 @@ fn encode(bencher: Bencher, name: &str) {
 
 #[divan::bench(args = NAMES)]
 fn decode(bencher: Bencher, name: &str) {
+    let parts = deliver_parts(text(name));
+    let count = parts.len();
+    let mut decoder = Decoder::new();
+    bencher
+        .counter(ItemsCount::new(count))
+        .bench_local(move || {
+            for hex in &parts {
+                let pdu = decoder
+                    .decode_hex(black_box(hex), DecodeOptions::default())
+                    .expect("decodes");
+                black_box(pdu);
+            }
+        });
+}
+
+#[divan::bench(args = NAMES)]
+fn decode_one_shot(bencher: Bencher, name: &str) {
     let parts = deliver_parts(text(name));
     let count = parts.len();
     bencher.counter(ItemsCount::new(count)).bench(|| {

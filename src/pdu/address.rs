@@ -142,10 +142,21 @@ impl Address {
     }
 
     /// Reads a TP-OA / TP-DA / TP-RA at `data[0..]`; `base` is its offset in the whole PDU.
+    #[cfg(test)]
     pub(crate) fn read_tp(
         data: &[u8],
         base: usize,
         field: &'static str,
+    ) -> Result<(Self, usize), DecodeError> {
+        Self::read_tp_reusing(data, base, field, &mut Vec::new())
+    }
+
+    /// [`Address::read_tp`], taking the string for the value from `spare` when it has one.
+    pub(crate) fn read_tp_reusing(
+        data: &[u8],
+        base: usize,
+        field: &'static str,
+        spare: &mut Vec<String>,
     ) -> Result<(Self, usize), DecodeError> {
         let need = |needed: usize, available: usize, at: usize| {
             DecodeError::new(
@@ -174,12 +185,13 @@ impl Address {
             .get(2..2 + octets)
             .ok_or_else(|| need(octets, data.len() - 2, 2))?;
         let ton = TypeOfNumber::from_bits(toa >> 4);
-        let value = if ton == TypeOfNumber::Alphanumeric {
+        let mut value = take_cleared(spare);
+        if ton == TypeOfNumber::Alphanumeric {
             // The length counts semi-octets of packed GSM 7-bit text (TS 23.040 §9.1.2.5).
-            read_alphanumeric(body, digits * 4 / 7)
+            read_alphanumeric(body, digits * 4 / 7, &mut value);
         } else {
-            read_bcd(body, digits)
-        };
+            read_bcd(body, digits, &mut value);
+        }
         Ok((
             Self {
                 ton,
@@ -191,7 +203,16 @@ impl Address {
     }
 
     /// Reads the SMSC prefix: `None` for the `00` the SIM's own SMSC stands for.
+    #[cfg(test)]
     pub(crate) fn read_smsc(data: &[u8]) -> Result<(Option<Self>, usize), DecodeError> {
+        Self::read_smsc_reusing(data, &mut Vec::new())
+    }
+
+    /// [`Address::read_smsc`], taking the string for the value from `spare` when it has one.
+    pub(crate) fn read_smsc_reusing(
+        data: &[u8],
+        spare: &mut Vec<String>,
+    ) -> Result<(Option<Self>, usize), DecodeError> {
         let len = *data
             .first()
             .ok_or_else(|| DecodeError::new(0, DecodeErrorKind::Empty))? as usize;
@@ -221,11 +242,12 @@ impl Address {
         let toa = body[0];
         let ton = TypeOfNumber::from_bits(toa >> 4);
         let digits = &body[1..];
-        let value = if ton == TypeOfNumber::Alphanumeric {
-            read_alphanumeric(digits, digits.len() * 8 / 7)
+        let mut value = take_cleared(spare);
+        if ton == TypeOfNumber::Alphanumeric {
+            read_alphanumeric(digits, digits.len() * 8 / 7, &mut value);
         } else {
-            read_bcd(digits, digits.len() * 2)
-        };
+            read_bcd(digits, digits.len() * 2, &mut value);
+        }
         Ok((
             Some(Self {
                 ton,
@@ -250,24 +272,54 @@ impl fmt::Display for Address {
 
 /// Semi-octet digits of TS 23.040 §9.1.2.3; 0xF is the filler of an odd-length number.
 const BCD: [u8; 16] = *b"0123456789*#abc?";
+const FILLER: u8 = BCD[0xF];
 
-fn read_bcd(body: &[u8], digits: usize) -> String {
-    let digits = digits.min(MAX_DIGITS);
-    let mut buf = [0u8; MAX_DIGITS];
-    let mut n = 0;
-    // Branch-free: every nibble is written, and a filler (0xF) is overwritten by the next.
-    for (i, &b) in body.iter().take(digits.div_ceil(2)).enumerate() {
-        let high_counts = 2 * i + 1 < digits;
-        for (nibble, counts) in [(b & 0x0F, true), (b >> 4, high_counts)] {
-            buf[n.min(MAX_DIGITS - 1)] = BCD[usize::from(nibble)];
-            n += usize::from(counts && nibble != 0x0F);
-        }
+/// Each octet's two digits, low semi-octet first as they are read.
+static BCD_PAIRS: [[u8; 2]; 256] = {
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [BCD[i & 0x0F], BCD[i >> 4]];
+        i += 1;
     }
-    // BCD holds ASCII only, so this never fails.
-    std::str::from_utf8(&buf[..n])
-        .unwrap_or_default()
-        .to_owned()
+    t
+};
+
+/// A spare string, emptied, or a new one.
+fn take_cleared(spare: &mut Vec<String>) -> String {
+    let mut s = spare.pop().unwrap_or_default();
+    s.clear();
+    s
 }
+
+fn read_bcd(body: &[u8], digits: usize, value: &mut String) {
+    let mut buf = [0u8; MAX_DIGITS];
+    for (pair, &octet) in buf.chunks_exact_mut(2).zip(body) {
+        pair.copy_from_slice(&BCD_PAIRS[usize::from(octet)]);
+    }
+    let mut n = digits.min(2 * body.len()).min(MAX_DIGITS);
+    // The filler of an odd-length number (0xF) lies beyond `n`; one inside a number is not a
+    // digit either, and is squeezed out (rare enough for a second pass).
+    if buf[..n].contains(&FILLER) {
+        let mut kept = 0;
+        for i in 0..n {
+            if buf[i] != FILLER {
+                buf[kept] = buf[i];
+                kept += 1;
+            }
+        }
+        n = kept;
+    }
+    let start = value.len();
+    // SAFETY: every octet of `buf` is zero or comes from BCD, both ASCII (checked at compile
+    // time below), so the string stays UTF-8. A fixed-size copy then a cut is cheaper than a
+    // copy of `n` octets.
+    let bytes = unsafe { value.as_mut_vec() };
+    bytes.extend_from_slice(&buf);
+    bytes.truncate(start + n);
+}
+
+const _: () = assert!(BCD.is_ascii(), "BCD digits are ASCII");
 
 fn write_bcd(digits: &str, out: &mut [u8]) -> usize {
     let nibble = |c: u8| match c {
@@ -290,7 +342,7 @@ fn write_bcd(digits: &str, out: &mut [u8]) -> usize {
     n
 }
 
-fn read_alphanumeric(body: &[u8], septets: usize) -> String {
+fn read_alphanumeric(body: &[u8], septets: usize, value: &mut String) {
     let mut buf = [0u8; 24];
     let got = gsm7::unpack_septets(body, 0, septets, &mut buf);
     let mut codes = &buf[..got];
@@ -299,9 +351,7 @@ fn read_alphanumeric(body: &[u8], septets: usize) -> String {
     if codes.len() > 1 && codes.last() == Some(&0) && septets * 7 > body.len() * 8 - 7 {
         codes = &codes[..codes.len() - 1];
     }
-    let mut s = String::with_capacity(got);
-    Gsm7Tables::DEFAULT.decode_into(codes, &mut s);
-    s
+    Gsm7Tables::DEFAULT.decode_into(codes, value);
 }
 
 #[cfg(test)]
@@ -359,6 +409,15 @@ mod tests {
         let (smsc, _) = Address::read_smsc(&[0x06, 0x91, 0x36, 0x19, 0x08, 0x00, 0xF1]).unwrap();
         assert_eq!(smsc.unwrap().to_string(), "+639180001");
         assert!(Address::read_smsc(&[0x07, 0x91]).is_err());
+        // A filler inside a number is skipped too; the other semi-octet values are * # a b c.
+        let (a, used) =
+            Address::read_tp(&[0x08, 0x81, 0x21, 0xF3, 0xBA, 0xDC], 0, "TP-OA").unwrap();
+        assert_eq!((a.value.as_str(), used), ("123*#ab", 6));
+        let (a, _) = Address::read_tp(&[0x07, 0x81, 0x21, 0xF3, 0xBA, 0x0C], 0, "TP-OA").unwrap();
+        assert_eq!(
+            a.value, "123*#a",
+            "the length counts the filler, and stops before 0"
+        );
     }
 
     #[test]

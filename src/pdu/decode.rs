@@ -219,19 +219,131 @@ pub fn decode_hex(input: &str, opts: DecodeOptions) -> Result<Pdu, DecodeError> 
 
 /// Decodes a PDU from octets.
 pub fn decode(bytes: &[u8], opts: DecodeOptions) -> Result<Pdu, DecodeError> {
+    decode_reusing(bytes, opts, &mut Spare::default())
+}
+
+/// Decodes one PDU after another, reusing the strings and buffers of the previous result, so
+/// that once warm (a `+CMGL` listing, a burst of `+CMT`) decoding allocates nothing.
+///
+/// ```
+/// use smsq::pdu::{DecodeOptions, Decoder, Tpdu};
+///
+/// let mut decoder = Decoder::new();
+/// // SMSC 00, then an SMS-DELIVER from +639171234567 in GSM 7-bit: "hi".
+/// for _ in 0..3 {
+///     let pdu = decoder
+///         .decode_hex("00040C9136191732547600006211320151032302E834", DecodeOptions::default())
+///         .unwrap();
+///     let Tpdu::Deliver(deliver) = &pdu.tpdu else { panic!("a DELIVER") };
+///     assert_eq!(deliver.sender.to_string(), "+639171234567");
+///     assert_eq!(deliver.user_data.text(), Some("hi"));
+/// }
+/// ```
+#[derive(Debug)]
+pub struct Decoder {
+    last: Option<Pdu>,
+    spare: Spare,
+    /// The octets of the input, kept to spare zeroing a new buffer for every PDU.
+    octets: [u8; MAX_INPUT],
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Self {
+            last: None,
+            spare: Spare::default(),
+            octets: [0; MAX_INPUT],
+        }
+    }
+}
+
+impl Decoder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decodes `input`. The result is borrowed until the next call; [`Decoder::take`] keeps it.
+    pub fn decode_hex(&mut self, input: &str, opts: DecodeOptions) -> Result<&Pdu, DecodeError> {
+        if let Some(last) = self.last.take() {
+            self.spare.keep(last);
+        }
+        let n = hex::decode_to_slice(input, &mut self.octets)?;
+        let pdu = decode_reusing(&self.octets[..n], opts, &mut self.spare)?;
+        Ok(self.last.insert(pdu))
+    }
+
+    /// The last message decoded, taken out of the decoder (which then allocates afresh).
+    pub fn take(&mut self) -> Option<Pdu> {
+        self.last.take()
+    }
+}
+
+/// Buffers of a message already read, for the next decode to fill instead of allocating.
+/// Never holds more than one message's worth: two addresses, one text, one data buffer.
+#[derive(Debug, Default)]
+struct Spare {
+    addresses: Vec<String>,
+    texts: Vec<String>,
+    data: Vec<Vec<u8>>,
+    warnings: Vec<Warning>,
+}
+
+impl Spare {
+    fn keep(&mut self, pdu: Pdu) {
+        let Pdu {
+            smsc,
+            tpdu,
+            mut warnings,
+        } = pdu;
+        self.addresses.extend(smsc.map(|a| a.value));
+        let (address, user_data) = match tpdu {
+            Tpdu::Deliver(d) => (d.sender, Some(d.user_data)),
+            Tpdu::Submit(s) => (s.recipient, Some(s.user_data)),
+            Tpdu::StatusReport(r) => (r.recipient, r.user_data),
+        };
+        self.addresses.push(address.value);
+        match user_data.map(|u| u.body) {
+            Some(Body::Text(text)) => self.texts.push(text),
+            Some(Body::Data(data) | Body::Compressed(data)) => self.data.push(data),
+            None => {}
+        }
+        warnings.clear();
+        self.warnings = warnings;
+    }
+
+    fn text(&mut self) -> String {
+        let mut text = self.texts.pop().unwrap_or_default();
+        text.clear();
+        text
+    }
+
+    fn data(&mut self, content: &[u8]) -> Vec<u8> {
+        let mut data = self.data.pop().unwrap_or_default();
+        data.clear();
+        data.extend_from_slice(content);
+        data
+    }
+}
+
+fn decode_reusing(
+    bytes: &[u8],
+    opts: DecodeOptions,
+    spare: &mut Spare,
+) -> Result<Pdu, DecodeError> {
     if bytes.is_empty() {
         return Err(DecodeError::new(0, DecodeErrorKind::Empty));
     }
     let (smsc, start) = if opts.has_smsc {
-        Address::read_smsc(bytes)?
+        Address::read_smsc_reusing(bytes, &mut spare.addresses)?
     } else {
         (None, 0)
     };
+    let mut warnings = std::mem::take(&mut spare.warnings);
     let mut r = Reader {
         data: bytes,
         pos: start,
+        spare,
     };
-    let mut warnings = Vec::new();
     let fo = r.u8("TP-MTI (first octet)")?;
     let kind = match opts.kind {
         TpduKind::Auto => match fo & 0x03 {
@@ -268,7 +380,7 @@ pub fn decode(bytes: &[u8], opts: DecodeOptions) -> Result<Pdu, DecodeError> {
 
 fn read_deliver(
     fo: u8,
-    r: &mut Reader<'_>,
+    r: &mut Reader<'_, '_>,
     warnings: &mut Vec<Warning>,
 ) -> Result<Deliver, DecodeError> {
     let sender = r.address("TP-OA")?;
@@ -290,7 +402,7 @@ fn read_deliver(
 
 fn read_submit(
     fo: u8,
-    r: &mut Reader<'_>,
+    r: &mut Reader<'_, '_>,
     warnings: &mut Vec<Warning>,
 ) -> Result<Submit, DecodeError> {
     let message_ref = r.u8("TP-MR")?;
@@ -321,7 +433,7 @@ fn read_submit(
 
 fn read_status_report(
     fo: u8,
-    r: &mut Reader<'_>,
+    r: &mut Reader<'_, '_>,
     warnings: &mut Vec<Warning>,
 ) -> Result<StatusReport, DecodeError> {
     let message_ref = r.u8("TP-MR")?;
@@ -389,12 +501,13 @@ fn read_status_report(
     Ok(report)
 }
 
-struct Reader<'a> {
+struct Reader<'a, 's> {
     data: &'a [u8],
     pos: usize,
+    spare: &'s mut Spare,
 }
 
-impl<'a> Reader<'a> {
+impl Reader<'_, '_> {
     fn truncated(&self, field: &'static str, needed: usize) -> DecodeError {
         DecodeError::new(
             self.pos,
@@ -446,7 +559,12 @@ impl<'a> Reader<'a> {
     }
 
     fn address(&mut self, field: &'static str) -> Result<Address, DecodeError> {
-        let (a, used) = Address::read_tp(&self.data[self.pos..], self.pos, field)?;
+        let (a, used) = Address::read_tp_reusing(
+            &self.data[self.pos..],
+            self.pos,
+            field,
+            &mut self.spare.addresses,
+        )?;
         self.pos += used;
         Ok(a)
     }
@@ -505,17 +623,15 @@ impl<'a> Reader<'a> {
         let body = if septets {
             let skip = gsm7::header_septets(header_octets);
             let wanted = udl.saturating_sub(skip);
-            let mut codes = [0u8; MAX_INPUT * 8 / 7 + 1];
-            let got = gsm7::unpack_septets(ud, skip * 7, wanted, &mut codes);
+            let tables = tables_for(header.as_ref(), warnings);
+            let mut text = self.spare.text();
+            let got = tables.decode_packed(ud, skip * 7, wanted, &mut text);
             if got < wanted {
                 warnings.push(Warning::UserDataShort {
                     declared: wanted,
                     decoded: got,
                 });
             }
-            let tables = tables_for(header.as_ref(), warnings);
-            let mut text = String::new();
-            tables.decode_into(&codes[..got], &mut text);
             Body::Text(text)
         } else {
             let end = ud_octets.min(ud.len());
@@ -527,11 +643,13 @@ impl<'a> Reader<'a> {
                 });
             }
             if dcs.compressed {
-                Body::Compressed(payload.to_vec())
+                Body::Compressed(self.spare.data(payload))
             } else if dcs.alphabet == Alphabet::Ucs2 {
-                Body::Text(decode_ucs2(payload, warnings))
+                let mut text = self.spare.text();
+                decode_ucs2(payload, warnings, &mut text);
+                Body::Text(text)
             } else {
-                Body::Data(payload.to_vec())
+                Body::Data(self.spare.data(payload))
             }
         };
         Ok(UserData { header, body })
@@ -556,14 +674,14 @@ fn tables_for(header: Option<&Udh>, warnings: &mut Vec<Warning>) -> Gsm7Tables {
     }
 }
 
-fn decode_ucs2(payload: &[u8], warnings: &mut Vec<Warning>) -> String {
+fn decode_ucs2(payload: &[u8], warnings: &mut Vec<Warning>, s: &mut String) {
     if payload.len() % 2 != 0 {
         warnings.push(Warning::OddUcs2Length);
     }
     let units = payload
         .chunks_exact(2)
         .map(|p| u16::from_be_bytes([p[0], p[1]]));
-    let mut s = String::with_capacity(payload.len());
+    s.reserve(payload.len());
     let mut lone = false;
     for c in char::decode_utf16(units) {
         s.push(c.unwrap_or_else(|_| {
@@ -574,5 +692,4 @@ fn decode_ucs2(payload: &[u8], warnings: &mut Vec<Warning>) -> String {
     if lone {
         warnings.push(Warning::LoneSurrogate);
     }
-    s
 }

@@ -249,3 +249,49 @@ fn forced_kind_and_missing_smsc() {
     .unwrap();
     assert!(matches!(pdu.tpdu, Tpdu::Submit(ref s) if s.user_data.text() == Some("Hello")));
 }
+
+#[test]
+fn a_reusing_decoder_gives_what_one_shot_decoding_gives() {
+    // Every kind of body and address, long after short and short after long, with failures in
+    // between: nothing of one message may show through in the next.
+    let long_text = encode_submit(
+        include_str!("../../benches/corpus/gsm7_160.txt"),
+        &SubmitOptions::new(Address::parse("+639171234567").unwrap()),
+    )
+    .unwrap()
+    .iter()
+    .next()
+    .unwrap()
+    .hex
+    .to_string();
+    let inputs = [
+        "07917283010010F5040BC87238880900F10000993092516195800AE8329BFD4697D9EC37",
+        "00440C91361917325476000862113201510323160500030702010043007A0065015B01070020D83DDE00",
+        "00440AD047F65B5C060000621132015103290D0624010125010187CDFCB006",
+        "00400C91361917325476000462113201510323090605040B8423F0CAFE",
+        "00040C91361917325476002062113201510323031234AB",
+        "00062A0C91361917325476621132015103236211320152032300030000",
+        long_text.as_str(),
+        "00040C9136191732547600006211320151032305C8329BFD06FFFF",
+        "00040C913619173254760000FF1132015103230548329BFD06",
+        "0004ZZ",
+        "00040C9136",
+        "",
+    ];
+    let mut decoder = Decoder::new();
+    for round in 0..inputs.len() {
+        for (i, input) in inputs
+            .iter()
+            .cycle()
+            .skip(round)
+            .take(inputs.len())
+            .enumerate()
+        {
+            let opts = DecodeOptions::default();
+            let expected = decode_hex(input, opts);
+            let got = decoder.decode_hex(input, opts).cloned();
+            assert_eq!(got, expected, "round {round}, input {i}: {input}");
+        }
+    }
+    assert!(decoder.take().is_none(), "the last input failed");
+}

@@ -9,6 +9,9 @@
 
 use super::simd;
 
+/// Septets in the longest user data the decoder accepts (256 octets, with slack for junk).
+pub(crate) const MAX_PACKED_SEPTETS: usize = 256 * 8 / 7 + 1;
+
 /// The escape septet: the next septet is read from the single-shift (extension) table.
 pub const ESCAPE: u8 = 0x1B;
 
@@ -276,6 +279,25 @@ impl Gsm7Tables {
             .or_else(|| position(self.single_table()).map(|code| (code, true)))
     }
 
+    /// Appends the text of `count` septets packed from `bit_offset` bits into `data` to `out`
+    /// ([`Gsm7Tables::decode_into`] of [`unpack_septets`]), and returns how many septets were
+    /// there: fewer than `count` when the data runs out.
+    pub fn decode_packed(
+        &self,
+        data: &[u8],
+        bit_offset: usize,
+        count: usize,
+        out: &mut String,
+    ) -> usize {
+        if self.is_default() {
+            return decode_packed_default(data, bit_offset, count, out);
+        }
+        let mut septets = [0u8; MAX_PACKED_SEPTETS];
+        let got = unpack_septets(data, bit_offset, count, &mut septets);
+        self.decode_into(&septets[..got], out);
+        got
+    }
+
     /// Appends the text of `septets` to `out`.
     ///
     /// An escape followed by a code the single-shift table does not define is read as that
@@ -310,6 +332,70 @@ impl Gsm7Tables {
     }
 }
 
+/// [`Gsm7Tables::decode_packed`] for the default tables: unpacking and finding the characters
+/// that are their own ASCII codes happen in one pass over a block of 32 septets, and a block
+/// of nothing else is appended whole.
+fn decode_packed_default(data: &[u8], bit_offset: usize, count: usize, out: &mut String) -> usize {
+    out.reserve(count.min(data.len() * 8 / 7));
+    // An escape that ended the previous block: its character comes from this one.
+    let mut escaped = false;
+    let got = unpack_blocks(data, bit_offset, count, |block, n, identity| {
+        let counted = u32::MAX >> (BLOCK - n);
+        let identity = identity & counted;
+        if identity == u32::MAX && !escaped {
+            push_identity_run(out, block);
+            return;
+        }
+        // The last block of a text of nothing else: a fixed-size copy and a cut.
+        if identity == counted && !escaped {
+            let end = out.len() + n;
+            debug_assert!(block.iter().all(|&septet| septet < 0x80));
+            // SAFETY: unpacked septets are below 0x80 (every kernel masks each lane with
+            // 0x7F), so the block is ASCII; the cut keeps only the `n` identity characters.
+            let bytes = unsafe { out.as_mut_vec() };
+            bytes.extend_from_slice(block);
+            bytes.truncate(end);
+            return;
+        }
+        let mut i = 0;
+        while i < n {
+            if escaped {
+                escaped = false;
+                out.push(extension_or_default(block[i]));
+                i += 1;
+                continue;
+            }
+            let run = (identity >> i).trailing_ones() as usize;
+            if run > 0 {
+                push_identity_run(out, &block[i..i + run]);
+                i += run;
+                continue;
+            }
+            match block[i] {
+                ESCAPE => escaped = true,
+                s => out.push(DEFAULT[usize::from(s & 0x7F)]),
+            }
+            i += 1;
+        }
+    });
+    if escaped {
+        out.push(' ');
+    }
+    got
+}
+
+/// The character of the septet after an escape (TS 23.038 §6.2.1.1): from the extension table,
+/// else the default table's; escape-escape shows as a space.
+#[inline]
+fn extension_or_default(next: u8) -> char {
+    let next = next & 0x7F;
+    match DEFAULT_SHIFT[usize::from(next)] {
+        UNMAPPED if next == ESCAPE => ' ',
+        UNMAPPED => DEFAULT[usize::from(next)],
+        c => c,
+    }
+}
+
 /// [`Gsm7Tables::decode_into`] for the default tables, the case of nearly every message.
 fn decode_default(septets: &[u8], out: &mut String) {
     out.reserve(septets.len());
@@ -318,8 +404,7 @@ fn decode_default(septets: &[u8], out: &mut String) {
         // Runs of septets whose codes are their own ASCII values go in as they are.
         let run = identity_run(&septets[i..]);
         if run > 0 {
-            // Identity septets are ASCII, so this cannot fail.
-            out.push_str(std::str::from_utf8(&septets[i..i + run]).unwrap_or_default());
+            push_identity_run(out, &septets[i..i + run]);
             i += run;
             continue;
         }
@@ -407,6 +492,18 @@ static IDENTITY: [bool; 256] = {
     }
     t
 };
+
+/// Appends a run that [`identity_run`] measured. Those octets are their own ASCII characters
+/// by definition, so checking them again, as `str::from_utf8` or `is_ascii` would, costs as
+/// much as finding them did.
+#[inline]
+fn push_identity_run(out: &mut String, run: &[u8]) {
+    debug_assert!(run.iter().all(|&b| is_identity(b)));
+    // SAFETY: identity octets are all below 0x80 (IDENTITY is built true only for codes under
+    // 128, and the vector kernel is tested equal to it on every octet value in every lane),
+    // and ASCII octets are valid UTF-8 one by one.
+    unsafe { out.as_mut_vec() }.extend_from_slice(run);
+}
 
 #[inline]
 pub(super) fn is_identity(b: u8) -> bool {
@@ -511,35 +608,63 @@ pub(super) fn spread_septets(x: u64) -> u64 {
 /// returns how many it wrote: fewer when `data` or `out` runs out, so a user-data length
 /// longer than the data is survivable.
 pub fn unpack_septets(data: &[u8], bit_offset: usize, count: usize, out: &mut [u8]) -> usize {
+    let mut i = 0;
+    unpack_blocks(data, bit_offset, count.min(out.len()), |septets, n, _| {
+        // A fixed-size copy is a single store; only the last block needs a variable one.
+        if n == BLOCK {
+            out[i..i + BLOCK].copy_from_slice(septets);
+        } else {
+            out[i..i + n].copy_from_slice(&septets[..n]);
+        }
+        i += n;
+    })
+}
+
+/// Septets per block of [`unpack_blocks`]: 224 bits, exactly 28 octets, so every block starts
+/// at the same bit within its first octet and a 29-octet window (the shift is at most 7)
+/// covers it.
+const BLOCK: usize = 32;
+const BLOCK_OCTETS: usize = 28;
+const WINDOW: usize = 29;
+
+/// Hands `each` the septets that start `bit_offset` bits into `data`, [`BLOCK`] at a time,
+/// with the number that count (all but the last block: all) and the mask of those that are
+/// [`IDENTITY`] characters; returns how many there were: `count`, or fewer when `data` runs
+/// out.
+#[inline]
+fn unpack_blocks(
+    data: &[u8],
+    bit_offset: usize,
+    count: usize,
+    mut each: impl FnMut(&[u8; BLOCK], usize, u32),
+) -> usize {
     let available = (data.len() * 8).saturating_sub(bit_offset) / 7;
-    let count = count.min(available).min(out.len());
-    // Sixteen septets are 112 bits, exactly 14 octets, so every block starts at the same bit
-    // within its first octet and one 15-octet window (the shift is at most 7) covers it. The
-    // last window may run past the data: it is padded with zeros, which only ever fill septets
-    // beyond `count`.
+    let count = count.min(available);
     let shift = (bit_offset % 8) as u32;
     let mut at = bit_offset / 8;
-    let mut i = 0;
-    while i < count {
-        let septets = match data.get(at..at + 15) {
-            Some(window) => simd::unpack_16(window.try_into().unwrap_or(&[0; 15]), shift),
+    let mut done = 0;
+    let mut septets = [0u8; BLOCK];
+    while done < count {
+        // The last window may run past the data: it is padded with zeros, which only ever
+        // fill septets beyond `count`.
+        let identity = match data.get(at..at + WINDOW) {
+            Some(window) => simd::unpack_32(
+                window.try_into().unwrap_or(&[0; WINDOW]),
+                shift,
+                &mut septets,
+            ),
             None => {
-                let mut padded = [0u8; 15];
+                let mut padded = [0u8; WINDOW];
                 let rest = data.get(at..).unwrap_or_default();
-                padded[..rest.len().min(15)].copy_from_slice(&rest[..rest.len().min(15)]);
-                simd::unpack_16(&padded, shift)
+                let n = rest.len().min(WINDOW);
+                padded[..n].copy_from_slice(&rest[..n]);
+                simd::unpack_32(&padded, shift, &mut septets)
             }
         };
-        // A fixed-size copy is a single store; only the last block needs a variable one.
-        let n = count - i;
-        if n >= 16 {
-            out[i..i + 16].copy_from_slice(&septets);
-            i += 16;
-        } else {
-            out[i..count].copy_from_slice(&septets[..n]);
-            i = count;
-        }
-        at += 14;
+        let n = (count - done).min(BLOCK);
+        each(&septets, n, identity);
+        done += n;
+        at += BLOCK_OCTETS;
     }
     count
 }
@@ -799,6 +924,52 @@ mod tests {
                 let mut back = [0u8; 64];
                 let got = unpack_septets(&out[..n], usize::from(fill), len, &mut back);
                 assert_eq!(&back[..got], &septets[..len], "fill {fill} len {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn packed_decoding_matches_unpacking_then_decoding() {
+        // Identity runs broken by every other kind of septet, escapes (also doubled, and at
+        // the end) landing on each side of the 16-septet blocks, at every bit offset.
+        let pieces: [&[u8]; 9] = [
+            b"Hello, world ",
+            &[ESCAPE, 0x28],
+            &[0x00, 0x02],
+            &[ESCAPE],
+            &[ESCAPE, ESCAPE],
+            &[ESCAPE, 0x41],
+            b"\n\r0123456789",
+            &[0x11, 0x7F, 0x24],
+            b"abcdefghijklmnopqrstuvwxyz",
+        ];
+        let mut septets = Vec::new();
+        for i in 0..60 {
+            septets.extend_from_slice(pieces[(i * 7 + i / 9) % pieces.len()]);
+        }
+        for bit_offset in 0..8 {
+            for len in (0..80).chain([septets.len()]) {
+                let mut packed = vec![0u8; 400];
+                let n = pack_septets(&septets[..len], bit_offset as u8, &mut packed);
+                // Exactly the packed octets, and the same with a declared count past them.
+                for count in [len, len + 9] {
+                    let mut expected = String::new();
+                    let mut codes = vec![0u8; count];
+                    let want = unpack_septets(&packed[..n], bit_offset, count, &mut codes);
+                    Gsm7Tables::DEFAULT.decode_into(&codes[..want], &mut expected);
+                    let mut got = String::new();
+                    let decoded = Gsm7Tables::DEFAULT.decode_packed(
+                        &packed[..n],
+                        bit_offset,
+                        count,
+                        &mut got,
+                    );
+                    assert_eq!(
+                        (decoded, &got),
+                        (want, &expected),
+                        "offset {bit_offset} len {len}"
+                    );
+                }
             }
         }
     }

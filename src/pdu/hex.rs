@@ -61,11 +61,12 @@ pub fn encode(bytes: &[u8]) -> String {
     s
 }
 
-/// Decodes `input` (surrounding whitespace ignored) into `out`; returns the octets written.
+/// Decodes `input` (surrounding ASCII whitespace ignored) into `out`; returns the octets written.
 /// An input longer than `out` is refused as [`DecodeErrorKind::TooLong`].
 pub fn decode_to_slice(input: &str, out: &mut [u8]) -> Result<usize, DecodeError> {
-    let lead = input.len() - input.trim_start().len();
-    let digits = input.trim().as_bytes();
+    // Modems end lines with ASCII CR LF; other whitespace is not theirs and counts as a bad digit.
+    let lead = input.len() - input.as_bytes().trim_ascii_start().len();
+    let digits = input.as_bytes().trim_ascii();
     if digits.len() % 2 != 0 {
         // A bad digit is the more precise complaint than the odd length it may cause.
         return Err(
@@ -84,27 +85,34 @@ pub fn decode_to_slice(input: &str, out: &mut [u8]) -> Result<usize, DecodeError
     let bad_digit = || {
         first_bad_digit(input, lead, digits).unwrap_or(DecodeError::new(0, DecodeErrorKind::Empty))
     };
-    let mut blocks = digits.chunks_exact(32);
-    let mut done = 0;
-    for block in &mut blocks {
-        let octets =
-            simd::hex_decode_32(block.try_into().unwrap_or(&[0; 32])).ok_or_else(bad_digit)?;
-        out[done..done + 16].copy_from_slice(&octets);
-        done += 16;
+    let mut blocks = digits.chunks_exact(64);
+    let mut octet_blocks = out[..n].chunks_exact_mut(32);
+    for (block, octets) in (&mut blocks).zip(&mut octet_blocks) {
+        let (Ok(block), Ok(octets)) = (block.try_into(), octets.try_into()) else {
+            break;
+        };
+        if !simd::hex_decode_64(block, octets) {
+            return Err(bad_digit());
+        }
     }
     // The last digits, padded with zeros to a whole block.
     let rest = blocks.remainder();
     if !rest.is_empty() {
-        let mut padded = [b'0'; 32];
+        let mut padded = [b'0'; 64];
         padded[..rest.len()].copy_from_slice(rest);
-        let octets = simd::hex_decode_32(&padded).ok_or_else(bad_digit)?;
-        out[done..n].copy_from_slice(&octets[..rest.len() / 2]);
+        let mut octets = [0u8; 32];
+        if !simd::hex_decode_64(&padded, &mut octets) {
+            return Err(bad_digit());
+        }
+        octet_blocks
+            .into_remainder()
+            .copy_from_slice(&octets[..rest.len() / 2]);
     }
     Ok(n)
 }
 
 pub fn decode(input: &str) -> Result<Vec<u8>, DecodeError> {
-    let mut v = vec![0; input.trim().len() / 2];
+    let mut v = vec![0; input.as_bytes().trim_ascii().len() / 2];
     let n = decode_to_slice(input, &mut v)?;
     v.truncate(n);
     Ok(v)

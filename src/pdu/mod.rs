@@ -48,8 +48,8 @@ mod decode_tests;
 pub use address::{Address, TypeOfNumber};
 pub use dcs::{Alphabet, Dcs};
 pub use decode::{
-    Body, DecodeOptions, Deliver, Pdu, StatusKind, StatusReport, Submit, Tpdu, TpduKind, UserData,
-    Validity, decode, decode_hex, status_text,
+    Body, DecodeOptions, Decoder, Deliver, Pdu, StatusKind, StatusReport, Submit, Tpdu, TpduKind,
+    UserData, Validity, decode, decode_hex, status_text,
 };
 pub use deliver::{DeliverSpec, encode_deliver, encode_status_report};
 pub use error::{CharAt, DecodeError, DecodeErrorKind, EncodeError, Warning};

@@ -3,6 +3,23 @@
 
 use std::fmt;
 
+const NOT_DECIMAL: u8 = 0xFF;
+
+/// Each octet read as two decimal semi-octets, low one first (so 0x21 is 12), or
+/// [`NOT_DECIMAL`]: one lookup per field instead of two nibble checks.
+static SEMI_OCTET_PAIRS: [u8; 256] = {
+    let mut t = [NOT_DECIMAL; 256];
+    let mut i = 0;
+    while i < 256 {
+        let (lo, hi) = ((i & 0x0F) as u8, (i >> 4) as u8);
+        if lo <= 9 && hi <= 9 {
+            t[i] = lo * 10 + hi;
+        }
+        i += 1;
+    }
+    t
+};
+
 /// A time stamp as the service centre wrote it, in its own zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Timestamp {
@@ -19,9 +36,9 @@ pub struct Timestamp {
 impl Timestamp {
     /// Reads the seven octets; `None` when a digit is not decimal or the date does not exist.
     pub fn from_octets(raw: [u8; 7]) -> Option<Self> {
-        let digit_pair = |b: u8| {
-            let (lo, hi) = (b & 0x0F, b >> 4);
-            (lo <= 9 && hi <= 9).then_some(lo * 10 + hi)
+        let digit_pair = |b: u8| match SEMI_OCTET_PAIRS[usize::from(b)] {
+            NOT_DECIMAL => None,
+            v => Some(v),
         };
         // Two-digit years: 90..=99 are the 1990s (SMS began in 1992), the rest this century.
         let yy = u16::from(digit_pair(raw[0])?);
