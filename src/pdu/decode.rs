@@ -219,11 +219,15 @@ pub fn decode_hex(input: &str, opts: DecodeOptions) -> Result<Pdu, DecodeError> 
 
 /// Decodes a PDU from octets.
 pub fn decode(bytes: &[u8], opts: DecodeOptions) -> Result<Pdu, DecodeError> {
-    decode_reusing(bytes, opts, &mut Spare::default())
+    let mut pdu = Pdu::empty();
+    decode_in_place(bytes, opts, &mut pdu, &mut Pool::default())?;
+    Ok(pdu)
 }
 
-/// Decodes one PDU after another, reusing the strings and buffers of the previous result, so
-/// that once warm (a `+CMGL` listing, a burst of `+CMT`) decoding allocates nothing.
+/// Decodes one PDU after another into the same [`Pdu`], reusing its strings and buffers, so
+/// that once warm (a `+CMGL` listing, a burst of `+CMT`) decoding allocates nothing. Writing
+/// each field where it stays, rather than building the message and moving it out, is also
+/// what makes it fast: a decoded message is a few hundred octets.
 ///
 /// ```
 /// use smsq::pdu::{DecodeOptions, Decoder, Tpdu};
@@ -241,8 +245,10 @@ pub fn decode(bytes: &[u8], opts: DecodeOptions) -> Result<Pdu, DecodeError> {
 /// ```
 #[derive(Debug)]
 pub struct Decoder {
-    last: Option<Pdu>,
-    spare: Spare,
+    pdu: Pdu,
+    /// Whether `pdu` holds a whole message (a failed decode leaves part of one).
+    valid: bool,
+    pool: Pool,
     /// The octets of the input, kept to spare zeroing a new buffer for every PDU.
     octets: [u8; MAX_INPUT],
 }
@@ -250,8 +256,9 @@ pub struct Decoder {
 impl Default for Decoder {
     fn default() -> Self {
         Self {
-            last: None,
-            spare: Spare::default(),
+            pdu: Pdu::empty(),
+            valid: false,
+            pool: Pool::default(),
             octets: [0; MAX_INPUT],
         }
     }
@@ -264,85 +271,217 @@ impl Decoder {
 
     /// Decodes `input`. The result is borrowed until the next call; [`Decoder::take`] keeps it.
     pub fn decode_hex(&mut self, input: &str, opts: DecodeOptions) -> Result<&Pdu, DecodeError> {
-        if let Some(last) = self.last.take() {
-            self.spare.keep(last);
-        }
+        self.valid = false;
         let n = hex::decode_to_slice(input, &mut self.octets)?;
-        let pdu = decode_reusing(&self.octets[..n], opts, &mut self.spare)?;
-        Ok(self.last.insert(pdu))
+        decode_in_place(&self.octets[..n], opts, &mut self.pdu, &mut self.pool)?;
+        self.valid = true;
+        Ok(&self.pdu)
     }
 
-    /// The last message decoded, taken out of the decoder (which then allocates afresh).
+    /// The last message decoded, taken out of the decoder (which then allocates afresh);
+    /// `None` when the last decode failed.
     pub fn take(&mut self) -> Option<Pdu> {
-        self.last.take()
+        std::mem::take(&mut self.valid).then(|| std::mem::replace(&mut self.pdu, Pdu::empty()))
     }
 }
 
-/// Buffers of a message already read, for the next decode to fill instead of allocating.
-/// Never holds more than one message's worth: two addresses, one text, one data buffer.
+impl Pdu {
+    /// Nothing yet: the shape a decode fills in.
+    fn empty() -> Self {
+        Self {
+            smsc: None,
+            tpdu: Tpdu::Deliver(Deliver {
+                more_messages: false,
+                reply_path: false,
+                status_report_indication: false,
+                sender: Address::empty(),
+                pid: 0,
+                dcs: Dcs::from_octet(0),
+                timestamp: None,
+                user_data: UserData::empty(),
+            }),
+            warnings: Vec::new(),
+        }
+    }
+}
+
+impl UserData {
+    fn empty() -> Self {
+        Self {
+            header: None,
+            body: Body::Text(String::new()),
+        }
+    }
+}
+
+/// Strings and buffers of parts an earlier message had and the current one has not (an SMSC
+/// address, a TPDU of another kind, 8-bit data instead of text), kept for a later message.
+/// Addresses and texts are kept apart so that a short string is not handed out for a long
+/// text, which would then have to grow.
 #[derive(Debug, Default)]
-struct Spare {
+struct Pool {
     addresses: Vec<String>,
     texts: Vec<String>,
     data: Vec<Vec<u8>>,
-    warnings: Vec<Warning>,
 }
 
-impl Spare {
-    fn keep(&mut self, pdu: Pdu) {
-        let Pdu {
-            smsc,
-            tpdu,
-            mut warnings,
-        } = pdu;
-        self.addresses.extend(smsc.map(|a| a.value));
-        let (address, user_data) = match tpdu {
-            Tpdu::Deliver(d) => (d.sender, Some(d.user_data)),
-            Tpdu::Submit(s) => (s.recipient, Some(s.user_data)),
-            Tpdu::StatusReport(r) => (r.recipient, r.user_data),
-        };
-        self.addresses.push(address.value);
-        match user_data.map(|u| u.body) {
-            Some(Body::Text(text)) => self.texts.push(text),
-            Some(Body::Data(data) | Body::Compressed(data)) => self.data.push(data),
-            None => {}
+/// Bounds each list: a message holds at most two addresses, one text and one buffer.
+const POOL_LIMIT: usize = 4;
+
+impl Pool {
+    fn keep_address(&mut self, s: String) {
+        if s.capacity() > 0 && self.addresses.len() < POOL_LIMIT {
+            self.addresses.push(s);
         }
-        warnings.clear();
-        self.warnings = warnings;
     }
 
-    fn text(&mut self) -> String {
-        let mut text = self.texts.pop().unwrap_or_default();
-        text.clear();
-        text
+    fn keep_text(&mut self, s: String) {
+        if s.capacity() > 0 && self.texts.len() < POOL_LIMIT {
+            self.texts.push(s);
+        }
     }
 
-    fn data(&mut self, content: &[u8]) -> Vec<u8> {
-        let mut data = self.data.pop().unwrap_or_default();
-        data.clear();
-        data.extend_from_slice(content);
-        data
+    fn keep_data(&mut self, d: Vec<u8>) {
+        if d.capacity() > 0 && self.data.len() < POOL_LIMIT {
+            self.data.push(d);
+        }
+    }
+
+    fn keep_user_data(&mut self, ud: UserData) {
+        match ud.body {
+            Body::Text(text) => self.keep_text(text),
+            Body::Data(data) | Body::Compressed(data) => self.keep_data(data),
+        }
+    }
+
+    /// Empties `s` for reuse, giving it the room of a string kept in `kept` if it has none.
+    fn reuse(s: &mut String, kept: &mut Vec<String>) {
+        if s.capacity() == 0
+            && let Some(room) = kept.pop()
+        {
+            *s = room;
+        }
+        s.clear();
+    }
+
+    /// `body` as text, emptied: its own string, or a kept one.
+    fn text<'b>(&mut self, body: &'b mut Body) -> &'b mut String {
+        if !matches!(body, Body::Text(_)) {
+            let old = std::mem::replace(body, Body::Text(String::new()));
+            if let Body::Data(d) | Body::Compressed(d) = old {
+                self.keep_data(d);
+            }
+        }
+        match body {
+            Body::Text(text) => {
+                Self::reuse(text, &mut self.texts);
+                text
+            }
+            // Made text just above.
+            Body::Data(_) | Body::Compressed(_) => unreachable!("body was made text"),
+        }
+    }
+
+    /// `body` as 8-bit data (or compressed text) holding `content`.
+    fn data(&mut self, body: &mut Body, content: &[u8], compressed: bool) {
+        let mut buf = match std::mem::replace(body, Body::Data(Vec::new())) {
+            Body::Data(d) | Body::Compressed(d) => d,
+            Body::Text(t) => {
+                self.keep_text(t);
+                self.data.pop().unwrap_or_default()
+            }
+        };
+        buf.clear();
+        buf.extend_from_slice(content);
+        *body = if compressed {
+            Body::Compressed(buf)
+        } else {
+            Body::Data(buf)
+        };
+    }
+
+    /// Makes `tpdu` the kind `kind`, keeping the strings of what it was.
+    fn shape(&mut self, tpdu: &mut Tpdu, kind: TpduKind) {
+        let same = matches!(
+            (kind, &*tpdu),
+            (TpduKind::Deliver | TpduKind::Auto, Tpdu::Deliver(_))
+                | (TpduKind::Submit, Tpdu::Submit(_))
+                | (TpduKind::StatusReport, Tpdu::StatusReport(_))
+        );
+        if same {
+            return;
+        }
+        let empty_dcs = Dcs::from_octet(0);
+        let fresh = match kind {
+            TpduKind::Deliver | TpduKind::Auto => Pdu::empty().tpdu,
+            TpduKind::Submit => Tpdu::Submit(Submit {
+                reject_duplicates: false,
+                status_report_request: false,
+                reply_path: false,
+                message_ref: 0,
+                recipient: Address::empty(),
+                pid: 0,
+                dcs: empty_dcs,
+                validity: None,
+                user_data: UserData::empty(),
+            }),
+            TpduKind::StatusReport => Tpdu::StatusReport(StatusReport {
+                more_messages: false,
+                for_command: false,
+                message_ref: 0,
+                recipient: Address::empty(),
+                timestamp: None,
+                discharge_time: None,
+                status: 0,
+                status_kind: StatusKind::Delivered,
+                pid: None,
+                dcs: None,
+                user_data: None,
+            }),
+        };
+        match std::mem::replace(tpdu, fresh) {
+            Tpdu::Deliver(d) => {
+                self.keep_address(d.sender.value);
+                self.keep_user_data(d.user_data);
+            }
+            Tpdu::Submit(s) => {
+                self.keep_address(s.recipient.value);
+                self.keep_user_data(s.user_data);
+            }
+            Tpdu::StatusReport(r) => {
+                self.keep_address(r.recipient.value);
+                if let Some(ud) = r.user_data {
+                    self.keep_user_data(ud);
+                }
+            }
+        }
     }
 }
 
-fn decode_reusing(
+/// Decodes `bytes` into `pdu`, reusing its strings and buffers (and the pool's, for parts the
+/// previous message lacked). On error `pdu` holds part of a message.
+fn decode_in_place(
     bytes: &[u8],
     opts: DecodeOptions,
-    spare: &mut Spare,
-) -> Result<Pdu, DecodeError> {
+    pdu: &mut Pdu,
+    pool: &mut Pool,
+) -> Result<(), DecodeError> {
     if bytes.is_empty() {
         return Err(DecodeError::new(0, DecodeErrorKind::Empty));
     }
-    let (smsc, start) = if opts.has_smsc {
-        Address::read_smsc_reusing(bytes, &mut spare.addresses)?
+    pdu.warnings.clear();
+    let start = if opts.has_smsc {
+        Address::read_smsc_into(bytes, &mut pdu.smsc, &mut pool.addresses)?
     } else {
-        (None, 0)
+        if let Some(old) = pdu.smsc.take() {
+            pool.keep_address(old.value);
+        }
+        0
     };
-    let mut warnings = std::mem::take(&mut spare.warnings);
     let mut r = Reader {
         data: bytes,
         pos: start,
-        spare,
+        pool,
     };
     let fo = r.u8("TP-MTI (first octet)")?;
     let kind = match opts.kind {
@@ -362,54 +501,45 @@ fn decode_reusing(
         },
         k => k,
     };
-    let tpdu = match kind {
-        TpduKind::Deliver | TpduKind::Auto => {
-            Tpdu::Deliver(read_deliver(fo, &mut r, &mut warnings)?)
-        }
-        TpduKind::Submit => Tpdu::Submit(read_submit(fo, &mut r, &mut warnings)?),
-        TpduKind::StatusReport => {
-            Tpdu::StatusReport(read_status_report(fo, &mut r, &mut warnings)?)
-        }
-    };
-    Ok(Pdu {
-        smsc,
-        tpdu,
-        warnings,
-    })
+    r.pool.shape(&mut pdu.tpdu, kind);
+    let warnings = &mut pdu.warnings;
+    match &mut pdu.tpdu {
+        Tpdu::Deliver(d) => read_deliver(fo, &mut r, d, warnings),
+        Tpdu::Submit(s) => read_submit(fo, &mut r, s, warnings),
+        Tpdu::StatusReport(report) => read_status_report(fo, &mut r, report, warnings),
+    }
 }
 
 fn read_deliver(
     fo: u8,
     r: &mut Reader<'_, '_>,
+    d: &mut Deliver,
     warnings: &mut Vec<Warning>,
-) -> Result<Deliver, DecodeError> {
-    let sender = r.address("TP-OA")?;
-    let pid = r.u8("TP-PID")?;
-    let dcs = Dcs::from_octet(r.u8("TP-DCS")?);
-    let timestamp = r.timestamp("TP-SCTS", warnings)?;
-    let user_data = r.user_data(fo & 0x40 != 0, &dcs, warnings)?;
-    Ok(Deliver {
-        more_messages: fo & 0x04 == 0,
-        reply_path: fo & 0x80 != 0,
-        status_report_indication: fo & 0x20 != 0,
-        sender,
-        pid,
-        dcs,
-        timestamp,
-        user_data,
-    })
+) -> Result<(), DecodeError> {
+    d.more_messages = fo & 0x04 == 0;
+    d.reply_path = fo & 0x80 != 0;
+    d.status_report_indication = fo & 0x20 != 0;
+    r.address("TP-OA", &mut d.sender)?;
+    d.pid = r.u8("TP-PID")?;
+    d.dcs = Dcs::from_octet(r.u8("TP-DCS")?);
+    d.timestamp = r.timestamp("TP-SCTS", warnings)?;
+    r.user_data(fo & 0x40 != 0, &d.dcs, &mut d.user_data, warnings)
 }
 
 fn read_submit(
     fo: u8,
     r: &mut Reader<'_, '_>,
+    s: &mut Submit,
     warnings: &mut Vec<Warning>,
-) -> Result<Submit, DecodeError> {
-    let message_ref = r.u8("TP-MR")?;
-    let recipient = r.address("TP-DA")?;
-    let pid = r.u8("TP-PID")?;
-    let dcs = Dcs::from_octet(r.u8("TP-DCS")?);
-    let validity = match (fo >> 3) & 0x03 {
+) -> Result<(), DecodeError> {
+    s.reject_duplicates = fo & 0x04 != 0;
+    s.status_report_request = fo & 0x20 != 0;
+    s.reply_path = fo & 0x80 != 0;
+    s.message_ref = r.u8("TP-MR")?;
+    r.address("TP-DA", &mut s.recipient)?;
+    s.pid = r.u8("TP-PID")?;
+    s.dcs = Dcs::from_octet(r.u8("TP-DCS")?);
+    s.validity = match (fo >> 3) & 0x03 {
         0 => None,
         2 => Some(Validity::Relative(super::submit::RelativeValidity(
             r.u8("TP-VP")?,
@@ -417,57 +547,65 @@ fn read_submit(
         1 => Some(Validity::Enhanced(r.array7("TP-VP")?)),
         _ => Some(Validity::Absolute(r.timestamp("TP-VP", warnings)?)),
     };
-    let user_data = r.user_data(fo & 0x40 != 0, &dcs, warnings)?;
-    Ok(Submit {
-        reject_duplicates: fo & 0x04 != 0,
-        status_report_request: fo & 0x20 != 0,
-        reply_path: fo & 0x80 != 0,
-        message_ref,
-        recipient,
-        pid,
-        dcs,
-        validity,
-        user_data,
-    })
+    r.user_data(fo & 0x40 != 0, &s.dcs, &mut s.user_data, warnings)
 }
 
 fn read_status_report(
     fo: u8,
     r: &mut Reader<'_, '_>,
+    report: &mut StatusReport,
     warnings: &mut Vec<Warning>,
-) -> Result<StatusReport, DecodeError> {
-    let message_ref = r.u8("TP-MR")?;
-    let recipient = r.address("TP-RA")?;
-    let timestamp = r.timestamp("TP-SCTS", warnings)?;
-    let discharge_time = r.timestamp("TP-DT", warnings)?;
+) -> Result<(), DecodeError> {
+    report.more_messages = fo & 0x04 == 0;
+    report.for_command = fo & 0x20 != 0;
+    report.message_ref = r.u8("TP-MR")?;
+    r.address("TP-RA", &mut report.recipient)?;
+    report.timestamp = r.timestamp("TP-SCTS", warnings)?;
+    report.discharge_time = r.timestamp("TP-DT", warnings)?;
     let status = r.u8("TP-ST")?;
     if is_reserved_status(status) {
         warnings.push(Warning::ReservedStatus { status });
     }
-    let mut report = StatusReport {
-        more_messages: fo & 0x04 == 0,
-        for_command: fo & 0x20 != 0,
-        message_ref,
-        recipient,
-        timestamp,
-        discharge_time,
-        status,
-        status_kind: StatusKind::of(status),
-        pid: None,
-        dcs: None,
-        user_data: None,
-    };
-    // TP-PI and what it announces are optional (§9.2.2.3); many service centres stop at TP-ST.
+    report.status = status;
+    report.status_kind = StatusKind::of(status);
+    report.pid = None;
+    report.dcs = None;
+    // Filled below only if TP-PI announces user data; otherwise its buffers are kept.
+    let user_data = report.user_data.take();
+    let announced = read_report_extras(r, report, warnings);
+    match (user_data, announced) {
+        (Some(mut ud), Some(dcs)) => {
+            let filled = r.user_data(fo & 0x40 != 0, &dcs, &mut ud, warnings);
+            report.user_data = Some(ud);
+            filled
+        }
+        (None, Some(dcs)) => {
+            let mut ud = UserData::empty();
+            let filled = r.user_data(fo & 0x40 != 0, &dcs, &mut ud, warnings);
+            report.user_data = Some(ud);
+            filled
+        }
+        (Some(ud), None) => {
+            r.pool.keep_user_data(ud);
+            Ok(())
+        }
+        (None, None) => Ok(()),
+    }
+}
+
+/// TP-PI and the TP-PID and TP-DCS it announces (TS 23.040 §9.2.2.3); returns the DCS for
+/// the user data when TP-PI announces user data that is there.
+fn read_report_extras(
+    r: &mut Reader<'_, '_>,
+    report: &mut StatusReport,
+    warnings: &mut Vec<Warning>,
+) -> Option<Dcs> {
+    // TP-PI and what it announces are optional; many service centres stop at TP-ST.
     // Extension octets (bit 7) are skipped; their meaning is reserved.
-    let Some(mut pi) = r.opt_u8() else {
-        return Ok(report);
-    };
+    let mut pi = r.opt_u8()?;
     let first_pi = pi;
     while pi & 0x80 != 0 {
-        match r.opt_u8() {
-            Some(next) => pi = next,
-            None => return Ok(report),
-        }
+        pi = r.opt_u8()?;
     }
     // What TP-PI announces is an extra: a report cut short there still tells the outcome, so
     // the missing fields are left out with a warning instead of failing the whole report.
@@ -477,7 +615,7 @@ fn read_status_report(
             Some(pid) => report.pid = Some(pid),
             None => {
                 warnings.push(missing);
-                return Ok(report);
+                return None;
             }
         }
     }
@@ -486,25 +624,24 @@ fn read_status_report(
             Some(dcs) => report.dcs = Some(Dcs::from_octet(dcs)),
             None => {
                 warnings.push(missing);
-                return Ok(report);
+                return None;
             }
         }
     }
-    if first_pi & 0x04 != 0 {
-        if r.pos >= r.data.len() {
-            warnings.push(missing);
-            return Ok(report);
-        }
-        let dcs = report.dcs.unwrap_or(Dcs::from_octet(0));
-        report.user_data = Some(r.user_data(fo & 0x40 != 0, &dcs, warnings)?);
+    if first_pi & 0x04 == 0 {
+        return None;
     }
-    Ok(report)
+    if r.pos >= r.data.len() {
+        warnings.push(missing);
+        return None;
+    }
+    Some(report.dcs.unwrap_or(Dcs::from_octet(0)))
 }
 
-struct Reader<'a, 's> {
+struct Reader<'a, 'p> {
     data: &'a [u8],
     pos: usize,
-    spare: &'s mut Spare,
+    pool: &'p mut Pool,
 }
 
 impl Reader<'_, '_> {
@@ -558,25 +695,22 @@ impl Reader<'_, '_> {
         Ok(t)
     }
 
-    fn address(&mut self, field: &'static str) -> Result<Address, DecodeError> {
-        let (a, used) = Address::read_tp_reusing(
-            &self.data[self.pos..],
-            self.pos,
-            field,
-            &mut self.spare.addresses,
-        )?;
+    fn address(&mut self, field: &'static str, out: &mut Address) -> Result<(), DecodeError> {
+        Pool::reuse(&mut out.value, &mut self.pool.addresses);
+        let used = Address::read_tp_into(&self.data[self.pos..], self.pos, field, out)?;
         self.pos += used;
-        Ok(a)
+        Ok(())
     }
 
-    /// TP-UDL and TP-UD. Lenient where TS 23.040 allows it: a length longer than the data
-    /// decodes what is there, with a warning.
+    /// TP-UDL and TP-UD into `out`. Lenient where TS 23.040 allows it: a length longer than
+    /// the data decodes what is there, with a warning.
     fn user_data(
         &mut self,
         udhi: bool,
         dcs: &Dcs,
+        out: &mut UserData,
         warnings: &mut Vec<Warning>,
-    ) -> Result<UserData, DecodeError> {
+    ) -> Result<(), DecodeError> {
         let udl = usize::from(self.u8("TP-UDL")?);
         let ud_at = self.pos;
         let ud = &self.data[ud_at..];
@@ -592,7 +726,8 @@ impl Reader<'_, '_> {
             warnings.push(Warning::ReservedDcs { dcs: dcs.raw });
         }
 
-        let (header, header_octets) = if udhi && udl > 0 {
+        out.header = None;
+        let header_octets = if udhi && udl > 0 {
             let udhl = usize::from(*ud.first().ok_or_else(|| {
                 DecodeError::new(
                     ud_at,
@@ -614,25 +749,24 @@ impl Reader<'_, '_> {
                     },
                 ));
             }
-            let udh = Udh::parse(&ud[1..1 + udhl], ud_at + 1, warnings)?;
-            (Some(udh), 1 + udhl)
+            out.header = Some(Udh::parse(&ud[1..1 + udhl], ud_at + 1, warnings)?);
+            1 + udhl
         } else {
-            (None, 0)
+            0
         };
 
-        let body = if septets {
+        if septets {
             let skip = gsm7::header_septets(header_octets);
             let wanted = udl.saturating_sub(skip);
-            let tables = tables_for(header.as_ref(), warnings);
-            let mut text = self.spare.text();
-            let got = tables.decode_packed(ud, skip * 7, wanted, &mut text);
+            let tables = tables_for(out.header.as_ref(), warnings);
+            let text = self.pool.text(&mut out.body);
+            let got = tables.decode_packed(ud, skip * 7, wanted, text);
             if got < wanted {
                 warnings.push(Warning::UserDataShort {
                     declared: wanted,
                     decoded: got,
                 });
             }
-            Body::Text(text)
         } else {
             let end = ud_octets.min(ud.len());
             let payload = ud.get(header_octets..end).unwrap_or_default();
@@ -642,17 +776,14 @@ impl Reader<'_, '_> {
                     decoded: payload.len(),
                 });
             }
-            if dcs.compressed {
-                Body::Compressed(self.spare.data(payload))
-            } else if dcs.alphabet == Alphabet::Ucs2 {
-                let mut text = self.spare.text();
-                decode_ucs2(payload, warnings, &mut text);
-                Body::Text(text)
+            if dcs.alphabet == Alphabet::Ucs2 && !dcs.compressed {
+                let text = self.pool.text(&mut out.body);
+                decode_ucs2(payload, warnings, text);
             } else {
-                Body::Data(self.spare.data(payload))
+                self.pool.data(&mut out.body, payload, dcs.compressed);
             }
-        };
-        Ok(UserData { header, body })
+        }
+        Ok(())
     }
 }
 
