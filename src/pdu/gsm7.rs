@@ -586,7 +586,11 @@ pub fn pack_septets(septets: &[u8], fill_bits: u8, out: &mut [u8]) -> usize {
 /// Eight septets in the eight byte lanes of `x` to one 56-bit value, septet 0 lowest:
 /// close the one-bit gaps between bytes, then the two-bit gaps between 14-bit pairs, then the
 /// four-bit gap between 28-bit halves.
-#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
+#[cfg(any(
+    test,
+    smsq_scalar,
+    not(all(target_arch = "x86_64", target_feature = "sse2"))
+))]
 #[inline]
 pub(super) fn compress_septets(x: u64) -> u64 {
     let x = x & 0x7F7F_7F7F_7F7F_7F7F;
@@ -596,7 +600,11 @@ pub(super) fn compress_septets(x: u64) -> u64 {
 }
 
 /// The inverse of [`compress_septets`]: 56 bits to eight septets in byte lanes.
-#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
+#[cfg(any(
+    test,
+    smsq_scalar,
+    not(all(target_arch = "x86_64", target_feature = "sse2"))
+))]
 #[inline]
 pub(super) fn spread_septets(x: u64) -> u64 {
     let x = (x & 0x0000_0000_0FFF_FFFF) | ((x << 4) & 0x0FFF_FFFF_0000_0000);

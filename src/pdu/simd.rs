@@ -1,7 +1,8 @@
 //! SSE2 kernels for the codec's byte-parallel inner loops: hex in both directions, the GSM-7
 //! "same code as ASCII" test, and septet packing and unpacking. Every x86_64 CPU has SSE2, so on that
 //! architecture these always run; elsewhere the [`scalar`] versions stand in, and the tests
-//! hold the two equal.
+//! hold the two equal. Building with `RUSTFLAGS="--cfg smsq_scalar"` makes x86_64 use the
+//! scalar versions too, so the whole codec can be tested as other targets run it (CI does).
 //!
 //! The kernels take and return fixed-size arrays, so the compiler proves every access in
 //! bounds and turns the array conversions into single unaligned vector loads and stores. The
@@ -9,6 +10,7 @@
 //! because the module exists only when the build target itself enables SSE2.
 
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[cfg_attr(smsq_scalar, allow(dead_code))]
 pub(crate) mod sse2 {
     use std::arch::x86_64::{
         __m128i, _mm_add_epi8, _mm_and_si128, _mm_andnot_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8,
@@ -269,6 +271,7 @@ pub(crate) mod sse2 {
 
 /// Kernels for CPUs with AVX2, reached only after a runtime check.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[cfg_attr(smsq_scalar, allow(dead_code))]
 pub(crate) mod avx2 {
     use std::arch::x86_64::{
         __m256i, _mm_cvtsi32_si128, _mm256_add_epi8, _mm256_and_si256, _mm256_andnot_si256,
@@ -385,7 +388,11 @@ pub(crate) mod avx2 {
 
 /// The same kernels, one octet at a time: what other targets run, and what the tests hold the
 /// vector kernels equal to.
-#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
+#[cfg(any(
+    test,
+    smsq_scalar,
+    not(all(target_arch = "x86_64", target_feature = "sse2"))
+))]
 pub(crate) mod scalar {
     use super::super::gsm7;
 
@@ -456,10 +463,10 @@ pub(crate) mod scalar {
     }
 }
 
-#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2", not(smsq_scalar)))]
 pub(crate) use sse2::{gsm7_identity_mask, hex_decode_64, hex_encode_16, pack_16, unpack_32};
 
-#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+#[cfg(any(smsq_scalar, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
 pub(crate) use scalar::{gsm7_identity_mask, hex_decode_64, hex_encode_16, pack_16, unpack_32};
 
 #[cfg(all(test, target_arch = "x86_64", target_feature = "sse2"))]
