@@ -805,17 +805,38 @@ fn tables_for(header: Option<&Udh>, warnings: &mut Vec<Warning>) -> Gsm7Tables {
     }
 }
 
-fn decode_ucs2(payload: &[u8], warnings: &mut Vec<Warning>, s: &mut String) {
+pub(super) fn decode_ucs2(payload: &[u8], warnings: &mut Vec<Warning>, s: &mut String) {
     if payload.len() % 2 != 0 {
         warnings.push(Warning::OddUcs2Length);
     }
-    let units = payload
+    s.reserve(payload.len() * 3 / 2);
+    let mut lone = false;
+    let mut units = payload
         .chunks_exact(2)
         .map(|p| u16::from_be_bytes([p[0], p[1]]));
-    s.reserve(payload.len());
-    let mut lone = false;
-    for c in char::decode_utf16(units) {
-        s.push(c.unwrap_or_else(|_| {
+    // By hand rather than `char::decode_utf16`: nearly every unit is a character of its own,
+    // and that case is one comparison here.
+    while let Some(unit) = units.next() {
+        if let Some(c) = char::from_u32(u32::from(unit)) {
+            s.push(c);
+            continue;
+        }
+        // A surrogate: a high one followed by a low one is a character beyond the BMP.
+        let c = if (0xD800..0xDC00).contains(&unit) {
+            let mut ahead = units.clone();
+            match ahead.next() {
+                Some(low @ 0xDC00..=0xDFFF) => {
+                    units = ahead;
+                    let high = u32::from(unit - 0xD800);
+                    let low = u32::from(low - 0xDC00);
+                    char::from_u32(0x10000 + (high << 10) + low)
+                }
+                _ => None,
+            }
+        } else {
+            None
+        };
+        s.push(c.unwrap_or_else(|| {
             lone = true;
             char::REPLACEMENT_CHARACTER
         }));

@@ -297,3 +297,43 @@ fn a_reusing_decoder_gives_what_one_shot_decoding_gives() {
     }
     assert!(decoder.take().is_none(), "the last input failed");
 }
+
+#[test]
+fn ucs2_decoding_matches_the_standard_library_on_every_surrogate_arrangement() {
+    // Every sequence of up to four units drawn from the edges of each range: ASCII, two- and
+    // three-byte UTF-8, high and low surrogates in every order, lone or paired, at the end.
+    let edges: [u16; 12] = [
+        0x0041, 0x007F, 0x0080, 0x07FF, 0x0800, 0xD7FF, 0xD800, 0xDBFF, 0xDC00, 0xDFFF, 0xE000,
+        0xFFFF,
+    ];
+    let mut sequences: Vec<Vec<u16>> = vec![vec![]];
+    for _ in 0..4 {
+        let longer: Vec<Vec<u16>> = sequences
+            .iter()
+            .filter(|s| s.len() == sequences.last().map_or(0, Vec::len))
+            .flat_map(|s| {
+                edges.iter().map(move |&u| {
+                    let mut next = s.clone();
+                    next.push(u);
+                    next
+                })
+            })
+            .collect();
+        sequences.extend(longer);
+    }
+    for units in sequences {
+        let payload: Vec<u8> = units.iter().flat_map(|u| u.to_be_bytes()).collect();
+        let expected: String = char::decode_utf16(units.iter().copied())
+            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect();
+        let mut warnings = Vec::new();
+        let mut got = String::new();
+        super::decode::decode_ucs2(&payload, &mut warnings, &mut got);
+        assert_eq!(got, expected, "{units:04X?}");
+        assert_eq!(
+            warnings.contains(&Warning::LoneSurrogate),
+            expected.contains(char::REPLACEMENT_CHARACTER),
+            "{units:04X?}"
+        );
+    }
+}

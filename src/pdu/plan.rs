@@ -178,11 +178,31 @@ impl Planner {
         }
     }
 
-    /// Fills the unit buffer and the cuts for `text`.
+    /// Fills the unit buffer and the cuts for `text`, and under `auto` the list of characters
+    /// that forced UCS-2 (what `smsq estimate` shows).
     pub(crate) fn plan_text(
         &mut self,
         text: &str,
         opts: &PlanOptions,
+    ) -> Result<Layout, EncodeError> {
+        self.plan(text, opts, Reasons::Collect)
+    }
+
+    /// [`Planner::plan_text`] for sending: under `auto`, the first character that does not fit
+    /// GSM 7-bit settles the matter, and nobody reads the list of the others.
+    pub(crate) fn plan_text_to_send(
+        &mut self,
+        text: &str,
+        opts: &PlanOptions,
+    ) -> Result<Layout, EncodeError> {
+        self.plan(text, opts, Reasons::Skip)
+    }
+
+    fn plan(
+        &mut self,
+        text: &str,
+        opts: &PlanOptions,
+        reasons: Reasons,
     ) -> Result<Layout, EncodeError> {
         self.folded.clear();
         self.forced_ucs2_by.clear();
@@ -190,7 +210,7 @@ impl Planner {
             EncodingChoice::Ucs2 => Alphabet::Ucs2,
             EncodingChoice::Gsm7 | EncodingChoice::Gsm7Fold => {
                 let fold = opts.encoding == EncodingChoice::Gsm7Fold;
-                if !self.encode_septets(text, opts.tables, fold) {
+                if !self.encode_septets(text, opts.tables, fold, Reasons::Collect) {
                     // Only an error hands the list out; in steady state it is reused.
                     return Err(EncodeError::NotGsm7 {
                         unencodable: std::mem::take(&mut self.forced_ucs2_by),
@@ -199,7 +219,7 @@ impl Planner {
                 Alphabet::Gsm7
             }
             EncodingChoice::Auto => {
-                if self.encode_septets(text, opts.tables, false) {
+                if self.encode_septets(text, opts.tables, false, reasons) {
                     Alphabet::Gsm7
                 } else {
                     Alphabet::Ucs2
@@ -208,7 +228,18 @@ impl Planner {
         };
         let units = if alphabet == Alphabet::Ucs2 {
             self.utf16.clear();
-            self.utf16.extend(text.encode_utf16());
+            self.utf16.reserve(text.len());
+            for c in text.chars() {
+                match u16::try_from(u32::from(c)) {
+                    Ok(unit) => self.utf16.push(unit),
+                    // Beyond the BMP: a surrogate pair (RFC 2781 §2.1).
+                    Err(_) => {
+                        let v = u32::from(c) - 0x1_0000;
+                        self.utf16.push(0xD800 | (v >> 10) as u16);
+                        self.utf16.push(0xDC00 | (v & 0x3FF) as u16);
+                    }
+                }
+            }
             self.utf16.len()
         } else {
             self.septets.len()
@@ -287,10 +318,21 @@ impl Planner {
     }
 
     /// Encodes `text` as septets into `self.septets`. Returns `false` when a character does
-    /// not fit (after folding, if asked), with every such character in `self.forced_ucs2_by`.
-    fn encode_septets(&mut self, text: &str, tables: Gsm7Tables, fold: bool) -> bool {
+    /// not fit (after folding, if asked), with every such character in `self.forced_ucs2_by`
+    /// when `reasons` asks for them, else as soon as the first one is found.
+    fn encode_septets(
+        &mut self,
+        text: &str,
+        tables: Gsm7Tables,
+        fold: bool,
+        reasons: Reasons,
+    ) -> bool {
         if tables.is_default() && gsm7::encode_default_fast(text, &mut self.septets) {
             return true;
+        }
+        // The fast path fails only on a character outside the default tables.
+        if tables.is_default() && !fold && reasons == Reasons::Skip {
+            return false;
         }
         self.septets.clear();
         self.septets.reserve(text.len());
@@ -307,6 +349,9 @@ impl Planner {
         for (i, c) in text.chars().enumerate() {
             if push(&mut self.septets, c) {
                 continue;
+            }
+            if !fold && reasons == Reasons::Skip {
+                return false;
             }
             let at = CharAt {
                 position: i + 1,
@@ -326,6 +371,13 @@ impl Planner {
         }
         self.forced_ucs2_by.is_empty()
     }
+}
+
+/// Whether planning lists every character that keeps a text out of GSM 7-bit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reasons {
+    Collect,
+    Skip,
 }
 
 /// Units that fit in one part next to a user-data header of `udh_octets` (0 = no header).

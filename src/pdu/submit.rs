@@ -176,7 +176,7 @@ impl SubmitEncoder {
         if text.is_empty() {
             return Err(EncodeError::EmptyText);
         }
-        let layout = self.planner.plan_text(text, &opts.plan)?;
+        let layout = self.planner.plan_text_to_send(text, &opts.plan)?;
         out.folded.extend_from_slice(&self.planner.folded);
         self.write_parts(layout, None, opts, out);
         Ok(())
