@@ -1,13 +1,16 @@
-//! SSE2 kernels for the codec's byte-parallel inner loops: hex in both directions, the GSM-7
-//! "same code as ASCII" test, and septet packing and unpacking. Every x86_64 CPU has SSE2, so on that
-//! architecture these always run; elsewhere the [`scalar`] versions stand in, and the tests
-//! hold the two equal. Building with `RUSTFLAGS="--cfg smsq_scalar"` makes x86_64 use the
-//! scalar versions too, so the whole codec can be tested as other targets run it (CI does).
+//! Vector kernels for the codec's byte-parallel inner loops: hex in both directions, the GSM-7
+//! "same code as ASCII" test, and septet packing and unpacking. Every x86_64 CPU has SSE2, so
+//! on that architecture the SSE2 kernels always run, and hex decoding and septet unpacking
+//! switch to AVX2 where the CPU has it (checked at run time). Elsewhere the [`scalar`]
+//! versions stand in, and the tests hold all of them equal. Building with
+//! `RUSTFLAGS="--cfg smsq_scalar"` makes x86_64 use the scalar versions too, so the whole codec
+//! can be tested as other targets run it (CI does).
 //!
-//! The kernels take and return fixed-size arrays, so the compiler proves every access in
-//! bounds and turns the array conversions into single unaligned vector loads and stores. The
-//! only `unsafe` is the call into a `#[target_feature(enable = "sse2")]` function, sound
-//! because the module exists only when the build target itself enables SSE2.
+//! The kernels take and return fixed-size arrays, so every access is in bounds by type. The
+//! `unsafe` here is of two kinds, each with its reason beside it: calls into
+//! `#[target_feature]` functions (SSE2 ones sound because these modules exist only when the
+//! build target enables SSE2, AVX2 ones made only after `is_x86_feature_detected!`), and
+//! unaligned vector loads and stores through references to arrays of exactly their width.
 
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[cfg_attr(smsq_scalar, allow(dead_code))]
@@ -615,7 +618,8 @@ mod tests {
             prop_assert_eq!(run(&sse2::unpack_32), expected);
             if std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: the CPU supports AVX2.
-                prop_assert_eq!(run(&|w, s, o| unsafe { super::avx2::unpack_32(w, s, o) }), expected);
+                let avx2 = run(&|w, s, o| unsafe { super::avx2::unpack_32(w, s, o) });
+                prop_assert_eq!(avx2, expected);
             }
         }
     }
