@@ -13,7 +13,7 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-/// Whether stderr is the stream `JOURNAL_STREAM` names ("<device>:<inode>").
+/// Whether stderr is the stream `JOURNAL_STREAM` names (`"<device>:<inode>"`).
 pub fn stderr_is_journal() -> bool {
     let Ok(value) = std::env::var("JOURNAL_STREAM") else {
         return false;

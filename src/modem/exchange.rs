@@ -1,7 +1,7 @@
 //! The pure core of talking to a modem: which line belongs to which command.
 //!
 //! A [`Router`] sees every frame from the port. At most one command is in flight; its
-//! [`Exchange`] goes idle → (awaiting prompt →) awaiting final → done. Each line is classified
+//! `Exchange` goes idle → (awaiting prompt →) awaiting final → done. Each line is classified
 //! in a fixed order:
 //!
 //! 1. the PDU line owed to a `+CMT:`/`+CDS:` header or to a `+CMGR:`/`+CMGL:` header;

@@ -1,7 +1,7 @@
 //! Decoding what modems hand over: SMS-DELIVER (TS 23.040 §9.2.2.1), SMS-STATUS-REPORT
 //! (§9.2.2.3) and, for messages read back from the SIM's outbox, SMS-SUBMIT (§9.2.2.2).
 //!
-//! Every read is bounds-checked through [`Reader`], so arbitrary input yields a value or a
+//! Every read is bounds-checked through `Reader`, so arbitrary input yields a value or a
 //! [`DecodeError`] with the octet offset, never a panic.
 
 use super::address::Address;

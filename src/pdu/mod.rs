@@ -10,7 +10,7 @@
 //! | [`fold`] | the explicit `gsm7-fold` transliteration |
 //! | [`plan`] | encoding choice, segmentation, the estimate behind `smsq estimate` |
 //! | [`submit`] | SMS-SUBMIT encoding (TS 23.040 §9.2.2.2) |
-//! | [`decode`] | SMS-DELIVER / SMS-SUBMIT / SMS-STATUS-REPORT decoding, one-shot or into a reused [`Decoder`] |
+//! | [`decode`](mod@decode) | SMS-DELIVER / SMS-SUBMIT / SMS-STATUS-REPORT decoding, one-shot or into a reused [`Decoder`] |
 //! | [`deliver`] | SMS-DELIVER / STATUS-REPORT encoding, for the simulator and tests |
 //! | [`reassembly`] | joining concatenated parts |
 //! | [`address`], [`scts`], [`dcs`], [`udh`], [`hex`] | the fields they are named after |
