@@ -74,6 +74,23 @@ pub enum Op {
     },
 }
 
+impl Op {
+    /// The `op` of the request as clients write it, for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Send(_) => "send",
+            Self::Get { .. } => "get",
+            Self::List(_) => "list",
+            Self::Cancel { .. } => "cancel",
+            Self::Retry { .. } => "retry",
+            Self::Modems => "modems",
+            Self::Ussd { .. } => "ussd",
+            Self::Estimate { .. } => "estimate",
+            Self::Subscribe { .. } => "subscribe",
+        }
+    }
+}
+
 /// `to` takes one number or a list.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -261,6 +278,25 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn op_names_are_what_clients_write() {
+        for line in [
+            r#"{"op":"send","to":"+639171234567","text":"hi"}"#,
+            r#"{"op":"get","message":1}"#,
+            r#"{"op":"list","box":"outbox"}"#,
+            r#"{"op":"cancel","message":1}"#,
+            r#"{"op":"retry","message":1}"#,
+            r#"{"op":"modems"}"#,
+            r#"{"op":"ussd","code":"*143#"}"#,
+            r#"{"op":"estimate","text":"hi"}"#,
+            r#"{"op":"subscribe"}"#,
+        ] {
+            let op: Op = serde_json::from_str(line).unwrap();
+            let written: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(op.name(), written["op"], "{line}");
+        }
+    }
 
     #[test]
     fn requests_parse_in_their_documented_shapes() {

@@ -181,11 +181,8 @@ async fn handle_line(line: &[u8], d: &Arc<Daemon>, peer: Peer, tx: &mpsc::Sender
             return;
         }
     };
-    let op_name = serde_json::to_value(&request.op)
-        .ok()
-        .and_then(|v| v.get("op").and_then(|o| o.as_str().map(str::to_string)))
-        .unwrap_or_default();
-    let span = tracing::info_span!("request", op = %op_name, uid = ?peer.uid, pid = ?peer.pid);
+    let span =
+        tracing::info_span!("request", op = request.op.name(), uid = ?peer.uid, pid = ?peer.pid);
     handle_request(request, d, peer, tx).instrument(span).await;
 }
 

@@ -134,7 +134,7 @@ pub async fn run(d: Arc<Daemon>, k: usize) {
         // Other dispatchers may find work this one passed over.
         d.wake();
         let span = tracing::info_span!("message", message_id = due.id, modem = %modem.id());
-        send_parts(&d, &modem, &due, &mut last_send)
+        send_parts(&d, k, &due, &mut last_send)
             .instrument(span)
             .await;
     }
@@ -143,21 +143,14 @@ pub async fn run(d: Arc<Daemon>, k: usize) {
 /// Sends the unsent parts of one claimed message, paced; stops at the first failure.
 async fn send_parts(
     d: &Daemon,
-    modem: &ModemHandle,
+    k: usize,
     due: &crate::store::Due,
     last_send: &mut Option<Instant>,
 ) {
+    let modem = &d.modems[k];
     for (part, tpdu_len, pdu) in &due.parts {
         if let Some(t) = *last_send {
-            // This modem's own gap if it has one, else the global one.
-            let own = d
-                .modems
-                .iter()
-                .position(|m| m.id() == modem.id())
-                .and_then(|k| d.rules().get(k).and_then(|r| r.send_gap));
-            let gap = own
-                .unwrap_or_else(|| d.settings().send_gap)
-                .saturating_sub(t.elapsed());
+            let gap = d.send_gap(k).saturating_sub(t.elapsed());
             if !gap.is_zero() {
                 tokio::time::sleep(gap).await;
             }

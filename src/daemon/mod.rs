@@ -155,6 +155,17 @@ impl Daemon {
         self.rules.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// The minimum time between two sends through modem `k`: its own, else the global one.
+    pub fn send_gap(&self, k: usize) -> Duration {
+        let own = self
+            .rules
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(k)
+            .and_then(|r| r.send_gap);
+        own.unwrap_or_else(|| self.settings().send_gap)
+    }
+
     /// Applies reloaded settings and rules (SIGHUP); takes effect from the next decision.
     pub fn replace_settings(&self, settings: Settings, rules: Vec<ModemRules>) {
         *self.settings.write().unwrap_or_else(|e| e.into_inner()) = settings;
@@ -182,9 +193,11 @@ impl Daemon {
         if recipients.is_empty() {
             return Err(ApiError::new("invalid_number", "no recipient"));
         }
+        // One snapshot for the whole request, so a reload midway cannot mix two settings.
+        let settings = self.settings();
         let mut numbers = Vec::with_capacity(recipients.len());
         for r in &recipients {
-            let n = phone::normalize(r, self.settings().default_country)
+            let n = phone::normalize(r, settings.default_country)
                 .map_err(|e| ApiError::new("invalid_number", e.to_string()))?;
             numbers.push(n);
         }
@@ -217,7 +230,7 @@ impl Daemon {
                 "not_after must be later than not_before",
             ));
         }
-        let report = req.report.unwrap_or(self.settings().status_reports);
+        let report = req.report.unwrap_or(settings.status_reports);
         // One reference base per request; consecutive messages get consecutive references,
         // so two long texts to the same customer never share one.
         let base = self
@@ -237,7 +250,7 @@ impl Daemon {
             opts.plan = PlanOptions {
                 encoding,
                 concat: pdu::ConcatRef::Ref8(concat_ref),
-                max_parts: self.settings().max_parts,
+                max_parts: settings.max_parts,
                 ..PlanOptions::default()
             };
             encoder

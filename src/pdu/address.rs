@@ -196,41 +196,42 @@ impl Address {
         let body = data
             .get(2..2 + octets)
             .ok_or_else(|| need(octets, data.len() - 2, 2))?;
-        out.ton = TypeOfNumber::from_bits(toa >> 4);
-        out.npi = toa & 0x0F;
-        if out.ton == TypeOfNumber::Alphanumeric {
-            // The length counts semi-octets of packed GSM 7-bit text (TS 23.040 §9.1.2.5).
-            read_alphanumeric(body, digits * 4 / 7, &mut out.value);
-        } else {
-            read_bcd(body, digits, &mut out.value);
-        }
+        // The length counts semi-octets; of packed GSM 7-bit text for a name (§9.1.2.5).
+        out.fill(toa, body, digits * 4 / 7, digits);
         Ok(2 + octets)
+    }
+
+    /// Type of address `toa` and the value in `body`: `name_septets` of packed GSM 7-bit text
+    /// when the type says alphanumeric, else `digits` semi-octets.
+    fn fill(&mut self, toa: u8, body: &[u8], name_septets: usize, digits: usize) {
+        self.ton = TypeOfNumber::from_bits(toa >> 4);
+        self.npi = toa & 0x0F;
+        if self.ton == TypeOfNumber::Alphanumeric {
+            read_alphanumeric(body, name_septets, &mut self.value);
+        } else {
+            read_bcd(body, digits, &mut self.value);
+        }
     }
 
     /// Reads the SMSC prefix: `None` for the `00` the SIM's own SMSC stands for.
     #[cfg(test)]
     pub(crate) fn read_smsc(data: &[u8]) -> Result<(Option<Self>, usize), DecodeError> {
-        let mut smsc = None;
-        let used = Self::read_smsc_into(data, &mut smsc, &mut Vec::new())?;
-        Ok((smsc, used))
+        let mut smsc = Self::empty();
+        let (present, used) = Self::read_smsc_into(data, &mut smsc)?;
+        Ok((present.then_some(smsc), used))
     }
 
-    /// [`Address::read_smsc`] into `out`, reusing its string; a string it no longer needs
-    /// goes to `spare`, and one it needs comes from there when `out` had none. Returns the
-    /// octets it took.
+    /// [`Address::read_smsc`] into `out`, whose value the caller has emptied: whether there
+    /// was an address (`out` is untouched when not), and the octets taken.
     pub(crate) fn read_smsc_into(
         data: &[u8],
-        out: &mut Option<Self>,
-        spare: &mut Vec<String>,
-    ) -> Result<usize, DecodeError> {
+        out: &mut Self,
+    ) -> Result<(bool, usize), DecodeError> {
         let len = *data
             .first()
             .ok_or_else(|| DecodeError::new(0, DecodeErrorKind::Empty))? as usize;
         if len == 0 {
-            if let Some(old) = out.take() {
-                spare.push(old.value);
-            }
-            return Ok(1);
+            return Ok((false, 1));
         }
         if len > 11 {
             return Err(DecodeError::new(
@@ -252,21 +253,9 @@ impl Address {
                 },
             )
         })?;
-        let address = out.get_or_insert_with(|| Self {
-            value: spare.pop().unwrap_or_default(),
-            ..Self::empty()
-        });
-        address.value.clear();
-        let toa = body[0];
-        address.ton = TypeOfNumber::from_bits(toa >> 4);
-        address.npi = toa & 0x0F;
-        let digits = &body[1..];
-        if address.ton == TypeOfNumber::Alphanumeric {
-            read_alphanumeric(digits, digits.len() * 8 / 7, &mut address.value);
-        } else {
-            read_bcd(digits, digits.len() * 2, &mut address.value);
-        }
-        Ok(1 + len)
+        let value = &body[1..];
+        out.fill(body[0], value, value.len() * 8 / 7, value.len() * 2);
+        Ok((true, 1 + len))
     }
 }
 

@@ -364,22 +364,18 @@ impl Pool {
         s.clear();
     }
 
-    /// `body` as text, emptied: its own string, or a kept one.
-    fn text<'b>(&mut self, body: &'b mut Body) -> &'b mut String {
-        if !matches!(body, Body::Text(_)) {
-            let old = std::mem::replace(body, Body::Text(String::new()));
-            if let Body::Data(d) | Body::Compressed(d) = old {
+    /// The string of `body` to write text into, emptied: its own if it held text, else a
+    /// kept one. The caller puts it back as `Body::Text`.
+    fn take_text(&mut self, body: &mut Body) -> String {
+        let mut text = match std::mem::replace(body, Body::Text(String::new())) {
+            Body::Text(t) => t,
+            Body::Data(d) | Body::Compressed(d) => {
                 self.keep_data(d);
+                String::new()
             }
-        }
-        match body {
-            Body::Text(text) => {
-                Self::reuse(text, &mut self.texts);
-                text
-            }
-            // Made text just above.
-            Body::Data(_) | Body::Compressed(_) => unreachable!("body was made text"),
-        }
+        };
+        Self::reuse(&mut text, &mut self.texts);
+        text
     }
 
     /// `body` as 8-bit data (or compressed text) holding `content`.
@@ -470,14 +466,20 @@ fn decode_in_place(
         return Err(DecodeError::new(0, DecodeErrorKind::Empty));
     }
     pdu.warnings.clear();
-    let start = if opts.has_smsc {
-        Address::read_smsc_into(bytes, &mut pdu.smsc, &mut pool.addresses)?
+    // The SMSC address reuses the previous one's string, or a kept one; without one, its
+    // string is kept for later.
+    let mut smsc = pdu.smsc.take().unwrap_or_else(Address::empty);
+    Pool::reuse(&mut smsc.value, &mut pool.addresses);
+    let (present, start) = if opts.has_smsc {
+        Address::read_smsc_into(bytes, &mut smsc)?
     } else {
-        if let Some(old) = pdu.smsc.take() {
-            pool.keep_address(old.value);
-        }
-        0
+        (false, 0)
     };
+    if present {
+        pdu.smsc = Some(smsc);
+    } else {
+        pool.keep_address(smsc.value);
+    }
     let mut r = Reader {
         data: bytes,
         pos: start,
@@ -572,24 +574,19 @@ fn read_status_report(
     report.dcs = None;
     // Filled below only if TP-PI announces user data; otherwise its buffers are kept.
     let user_data = report.user_data.take();
-    let announced = read_report_extras(r, report, warnings);
-    match (user_data, announced) {
-        (Some(mut ud), Some(dcs)) => {
+    match read_report_extras(r, report, warnings) {
+        Some(dcs) => {
+            let mut ud = user_data.unwrap_or_else(UserData::empty);
             let filled = r.user_data(fo & 0x40 != 0, &dcs, &mut ud, warnings);
             report.user_data = Some(ud);
             filled
         }
-        (None, Some(dcs)) => {
-            let mut ud = UserData::empty();
-            let filled = r.user_data(fo & 0x40 != 0, &dcs, &mut ud, warnings);
-            report.user_data = Some(ud);
-            filled
-        }
-        (Some(ud), None) => {
-            r.pool.keep_user_data(ud);
+        None => {
+            if let Some(ud) = user_data {
+                r.pool.keep_user_data(ud);
+            }
             Ok(())
         }
-        (None, None) => Ok(()),
     }
 }
 
@@ -759,8 +756,9 @@ impl Reader<'_, '_> {
             let skip = gsm7::header_septets(header_octets);
             let wanted = udl.saturating_sub(skip);
             let tables = tables_for(out.header.as_ref(), warnings);
-            let text = self.pool.text(&mut out.body);
-            let got = tables.decode_packed(ud, skip * 7, wanted, text);
+            let mut text = self.pool.take_text(&mut out.body);
+            let got = tables.decode_packed(ud, skip * 7, wanted, &mut text);
+            out.body = Body::Text(text);
             if got < wanted {
                 warnings.push(Warning::UserDataShort {
                     declared: wanted,
@@ -777,8 +775,9 @@ impl Reader<'_, '_> {
                 });
             }
             if dcs.alphabet == Alphabet::Ucs2 && !dcs.compressed {
-                let text = self.pool.text(&mut out.body);
-                decode_ucs2(payload, warnings, text);
+                let mut text = self.pool.take_text(&mut out.body);
+                decode_ucs2(payload, warnings, &mut text);
+                out.body = Body::Text(text);
             } else {
                 self.pool.data(&mut out.body, payload, dcs.compressed);
             }

@@ -342,11 +342,8 @@ fn decode_packed_default(data: &[u8], bit_offset: usize, count: usize, out: &mut
     let got = unpack_blocks(data, bit_offset, count, |block, n, identity| {
         let counted = u32::MAX >> (BLOCK - n);
         let identity = identity & counted;
-        if identity == u32::MAX && !escaped {
-            push_identity_run(out, block);
-            return;
-        }
-        // The last block of a text of nothing else: a fixed-size copy and a cut.
+        // A block of nothing else (the last one perhaps shorter): a fixed-size copy, then a
+        // cut to the septets that count.
         if identity == counted && !escaped {
             let end = out.len() + n;
             debug_assert!(block.iter().all(|&septet| septet < 0x80));
@@ -417,12 +414,7 @@ fn decode_default(septets: &[u8], out: &mut String) {
                 None => ' ',
                 Some(&next) => {
                     i += 1;
-                    let next = next & 0x7F;
-                    match DEFAULT_SHIFT[next as usize] {
-                        UNMAPPED if next == ESCAPE => ' ',
-                        UNMAPPED => DEFAULT[next as usize],
-                        c => c,
-                    }
+                    extension_or_default(next)
                 }
             }
         };

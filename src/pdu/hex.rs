@@ -16,24 +16,6 @@ static PAIRS: [[u8; 2]; 256] = {
     t
 };
 
-const BAD: u8 = 0xFF;
-
-static NIBBLE: [u8; 256] = {
-    let mut t = [BAD; 256];
-    let mut i = 0;
-    while i < 10 {
-        t[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        t[b'A' as usize + i] = 10 + i as u8;
-        t[b'a' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    t
-};
-
 /// Appends the upper-case hex of `bytes` to `out`, sixteen octets at a time through the
 /// vector kernel, straight into the string's buffer.
 pub fn encode_into(bytes: &[u8], out: &mut String) {
@@ -119,7 +101,7 @@ pub fn decode(input: &str) -> Result<Vec<u8>, DecodeError> {
 }
 
 fn first_bad_digit(input: &str, lead: usize, digits: &[u8]) -> Option<DecodeError> {
-    let i = digits.iter().position(|&b| NIBBLE[b as usize] == BAD)?;
+    let i = digits.iter().position(|b| !b.is_ascii_hexdigit())?;
     // The offending byte may start a multi-byte character: report the whole character.
     let byte_pos = lead + i;
     let character = input[byte_pos..].chars().next().unwrap_or('?');

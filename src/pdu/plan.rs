@@ -232,11 +232,12 @@ impl Planner {
             for c in text.chars() {
                 match u16::try_from(u32::from(c)) {
                     Ok(unit) => self.utf16.push(unit),
-                    // Beyond the BMP: a surrogate pair (RFC 2781 §2.1).
+                    // Beyond the BMP: a surrogate pair.
                     Err(_) => {
-                        let v = u32::from(c) - 0x1_0000;
-                        self.utf16.push(0xD800 | (v >> 10) as u16);
-                        self.utf16.push(0xDC00 | (v & 0x3FF) as u16);
+                        let mut pair = [0u16; 2];
+                        for &unit in c.encode_utf16(&mut pair).iter() {
+                            self.utf16.push(unit);
+                        }
                     }
                 }
             }
