@@ -71,9 +71,10 @@ struct Args {
     /// Do not ask for delivery reports by default.
     #[arg(long)]
     no_reports: bool,
-    /// Log level (error, warn, info, debug, trace) or a RUST_LOG-style filter.
-    #[arg(long, default_value = "info")]
-    log_level: String,
+    /// Log level (error, warn, info, debug, trace) or a RUST_LOG-style filter [default: the
+    /// configuration's log_level, else info].
+    #[arg(long)]
+    log_level: Option<String>,
 }
 
 fn parse_gap(s: &str) -> Result<Duration, String> {
@@ -102,7 +103,7 @@ pub fn main() -> ExitCode {
         }
     };
     let args = Args::parse();
-    let sink = super::logging::init(&args.log_level);
+    let sink = super::logging::init(args.log_level.as_deref().unwrap_or("info"));
     tracing::debug!(sink, "logging");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -243,7 +244,7 @@ async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let d = Daemon::with_rules(store, handles, rules, config.settings.clone(), stop_rx);
     if let Some(level) = &config.log_level
-        && args.log_level == "info"
+        && args.log_level.is_none()
         && let Err(e) = super::logging::set_level(level)
     {
         warn!(error = %e, "log level from the configuration not applied");
