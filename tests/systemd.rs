@@ -174,11 +174,7 @@ fn logs_fall_back_to_readable_stderr_and_keep_numbers_and_texts_out() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until_listening(&socket);
     let out = Command::new(env!("CARGO_BIN_EXE_smsq"))
         .arg("--socket")
         .arg(&socket)
@@ -289,11 +285,7 @@ fn sighup_reloads_what_it_can_and_says_what_needs_a_restart() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until_listening(&socket);
     let hup = || {
         Command::new("kill")
             .arg("-HUP")
@@ -345,4 +337,17 @@ fn sighup_reloads_what_it_can_and_says_what_needs_a_restart() {
         log.contains("send_gap: \"soon\" is not a duration"),
         "{log}"
     );
+}
+
+/// Waits (up to 10 s) until smsqd accepts connections on `socket`.
+fn wait_until_listening(socket: &std::path::Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::os::unix::net::UnixStream::connect(socket).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "smsqd not listening on {}",
+            socket.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
