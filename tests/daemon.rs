@@ -3,129 +3,16 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream as StdUnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use smsq::api::client::Client;
-use smsq::api::{ListRequest, Mailbox, Op, Recipients, SendRequest, ServerLine};
+use smsq::api::{ListRequest, Mailbox, Op, ServerLine};
 
-struct Smsqd {
-    child: Option<Child>,
-    socket: PathBuf,
-    db: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Smsqd {
-    fn start(extra: &[&str]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("smsq.sock");
-        let db = dir.path().join("smsq.db");
-        let mut s = Self {
-            child: None,
-            socket,
-            db,
-            _dir: dir,
-        };
-        s.spawn(extra);
-        s
-    }
-
-    fn spawn(&mut self, extra: &[&str]) {
-        let mut args = vec!["--simulate", "--send-gap", "0s", "--country", "PH"];
-        if extra.contains(&"--config") {
-            args.clear();
-        }
-        let child = Command::new(env!("CARGO_BIN_EXE_smsqd"))
-            .args(args)
-            .arg("--db")
-            .arg(&self.db)
-            .arg("--socket")
-            .arg(&self.socket)
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("smsqd starts");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while StdUnixStream::connect(&self.socket).is_err() {
-            assert!(Instant::now() < deadline, "smsqd did not open its socket");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn signal(&mut self, sig: &str) -> std::process::ExitStatus {
-        let child = self.child.as_mut().unwrap();
-        Command::new("kill")
-            .args([sig, &child.id().to_string()])
-            .status()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                self.child = None;
-                return status;
-            }
-            assert!(Instant::now() < deadline, "smsqd did not exit after {sig}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    async fn client(&self) -> Client {
-        Client::connect(&self.socket).await.unwrap()
-    }
-
-    fn smsq(&self, args: &[&str]) -> std::process::Output {
-        Command::new(env!("CARGO_BIN_EXE_smsq"))
-            .arg("--socket")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .unwrap()
-    }
-}
-
-impl Drop for Smsqd {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn send(to: &[&str], text: &str) -> Op {
-    Op::Send(SendRequest {
-        to: Recipients::Many(to.iter().map(|s| s.to_string()).collect()),
-        text: text.into(),
-        encoding: None,
-        priority: None,
-        not_before: None,
-        not_after: None,
-        client_ref: None,
-        idempotency_key: None,
-        report: None,
-    })
-}
-
-async fn wait_state(c: &mut Client, id: i64, states: &[&str]) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let m = c.call(Op::Get { message: id }).await.unwrap();
-        if states.contains(&m["state"].as_str().unwrap_or("")) {
-            return m;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "message {id} stuck in {}",
-            m["state"]
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+#[path = "common/smsqd.rs"]
+mod smsqd;
+use smsqd::{Smsqd, send, wait_state};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_single_and_multipart_until_delivered() {

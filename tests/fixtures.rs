@@ -334,7 +334,10 @@ async fn perform(
             Ok(_) => "ok".into(),
             Err(e) => describe_error(&e),
         },
-        "ussd" => match modem.ussd(arg1).await {
+        "ussd" => match modem
+            .ussd(&smsq::at::command::UssdString::parse(arg1).expect("a valid USSD code"))
+            .await
+        {
             Ok(text) => format!("text {text}"),
             Err(e) => describe_error(&e),
         },

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use smsq::at::UssdString;
 use smsq::at::codes::{CmsError, ErrorClass};
 use smsq::at::parse::{Final, Urc};
 use smsq::modem::{
@@ -226,12 +227,18 @@ async fn status_report_via_cdsi() {
 async fn ussd_plain_and_packed() {
     let rig = ready_rig(&sim::profile::SIMCOM, &profile::SIMCOM).await;
     assert_eq!(
-        rig.modem.ussd("*143#").await.unwrap(),
+        rig.modem
+            .ussd(&UssdString::parse("*143#").unwrap())
+            .await
+            .unwrap(),
         "Your balance is P10.50, valid until 31/12."
     );
     let rig = ready_rig(&sim::profile::HUAWEI, &profile::HUAWEI).await;
     assert_eq!(
-        rig.modem.ussd("*143#").await.unwrap(),
+        rig.modem
+            .ussd(&UssdString::parse("*143#").unwrap())
+            .await
+            .unwrap(),
         "Your balance is P10.50, valid until 31/12."
     );
 }
@@ -453,7 +460,7 @@ async fn pin_paths() {
         &profile::SIMCOM,
         |d| d.require_pin("1234"),
         |c| {
-            c.pin = Some("1234".into());
+            c.pin = Some(smsq::at::Pin::parse("1234").unwrap());
         },
     )
     .await;
@@ -469,7 +476,7 @@ async fn pin_paths() {
         &profile::SIMCOM,
         |d| d.require_pin("1234"),
         |c| {
-            c.pin = Some("9999".into());
+            c.pin = Some(smsq::at::Pin::parse("9999").unwrap());
         },
     )
     .await;

@@ -12,6 +12,7 @@ use tokio::sync::{broadcast, mpsc};
 use tracing::{Instrument, debug, info, warn};
 
 use super::{ApiError, MAX_LINE, Op, Request, Response};
+use crate::at::command::UssdString;
 use crate::daemon::{Daemon, Peer};
 
 /// The listening socket systemd passed (socket activation, sd_listen_fds(3)), if any.
@@ -198,6 +199,15 @@ async fn handle_request(request: Request, d: &Arc<Daemon>, peer: Peer, tx: &mpsc
         Op::Modems => d.modems().await,
         Op::Estimate { text, encoding } => d.estimate(&text, encoding.as_deref()),
         Op::Ussd { code, modem } => {
+            // The code goes into an AT command line: checked here, where it enters.
+            let code = match UssdString::parse(&code) {
+                Ok(code) => code,
+                Err(e) => {
+                    let e = ApiError::new("invalid_ussd", e.to_string());
+                    let _ = tx.send(reply(id, Err(e))).await;
+                    return;
+                }
+            };
             // USSD can take tens of seconds: answer from a task so other requests go on.
             let (d, tx, id) = (d.clone(), tx.clone(), id.clone());
             tokio::spawn(async move {

@@ -9,6 +9,101 @@ pub const CTRL_Z: u8 = 0x1A;
 /// ESC abandons the PDU after the prompt without sending.
 pub const ESC: u8 = 0x1B;
 
+/// The longest USSD string a request may carry: 160 octets of packed GSM 7-bit hold 182
+/// characters (TS 23.038 §6.1.2.3; TS 24.080 USSD-String).
+pub const USSD_MAX_LEN: usize = 182;
+
+/// A USSD string a client asked for (`*143#`, `*100*2#`, or `1` to answer a menu), checked so
+/// that it can stand inside `AT+CUSD=1,"…"` without ending the quoted string or the command
+/// line: digits, `*`, `#` and `+` only (the characters of TS 22.030 service codes and of
+/// menu answers), 1 to [`USSD_MAX_LEN`] of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UssdString(String);
+
+impl UssdString {
+    pub fn parse(text: &str) -> Result<Self, ValueError> {
+        check_chars(
+            text,
+            "a USSD code",
+            USSD_MAX_LEN,
+            |c| c.is_ascii_digit() || matches!(c, '*' | '#' | '+'),
+            "digits, * # and +",
+        )?;
+        Ok(Self(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A SIM PIN: 4 to 8 digits (TS 31.101 §9.4.x: PIN values are 4 to 8 decimal digits).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Pin(String);
+
+impl Pin {
+    pub fn parse(text: &str) -> Result<Self, ValueError> {
+        if !(4..=8).contains(&text.len()) {
+            return Err(ValueError(format!(
+                "a SIM PIN has 4 to 8 digits, not {}",
+                text.chars().count()
+            )));
+        }
+        check_chars(text, "a SIM PIN", 8, |c| c.is_ascii_digit(), "digits")?;
+        Ok(Self(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Never shows the digits, so a PIN inside a config or a status cannot leak through `{:?}`.
+impl std::fmt::Debug for Pin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pin(<hidden>)")
+    }
+}
+
+/// Why a value cannot go into an AT command, in words for the person who gave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueError(pub String);
+
+impl std::fmt::Display for ValueError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ValueError {}
+
+fn check_chars(
+    text: &str,
+    what: &str,
+    max: usize,
+    allowed: impl Fn(char) -> bool,
+    allowed_words: &str,
+) -> Result<(), ValueError> {
+    if text.is_empty() {
+        return Err(ValueError(format!("{what} cannot be empty")));
+    }
+    if let Some((i, c)) = text.chars().enumerate().find(|&(_, c)| !allowed(c)) {
+        // The character is shown escaped: it may be a control character from a client.
+        return Err(ValueError(format!(
+            "{what} may hold only {allowed_words}; {:?} at position {} is not allowed",
+            c,
+            i + 1
+        )));
+    }
+    let n = text.chars().count();
+    if n > max {
+        return Err(ValueError(format!(
+            "{what} is {n} characters long; at most {max} fit"
+        )));
+    }
+    Ok(())
+}
+
 /// Which lines a command collects as its response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expect {
@@ -90,8 +185,12 @@ impl Command {
         Self::new("AT+CPIN?", 5_000, Expect::Prefixed("+CPIN"))
     }
     /// Enters the PIN. The text holds the PIN: callers must never log a `Command` built here.
-    pub fn pin_enter(pin: &str) -> Self {
-        Self::new(format!("AT+CPIN=\"{pin}\""), 10_000, Expect::Nothing)
+    pub fn pin_enter(pin: &Pin) -> Self {
+        Self::new(
+            format!("AT+CPIN=\"{}\"", pin.as_str()),
+            10_000,
+            Expect::Nothing,
+        )
     }
     /// `AT+CMGF=0`: PDU mode.
     pub fn pdu_mode() -> Self {
@@ -180,9 +279,9 @@ impl Command {
     /// `AT+CUSD=1,"<code>",15`: the answer arrives as a `+CUSD` line, usually after the OK,
     /// so it is always taken as an unsolicited code, whichever side of the OK it lands on.
     /// The timeout is for the whole wait, answer included.
-    pub fn ussd(request: &str) -> Self {
+    pub fn ussd(request: &UssdString) -> Self {
         Self::new(
-            format!("AT+CUSD=1,\"{request}\",15"),
+            format!("AT+CUSD=1,\"{}\",15", request.as_str()),
             30_000,
             Expect::Nothing,
         )
@@ -211,11 +310,60 @@ mod tests {
     #[test]
     fn timeouts_per_command() {
         assert_eq!(Command::at().timeout, Duration::from_secs(2));
-        assert_eq!(Command::ussd("*143#").timeout, Duration::from_secs(30));
-        assert_eq!(Command::ussd("*143#").text, "AT+CUSD=1,\"*143#\",15");
+        let code = UssdString::parse("*143#").unwrap();
+        assert_eq!(Command::ussd(&code).timeout, Duration::from_secs(30));
+        assert_eq!(Command::ussd(&code).text, "AT+CUSD=1,\"*143#\",15");
         assert_eq!(
             Command::new_message_indication(&[2, 1, 0, 2, 0]).text,
             "AT+CNMI=2,1,0,2,0"
         );
+    }
+
+    /// Every shape that could end the quoted string or the command line, or start a second
+    /// command, is refused before any command is built.
+    #[test]
+    fn ussd_values_cannot_break_out_of_the_command() {
+        for bad in [
+            "*143#\",15\rAT+CMGF=1\r",
+            "*143#\"",
+            "*143#;+CMGF=1",
+            "*143#\r\nAT+CSCA=\"+10000\"",
+            "*143#\n",
+            "*143#\x1a",
+            "*143#\x1b",
+            "*143#\0",
+            "*143# ",
+            "AT",
+            "*１４３#",
+            "",
+        ] {
+            assert!(UssdString::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        let long = "1".repeat(USSD_MAX_LEN + 1);
+        assert!(
+            UssdString::parse(&long)
+                .unwrap_err()
+                .0
+                .contains("at most 182")
+        );
+        let e = UssdString::parse("*143#\"").unwrap_err().0;
+        assert!(e.contains("'\"' at position 6"), "{e}");
+        for good in ["*143#", "*100*2#", "1", "#123#", "+63917"] {
+            let code = UssdString::parse(good).unwrap();
+            let line = Command::ussd(&code).line_bytes();
+            // One command line: a single CR at the end and exactly two quotes.
+            assert_eq!(line.iter().filter(|&&b| b == b'\r').count(), 1);
+            assert_eq!(line.iter().filter(|&&b| b == b'"').count(), 2);
+        }
+    }
+
+    #[test]
+    fn pins_are_digits_and_never_shown() {
+        for bad in ["123", "123456789", "12a4", "1234\"", "12\r4", "１２３４"] {
+            assert!(Pin::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        let pin = Pin::parse("0000").unwrap();
+        assert_eq!(Command::pin_enter(&pin).text, "AT+CPIN=\"0000\"");
+        assert!(!format!("{pin:?}").contains("0000"));
     }
 }

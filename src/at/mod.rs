@@ -14,6 +14,6 @@ pub mod framer;
 pub mod parse;
 
 pub use codes::{CmeError, CmsError, ErrorClass};
-pub use command::{Command, Expect};
+pub use command::{Command, Expect, Pin, UssdString};
 pub use framer::{Frame, Framer};
 pub use parse::{Final, Urc};

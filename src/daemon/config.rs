@@ -30,6 +30,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{ModemRules, Settings};
+use crate::at::command::Pin;
 use crate::modem::profile::{self, Profile};
 use crate::phone;
 
@@ -83,7 +84,7 @@ pub struct ModemSetup {
     pub source: ModemSource,
     pub profile: &'static Profile,
     pub baud: u32,
-    pub pin: Option<String>,
+    pub pin: Option<Pin>,
     pub send_timeout: Duration,
     pub rules: ModemRules,
 }
@@ -285,16 +286,12 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
                 format!("{baud} is not a standard serial speed"),
             ));
         }
-        if let Some(pin) = &m.pin
-            && !(4..=8).contains(&pin.len())
-        {
-            return Err(err(key("pin"), "a SIM PIN has 4 to 8 digits"));
-        }
-        if let Some(pin) = &m.pin
-            && !pin.chars().all(|c| c.is_ascii_digit())
-        {
-            return Err(err(key("pin"), "a SIM PIN has digits only"));
-        }
+        let pin = m
+            .pin
+            .as_deref()
+            .map(Pin::parse)
+            .transpose()
+            .map_err(|e| err(key("pin"), e.to_string()))?;
         for p in &m.prefixes {
             if !p.starts_with('+') || p.len() < 2 || !p[1..].chars().all(|c| c.is_ascii_digit()) {
                 return Err(err(
@@ -316,7 +313,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
             source,
             profile,
             baud,
-            pin: m.pin.clone(),
+            pin,
             send_timeout: duration(
                 &key("send_timeout"),
                 &m.send_timeout,

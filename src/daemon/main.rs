@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::at::command::Pin;
+
 use clap::Parser;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
@@ -167,7 +169,12 @@ fn configuration(args: &Args) -> Result<Config, String> {
             source,
             profile,
             baud: args.baud,
-            pin: args.pin.clone(),
+            pin: args
+                .pin
+                .as_deref()
+                .map(Pin::parse)
+                .transpose()
+                .map_err(|e| format!("--pin: {e}"))?,
             send_timeout: Duration::from_secs(60),
             rules: ModemRules::default(),
         }],

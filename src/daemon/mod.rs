@@ -20,6 +20,7 @@ use tokio::sync::{Notify, broadcast, watch};
 use tracing::info;
 
 use crate::api::{self, ApiError, Mailbox, SendRequest};
+use crate::at::command::UssdString;
 use crate::modem::{ModemHandle, ModemState};
 use crate::pdu::{
     self, Address, EncodingChoice, PlanOptions, Planner, SubmitEncoder, SubmitOptions, SubmitPdus,
@@ -431,7 +432,7 @@ impl Daemon {
         Ok(json!({ "modems": out }))
     }
 
-    pub async fn ussd(&self, code: &str, modem: Option<&str>) -> Result<Value, ApiError> {
+    pub async fn ussd(&self, code: &UssdString, modem: Option<&str>) -> Result<Value, ApiError> {
         let handle = match modem {
             Some(name) => self.modems.iter().find(|m| m.id() == name),
             None => self

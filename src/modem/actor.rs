@@ -23,7 +23,7 @@ use tracing::{Instrument, debug, error, info, warn};
 use super::exchange::{Event, Failure, Response, Router, StoredPdu, UrcEvent};
 use super::profile::Profile;
 use crate::at::codes::CmeError;
-use crate::at::command::Command;
+use crate::at::command::{Command, Pin, UssdString};
 use crate::at::framer::{Frame, Framer};
 use crate::at::parse::{self, Final, PinState, Registration, Urc};
 
@@ -34,7 +34,7 @@ pub struct ModemConfig {
     pub id: String,
     pub path: PathBuf,
     pub baud: u32,
-    pub pin: Option<String>,
+    pub pin: Option<Pin>,
     pub profile: &'static Profile,
     /// How long `AT+CMGS` may take before the outcome is declared unknown.
     pub send_timeout: Duration,
@@ -222,7 +222,7 @@ impl std::error::Error for ModemError {}
 
 enum Request {
     Run(Command, oneshot::Sender<Result<Response, ModemError>>),
-    Ussd(String, oneshot::Sender<Result<String, ModemError>>),
+    Ussd(UssdString, oneshot::Sender<Result<String, ModemError>>),
 }
 
 impl Request {
@@ -333,10 +333,10 @@ impl ModemHandle {
     }
 
     /// A USSD request (`*143#`); returns the network's answer, decoded.
-    pub async fn ussd(&self, code: &str) -> Result<String, ModemError> {
+    pub async fn ussd(&self, code: &UssdString) -> Result<String, ModemError> {
         let (tx, rx) = oneshot::channel();
         self.requests
-            .send(Request::Ussd(code.to_string(), tx))
+            .send(Request::Ussd(code.clone(), tx))
             .await
             .map_err(|_| ModemError::Stopped)?;
         rx.await.map_err(|_| ModemError::Stopped)?
