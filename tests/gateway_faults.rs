@@ -3,8 +3,11 @@
 //! binary opens with `--device`): the gateway recovers by itself, cannot be turned against its
 //! own modem, and keeps its files private.
 
+use std::time::{Duration, Instant};
+
 use smsq::api::Op;
 use smsq::api::client::ClientError;
+use smsq::sim::{self, Simulator};
 
 #[path = "common/smsqd.rs"]
 mod smsqd;
@@ -63,4 +66,53 @@ async fn ussd_codes_cannot_inject_at_commands() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("'\"' at position 6"), "{err}");
+}
+
+/// smsqd is killed (kill -9) after `AT+CMGS=<n>` and before the PDU: the modem, which lives
+/// on (here a simulator in this process, opened by smsqd with `--device`), still waits for
+/// PDU text. The next smsqd closes the prompt and is sending again within seconds; the
+/// message that was mid-send is `unknown`, never resent blindly, and no stray SMS went out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_at_the_prompt_does_not_wedge_the_modem() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("ttyUSB-sim");
+    let sim = Simulator::start(&sim::profile::SIMCOM, &link, |_| {})
+        .await
+        .unwrap();
+    sim.faults().withhold_prompt = true;
+    let device = ["--device", link.to_str().unwrap(), "--profile", "simcom"];
+    let mut d = Smsqd::start(&device);
+    let mut c = d.client().await;
+    let r = c
+        .call(send(&["09171234567"], "mid-send when smsqd dies"))
+        .await
+        .unwrap();
+    let first = r["messages"][0]["id"].as_i64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !sim.device().at_prompt() {
+        assert!(Instant::now() < deadline, "smsqd never sent AT+CMGS");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    d.signal("-KILL");
+    sim.faults().withhold_prompt = false;
+    assert!(sim.device().at_prompt());
+
+    let started = Instant::now();
+    d.spawn(&device);
+    let mut c = d.client().await;
+    let r = c
+        .call(send(&["09171234567"], "after the restart"))
+        .await
+        .unwrap();
+    let second = r["messages"][0]["id"].as_i64().unwrap();
+    wait_state(&mut c, second, &["delivered", "sent"]).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "recovery took {:?}",
+        started.elapsed()
+    );
+    let m = c.call(Op::Get { message: first }).await.unwrap();
+    assert_eq!(m["state"], "unknown", "{m}");
+    let sent: Vec<String> = sim.sent().into_iter().map(|s| s.text).collect();
+    assert_eq!(sent, vec!["after the restart".to_string()]);
 }

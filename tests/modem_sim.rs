@@ -377,6 +377,67 @@ async fn unplug_and_replug() {
     assert_eq!(rig.modem.send_pdu(*len, hex).await, Ok(1));
 }
 
+/// A serial modem with its own power behind a USB-serial adapter: the adapter is unplugged
+/// while the modem waits for PDU text after `AT+CMGS`. Replugging the adapter does not reset
+/// the modem, so its prompt is still open; bring-up closes it with ESC and the modem is ready
+/// within seconds, with nothing sent by accident.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prompt_left_open_across_a_replug_is_closed_at_bring_up() {
+    let rig = ready_rig(&sim::profile::SIMCOM, &profile::SIMCOM).await;
+    {
+        let mut f = rig.sim.faults();
+        f.own_power = true;
+        f.withhold_prompt = true;
+    }
+    let (len, hex) = submit_parts("left at the prompt", false)[0].clone();
+    let modem = rig.modem.clone();
+    let send = tokio::spawn(async move { modem.send_pdu(len, &hex).await });
+    let deadline = std::time::Instant::now() + WAIT;
+    while !rig.sim.device().at_prompt() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no AT+CMGS reached the modem"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    rig.sim.disconnect().await;
+    assert_eq!(
+        send.await.unwrap(),
+        Err(ModemError::Disconnected {
+            outcome_unknown: false
+        })
+    );
+    rig.sim.faults().withhold_prompt = false;
+    rig.sim.reconnect().await.unwrap();
+    assert!(
+        rig.sim.device().at_prompt(),
+        "the replug kept the prompt open"
+    );
+    let started = std::time::Instant::now();
+    assert!(
+        rig.modem
+            .wait_for(WAIT, |s| s.connections == 2 && s.state == ModemState::Ready)
+            .await,
+        "not ready after the replug: {:?}",
+        rig.modem.status().state
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!rig.sim.device().at_prompt());
+    let (len, hex) = &submit_parts("after the replug", false)[0];
+    assert_eq!(rig.modem.send_pdu(*len, hex).await, Ok(1));
+    let sent = rig.sim.sent();
+    assert_eq!(
+        sent.len(),
+        1,
+        "only the message sent after the replug went out"
+    );
+    assert_eq!(sent[0].text, "after the replug");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reboot_banner_triggers_reinitialisation() {
     let mut rig = ready_rig(&sim::profile::SIMCOM, &profile::SIMCOM).await;

@@ -23,9 +23,13 @@ use tracing::{Instrument, debug, error, info, warn};
 use super::exchange::{Event, Failure, Response, Router, StoredPdu, UrcEvent};
 use super::profile::Profile;
 use crate::at::codes::CmeError;
+use crate::at::command::ESC;
 use crate::at::command::{Command, Pin, UssdString};
 use crate::at::framer::{Frame, Framer};
 use crate::at::parse::{self, Final, PinState, Registration, Urc};
+
+/// How long the modem may take to answer an ESC sent to close a `> ` prompt.
+const PROMPT_SETTLE: Duration = Duration::from_millis(300);
 
 /// How one modem is driven.
 #[derive(Debug, Clone)]
@@ -565,6 +569,20 @@ impl Link {
         }
     }
 
+    /// Closes a `> ` prompt the modem may have been left at. A modem whose host died after
+    /// `AT+CMGS=<n>` (kill -9, power cut on the PC's side, a serial modem with its own power
+    /// behind a replugged USB adapter) takes every later byte as PDU text, `AT` probes
+    /// included, until Ctrl-Z or ESC. ESC abandons that PDU without sending it (TS 27.005
+    /// §3.5.1); whatever the modem says in answer (OK, an error, echoed text) is read for a
+    /// short settle time and dropped, with any partial line. Harmless in command mode, where
+    /// modems ignore a lone ESC.
+    async fn clear_pending_prompt(&mut self, ctx: &Ctx) -> Result<(), End> {
+        self.port.write_all(&[ESC]).await.map_err(|_| End::Gone)?;
+        self.pump(ctx, PROMPT_SETTLE).await?;
+        self.framer.reset();
+        Ok(())
+    }
+
     /// After a timeout the modem may still answer the abandoned command; that late final
     /// result code must not complete the next command. Wait (briefly) until it has come and
     /// been dropped as stale, then make sure the modem answers `AT`.
@@ -741,9 +759,14 @@ async fn bring_up(
 ) -> Result<(), Result<ModemState, End>> {
     let cfg = &ctx.config;
     ctx.set_state(ModemState::Initializing);
-    // 1. Wait until the modem answers; it may still be booting.
+    // 1. Wait until the modem answers; it may still be booting, or still be waiting at a
+    //    `> ` prompt for a PDU that will never come.
+    link.clear_pending_prompt(ctx).await.map_err(Err)?;
     let mut answered = false;
-    for _ in 0..cfg.wake_attempts.max(1) {
+    for attempt in 0..cfg.wake_attempts.max(1) {
+        if attempt > 0 {
+            link.clear_pending_prompt(ctx).await.map_err(Err)?;
+        }
         match link
             .execute(ctx, Command::at().with_timeout(Duration::from_secs(1)))
             .await
@@ -1078,6 +1101,8 @@ async fn health_check(ctx: &Ctx, link: &mut Link) -> Result<(), End> {
             Err(LinkError::Gone { .. }) => return Err(End::Gone),
             Err(LinkError::Failure(Failure::Timeout { .. })) => {
                 warn!(modem = %ctx.config.id, attempt, "modem did not answer AT");
+                // Silence can be a prompt left open by a PDU whose Ctrl-Z and ESC were lost.
+                link.clear_pending_prompt(ctx).await?;
             }
         }
     }

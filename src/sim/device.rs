@@ -161,6 +161,11 @@ impl Device {
         d
     }
 
+    /// Whether the device is taking PDU text after `AT+CMGS` (its `> ` prompt is open).
+    pub fn at_prompt(&self) -> bool {
+        self.awaiting_pdu.is_some()
+    }
+
     /// A SIM that asks for `pin` at power-up.
     pub fn require_pin(&mut self, pin: &str) {
         self.pin = Some(pin.to_string());
@@ -214,7 +219,9 @@ impl Device {
                         outputs.push(Output::Now(b"\r\nOK\r\n".to_vec()));
                     }
                     b'\r' | b'\n' => {}
-                    _ => self.input.push(b),
+                    // A real modem's input buffer is finite; what overflows is lost.
+                    _ if self.input.len() < 1024 => self.input.push(b),
+                    _ => {}
                 }
                 continue;
             }

@@ -39,7 +39,16 @@ pub struct Faults {
     pub drop_responses: u32,
     /// Stop answering anything (a hung modem) while set.
     pub hung: bool,
+    /// After `AT+CMGS=<n>`, wait for the PDU without showing the `> ` prompt (a modem slow
+    /// to prompt): a host that dies meanwhile leaves the modem waiting for PDU text.
+    pub withhold_prompt: bool,
+    /// The modem has its own power supply (a serial modem behind a USB-serial adapter):
+    /// unplugging and replugging the adapter neither reboots it nor closes an open prompt.
+    pub own_power: bool,
 }
+
+/// What the device writes when it is ready for PDU text.
+const PROMPT: &[u8] = b"\r\n> ";
 
 enum Control {
     Write(Vec<u8>),
@@ -251,7 +260,11 @@ impl Runner {
                         match Pty::open(&self.link) {
                             Ok(p) => {
                                 pty = Some(p);
-                                let banners = self.device().boot();
+                                let banners = if self.faults().own_power {
+                                    Vec::new()
+                                } else {
+                                    self.device().boot()
+                                };
                                 self.write(&mut pty, &banners, false).await;
                                 let _ = done.send(Ok(()));
                             }
@@ -273,6 +286,7 @@ impl Runner {
         let outputs = self.device().feed(input);
         for output in outputs {
             match output {
+                Output::Now(bytes) if bytes == PROMPT && self.faults().withhold_prompt => {}
                 Output::Now(bytes) => self.write(pty, &bytes, true).await,
                 Output::AfterNetwork(bytes) => {
                     let delay = self.faults().network_delay;

@@ -38,6 +38,9 @@ impl Smsqd {
         if extra.contains(&"--config") {
             args.clear();
         }
+        if extra.contains(&"--device") {
+            args.remove(0);
+        }
         let child = Command::new(env!("CARGO_BIN_EXE_smsqd"))
             .args(args)
             .arg("--db")
