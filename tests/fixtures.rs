@@ -190,6 +190,8 @@ async fn play(
                                 }
                             }
                         }
+                        // ESC in command mode abandons a partial line; nothing is answered.
+                        (None, 0x1B) => input.clear(),
                         (_, b'\n') => {}
                         _ => input.push(b),
                     }

@@ -238,6 +238,8 @@ impl Device {
                     outputs.extend(self.command(&line));
                 }
                 b'\n' => {}
+                // ESC in command mode abandons the partial line, silently.
+                0x1B => self.input.clear(),
                 _ if self.input.len() < 1024 => self.input.push(b),
                 _ => {}
             }
