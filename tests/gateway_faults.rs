@@ -116,3 +116,53 @@ async fn a_crash_at_the_prompt_does_not_wedge_the_modem() {
     let sent: Vec<String> = sim.sent().into_iter().map(|s| s.text).collect();
     assert_eq!(sent, vec!["after the restart".to_string()]);
 }
+
+/// Run by hand with a permissive umask, smsqd still keeps the customers' numbers and texts
+/// to its own user: a new state directory is 0700 and the database, its WAL and shared
+/// memory files are 0600; a database an older version left 0644 is narrowed.
+#[test]
+fn the_database_is_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state").join("smsq");
+    let db = state.join("smsq.db");
+    let socket = dir.path().join("smsq.sock");
+    let start = |db: &std::path::Path| {
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("umask 022; exec \"$0\" \"$@\"")
+            .arg(env!("CARGO_BIN_EXE_smsqd"))
+            .args(["--simulate", "--sim-inbound-every", "0", "--country", "PH"])
+            .arg("--db")
+            .arg(db)
+            .arg("--socket")
+            .arg(&socket)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+            assert!(Instant::now() < deadline, "smsqd did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child
+    };
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let mut child = start(&db);
+    assert_eq!(mode(&state), 0o700, "state directory");
+    for suffix in ["", "-wal", "-shm"] {
+        let f = state.join(format!("smsq.db{suffix}"));
+        assert_eq!(mode(&f), 0o600, "{}", f.display());
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // An existing world-readable database is narrowed on the next start.
+    let old = dir.path().join("old.db");
+    std::fs::write(&old, b"").unwrap();
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut child = start(&old);
+    assert_eq!(mode(&old), 0o600);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -7,6 +7,8 @@
 
 pub mod db;
 
+use std::fs::{DirBuilder, OpenOptions, Permissions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use tokio::sync::oneshot;
@@ -18,6 +20,57 @@ pub use db::{
 
 type Job = Box<dyn FnOnce(&mut Db) + Send>;
 
+/// Why the database could not be opened.
+#[derive(Debug)]
+pub enum OpenError {
+    /// Its directory or files could not be created or made private.
+    Files(std::io::Error),
+    Database(rusqlite::Error),
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Files(e) => write!(f, "{e}"),
+            Self::Database(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {}
+
+/// The database holds every customer's number and every text: its directory is created
+/// 0700 and its files are 0600, whatever the umask of whoever started smsqd. The file is
+/// created before SQLite opens it because SQLite gives the `-wal` and `-shm` files the mode
+/// of the database file; files left wider by an older smsqd are narrowed. A directory that
+/// already exists is not changed (it may be the shop's working directory).
+fn make_private(path: &Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.exists()
+    {
+        DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    }
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let file = Path::new(&name);
+        match std::fs::metadata(file) {
+            Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(file, Permissions::from_mode(0o600))?;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// A cloneable async handle to the database thread.
 #[derive(Clone)]
 pub struct Store {
@@ -26,11 +79,9 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating and migrating) the database at `path` on a thread of its own.
-    pub fn open(path: &Path) -> rusqlite::Result<Self> {
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let db = Db::open(path)?;
+    pub fn open(path: &Path) -> Result<Self, OpenError> {
+        make_private(path).map_err(OpenError::Files)?;
+        let db = Db::open(path).map_err(OpenError::Database)?;
         Ok(Self::spawn(db))
     }
 
