@@ -128,7 +128,7 @@ fn the_database_is_private_whatever_the_umask() {
     let db = state.join("smsq.db");
     let socket = dir.path().join("smsq.sock");
     let start = |db: &std::path::Path| {
-        let mut child = std::process::Command::new("sh")
+        let child = std::process::Command::new("sh")
             .arg("-c")
             .arg("umask 022; exec \"$0\" \"$@\"")
             .arg(env!("CARGO_BIN_EXE_smsqd"))
