@@ -243,30 +243,24 @@ pub fn show_numbers_in_logs(on: bool) {
     SHOW_NUMBERS.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// The number with all but its last three digits hidden, for logs: `+63917****567` (in full
-/// when `log_sensitive` is on).
+/// The number with all but its last three digits hidden, for logs: `+*********567`, as the
+/// README promises (the leading `+` and the length stay, so an operator can tell an
+/// international number from a short code). In full when `log_sensitive` is on.
 pub fn mask(number: &str) -> String {
     if SHOW_NUMBERS.load(std::sync::atomic::Ordering::Relaxed) {
         return number.to_string();
     }
-    let chars: Vec<char> = number.chars().collect();
-    if chars.len() <= 4 {
-        return "*".repeat(chars.len());
+    let count = number.chars().count();
+    if count <= 4 {
+        return "*".repeat(count);
     }
-    let keep_head = if chars[0] == '+' {
-        4.min(chars.len() - 3)
-    } else {
-        0
-    };
-    chars
-        .iter()
+    number
+        .chars()
         .enumerate()
-        .map(|(i, &c)| {
-            if i < keep_head || i >= chars.len() - 3 {
-                c
-            } else {
-                '*'
-            }
+        .map(|(i, c)| match c {
+            '+' if i == 0 => '+',
+            _ if i >= count - 3 => c,
+            _ => '*',
         })
         .collect()
 }
@@ -319,7 +313,7 @@ mod tests {
 
     #[test]
     fn masking_keeps_the_last_three_digits() {
-        assert_eq!(mask("+639171234567"), "+639******567");
+        assert_eq!(mask("+639171234567"), "+*********567");
         assert_eq!(mask("2910"), "****");
         assert_eq!(mask("09171234567"), "********567");
     }

@@ -166,3 +166,48 @@ fn the_database_is_private_whatever_the_umask() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Control characters in a text are refused at submission, naming the character and its
+/// position; line breaks are kept. Nothing refused is queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_characters_in_a_text_are_refused() {
+    let d = Smsqd::start(&["--sim-inbound-every", "0"]);
+    let mut c = d.client().await;
+    for (text, shown) in [
+        ("pickup\u{0}code", "U+0000 at position 7"),
+        ("a\tb", "U+0009 at position 2; use spaces"),
+        ("\u{1b}[2Jcleared", "U+001B at position 1"),
+        ("rub\u{7f}", "U+007F at position 4"),
+        ("c1\u{9b}31m", "U+009B at position 3"),
+    ] {
+        match c.call(send(&["09171234567"], text)).await {
+            Err(ClientError::Api(e)) => {
+                assert_eq!(e.code, "invalid_text", "{text:?}");
+                assert!(e.message.contains(shown), "{}", e.message);
+            }
+            other => panic!("{text:?} was not refused: {other:?}"),
+        }
+    }
+    let outbox = c
+        .call(Op::List(smsq::api::ListRequest {
+            mailbox: smsq::api::Mailbox::Outbox,
+            state: None,
+            before: None,
+            limit: None,
+        }))
+        .await
+        .unwrap();
+    assert_eq!(outbox["outbox"].as_array().unwrap().len(), 0, "{outbox}");
+    let r = c
+        .call(send(&["09171234567"], "Line one\nLine two\r\nLine three"))
+        .await
+        .unwrap();
+    let id = r["messages"][0]["id"].as_i64().unwrap();
+    let m = wait_state(&mut c, id, &["delivered"]).await;
+    assert_eq!(m["text"], "Line one\nLine two\r\nLine three");
+    assert_eq!(m["encoding"], "gsm7");
+
+    let out = d.smsq(&["send", "--to", "09171234567", "tab\there"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("U+0009"));
+}

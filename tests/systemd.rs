@@ -192,8 +192,9 @@ fn logs_fall_back_to_readable_stderr_and_keep_numbers_and_texts_out() {
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(log.contains("smsqd ready"), "{log}");
     assert!(log.contains("part sent"), "{log}");
-    assert!(log.contains("+639******567"), "numbers masked: {log}");
+    assert!(log.contains("+*********567"), "numbers masked: {log}");
     assert!(!log.contains("+639171234567"), "no full number: {log}");
+    assert!(!log.contains("+6391"), "only the last three digits: {log}");
     assert!(
         !log.contains("Secret pickup code"),
         "no message text: {log}"

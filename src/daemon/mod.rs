@@ -69,6 +69,31 @@ impl Default for Settings {
     }
 }
 
+/// Control characters are refused in a text, except line feed and carriage return: a NUL,
+/// a tab or an escape code has no place in an SMS (GSM 7-bit has none of them, so each would
+/// silently force UCS-2 and halve the part size), a phone shows them as boxes or not at
+/// all, and they would reach terminals and logs that display the text later.
+fn check_text(text: &str) -> Result<(), ApiError> {
+    let bad = text
+        .chars()
+        .enumerate()
+        .find(|&(_, c)| c.is_control() && c != '\n' && c != '\r');
+    match bad {
+        None => Ok(()),
+        Some((i, c)) => {
+            let hint = if c == '\t' { "; use spaces" } else { "" };
+            Err(ApiError::new(
+                "invalid_text",
+                format!(
+                    "the text holds the control character U+{:04X} at position {}{hint}; only line breaks are allowed",
+                    c as u32,
+                    i + 1
+                ),
+            ))
+        }
+    }
+}
+
 pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -190,6 +215,7 @@ impl Daemon {
     /// Validates, plans and queues one message per recipient. Nothing is queued unless every
     /// recipient and the text are acceptable; each message is told only after its commit.
     pub async fn submit(&self, req: SendRequest, peer: Peer) -> Result<Value, ApiError> {
+        check_text(&req.text)?;
         let recipients = req.to.list();
         if recipients.is_empty() {
             return Err(ApiError::new("invalid_number", "no recipient"));
