@@ -144,6 +144,57 @@ async fn temporary_errors_give_up_after_the_attempt_limit() {
     );
 }
 
+/// `+CMS ERROR: 302` (and every other modem-side code) used to put the message straight back
+/// at the head of the queue: hundreds of resubmissions, never failed, and the good messages
+/// behind it never sent. Now each such answer counts, backs off, and reinitializes the modem;
+/// the message fails after the attempt limit and the queue behind it moves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modem_side_errors_count_back_off_and_never_block_the_queue() {
+    let r = rig(Settings {
+        max_attempts: 3,
+        ..fast()
+    })
+    .await;
+    r.sim
+        .device()
+        .fail_for
+        .extend((0..50).map(|_| ("+639170000001".to_string(), 302)));
+    let stuck = submit(&r.sock, "+639170000001", "meets operation not allowed").await;
+    let good = submit(&r.sock, "+639171234567", "your order is ready").await;
+    wait_state(&r.sock, good, &["delivered", "sent"]).await;
+    let m = wait_state(&r.sock, stuck, &["failed"]).await;
+    let error = m["last_error"].as_str().unwrap();
+    assert!(error.contains("operation not allowed"), "{m}");
+    assert!(error.contains("gave up after 3 attempts"), "{m}");
+    let left = r
+        .sim
+        .device()
+        .fail_for
+        .iter()
+        .filter(|(to, _)| to == "+639170000001")
+        .count();
+    assert_eq!(50 - left, 3, "exactly three sends were tried");
+}
+
+/// A modem that loses its settings without a banner (text mode again) answers 302 to
+/// `AT+CMGS`: it is brought up again and the message goes out on its next attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_modem_that_lost_its_settings_is_brought_up_again() {
+    let r = rig(fast()).await;
+    r.sim.device().forget_settings();
+    let id = submit(&r.sock, "+639171234567", "after a brown-out").await;
+    let m = wait_state(&r.sock, id, &["delivered", "sent", "failed"]).await;
+    assert_eq!(m["attempts"], 1, "{m}");
+    assert_eq!(r.sim.sent().len(), 1);
+    let kinds: Vec<&str> = m["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds[..2], ["queued", "retry"], "{kinds:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn modem_unplugged_and_back_mid_queue() {
     let r = rig(Settings {

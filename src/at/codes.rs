@@ -15,7 +15,10 @@ pub enum ErrorClass {
     Temporary,
     /// Retrying cannot help: bad number, barred, unknown SMSC, unsupported content.
     Permanent,
-    /// The modem or SIM is not ready (SIM missing or busy, PIN needed): not the message's fault.
+    /// The modem or SIM is not ready (SIM missing or busy, PIN needed, settings lost, no
+    /// service centre): not the message's fault. The modem is brought up again and the
+    /// message retried, counted and backed off like a temporary failure, so it can neither
+    /// loop nor hold up the messages behind it.
     ModemSide,
 }
 
@@ -138,7 +141,8 @@ code_table! {
     UnspecifiedCommandError = 175, "unspecified TP-Command error", Permanent;
     TpduNotSupported = 176, "TPDU not supported", Permanent;
     ScBusy = 192, "SC busy", Temporary;
-    NoScSubscription = 193, "no SC subscription", Permanent;
+    // The SIM's subscription, not the message: another SIM may send it.
+    NoScSubscription = 193, "no SC subscription", ModemSide;
     ScSystemFailure = 194, "SC system failure", Temporary;
     InvalidSmeAddress = 195, "invalid SME address", Permanent;
     DestinationSmeBarred = 196, "destination SME barred", Permanent;
@@ -157,8 +161,10 @@ code_table! {
     SmsServiceReserved = 301, "SMS service of ME reserved", ModemSide;
     OperationNotAllowed = 302, "operation not allowed", ModemSide;
     OperationNotSupported = 303, "operation not supported", ModemSide;
-    InvalidPduModeParameter = 304, "invalid PDU mode parameter", Permanent;
-    InvalidTextModeParameter = 305, "invalid text mode parameter", Permanent;
+    // A PDU damaged on the serial line draws 304 as surely as a bad one: a few counted tries.
+    InvalidPduModeParameter = 304, "invalid PDU mode parameter", Temporary;
+    // Seen in PDU mode only when the modem fell back to text mode: bring it up again.
+    InvalidTextModeParameter = 305, "invalid text mode parameter", ModemSide;
     SimNotInserted = 310, "(U)SIM not inserted", ModemSide;
     SimPinRequired = 311, "(U)SIM PIN required", ModemSide;
     PhSimPinRequired = 312, "PH-(U)SIM PIN required", ModemSide;
@@ -171,7 +177,8 @@ code_table! {
     MemoryFailure = 320, "memory failure", ModemSide;
     InvalidMemoryIndex = 321, "invalid memory index", Permanent;
     MemoryFull = 322, "memory full", Temporary;
-    SmscAddressUnknown = 330, "SMSC address unknown", Permanent;
+    // The SIM lacks a service centre: every message through it would fail, none is to blame.
+    SmscAddressUnknown = 330, "SMSC address unknown", ModemSide;
     NoNetworkService = 331, "no network service", Temporary;
     NetworkTimeout = 332, "network timeout", Temporary;
     NoCnmaExpected = 340, "no +CNMA acknowledgement expected", ModemSide;
@@ -253,7 +260,7 @@ mod tests {
         assert_eq!(e.class(), ErrorClass::Temporary);
         assert_eq!(e.to_string(), "+CMS ERROR 332 (network timeout)");
         assert_eq!(CmsError::from_code(1).class(), ErrorClass::Permanent);
-        assert_eq!(CmsError::from_code(330).class(), ErrorClass::Permanent);
+        assert_eq!(CmsError::from_code(330).class(), ErrorClass::ModemSide);
         assert_eq!(CmsError::from_code(310).class(), ErrorClass::ModemSide);
         assert_eq!(CmsError::from_code(192).text(), "SC busy");
         assert_eq!(CmsError::from_code(999), CmsError::Other(999));
@@ -277,5 +284,53 @@ mod tests {
         let odd = CmsError::from_text("Something vendor specific");
         assert_eq!(odd.code(), None);
         assert_eq!(odd.to_string(), "+CMS ERROR Something vendor specific");
+    }
+
+    /// The whole table, class by class, as the dispatcher acts on it: the message's fault
+    /// (permanent), the network's moment (temporary) or the modem's state (modem-side).
+    #[test]
+    fn every_send_error_has_the_class_the_policy_needs() {
+        let permanent = [
+            1, 8, 10, 21, 28, 29, 30, 50, 69, 95, 96, 97, 99, 128, 129, 130, 143, 144, 145, 159,
+            160, 161, 175, 176, 195, 196, 197, 198, 199, 209, 321,
+        ];
+        let temporary = [
+            27, 38, 41, 42, 47, 81, 98, 111, 127, 192, 194, 208, 210, 211, 212, 213, 255, 304, 322,
+            331, 332, 500, 0, 2, 200, 511, 512, 999,
+        ];
+        let modem = [
+            193, 300, 301, 302, 303, 305, 310, 311, 312, 313, 314, 315, 316, 317, 318, 320, 330,
+            340,
+        ];
+        for (codes, class) in [
+            (&permanent[..], ErrorClass::Permanent),
+            (&temporary[..], ErrorClass::Temporary),
+            (&modem[..], ErrorClass::ModemSide),
+        ] {
+            for &code in codes {
+                assert_eq!(
+                    CmsError::from_code(code).class(),
+                    class,
+                    "+CMS ERROR: {code}"
+                );
+            }
+        }
+        for (code, class) in [
+            (3, ErrorClass::ModemSide),
+            (10, ErrorClass::ModemSide),
+            (14, ErrorClass::ModemSide),
+            (20, ErrorClass::Temporary),
+            (21, ErrorClass::Permanent),
+            (30, ErrorClass::Temporary),
+            (31, ErrorClass::Temporary),
+            (100, ErrorClass::Temporary),
+            (777, ErrorClass::ModemSide),
+        ] {
+            assert_eq!(
+                CmeError::from_code(code).class(),
+                class,
+                "+CME ERROR: {code}"
+            );
+        }
     }
 }

@@ -6,8 +6,10 @@
 //! |---|---|
 //! | `+CMGS: <mr>` | part `sent` (message `sent` when all are) |
 //! | `+CMS ERROR` temporary | queued again after exponential back-off with jitter; `failed` after `max_attempts` |
+//! | `+CMS`/`+CME ERROR` modem-side (302, SIM busy, no SMSC...) | as temporary, and the modem is brought up again |
+//! | modem not ready, or no `> ` prompt in time | as temporary |
 //! | `+CMS ERROR` permanent | `failed`, the reason in words |
-//! | modem absent / not ready / timed out before the PDU | queued again, no attempt counted |
+//! | modem absent or unplugged before the PDU | queued again, no attempt counted (its dispatcher waits for it) |
 //! | timeout or unplug after the PDU was handed over | `unknown`, never resent automatically |
 //!
 //! A message that fails or waits never blocks the ones behind it: it leaves the head of the
@@ -200,35 +202,25 @@ async fn record(
             let (class, words) = match &fin {
                 Final::Cms(e) => (e.class(), e.to_string()),
                 Final::Cme(e) => (e.class(), e.to_string()),
-                other => (ErrorClass::Temporary, format!("modem answered {other:?}")),
+                // Bring-up asked for numeric codes (AT+CMEE=1): a bare ERROR means the
+                // modem lost its settings, so it is treated as the modem's state.
+                other => (ErrorClass::ModemSide, format!("modem answered {other:?}")),
             };
-            match class {
-                ErrorClass::Permanent => {
-                    warn!(event = "send_failed", message_id = id, part, to = %to, error = %words, "send rejected for good");
-                    let _ = d.store.call(move |db| db.fail(id, &words, now)).await;
-                }
-                ErrorClass::Temporary if due.attempts + 1 >= d.settings().max_attempts => {
-                    warn!(event = "send_failed", message_id = id, part, error = %words, "giving up after too many attempts");
-                    let reason = format!("{words}; gave up after {} attempts", due.attempts + 1);
-                    let _ = d.store.call(move |db| db.fail(id, &reason, now)).await;
-                }
-                ErrorClass::Temporary => {
-                    let wait = backoff(d.settings().retry_base, due.attempts, random_seed());
-                    warn!(event = "retry", message_id = id, part, error = %words, retry_in_s = wait.as_secs(), "send failed, will retry");
-                    let next = now + wait.as_millis() as i64;
-                    let _ = d
-                        .store
-                        .call(move |db| db.retry_later(id, part, &words, next, now))
-                        .await;
-                }
-                ErrorClass::ModemSide => {
-                    warn!(event = "requeued", message_id = id, part, error = %words, "modem not ready to send; message back in the queue");
-                    let _ = d
-                        .store
-                        .call(move |db| db.requeue(id, part, &words, now))
-                        .await;
+            if class == ErrorClass::Permanent {
+                warn!(event = "send_failed", message_id = id, part, to = %to, error = %words, "send rejected for good");
+                let _ = d.store.call(move |db| db.fail(id, &words, now)).await;
+                return true;
+            }
+            if class == ErrorClass::ModemSide {
+                // The modem's state, not the message: bring it up again (settings, SIM) while
+                // the message waits its back-off; routing passes it to another modem if one
+                // is usable sooner.
+                warn!(event = "modem_side_error", message_id = id, part, modem = %modem.id(), error = %words, "the modem refused the send; bringing it up again");
+                if let Err(e) = modem.reinitialize().await {
+                    warn!(modem = %modem.id(), error = %e, "cannot ask the modem to reinitialize");
                 }
             }
+            retry_or_give_up(d, due, part, words, now).await;
             true
         }
         Err(e) if e.outcome_unknown() => {
@@ -249,7 +241,9 @@ async fn record(
                 .await;
             true
         }
-        Err(e) => {
+        // The device went away before the PDU did: the message did nothing wrong, and the
+        // dispatcher takes no work for this modem until it is back, so this cannot loop.
+        Err(e @ (ModemError::Absent | ModemError::Disconnected { .. } | ModemError::Stopped)) => {
             info!(event = "requeued", message_id = id, part, error = %e, "modem unavailable; message back in the queue");
             let why = e.to_string();
             let _ = d
@@ -258,6 +252,32 @@ async fn record(
                 .await;
             true
         }
+        // Not ready, or no prompt in time: the modem is there but misbehaving. Counted and
+        // backed off, so a modem that keeps failing this way cannot spin on one message.
+        Err(e) => {
+            retry_or_give_up(d, due, part, e.to_string(), now).await;
+            true
+        }
+    }
+}
+
+/// One more attempt counted: back in the queue after the back-off, or `failed` once
+/// `max_attempts` is reached.
+async fn retry_or_give_up(d: &Daemon, due: &crate::store::Due, part: i64, words: String, now: i64) {
+    let id = due.id;
+    let settings = d.settings();
+    if due.attempts + 1 >= settings.max_attempts {
+        warn!(event = "send_failed", message_id = id, part, error = %words, "giving up after too many attempts");
+        let reason = format!("{words}; gave up after {} attempts", due.attempts + 1);
+        let _ = d.store.call(move |db| db.fail(id, &reason, now)).await;
+    } else {
+        let wait = backoff(settings.retry_base, due.attempts, random_seed());
+        warn!(event = "retry", message_id = id, part, error = %words, retry_in_s = wait.as_secs(), "send failed, will retry");
+        let next = now + wait.as_millis() as i64;
+        let _ = d
+            .store
+            .call(move |db| db.retry_later(id, part, &words, next, now))
+            .await;
     }
 }
 

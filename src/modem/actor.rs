@@ -227,6 +227,8 @@ impl std::error::Error for ModemError {}
 enum Request {
     Run(Command, oneshot::Sender<Result<Response, ModemError>>),
     Ussd(UssdString, oneshot::Sender<Result<String, ModemError>>),
+    /// Bring the modem up again (its settings may be lost: text mode, no `+CNMI`).
+    Reinitialize,
 }
 
 impl Request {
@@ -236,6 +238,8 @@ impl Request {
         let _ = match self {
             Self::Run(_, reply) => reply.send(Err(error)).map_err(drop),
             Self::Ussd(_, reply) => reply.send(Err(error)).map_err(drop),
+            // Not up: bring-up runs anyway once the modem is back.
+            Self::Reinitialize => Ok(()),
         };
     }
 }
@@ -334,6 +338,16 @@ impl ModemHandle {
     /// Acknowledges a message routed directly (`+CMT`) once it is safely stored.
     pub async fn acknowledge(&self) -> Result<(), ModemError> {
         self.run(Command::ack_message()).await.map(|_| ())
+    }
+
+    /// Asks the actor to bring the modem up again, as after a reboot: for answers that
+    /// say its state is not what bring-up left (`+CMS ERROR: 302` after it fell back to
+    /// text mode, a SIM that wants its PIN again). Returns once the request is queued.
+    pub async fn reinitialize(&self) -> Result<(), ModemError> {
+        self.requests
+            .send(Request::Reinitialize)
+            .await
+            .map_err(|_| ModemError::Stopped)
     }
 
     /// A USSD request (`*143#`); returns the network's answer, decoded.
@@ -1017,6 +1031,10 @@ async fn serve(ctx: &Ctx, link: &mut Link, requests: &mut mpsc::Receiver<Request
         tokio::select! {
             req = requests.recv() => {
                 let Some(req) = req else { return End::Stopped };
+                if matches!(req, Request::Reinitialize) {
+                    warn!(event = "modem_reinitialize", modem = %ctx.config.id, "the modem's state is not what bring-up left; bringing it up again");
+                    return End::Reboot;
+                }
                 if link.needs_sync && link.resync(ctx).await.is_err() {
                     req.fail(ModemError::Disconnected { outcome_unknown: false });
                     return End::Gone;
@@ -1052,6 +1070,8 @@ async fn handle_request(ctx: &Ctx, link: &mut Link, req: Request) -> bool {
             let _ = reply.send(result.map_err(to_modem_error));
             gone
         }
+        // Taken in `serve` before a request reaches here.
+        Request::Reinitialize => false,
         Request::Ussd(code, reply) => {
             link.ussd = None;
             let command = Command::ussd(&code);

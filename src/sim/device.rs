@@ -166,6 +166,12 @@ impl Device {
         self.awaiting_pdu.is_some()
     }
 
+    /// The modem loses its settings without a banner (a brown-out, a firmware watchdog):
+    /// text mode again, echo on, no new-message routing.
+    pub fn forget_settings(&mut self) {
+        self.reset_settings();
+    }
+
     /// A SIM that asks for `pin` at power-up.
     pub fn require_pin(&mut self, pin: &str) {
         self.pin = Some(pin.to_string());
