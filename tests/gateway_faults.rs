@@ -211,3 +211,43 @@ async fn control_characters_in_a_text_are_refused() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("U+0009"));
 }
+
+/// smsqd is killed after the modem took the PDU and before its `+CMGS` answer: the part is
+/// `unknown` at the next start, with no message reference. The status report the network
+/// sends for it (waiting in the SIM's storage) still settles it: delivered, not resent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_for_a_part_whose_answer_was_lost_settles_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("ttyUSB-sim");
+    let sim = Simulator::start(&sim::profile::SIMCOM, &link, |_| {})
+        .await
+        .unwrap();
+    sim.faults().network_delay = Duration::from_secs(3);
+    let device = ["--device", link.to_str().unwrap(), "--profile", "simcom"];
+    let mut d = Smsqd::start(&device);
+    let mut c = d.client().await;
+    let r = c
+        .call(send(&["09171234567"], "the answer to this one is lost"))
+        .await
+        .unwrap();
+    let id = r["messages"][0]["id"].as_i64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while sim.sent().is_empty() {
+        assert!(Instant::now() < deadline, "the PDU never reached the modem");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    d.signal("-KILL");
+    sim.faults().network_delay = Duration::ZERO;
+    d.spawn(&device);
+    let mut c = d.client().await;
+    let m = wait_state(&mut c, id, &["delivered"]).await;
+    assert_eq!(m["parts"][0]["message_ref"], 1, "{m}");
+    let kinds: Vec<&str> = m["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"outcome_unknown"), "{kinds:?}");
+    assert_eq!(sim.sent().len(), 1, "not resent");
+}

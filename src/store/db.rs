@@ -9,7 +9,10 @@
 //! network accepted it. Such a part becomes `unknown` (at start-up for `sending` leftovers, or
 //! at once for a timeout/unplug after hand-over) and its message stops in state `unknown`: it
 //! is **never resent automatically**, so a customer never gets the same text twice without
-//! someone deciding so. A later status report for it still moves it to delivered or failed.
+//! someone deciding so. A later status report for it still moves it to delivered or failed:
+//! the part's reference never came back, so the report is matched by modem, recipient and
+//! hand-over time (and, among several such parts, by the reference the modem would have given
+//! next); see `match_unknown_part`.
 //! `smsq retry ID` (or the `retry` request) puts it back in the queue on purpose.
 
 use std::path::Path;
@@ -17,7 +20,7 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 /// Current schema version (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE outbox (
@@ -123,6 +126,13 @@ CREATE TABLE events (
     detail     TEXT    NOT NULL
 );
 CREATE INDEX events_message ON events (message_id);
+"#;
+
+/// Version 2: when each part was handed to the modem, so a status report for a part whose
+/// `+CMGS` answer was lost (no message reference known) can still be matched to it.
+const SCHEMA_V2: &str = r#"
+ALTER TABLE outbox_parts ADD COLUMN handed_at INTEGER;
+CREATE INDEX parts_unknown ON outbox_parts (modem, handed_at) WHERE state = 'unknown';
 "#;
 
 /// A message to queue, already planned and encoded.
@@ -313,6 +323,55 @@ fn event(
     Ok(())
 }
 
+/// A status report whose reference matches no accepted part may be for a part whose
+/// `+CMGS` answer was lost (smsqd killed, a timeout or unplug after the hand-over): such a
+/// part is `unknown`, has no reference, and was handed to the same modem, for the same
+/// recipient, within the window. One candidate is taken as it is. Among several, the one
+/// whose reference the modem would have given next is taken: modems number submissions one
+/// after another (TS 23.040 §9.2.3.6), so it is the reference of the last part that same
+/// modem had accepted before plus one. Anything still ambiguous stays unmatched rather than
+/// settle the wrong message.
+fn match_unknown_part(
+    tx: &Transaction<'_>,
+    modem: &str,
+    mr: u8,
+    recipient: &str,
+    since: i64,
+    now: i64,
+) -> Result<Option<(i64, i64)>> {
+    let mut st = tx.prepare_cached(
+        "SELECT p.message_id, p.part, p.handed_at FROM outbox_parts p JOIN outbox o ON o.id = p.message_id
+         WHERE p.state = 'unknown' AND p.mr IS NULL AND p.modem = ?1 AND o.recipient = ?2
+           AND p.handed_at BETWEEN ?3 AND ?4
+         ORDER BY p.handed_at",
+    )?;
+    let candidates: Vec<(i64, i64, i64)> = st
+        .query_map(params![modem, recipient, since, now], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<Result<_>>()?;
+    if candidates.len() <= 1 {
+        return Ok(candidates.first().map(|&(m, p, _)| (m, p)));
+    }
+    let mut previous = tx.prepare_cached(
+        "SELECT mr FROM outbox_parts WHERE modem = ?1 AND mr IS NOT NULL AND sent_at <= ?2
+         ORDER BY sent_at DESC LIMIT 1",
+    )?;
+    let mut predicted = Vec::new();
+    for &(message_id, part, handed_at) in &candidates {
+        let last: Option<i64> = previous
+            .query_row(params![modem, handed_at], |r| r.get(0))
+            .optional()?;
+        if last.is_some_and(|last| (last + 1) % 256 == i64::from(mr)) {
+            predicted.push((message_id, part));
+        }
+    }
+    Ok(match predicted.as_slice() {
+        [one] => Some(*one),
+        _ => None,
+    })
+}
+
 impl Db {
     pub fn open(path: &Path) -> Result<Self> {
         Self::setup(Connection::open(path)?)
@@ -346,6 +405,9 @@ impl Db {
         let tx = self.conn.transaction()?;
         if version < 1 {
             tx.execute_batch(SCHEMA_V1)?;
+        }
+        if version < 2 {
+            tx.execute_batch(SCHEMA_V2)?;
         }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()
@@ -564,8 +626,8 @@ impl Db {
     pub fn mark_sending(&mut self, id: i64, part: i64, modem: &str, now: i64) -> Result<()> {
         let tx = self.conn.transaction()?;
         tx.execute(
-            "UPDATE outbox_parts SET state = 'sending', modem = ?3 WHERE message_id = ?1 AND part = ?2",
-            params![id, part, modem],
+            "UPDATE outbox_parts SET state = 'sending', modem = ?3, handed_at = ?4 WHERE message_id = ?1 AND part = ?2",
+            params![id, part, modem, now],
         )?;
         tx.execute(
             "UPDATE outbox SET state = 'sending', modem = ?2, updated_at = ?3 WHERE id = ?1",
@@ -802,6 +864,10 @@ impl Db {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
+        let found = match found {
+            Some(hit) => Some(hit),
+            None => match_unknown_part(&tx, modem, mr, recipient, now - window_ms, now)?,
+        };
         let Some((message_id, part)) = found else {
             event(
                 &tx,
@@ -824,9 +890,11 @@ impl Db {
             Some(false) => "failed",
             None => "sent",
         };
+        // A part matched without a reference (outcome unknown) learns it from the report.
         tx.execute(
-            "UPDATE outbox_parts SET state = ?3, report_status = ?4, report_at = ?5 WHERE message_id = ?1 AND part = ?2",
-            params![message_id, part, part_state, i64::from(status), now],
+            "UPDATE outbox_parts SET state = ?3, report_status = ?4, report_at = ?5, mr = COALESCE(mr, ?6)
+             WHERE message_id = ?1 AND part = ?2",
+            params![message_id, part, part_state, i64::from(status), now, i64::from(mr)],
         )?;
         let (total, delivered, failed): (i64, i64, i64) = tx.query_row(
             "SELECT COUNT(*), SUM(state = 'delivered'), SUM(state = 'failed') FROM outbox_parts WHERE message_id = ?1",

@@ -273,3 +273,104 @@ fn schema_survives_reopen_and_refuses_newer() {
     drop(conn);
     assert!(Db::open(&path).is_err());
 }
+
+#[test]
+fn reports_settle_parts_whose_reference_was_lost() {
+    let mut db = Db::open_in_memory().unwrap();
+    // Accepted earlier with reference 40; then a part handed over whose answer was lost.
+    let (before, _) = db.enqueue(&msg("+1", 1), 0).unwrap();
+    db.mark_sending(before, 1, "m0", 0).unwrap();
+    db.mark_sent(before, 1, 40, 10).unwrap();
+    let (lost, _) = db.enqueue(&msg("+1", 1), 20).unwrap();
+    db.mark_sending(lost, 1, "m0", 30).unwrap();
+    assert_eq!(db.reconcile_after_restart(100).unwrap(), vec![lost]);
+    // Another modem's or another recipient's report does not settle it.
+    let mut other_modem = report(41, "+1", 0, Some(true), "X");
+    other_modem.modem = "m1".into();
+    assert_eq!(
+        db.record_status_report(&other_modem, 10_000, 200).unwrap(),
+        None
+    );
+    assert_eq!(
+        db.record_status_report(&report(41, "+2", 0, Some(true), "Y"), 10_000, 200)
+            .unwrap(),
+        None
+    );
+    let out = db
+        .record_status_report(&report(41, "+1", 0, Some(true), "Z"), 10_000, 200)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (out.message_id, out.message_state.as_str()),
+        (lost, "delivered")
+    );
+    let (_, parts, _) = db.message(lost).unwrap().unwrap();
+    assert_eq!(parts[0].mr, Some(41), "the part learns its reference");
+}
+
+#[test]
+fn among_several_lost_references_the_modems_next_one_decides() {
+    let mut db = Db::open_in_memory().unwrap();
+    let (a, _) = db.enqueue(&msg("+1", 1), 0).unwrap();
+    db.mark_sending(a, 1, "m0", 0).unwrap();
+    db.mark_sent(a, 1, 7, 10).unwrap();
+    let (b, _) = db.enqueue(&msg("+1", 1), 20).unwrap();
+    db.mark_sending(b, 1, "m0", 20).unwrap();
+    db.mark_unknown(b, 1, "timeout after hand-over", 25)
+        .unwrap();
+    let (c, _) = db.enqueue(&msg("+1", 1), 30).unwrap();
+    db.mark_sending(c, 1, "m0", 30).unwrap();
+    db.mark_sent(c, 1, 9, 35).unwrap();
+    let (d, _) = db.enqueue(&msg("+1", 1), 40).unwrap();
+    db.mark_sending(d, 1, "m0", 40).unwrap();
+    db.mark_unknown(d, 1, "unplugged after hand-over", 45)
+        .unwrap();
+    // b came after reference 7 (so it had 8); d after 9 (so 10).
+    let out = db
+        .record_status_report(&report(10, "+1", 0, Some(true), "R10"), 10_000, 100)
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.message_id, d);
+    let out = db
+        .record_status_report(&report(8, "+1", 0x41, Some(false), "R8"), 10_000, 100)
+        .unwrap()
+        .unwrap();
+    assert_eq!((out.message_id, out.message_state.as_str()), (b, "failed"));
+    // Two candidates and no reference that tells them apart: left unmatched.
+    let (e, _) = db.enqueue(&msg("+3", 1), 50).unwrap();
+    db.mark_sending(e, 1, "m0", 50).unwrap();
+    db.mark_unknown(e, 1, "x", 51).unwrap();
+    let (f, _) = db.enqueue(&msg("+3", 1), 52).unwrap();
+    db.mark_sending(f, 1, "m0", 52).unwrap();
+    db.mark_unknown(f, 1, "x", 53).unwrap();
+    assert_eq!(
+        db.record_status_report(&report(77, "+3", 0, Some(true), "R77"), 10_000, 100)
+            .unwrap(),
+        None
+    );
+}
+
+#[test]
+fn a_version_1_database_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    let id = {
+        let mut db = Db::open(&path).unwrap();
+        db.enqueue(&msg("+1", 1), 0).unwrap().0
+    };
+    // Back to what version 1 had.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP INDEX parts_unknown; ALTER TABLE outbox_parts DROP COLUMN handed_at;
+         PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    drop(conn);
+    let mut db = Db::open(&path).unwrap();
+    db.mark_sending(id, 1, "m0", 5).unwrap();
+    assert_eq!(db.reconcile_after_restart(6).unwrap(), vec![id]);
+    let out = db
+        .record_status_report(&report(1, "+1", 0, Some(true), "R"), 10_000, 7)
+        .unwrap();
+    assert_eq!(out.map(|o| o.message_id), Some(id));
+}
