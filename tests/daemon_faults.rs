@@ -320,6 +320,45 @@ async fn multipart_out_of_order_and_a_missing_part_until_the_timeout() {
     }
 }
 
+/// A UCS-2 SMS-DELIVER part built by hand (TS 23.040 §9.2.2.1), so the UTF-16 units can be
+/// cut where a phone cuts them: in the middle of an emoji.
+fn ucs2_deliver_part(units: &[u16], reference: u8, total: u8, part: u8) -> (usize, String) {
+    let mut pdu = vec![
+        0x00, 0x44, 0x0C, 0x91, 0x36, 0x19, 0x57, 0x55, 0x10, 0x32, 0x00, 0x08,
+    ];
+    pdu.extend([0x62, 0x11, 0x32, 0x01, 0x51, 0x03, 0x23]);
+    pdu.push((6 + units.len() * 2) as u8);
+    pdu.extend([0x05, 0x00, 0x03, reference, total, part]);
+    for u in units {
+        pdu.extend(u.to_be_bytes());
+    }
+    (pdu.len() - 1, pdu::hex::encode(&pdu))
+}
+
+/// Some phones cut a UCS-2 text by code units, so an emoji's two halves land in two parts.
+/// Each part alone holds half a character; the message in the inbox has the emoji whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emoji_split_between_two_parts_arrives_whole() {
+    let r = rig(fast()).await;
+    let text = "Salamat po! 😀 See you at 5";
+    let units: Vec<u16> = text.encode_utf16().collect();
+    let cut = units
+        .iter()
+        .position(|&u| (0xD800..0xDC00).contains(&u))
+        .unwrap()
+        + 1;
+    let second = ucs2_deliver_part(&units[cut..], 41, 2, 2);
+    let first = ucs2_deliver_part(&units[..cut], 41, 2, 1);
+    r.sim.deliver_pdu(second.0, &second.1);
+    r.sim.deliver_pdu(first.0, &first.1);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while inbox(&r.sock).await.is_empty() {
+        assert!(Instant::now() < deadline, "message not reassembled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(inbox(&r.sock).await[0]["text"], text);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn undecodable_pdus_are_quarantined_and_deleted() {
     let r = rig(fast()).await;

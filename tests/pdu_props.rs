@@ -4,9 +4,24 @@
 use proptest::prelude::*;
 use smsq::pdu::{
     Address, Alphabet, Body, ConcatKey, ConcatRef, DecodeOptions, EncodingChoice, Gsm7Tables,
-    NationalLanguage, Offer, PlanOptions, Planner, Reassembler, SubmitEncoder, SubmitOptions,
-    SubmitPdus, Tpdu, TpduKind, decode, decode_hex,
+    NationalLanguage, Offer, PlanOptions, Planner, Reassembler, SplitSurrogates, SubmitEncoder,
+    SubmitOptions, SubmitPdus, Tpdu, TpduKind, decode, decode_hex,
 };
+
+/// A UCS-2 SMS-SUBMIT part built by hand (TS 23.040 §9.2.2.2: no SMSC, TP-UDHI set, an 8-bit
+/// concatenation element), so a test can cut the UTF-16 units anywhere, as some phones do.
+fn ucs2_part_hex(units: &[u16], reference: u8, total: u8, part: u8) -> String {
+    let mut pdu = vec![
+        0x00, 0x41, 0x00, 0x0C, 0x91, 0x36, 0x19, 0x71, 0x32, 0x54, 0x76,
+    ];
+    pdu.extend([0x00, 0x08]);
+    pdu.push((6 + units.len() * 2) as u8);
+    pdu.extend([0x05, 0x00, 0x03, reference, total, part]);
+    for u in units {
+        pdu.extend(u.to_be_bytes());
+    }
+    pdu.iter().map(|b| format!("{b:02X}")).collect()
+}
 
 /// Every character of the default alphabet and its extension table.
 fn gsm7_char() -> impl Strategy<Value = char> {
@@ -175,12 +190,52 @@ proptest! {
                 continue;
             };
             let key = ConcatKey { sender: "+639171234567".into(), reference, reference_bits: 8, total };
-            if let Offer::Complete(m) = r.offer(key, part, Body::Text(p.text.clone()), i as u64) {
+            if let Offer::Complete(m) = r.offer(key, part, Body::Text(p.text.clone()), SplitSurrogates::default(), i as u64) {
                 prop_assert!(complete.is_none(), "completes once");
                 complete = m.text;
             }
         }
         prop_assert_eq!(complete.as_deref(), Some(text.as_str()));
+    }
+
+    /// Phones that cut a UCS-2 text by code units split emoji between parts. However the
+    /// cuts fall and in whatever order the parts come, the joined text is the original.
+    #[test]
+    fn emoji_split_between_parts_survive_reassembly(
+        text in prop::collection::vec(
+            prop_oneof![Just('a'), Just('é'), Just('😀'), Just('👍'), Just('𝄞'), Just('中')],
+            2..200,
+        ).prop_map(|v| v.into_iter().collect::<String>()),
+        cuts in prop::collection::vec(1usize..67, 1..8),
+        shuffle in any::<u64>(),
+    ) {
+        let units: Vec<u16> = text.encode_utf16().collect();
+        let mut chunks = Vec::new();
+        let mut at = 0;
+        for &c in cuts.iter().cycle() {
+            if at >= units.len() {
+                break;
+            }
+            let end = (at + c).min(units.len());
+            chunks.push(&units[at..end]);
+            at = end;
+        }
+        prop_assume!(chunks.len() <= 255 && chunks.len() >= 2);
+        let total = chunks.len() as u8;
+        let mut order: Vec<usize> = (0..chunks.len()).collect();
+        order.rotate_left((shuffle % chunks.len() as u64) as usize);
+        let mut r = Reassembler::new();
+        let mut joined = None;
+        for &i in &order {
+            let hex = ucs2_part_hex(chunks[i], 9, total, i as u8 + 1);
+            let pdu = decode_hex(&hex, DecodeOptions { has_smsc: true, kind: TpduKind::Submit }).unwrap();
+            let Tpdu::Submit(s) = pdu.tpdu else { panic!("not a submit") };
+            let key = ConcatKey { sender: "+639171234567".into(), reference: 9, reference_bits: 8, total };
+            if let Offer::Complete(m) = r.offer(key, i as u8 + 1, s.user_data.body.clone(), s.user_data.split, 0) {
+                joined = m.text;
+            }
+        }
+        prop_assert_eq!(joined.as_deref(), Some(text.as_str()));
     }
 
     #[test]

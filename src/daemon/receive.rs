@@ -155,6 +155,7 @@ pub async fn process(d: &Daemon, modem: &str, pdu_hex: &str) -> bool {
                     body,
                     data_hex,
                     sent_at: msg.timestamp.map(|t| t.to_string()),
+                    split: msg.user_data.split,
                 };
                 d.store
                     .call(move |db| db.store_inbound(&part, now).map(|_| ()))

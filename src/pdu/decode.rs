@@ -69,6 +69,21 @@ pub enum Body {
 pub struct UserData {
     pub header: Option<Udh>,
     pub body: Body,
+    /// Halves of a character a sender split between two parts (UCS-2 only). Each half is
+    /// shown as U+FFFD in this part's text; joining the parts mends them
+    /// ([`join_text_parts`](super::join_text_parts)).
+    pub split: SplitSurrogates,
+}
+
+/// The raw UTF-16 code units at the edges of a UCS-2 part when a phone cut a surrogate pair
+/// (an emoji) between two parts, as some do: a high surrogate as the last unit, a low one
+/// as the first. TS 23.040 §9.2.3.24.1 asks senders not to, but peers' phones do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SplitSurrogates {
+    /// A low surrogate (0xDC00..=0xDFFF) this part starts with, unpaired.
+    pub leading_low: Option<u16>,
+    /// A high surrogate (0xD800..=0xDBFF) this part ends with, unpaired.
+    pub trailing_high: Option<u16>,
 }
 
 impl UserData {
@@ -310,6 +325,7 @@ impl UserData {
         Self {
             header: None,
             body: Body::Text(String::new()),
+            split: SplitSurrogates::default(),
         }
     }
 }
@@ -724,6 +740,7 @@ impl Reader<'_, '_> {
         }
 
         out.header = None;
+        out.split = SplitSurrogates::default();
         let header_octets = if udhi && udl > 0 {
             let udhl = usize::from(*ud.first().ok_or_else(|| {
                 DecodeError::new(
@@ -776,7 +793,7 @@ impl Reader<'_, '_> {
             }
             if dcs.alphabet == Alphabet::Ucs2 && !dcs.compressed {
                 let mut text = self.pool.take_text(&mut out.body);
-                decode_ucs2(payload, warnings, &mut text);
+                out.split = decode_ucs2(payload, warnings, &mut text);
                 out.body = Body::Text(text);
             } else {
                 self.pool.data(&mut out.body, payload, dcs.compressed);
@@ -804,7 +821,24 @@ fn tables_for(header: Option<&Udh>, warnings: &mut Vec<Warning>) -> Gsm7Tables {
     }
 }
 
-pub(super) fn decode_ucs2(payload: &[u8], warnings: &mut Vec<Warning>, s: &mut String) {
+/// Appends the text of UCS-2 `payload` to `s`; returns the surrogate halves it starts or
+/// ends with (each also shown as U+FFFD), so that joining parts can mend them.
+pub(super) fn decode_ucs2(
+    payload: &[u8],
+    warnings: &mut Vec<Warning>,
+    s: &mut String,
+) -> SplitSurrogates {
+    let unit_at = |i: usize| {
+        payload
+            .get(2 * i..2 * i + 2)
+            .map(|p| u16::from_be_bytes([p[0], p[1]]))
+    };
+    let last = (payload.len() / 2).checked_sub(1).and_then(unit_at);
+    let split = SplitSurrogates {
+        leading_low: unit_at(0).filter(|u| (0xDC00..=0xDFFF).contains(u)),
+        // Nothing follows the last unit, so a high surrogate there is unpaired.
+        trailing_high: last.filter(|u| (0xD800..0xDC00).contains(u)),
+    };
     if payload.len() % 2 != 0 {
         warnings.push(Warning::OddUcs2Length);
     }
@@ -843,4 +877,5 @@ pub(super) fn decode_ucs2(payload: &[u8], warnings: &mut Vec<Warning>, s: &mut S
     if lone {
         warnings.push(Warning::LoneSurrogate);
     }
+    split
 }

@@ -49,14 +49,14 @@ mod decode_tests;
 pub use address::{Address, TypeOfNumber};
 pub use dcs::{Alphabet, Dcs};
 pub use decode::{
-    Body, DecodeOptions, Decoder, Deliver, Pdu, StatusKind, StatusReport, Submit, Tpdu, TpduKind,
-    UserData, Validity, decode, decode_hex, status_text,
+    Body, DecodeOptions, Decoder, Deliver, Pdu, SplitSurrogates, StatusKind, StatusReport, Submit,
+    Tpdu, TpduKind, UserData, Validity, decode, decode_hex, status_text,
 };
 pub use deliver::{DeliverSpec, encode_deliver, encode_status_report};
 pub use error::{CharAt, DecodeError, DecodeErrorKind, EncodeError, Warning};
 pub use gsm7::{Gsm7Tables, NationalLanguage};
 pub use plan::{ConcatRef, EncodingChoice, Estimate, Folded, PlanOptions, Planner};
-pub use reassembly::{ConcatKey, Offer, Reassembled, Reassembler};
+pub use reassembly::{ConcatKey, Offer, Reassembled, Reassembler, join_text_parts};
 pub use scts::Timestamp;
 pub use submit::{
     EncodedPart, RelativeValidity, SubmitEncoder, SubmitOptions, SubmitPdus, encode_submit,

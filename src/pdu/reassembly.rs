@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
-use super::decode::Body;
+use super::decode::{Body, SplitSurrogates};
 
 /// The identity of a concatenated message: TS 23.040 §9.2.3.24.1 makes the reference unique
 /// per originator, and a reference may come back with a different part count.
@@ -48,7 +48,7 @@ pub enum Offer {
 
 #[derive(Debug, Clone)]
 struct Group {
-    parts: Vec<Option<Body>>,
+    parts: Vec<Option<(Body, SplitSurrogates)>>,
     first_received: u64,
     received: usize,
 }
@@ -74,9 +74,17 @@ impl Reassembler {
         Self::default()
     }
 
-    /// Adds part `part` (1-based) of the message `key`. A part number outside 1..=total is
+    /// Adds part `part` (1-based) of the message `key`, with the surrogate halves its
+    /// decoding found at its edges (`UserData::split`). A part number outside 1..=total is
     /// ignored as a duplicate would be; the decoder never produces one.
-    pub fn offer(&mut self, key: ConcatKey, part: u8, body: Body, received_at: u64) -> Offer {
+    pub fn offer(
+        &mut self,
+        key: ConcatKey,
+        part: u8,
+        body: Body,
+        split: SplitSurrogates,
+        received_at: u64,
+    ) -> Offer {
         let total = usize::from(key.total);
         let index = usize::from(part);
         if index == 0 || index > total {
@@ -94,7 +102,7 @@ impl Reassembler {
         if slot.is_some() {
             return Offer::Duplicate;
         }
-        *slot = Some(body);
+        *slot = Some((body, split));
         group.received += 1;
         group.first_received = group.first_received.min(received_at);
         if group.received < total {
@@ -164,16 +172,18 @@ impl Reassembler {
 
 fn join(key: ConcatKey, group: Group) -> Reassembled {
     let missing = group.missing();
-    let mut text: Option<String> = None;
+    let mut texts = Vec::new();
     let mut data: Option<Vec<u8>> = None;
-    for body in group.parts.into_iter().flatten() {
+    for (body, split) in group.parts.into_iter().flatten() {
         match body {
-            Body::Text(t) => text.get_or_insert_with(String::new).push_str(&t),
+            Body::Text(t) => texts.push((t, split)),
             Body::Data(d) | Body::Compressed(d) => {
                 data.get_or_insert_with(Vec::new).extend_from_slice(&d)
             }
         }
     }
+    let text = (!texts.is_empty())
+        .then(|| join_text_parts(texts.iter().map(|(t, split)| (t.as_str(), *split))));
     Reassembled {
         key,
         text,
@@ -181,6 +191,31 @@ fn join(key: ConcatKey, group: Group) -> Reassembled {
         first_received: group.first_received,
         missing,
     }
+}
+
+/// Joins the texts of consecutive parts in order, mending a character a sender split
+/// between two of them (see [`SplitSurrogates`]): the U+FFFD ending one part and the U+FFFD
+/// starting the next become that character again. A half without its other half (a part
+/// missing between them) stays U+FFFD.
+pub fn join_text_parts<'a>(parts: impl IntoIterator<Item = (&'a str, SplitSurrogates)>) -> String {
+    const HALF: char = char::REPLACEMENT_CHARACTER;
+    let mut out = String::new();
+    let mut open_high: Option<u16> = None;
+    for (text, split) in parts {
+        let mut rest = text;
+        if let (Some(high), Some(low)) = (open_high, split.leading_low)
+            && out.ends_with(HALF)
+            && let Some(after) = rest.strip_prefix(HALF)
+        {
+            let code = 0x10000 + ((u32::from(high) - 0xD800) << 10) + (u32::from(low) - 0xDC00);
+            out.pop();
+            out.push(char::from_u32(code).unwrap_or(HALF));
+            rest = after;
+        }
+        out.push_str(rest);
+        open_high = split.trailing_high;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -204,19 +239,23 @@ mod tests {
     fn out_of_order_with_a_duplicate() {
         let mut r = Reassembler::new();
         assert_eq!(
-            r.offer(key(3), 3, text("c"), 10),
+            r.offer(key(3), 3, text("c"), SplitSurrogates::default(), 10),
             Offer::Pending {
                 missing: vec![1, 2]
             }
         );
-        assert_eq!(r.offer(key(3), 3, text("X"), 11), Offer::Duplicate);
         assert_eq!(
-            r.offer(key(3), 1, text("a"), 12),
+            r.offer(key(3), 3, text("X"), SplitSurrogates::default(), 11),
+            Offer::Duplicate
+        );
+        assert_eq!(
+            r.offer(key(3), 1, text("a"), SplitSurrogates::default(), 12),
             Offer::Pending { missing: vec![2] }
         );
         assert_eq!(r.missing(&key(3)), Some(vec![2]));
         assert_eq!(r.oldest_age(&key(3), 40), Some(30));
-        let Offer::Complete(m) = r.offer(key(3), 2, text("b"), 13) else {
+        let Offer::Complete(m) = r.offer(key(3), 2, text("b"), SplitSurrogates::default(), 13)
+        else {
             panic!("should complete")
         };
         assert_eq!(m.text.as_deref(), Some("abc"));
@@ -230,19 +269,19 @@ mod tests {
         let mut r = Reassembler::new();
         let mut other = key(2);
         other.sender = "+48601234567".into();
-        r.offer(key(2), 1, text("a"), 0);
-        r.offer(other.clone(), 2, text("y"), 0);
+        r.offer(key(2), 1, text("a"), SplitSurrogates::default(), 0);
+        r.offer(other.clone(), 2, text("y"), SplitSurrogates::default(), 0);
         assert_eq!(r.len(), 2);
         assert!(
-            matches!(r.offer(other, 1, text("x"), 1), Offer::Complete(m) if m.text.as_deref() == Some("xy"))
+            matches!(r.offer(other, 1, text("x"), SplitSurrogates::default(), 1), Offer::Complete(m) if m.text.as_deref() == Some("xy"))
         );
     }
 
     #[test]
     fn incomplete_messages_time_out_with_what_came() {
         let mut r = Reassembler::new();
-        r.offer(key(3), 1, text("a"), 100);
-        r.offer(key(3), 3, text("c"), 200);
+        r.offer(key(3), 1, text("a"), SplitSurrogates::default(), 100);
+        r.offer(key(3), 3, text("c"), SplitSurrogates::default(), 200);
         assert!(r.take_incomplete(150, 86_400).is_empty());
         assert_eq!(r.waiting(1000), vec![(key(3), vec![2], 900)]);
         let gone = r.take_incomplete(100 + 86_400, 86_400);
@@ -255,8 +294,14 @@ mod tests {
     #[test]
     fn out_of_range_part_numbers_are_ignored() {
         let mut r = Reassembler::new();
-        assert_eq!(r.offer(key(2), 0, text("a"), 0), Offer::Duplicate);
-        assert_eq!(r.offer(key(2), 3, text("a"), 0), Offer::Duplicate);
+        assert_eq!(
+            r.offer(key(2), 0, text("a"), SplitSurrogates::default(), 0),
+            Offer::Duplicate
+        );
+        assert_eq!(
+            r.offer(key(2), 3, text("a"), SplitSurrogates::default(), 0),
+            Offer::Duplicate
+        );
         assert!(r.is_empty());
     }
 }

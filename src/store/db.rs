@@ -19,6 +19,8 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use crate::pdu::{SplitSurrogates, join_text_parts};
+
 /// Current schema version (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: i64 = 2;
 
@@ -129,10 +131,14 @@ CREATE INDEX events_message ON events (message_id);
 "#;
 
 /// Version 2: when each part was handed to the modem, so a status report for a part whose
-/// `+CMGS` answer was lost (no message reference known) can still be matched to it.
+/// `+CMGS` answer was lost (no message reference known) can still be matched to it; and the
+/// halves of a character a sender split between two received UCS-2 parts, so joining the
+/// parts mends it.
 const SCHEMA_V2: &str = r#"
 ALTER TABLE outbox_parts ADD COLUMN handed_at INTEGER;
 CREATE INDEX parts_unknown ON outbox_parts (modem, handed_at) WHERE state = 'unknown';
+ALTER TABLE inbox_parts ADD COLUMN split_low INTEGER;
+ALTER TABLE inbox_parts ADD COLUMN split_high INTEGER;
 "#;
 
 /// A message to queue, already planned and encoded.
@@ -233,6 +239,8 @@ pub struct InboundPart {
     pub body: Option<String>,
     pub data_hex: Option<String>,
     pub sent_at: Option<String>,
+    /// Surrogate halves at the edges of a UCS-2 part (see [`SplitSurrogates`]).
+    pub split: SplitSurrogates,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -263,6 +271,7 @@ struct GroupPart {
     body: Option<String>,
     data_hex: Option<String>,
     sent_at: Option<String>,
+    split: SplitSurrogates,
 }
 
 /// The parts of a group not yet in a message, ordered by part number. With `only`, just
@@ -276,7 +285,7 @@ fn group_parts(
     only: Option<i64>,
 ) -> Result<Vec<GroupPart>> {
     let mut st = tx.prepare(
-        "SELECT id, part, body, data_hex, sent_at FROM inbox_parts
+        "SELECT id, part, body, data_hex, sent_at, split_low, split_high FROM inbox_parts
          WHERE sender = ?1 AND concat_ref IS ?2 AND concat_bits IS ?3 AND total = ?4 AND message_id IS NULL
            AND (?5 IS NULL OR id = ?5)
          ORDER BY part, id",
@@ -288,6 +297,10 @@ fn group_parts(
             body: r.get(2)?,
             data_hex: r.get(3)?,
             sent_at: r.get(4)?,
+            split: SplitSurrogates {
+                leading_low: r.get(5)?,
+                trailing_high: r.get(6)?,
+            },
         })
     })?
     .collect()
@@ -960,9 +973,9 @@ impl Db {
             None => (None, None, 1, 1),
         };
         let inserted = tx.execute(
-            "INSERT OR IGNORE INTO inbox_parts (modem, pdu, sender, concat_ref, concat_bits, total, part, body, data_hex, sent_at, received_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![p.modem, p.pdu, p.sender, reference, bits, total, part, p.body, p.data_hex, p.sent_at, now],
+            "INSERT OR IGNORE INTO inbox_parts (modem, pdu, sender, concat_ref, concat_bits, total, part, body, data_hex, sent_at, received_at, split_low, split_high)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            params![p.modem, p.pdu, p.sender, reference, bits, total, part, p.body, p.data_hex, p.sent_at, now, p.split.leading_low, p.split.trailing_high],
         )?;
         if inserted == 0 {
             return Ok(Inbound::Duplicate);
@@ -999,7 +1012,7 @@ impl Db {
         complete: bool,
         now: i64,
     ) -> Result<i64> {
-        let mut body: Option<String> = None;
+        let mut texts = Vec::new();
         let mut data: Option<String> = None;
         let mut last_part = 0;
         for row in rows {
@@ -1008,12 +1021,13 @@ impl Db {
             }
             last_part = row.part;
             if let Some(b) = &row.body {
-                body.get_or_insert_with(String::new).push_str(b);
+                texts.push((b.as_str(), row.split));
             }
             if let Some(d) = &row.data_hex {
                 data.get_or_insert_with(String::new).push_str(d);
             }
         }
+        let body = (!texts.is_empty()).then(|| join_text_parts(texts));
         let sent_at = rows.first().and_then(|r| r.sent_at.clone());
         tx.execute(
             "INSERT INTO inbox (sender, body, data_hex, parts, complete, modem, sent_at, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

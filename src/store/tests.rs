@@ -201,6 +201,7 @@ fn part(pdu: &str, sender: &str, concat: Option<(u16, u8, u8, u8)>, body: &str) 
         body: Some(body.into()),
         data_hex: None,
         sent_at: None,
+        split: crate::pdu::SplitSurrogates::default(),
     }
 }
 
@@ -362,6 +363,8 @@ fn a_version_1_database_is_migrated() {
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
         "DROP INDEX parts_unknown; ALTER TABLE outbox_parts DROP COLUMN handed_at;
+         ALTER TABLE inbox_parts DROP COLUMN split_low;
+         ALTER TABLE inbox_parts DROP COLUMN split_high;
          PRAGMA user_version = 1;",
     )
     .unwrap();
@@ -373,4 +376,31 @@ fn a_version_1_database_is_migrated() {
         .record_status_report(&report(1, "+1", 0, Some(true), "R"), 10_000, 7)
         .unwrap();
     assert_eq!(out.map(|o| o.message_id), Some(id));
+}
+
+/// A phone cut 😀 (U+1F600, D83D DE00) between two parts: each part alone shows U+FFFD,
+/// the message joined from the store has the emoji, whichever part arrives first.
+#[test]
+fn an_emoji_split_between_parts_is_whole_in_the_inbox() {
+    use crate::pdu::SplitSurrogates;
+    for first in [1u8, 2] {
+        let mut db = Db::open_in_memory().unwrap();
+        let mut one = part("P1", "+1", Some((5, 8, 2, 1)), "See you \u{FFFD}");
+        one.split = SplitSurrogates {
+            leading_low: None,
+            trailing_high: Some(0xD83D),
+        };
+        let mut two = part("P2", "+1", Some((5, 8, 2, 2)), "\u{FFFD} at 5");
+        two.split = SplitSurrogates {
+            leading_low: Some(0xDE00),
+            trailing_high: None,
+        };
+        let (a, b) = if first == 1 { (one, two) } else { (two, one) };
+        db.store_inbound(&a, 0).unwrap();
+        let Inbound::Stored(Some(id)) = db.store_inbound(&b, 1).unwrap() else {
+            panic!("not completed")
+        };
+        let row = db.inbox_message(id).unwrap().unwrap();
+        assert_eq!(row.body.as_deref(), Some("See you 😀 at 5"));
+    }
 }
