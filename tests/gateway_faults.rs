@@ -251,3 +251,132 @@ async fn a_report_for_a_part_whose_answer_was_lost_settles_it() {
     assert!(kinds.contains(&"outcome_unknown"), "{kinds:?}");
     assert_eq!(sim.sent().len(), 1, "not resent");
 }
+
+/// CPU seconds (user + system) the process `pid` has used, from /proc.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after.split(' ').collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
+fn config_with(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
+    let path = dir.join("smsqd.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "country = \"PH\"\nsend_gap = \"0s\"\n{extra}\n[[modem]]\nid = \"modem0\"\nsimulate = \"simcom\"\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn read_line(stream: &std::os::unix::net::UnixStream) -> String {
+    use std::io::BufRead;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(stream)
+        .read_line(&mut line)
+        .unwrap();
+    line
+}
+
+/// Past `max_connections`, a client hears why it is turned away and is closed; those served
+/// keep working, and a new client is served as soon as one leaves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_the_limit_are_told_and_closed() {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with(dir.path(), "max_connections = 20");
+    let d = Smsqd::start(&["--config", config.to_str().unwrap()]);
+    let mut held: Vec<UnixStream> = (0..20)
+        .map(|_| UnixStream::connect(&d.socket).unwrap())
+        .collect();
+    // Served: each held connection answers.
+    for s in held.iter_mut().step_by(5) {
+        s.write_all(b"{\"id\":1,\"op\":\"modems\"}\n").unwrap();
+        assert!(read_line(s).contains("\"ok\":true"));
+    }
+    for _ in 0..30 {
+        let extra = UnixStream::connect(&d.socket).unwrap();
+        let line = read_line(&extra);
+        assert!(line.contains("too_many_connections"), "{line}");
+        assert!(line.contains("at most 20"), "{line}");
+    }
+    held.truncate(19);
+    let mut c = None;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while c.is_none() {
+        let mut s = UnixStream::connect(&d.socket).unwrap();
+        s.write_all(b"{\"id\":2,\"op\":\"modems\"}\n").unwrap();
+        if read_line(&s).contains("\"ok\":true") {
+            c = Some(s);
+        }
+        assert!(Instant::now() < deadline, "no room after a client left");
+    }
+}
+
+/// With its descriptors exhausted (a low limit and a flood of connections held open),
+/// `accept` fails: smsqd backs off instead of spinning, logs the failure a few times rather
+/// than a flood of lines, and serves again once the flood is gone.
+#[test]
+fn an_accept_flood_backs_off_and_recovers() {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with(dir.path(), "max_connections = 10000");
+    let socket = dir.path().join("smsq.sock");
+    let log = dir.path().join("stderr.log");
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 64; exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_smsqd"))
+        .arg("--config")
+        .arg(&config)
+        .arg("--db")
+        .arg(dir.path().join("smsq.db"))
+        .arg("--socket")
+        .arg(&socket)
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while UnixStream::connect(&socket).is_err() {
+        assert!(Instant::now() < deadline, "smsqd did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let flood: Vec<UnixStream> = (0..200)
+        .filter_map(|_| UnixStream::connect(&socket).ok())
+        .collect();
+    assert!(flood.len() > 100, "the flood connected: {}", flood.len());
+    std::thread::sleep(Duration::from_millis(500));
+    let before = cpu_seconds(child.id());
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_seconds(child.id()) - before;
+    assert!(used < 0.5, "smsqd spun on accept: {used} s of CPU in 2 s");
+    drop(flood);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut s = UnixStream::connect(&socket).unwrap();
+        s.write_all(b"{\"id\":3,\"op\":\"modems\"}\n").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut line = String::new();
+        use std::io::BufRead;
+        let _ = std::io::BufReader::new(&s).read_line(&mut line);
+        if line.contains("\"ok\":true") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "smsqd did not recover: {line:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines = text.matches("cannot accept").count();
+    assert!((1..=3).contains(&lines), "{lines} accept lines:\n{text}");
+}

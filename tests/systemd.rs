@@ -42,6 +42,8 @@ fn the_service_unit() {
     assert_eq!(one("User"), Some("smsq"));
     assert_eq!(one("SupplementaryGroups"), Some("dialout"));
     assert_eq!(one("StateDirectory"), Some("smsq"));
+    assert_eq!(one("StateDirectoryMode"), Some("0700"));
+    assert_eq!(one("LimitNOFILE"), Some("4096"));
     assert_eq!(one("RuntimeDirectory"), Some("smsq"));
     assert_eq!(one("ConfigurationDirectory"), Some("smsq"));
     assert_eq!(one("DevicePolicy"), Some("closed"));

@@ -4,6 +4,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -67,21 +68,121 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     Ok(listener)
 }
 
+/// Accepts connections until shutdown. At most `max_connections` (live setting) are served
+/// at once; a further client gets one `too_many_connections` line and is closed, so a flood
+/// cannot take the descriptors smsqd needs for its database and modems. When `accept` itself
+/// fails (descriptors exhausted all the same, memory), the loop backs off instead of spinning,
+/// and the failure is logged at most once per [`ACCEPT_LOG_EVERY`] with a count.
 pub async fn serve(listener: UnixListener, d: Arc<Daemon>) {
     let mut shutdown = d.shutdown.clone();
+    let active = Arc::new(AtomicUsize::new(0));
+    let mut backoff = AcceptBackoff::default();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    tokio::spawn(connection(stream, d.clone()));
+                    backoff.succeeded();
+                    let limit = d.settings().max_connections;
+                    if active.load(Ordering::Relaxed) >= limit {
+                        refuse_busy(stream, limit);
+                        continue;
+                    }
+                    let guard = ActiveConnection::new(&active);
+                    let d = d.clone();
+                    tokio::spawn(async move {
+                        connection(stream, d).await;
+                        drop(guard);
+                    });
                 }
-                Err(e) => warn!(error = %e, "accept failed"),
+                Err(e) => {
+                    let pause = backoff.failed(&e, std::time::Instant::now());
+                    tokio::select! {
+                        _ = tokio::time::sleep(pause) => {}
+                        _ = shutdown.changed() => {
+                            info!("no longer accepting requests");
+                            return;
+                        }
+                    }
+                }
             },
             _ = shutdown.changed() => {
                 info!("no longer accepting requests");
                 return;
             }
         }
+    }
+}
+
+/// How often a persisting `accept` failure is logged.
+pub const ACCEPT_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The pause after each failed `accept` (doubling from 10 ms to 1 s, back to nothing after
+/// a success) and the rate limit on its log line.
+#[derive(Debug, Default)]
+struct AcceptBackoff {
+    pause: std::time::Duration,
+    last_logged: Option<std::time::Instant>,
+    suppressed: u64,
+}
+
+impl AcceptBackoff {
+    fn failed(&mut self, e: &std::io::Error, now: std::time::Instant) -> std::time::Duration {
+        self.pause = (self.pause * 2).clamp(
+            std::time::Duration::from_millis(10),
+            std::time::Duration::from_secs(1),
+        );
+        if self
+            .last_logged
+            .is_none_or(|t| now.duration_since(t) >= ACCEPT_LOG_EVERY)
+        {
+            warn!(event = "accept_failed", error = %e, suppressed = self.suppressed, retry_in_ms = self.pause.as_millis() as u64, "cannot accept socket connections; backing off");
+            self.last_logged = Some(now);
+            self.suppressed = 0;
+        } else {
+            self.suppressed += 1;
+        }
+        self.pause
+    }
+
+    fn succeeded(&mut self) {
+        self.pause = std::time::Duration::ZERO;
+    }
+}
+
+/// Counts a served connection for as long as it lives.
+struct ActiveConnection(Arc<AtomicUsize>);
+
+impl ActiveConnection {
+    fn new(active: &Arc<AtomicUsize>) -> Self {
+        active.fetch_add(1, Ordering::Relaxed);
+        Self(active.clone())
+    }
+}
+
+impl Drop for ActiveConnection {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Tells a client over the limit why it is turned away, without waiting on it: the line
+/// fits in the socket buffer of a new connection, and a client that is not reading loses
+/// nothing it asked for.
+fn refuse_busy(stream: UnixStream, limit: usize) {
+    debug!(limit, "connection refused: too many at once");
+    let error = ApiError::new(
+        "too_many_connections",
+        format!("smsqd serves at most {limit} connections at once; close one or try again"),
+    );
+    let mut line = reply(Value::Null, Err(error));
+    line.push('\n');
+    // One non-blocking write straight to the socket: tokio's `try_write` would answer
+    // WouldBlock until its reactor had seen the new socket become writable.
+    let written = stream
+        .into_std()
+        .and_then(|mut s| std::io::Write::write(&mut s, line.as_bytes()));
+    if let Err(e) = written {
+        debug!(error = %e, "could not tell a refused client why");
     }
 }
 

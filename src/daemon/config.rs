@@ -50,6 +50,7 @@ struct RawConfig {
     database: Option<PathBuf>,
     socket: Option<PathBuf>,
     socket_group: Option<String>,
+    max_connections: Option<usize>,
     #[serde(default)]
     modem: Vec<RawModem>,
 }
@@ -202,6 +203,10 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
     if max_parts == 0 {
         return Err(err("max_parts", "must be at least 1 (255 at most)"));
     }
+    let max_connections = raw.max_connections.unwrap_or(defaults.max_connections);
+    if !(1..=100_000).contains(&max_connections) {
+        return Err(err("max_connections", "must be between 1 and 100000"));
+    }
     let settings = Settings {
         default_country: country,
         status_reports: raw.delivery_reports.unwrap_or(defaults.status_reports),
@@ -214,6 +219,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
             defaults.multipart_timeout,
         )?,
         max_parts,
+        max_connections,
         ..defaults
     };
     if raw.modem.is_empty() {
@@ -400,6 +406,7 @@ mod tests {
         assert!(bad(&format!("country = \"XX\"\n{modem}")).starts_with("country:"));
         assert!(bad(&format!("send_gap = \"soon\"\n{modem}")).starts_with("send_gap:"));
         assert!(bad(&format!("max_attempts = 0\n{modem}")).starts_with("max_attempts:"));
+        assert!(bad(&format!("max_connections = 0\n{modem}")).starts_with("max_connections:"));
         assert!(
             bad(&format!("send_gap = 3\n{modem}")).contains("send_gap"),
             "wrong type"
@@ -438,6 +445,7 @@ mod example {
         assert_eq!(c.settings.retry_base, defaults.retry_base);
         assert_eq!(c.settings.multipart_timeout, defaults.multipart_timeout);
         assert_eq!(c.settings.max_parts, defaults.max_parts);
+        assert_eq!(c.settings.max_connections, defaults.max_connections);
         assert_eq!(c.modems.len(), 1);
     }
 }
@@ -491,6 +499,12 @@ pub fn diff(old: &Config, new: &Config) -> (Vec<String>, Vec<String>) {
         "multipart_timeout",
         format!("{:?}", o.multipart_timeout),
         format!("{:?}", n.multipart_timeout),
+        true,
+    );
+    check(
+        "max_connections",
+        o.max_connections.to_string(),
+        n.max_connections.to_string(),
         true,
     );
     check(

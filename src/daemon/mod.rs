@@ -50,6 +50,8 @@ pub struct Settings {
     pub max_parts: u8,
     /// How often expiry and incomplete-message checks run.
     pub housekeeping_interval: Duration,
+    /// Socket connections served at once; more are told so and closed.
+    pub max_connections: usize,
 }
 
 impl Default for Settings {
@@ -65,6 +67,7 @@ impl Default for Settings {
             sweep_interval: Duration::from_secs(600),
             max_parts: 10,
             housekeeping_interval: Duration::from_secs(30),
+            max_connections: 256,
         }
     }
 }
