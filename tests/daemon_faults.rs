@@ -359,6 +359,71 @@ async fn an_emoji_split_between_two_parts_arrives_whole() {
     assert_eq!(inbox(&r.sock).await[0]["text"], text);
 }
 
+async fn wait_inbox(sock: &Path, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let rows = inbox(sock).await;
+        if rows.len() >= n {
+            return rows;
+        }
+        assert!(Instant::now() < deadline, "inbox has {} of {n}", rows.len());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A read damaged on the serial line is read again before anything is decided: the second,
+/// clean copy is stored and only then deleted; nothing is quarantined.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_read_is_read_again_before_quarantine() {
+    let r = rig(fast()).await;
+    // Let the sweep at start-up finish, so the message comes through +CMTI and AT+CMGR.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    r.sim.device().damaged_reads = 1;
+    r.sim
+        .deliver_text("+639175550123", "Is my laptop ready?", 3);
+    let rows = wait_inbox(&r.sock, 1).await;
+    assert_eq!(rows[0]["text"], "Is my laptop ready?");
+    assert!(r.sim.stored().is_empty());
+    let history = history_of(&r.sock).await;
+    assert!(
+        !history.iter().any(|e| e["kind"] == "quarantined"),
+        "{history:?}"
+    );
+    // Damaged on both readings: the raw copy is quarantined, then the SIM's copy goes.
+    r.sim.device().damaged_reads = 2;
+    r.sim.deliver_text("+639175550123", "second", 4);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !history_of(&r.sock)
+        .await
+        .iter()
+        .any(|e| e["kind"] == "quarantined")
+    {
+        assert!(Instant::now() < deadline, "not quarantined");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(r.sim.stored().is_empty());
+}
+
+/// A read whose answer is lost is retried within seconds, not at the next periodic sweep
+/// (ten minutes by default).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_read_is_retried_soon() {
+    let r = rig(fast()).await;
+    // Let the sweep at start-up finish, so the message comes through +CMTI and AT+CMGR.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    r.sim.device().lost_reads = 1;
+    r.sim
+        .deliver_text("+639175550123", "Are you open on Sunday?", 5);
+    let rows = wait_inbox(&r.sock, 1).await;
+    assert_eq!(rows[0]["text"], "Are you open on Sunday?");
+    assert_eq!(r.sim.device().lost_reads, 0, "the first read was lost");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !r.sim.stored().is_empty() {
+        assert!(Instant::now() < deadline, "not deleted after the commit");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn undecodable_pdus_are_quarantined_and_deleted() {
     let r = rig(fast()).await;

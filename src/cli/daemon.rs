@@ -243,6 +243,11 @@ pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), Fail
                     if let Some(reason) = m["reason"].as_str() {
                         println!("         {reason}");
                     }
+                    if let Some(error) = m["store_error"].as_str() {
+                        println!(
+                            "         sending paused: the database cannot be written ({error}); retrying"
+                        );
+                    }
                 }
             }
         }

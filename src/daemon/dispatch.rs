@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
-use tracing::{Instrument, info, warn};
+use tracing::{Instrument, error, info, warn};
 
 use super::routing::{self, ModemView};
 use super::{Daemon, now_ms};
@@ -74,6 +74,7 @@ async fn views(d: &Daemon) -> Vec<ModemView> {
 pub async fn run(d: Arc<Daemon>, k: usize) {
     let modem = d.modems[k].clone();
     let mut last_send: Option<Instant> = None;
+    let mut store_pause = STORE_PAUSE_FIRST;
     loop {
         if d.is_stopping() {
             return;
@@ -113,13 +114,13 @@ pub async fn run(d: Arc<Daemon>, k: usize) {
             continue;
         };
         let modem_id = modem.id().to_string();
-        let claimed = d
-            .store
-            .call(move |db| db.claim(id, &modem_id, now))
-            .await
-            .unwrap_or(false);
-        if !claimed {
-            continue;
+        match d.store.call(move |db| db.claim(id, &modem_id, now)).await {
+            Ok(true) => store_pause = STORE_PAUSE_FIRST,
+            Ok(false) => continue,
+            Err(e) => {
+                wait_for_store(&d, k, &e, &mut store_pause).await;
+                continue;
+            }
         }
         let Ok(Some(due)) = d.store.call(move |db| db.due(id)).await else {
             continue;
@@ -127,16 +128,16 @@ pub async fn run(d: Arc<Daemon>, k: usize) {
         if due.parts.is_empty() {
             // Every part was accepted but the message was left "sending" (a crash between
             // parts is turned into "unknown" at start-up; this is the defensive fallback).
-            let _ = d
-                .store
-                .call(move |db| db.fail(id, "no part left to send", now_ms()))
-                .await;
+            persist(&d, k, move |db| {
+                db.fail(id, "no part left to send", now_ms())
+            })
+            .await;
             continue;
         }
         // Other dispatchers may find work this one passed over.
         d.wake();
         let span = tracing::info_span!("message", message_id = due.id, modem = %modem.id());
-        send_parts(&d, k, &due, &mut last_send)
+        send_parts(&d, k, &due, &mut last_send, &mut store_pause)
             .instrument(span)
             .await;
     }
@@ -148,6 +149,7 @@ async fn send_parts(
     k: usize,
     due: &crate::store::Due,
     last_send: &mut Option<Instant>,
+    store_pause: &mut Duration,
 ) {
     let modem = &d.modems[k];
     for (part, tpdu_len, pdu) in &due.parts {
@@ -163,12 +165,15 @@ async fn send_parts(
             .call(move |db| db.mark_sending(id, part, &modem_id, now_ms()))
             .await
         {
-            warn!(message_id = id, error = %e, "cannot record the send; not sending");
+            // Nothing reached the modem: not sending is all it takes; wait for the store.
+            wait_for_store(d, k, &e, store_pause).await;
             break;
         }
+        d.set_store_fault(k, None);
+        *store_pause = STORE_PAUSE_FIRST;
         let result = modem.send_pdu(*tpdu_len, pdu).await;
         *last_send = Some(Instant::now());
-        let stop = record(d, modem, due, part, result).await;
+        let stop = record(d, k, modem, due, part, result).await;
         d.changed.notify_one();
         // A daily cap may just have been reached: let the other dispatchers re-route.
         d.wake();
@@ -181,6 +186,7 @@ async fn send_parts(
 /// Stores the outcome of one part; `true` when the rest of the message must wait.
 async fn record(
     d: &Daemon,
+    k: usize,
     modem: &ModemHandle,
     due: &crate::store::Due,
     part: i64,
@@ -192,10 +198,7 @@ async fn record(
     match result {
         Ok(mr) => {
             info!(event = "part_sent", message_id = id, part, modem = %modem.id(), to = %to, mr, "part sent");
-            let _ = d
-                .store
-                .call(move |db| db.mark_sent(id, part, mr, now))
-                .await;
+            persist(d, k, move |db| db.mark_sent(id, part, mr, now)).await;
             false
         }
         Err(ModemError::Rejected(fin)) => {
@@ -208,7 +211,7 @@ async fn record(
             };
             if class == ErrorClass::Permanent {
                 warn!(event = "send_failed", message_id = id, part, to = %to, error = %words, "send rejected for good");
-                let _ = d.store.call(move |db| db.fail(id, &words, now)).await;
+                persist(d, k, move |db| db.fail(id, &words, now)).await;
                 return true;
             }
             if class == ErrorClass::ModemSide {
@@ -220,25 +223,19 @@ async fn record(
                     warn!(modem = %modem.id(), error = %e, "cannot ask the modem to reinitialize");
                 }
             }
-            retry_or_give_up(d, due, part, words, now).await;
+            retry_or_give_up(d, k, due, part, words, now).await;
             true
         }
         Err(e) if e.outcome_unknown() => {
             warn!(event = "outcome_unknown", message_id = id, part, error = %e, "outcome unknown; not resending automatically");
             let why = e.to_string();
-            let _ = d
-                .store
-                .call(move |db| db.mark_unknown(id, part, &why, now))
-                .await;
+            persist(d, k, move |db| db.mark_unknown(id, part, &why, now)).await;
             true
         }
         Err(ModemError::BadResponse(what)) => {
             // The modem said OK without a reference: it probably sent it. Unknown, not resent.
             let why = format!("modem accepted the PDU without a message reference ({what})");
-            let _ = d
-                .store
-                .call(move |db| db.mark_unknown(id, part, &why, now))
-                .await;
+            persist(d, k, move |db| db.mark_unknown(id, part, &why, now)).await;
             true
         }
         // The device went away before the PDU did: the message did nothing wrong, and the
@@ -246,38 +243,82 @@ async fn record(
         Err(e @ (ModemError::Absent | ModemError::Disconnected { .. } | ModemError::Stopped)) => {
             info!(event = "requeued", message_id = id, part, error = %e, "modem unavailable; message back in the queue");
             let why = e.to_string();
-            let _ = d
-                .store
-                .call(move |db| db.requeue(id, part, &why, now))
-                .await;
+            persist(d, k, move |db| db.requeue(id, part, &why, now)).await;
             true
         }
         // Not ready, or no prompt in time: the modem is there but misbehaving. Counted and
         // backed off, so a modem that keeps failing this way cannot spin on one message.
         Err(e) => {
-            retry_or_give_up(d, due, part, e.to_string(), now).await;
+            retry_or_give_up(d, k, due, part, e.to_string(), now).await;
             true
+        }
+    }
+}
+
+const STORE_PAUSE_FIRST: Duration = Duration::from_millis(100);
+const STORE_PAUSE_LONGEST: Duration = Duration::from_secs(5);
+
+/// A store write failed before anything reached the modem (a claim, `sending`): the fault is
+/// shown for this modem and the dispatcher waits, doubling the pause, so a full disk or a
+/// broken database costs no CPU; the next write that commits clears it.
+async fn wait_for_store(d: &Daemon, k: usize, e: &rusqlite::Error, pause: &mut Duration) {
+    d.set_store_fault(k, Some(e.to_string()));
+    tokio::time::sleep(*pause).await;
+    *pause = (*pause * 2).min(STORE_PAUSE_LONGEST);
+}
+
+/// Records what the modem already did (a part accepted, refused, of unknown fate). The modem
+/// cannot take it back, so the write is retried until it commits: meanwhile this modem sends
+/// nothing more, and the fault shows in `smsq modems`, the service status and the log. Nothing
+/// is lost or sent twice: if smsqd stops first, the part is still `sending` in the database
+/// and becomes `unknown` at the next start.
+async fn persist<T, W>(d: &Daemon, k: usize, write: W) -> Option<T>
+where
+    T: Send + 'static,
+    W: Fn(&mut crate::store::Db) -> rusqlite::Result<T> + Clone + Send + 'static,
+{
+    let mut pause = STORE_PAUSE_FIRST;
+    loop {
+        let attempt = write.clone();
+        match d.store.call(move |db| attempt(db)).await {
+            Ok(value) => {
+                d.set_store_fault(k, None);
+                return Some(value);
+            }
+            Err(e) => {
+                d.set_store_fault(k, Some(e.to_string()));
+                if d.is_stopping() {
+                    error!(event = "store_error", modem = %d.modems[k].id(), error = %e, "stopping before an outcome was recorded; the part stays sending and becomes unknown at the next start");
+                    return None;
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(STORE_PAUSE_LONGEST);
+            }
         }
     }
 }
 
 /// One more attempt counted: back in the queue after the back-off, or `failed` once
 /// `max_attempts` is reached.
-async fn retry_or_give_up(d: &Daemon, due: &crate::store::Due, part: i64, words: String, now: i64) {
+async fn retry_or_give_up(
+    d: &Daemon,
+    k: usize,
+    due: &crate::store::Due,
+    part: i64,
+    words: String,
+    now: i64,
+) {
     let id = due.id;
     let settings = d.settings();
     if due.attempts + 1 >= settings.max_attempts {
         warn!(event = "send_failed", message_id = id, part, error = %words, "giving up after too many attempts");
         let reason = format!("{words}; gave up after {} attempts", due.attempts + 1);
-        let _ = d.store.call(move |db| db.fail(id, &reason, now)).await;
+        persist(d, k, move |db| db.fail(id, &reason, now)).await;
     } else {
         let wait = backoff(settings.retry_base, due.attempts, random_seed());
         warn!(event = "retry", message_id = id, part, error = %words, retry_in_s = wait.as_secs(), "send failed, will retry");
         let next = now + wait.as_millis() as i64;
-        let _ = d
-            .store
-            .call(move |db| db.retry_later(id, part, &words, next, now))
-            .await;
+        persist(d, k, move |db| db.retry_later(id, part, &words, next, now)).await;
     }
 }
 

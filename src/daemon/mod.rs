@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use tokio::sync::{Notify, broadcast, watch};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::api::{self, ApiError, Mailbox, SendRequest};
 use crate::at::command::UssdString;
@@ -136,6 +136,8 @@ pub struct Daemon {
     /// Committed history, as JSON events, for subscribers.
     pub events: broadcast::Sender<Value>,
     pub shutdown: watch::Receiver<bool>,
+    /// Per modem: the store write that failed and holds up its sending, until one commits.
+    store_faults: std::sync::Mutex<Vec<Option<String>>>,
 }
 
 impl Daemon {
@@ -158,6 +160,7 @@ impl Daemon {
         shutdown: watch::Receiver<bool>,
     ) -> Arc<Self> {
         assert_eq!(modems.len(), rules.len(), "one routing rule set per modem");
+        let n = modems.len();
         let (events, _) = broadcast::channel(1024);
         Arc::new(Self {
             store,
@@ -168,7 +171,37 @@ impl Daemon {
             changed: Notify::new(),
             events,
             shutdown,
+            store_faults: std::sync::Mutex::new(vec![None; n]),
         })
+    }
+
+    /// Why modem `k` is not sending because the store cannot record what it does, if so.
+    pub fn store_fault(&self, k: usize) -> Option<String> {
+        self.store_faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(k)
+            .cloned()
+            .flatten()
+    }
+
+    /// Records (`Some`) or clears (`None`) modem `k`'s store fault; logs each change once.
+    pub fn set_store_fault(&self, k: usize, fault: Option<String>) {
+        let mut faults = self.store_faults.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(slot) = faults.get_mut(k) else {
+            return;
+        };
+        let modem = self.modems.get(k).map_or("", |m| m.id());
+        match (&*slot, &fault) {
+            (None, Some(error)) => {
+                tracing::error!(event = "store_error", modem = %modem, error = %error, "cannot write to the database; this modem sends nothing until it can")
+            }
+            (Some(_), None) => {
+                info!(event = "store_recovered", modem = %modem, "the database takes writes again; sending resumes")
+            }
+            _ => {}
+        }
+        *slot = fault;
     }
 
     /// The settings in force now (a copy: a reload may replace them at any time).
@@ -435,7 +468,7 @@ impl Daemon {
     pub async fn modems(&self) -> Result<Value, ApiError> {
         let day_start = now_ms() - now_ms().rem_euclid(86_400_000);
         let mut out = Vec::new();
-        for m in &self.modems {
+        for (k, m) in self.modems.iter().enumerate() {
             let s = m.status();
             let id = m.id().to_string();
             let (queued, sent_today) = self
@@ -456,6 +489,7 @@ impl Daemon {
                 "imei": s.identity.imei, "imsi": s.identity.imsi, "iccid": s.identity.iccid,
                 "smsc": s.smsc, "storage": s.storage.map(|(u, t)| json!({"used": u, "total": t})),
                 "queue_depth": queued, "sent_today": sent_today,
+                "store_error": self.store_fault(k),
             }));
         }
         Ok(json!({ "modems": out }))
@@ -560,12 +594,18 @@ impl Daemon {
                 .store
                 .call(move |db| db.expire(now))
                 .await
-                .unwrap_or_default();
+                .unwrap_or_else(|e| {
+                    warn!(event = "store_error", error = %e, "cannot expire messages; trying again at the next tick");
+                    Vec::new()
+                });
             let incomplete = self
                 .store
                 .call(move |db| db.expire_incomplete(now, timeout))
                 .await
-                .unwrap_or_default();
+                .unwrap_or_else(|e| {
+                    warn!(event = "store_error", error = %e, "cannot close incomplete messages; trying again at the next tick");
+                    Vec::new()
+                });
             if !expired.is_empty() || !incomplete.is_empty() {
                 self.changed.notify_one();
             }
@@ -609,9 +649,14 @@ impl Daemon {
     /// One line for `systemctl status`: each modem's state, then the queue.
     pub async fn status_line(&self) -> String {
         let mut parts = Vec::new();
-        for m in &self.modems {
+        for (k, m) in self.modems.iter().enumerate() {
             let s = m.status();
             let mut line = format!("{} {}", m.id(), s.state.name());
+            if let Some(error) = self.store_fault(k) {
+                line.push_str(&format!(
+                    " (sending paused: database write failed: {error})"
+                ));
+            }
             if s.state == ModemState::Ready {
                 line.push_str(if s.is_registered() {
                     " registered"

@@ -5,55 +5,100 @@
 //! keeps each (modem, PDU) once. Undecodable PDUs are quarantined with their hex, never lost.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{debug, info, warn};
 
 use super::{Daemon, now_ms};
 use crate::at::Urc;
-use crate::modem::{ModemEvent, ModemHandle, ModemState, UrcEvent};
+use crate::modem::{ModemError, ModemEvent, ModemHandle, ModemState, UrcEvent};
 use crate::pdu::{self, Body, DecodeOptions, Tpdu};
 use crate::phone;
 use crate::store::{InboundPart, ReportIn};
 
 pub async fn run(d: Arc<Daemon>, modem: ModemHandle) {
     let mut events = modem.subscribe();
+    // Set when something could not be read or stored: a sweep then runs again soon (doubling
+    // from RETRY_FIRST to RETRY_LONGEST), not at the next periodic sweep.
+    let mut retry: Option<(Instant, Duration)> = None;
     // The state the modem is already in belongs in the history as much as later changes.
     let initial = modem.status().state;
     note_state(&d, &modem, &initial).await;
     if initial == ModemState::Ready {
-        sweep(&d, &modem).await;
+        let done = sweep(&d, &modem).await;
+        schedule(&mut retry, done);
     }
     loop {
-        match events.recv().await {
+        let retry_at = retry.map(|(at, _)| at);
+        let event = tokio::select! {
+            event = events.recv() => event,
+            _ = sleep_until_some(retry_at) => {
+                let pause = retry.take().map(|(_, pause)| pause);
+                if !sweep(&d, &modem).await {
+                    let pause = pause.map_or(RETRY_FIRST, |p| (p * 2).min(RETRY_LONGEST));
+                    retry = Some((Instant::now() + pause, pause));
+                }
+                continue;
+            }
+        };
+        let done = match event {
             Ok(ModemEvent::State(state)) => {
                 note_state(&d, &modem, &state).await;
                 d.wake();
-                if state == ModemState::Ready {
-                    sweep(&d, &modem).await;
-                }
+                state != ModemState::Ready || sweep(&d, &modem).await
             }
             Ok(ModemEvent::Urc(UrcEvent::Line(Urc::NewMessage { index, .. })))
             | Ok(ModemEvent::Urc(UrcEvent::Line(Urc::NewStatusReport { index, .. }))) => {
-                read_and_delete(&d, &modem, index).await;
+                read_and_delete(&d, &modem, index).await
             }
             Ok(ModemEvent::Urc(UrcEvent::Message { pdu_hex, .. }))
             | Ok(ModemEvent::Urc(UrcEvent::StatusReport { pdu_hex })) => {
-                if process(&d, modem.id(), &pdu_hex).await {
-                    // Acknowledged only after the commit; modems that need no +CNMA say so.
-                    if let Err(e) = modem.acknowledge().await {
-                        debug!(modem = %modem.id(), error = %e, "no +CNMA needed or accepted");
-                    }
+                // Routed directly: there is no stored copy to read again, so an undecodable
+                // PDU is quarantined at once. Acknowledged only after the commit; modems that
+                // need no +CNMA say so. Unacknowledged, the network sends it again.
+                let committed = match store_pdu(&d, modem.id(), &pdu_hex).await {
+                    Stored::Committed | Stored::NotOurs => true,
+                    Stored::Undecodable(e) => quarantine(&d, modem.id(), &pdu_hex, &e).await,
+                    Stored::Failed => false,
+                };
+                if committed && let Err(e) = modem.acknowledge().await {
+                    debug!(modem = %modem.id(), error = %e, "no +CNMA needed or accepted");
                 }
+                committed
             }
-            Ok(ModemEvent::Urc(UrcEvent::Line(Urc::Registration(_)))) => d.wake(),
-            Ok(_) => {}
+            Ok(ModemEvent::Urc(UrcEvent::Line(Urc::Registration(_)))) => {
+                d.wake();
+                true
+            }
+            Ok(_) => true,
             Err(RecvError::Lagged(missed)) => {
                 warn!(modem = %modem.id(), missed, "missed modem events; sweeping storage");
-                sweep(&d, &modem).await;
+                sweep(&d, &modem).await
             }
             Err(RecvError::Closed) => return,
-        }
+        };
+        schedule(&mut retry, done);
+    }
+}
+
+const RETRY_FIRST: Duration = Duration::from_secs(2);
+const RETRY_LONGEST: Duration = Duration::from_secs(60);
+
+/// After a step that left something on the SIM (`done` false), a sweep is due soon unless
+/// one already is; only the retry sweep itself lengthens the pause or clears it.
+fn schedule(retry: &mut Option<(Instant, Duration)>, done: bool) {
+    if !done && retry.is_none() {
+        *retry = Some((Instant::now() + RETRY_FIRST, RETRY_FIRST));
+    }
+}
+
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -66,36 +111,74 @@ async fn note_state(d: &Daemon, modem: &ModemHandle, state: &ModemState) {
         _ => format!("{}: {}", modem.id(), state.name()),
     };
     let now = now_ms();
-    let _ = d
+    if let Err(e) = d
         .store
         .call(move |db| db.note("modem_state", &detail, now))
-        .await;
+        .await
+    {
+        warn!(event = "store_error", modem = %modem.id(), error = %e, "cannot record the modem's state in the history");
+    }
     d.changed.notify_one();
 }
 
-async fn read_and_delete(d: &Daemon, modem: &ModemHandle, index: u32) {
-    match modem.read(index).await {
-        Ok(Some(stored)) => {
-            if process(d, modem.id(), &stored.pdu_hex).await
-                && let Err(e) = modem.delete(index).await
-            {
-                warn!(modem = %modem.id(), index, error = %e, "cannot delete a stored message; the next sweep retries");
-            }
+/// Reads slot `index`, stores what it holds, then deletes it. A PDU that does not decode is
+/// read a second time first (a line can be damaged on the way in); only if that copy fails
+/// too is the raw text quarantined, and it is deleted only once a copy is committed.
+/// `false` when something stays on the SIM for a later retry.
+async fn read_and_delete(d: &Daemon, modem: &ModemHandle, index: u32) -> bool {
+    let stored = match modem.read(index).await {
+        Ok(Some(stored)) => stored,
+        Ok(None) => {
+            debug!(modem = %modem.id(), index, "announced slot is empty");
+            return true;
         }
-        Ok(None) => debug!(modem = %modem.id(), index, "announced slot is empty"),
         Err(e) => {
-            warn!(modem = %modem.id(), index, error = %e, "cannot read a stored message; the next sweep retries")
+            warn!(modem = %modem.id(), index, error = %e, "cannot read a stored message; retrying soon");
+            return false;
+        }
+    };
+    let committed = match store_pdu(d, modem.id(), &stored.pdu_hex).await {
+        Stored::Committed => true,
+        Stored::NotOurs => return true,
+        Stored::Failed => false,
+        Stored::Undecodable(first_error) => match modem.read(index).await {
+            Ok(Some(again)) => match store_pdu(d, modem.id(), &again.pdu_hex).await {
+                Stored::NotOurs => return true,
+                Stored::Committed => {
+                    info!(modem = %modem.id(), index, "a damaged read decoded on the second reading");
+                    true
+                }
+                Stored::Failed => false,
+                Stored::Undecodable(e) => quarantine(d, modem.id(), &again.pdu_hex, &e).await,
+            },
+            Ok(None) => quarantine(d, modem.id(), &stored.pdu_hex, &first_error).await,
+            Err(e) => {
+                warn!(modem = %modem.id(), index, error = %e, "cannot read an undecodable message again; retrying soon");
+                false
+            }
+        },
+    };
+    if !committed {
+        return false;
+    }
+    match modem.delete(index).await {
+        Ok(()) => true,
+        Err(e) => {
+            warn!(modem = %modem.id(), index, error = %e, "cannot delete a stored message; retrying soon");
+            false
         }
     }
 }
 
-/// Reads everything the modem holds, stores it and deletes what was stored.
-pub async fn sweep(d: &Daemon, modem: &ModemHandle) {
+/// Reads everything the modem holds, stores it and deletes what was stored. `false` when
+/// something stays on the SIM for a later retry.
+pub async fn sweep(d: &Daemon, modem: &ModemHandle) -> bool {
     let stored = match modem.list().await {
         Ok(s) => s,
         Err(e) => {
             debug!(modem = %modem.id(), error = %e, "sweep skipped");
-            return;
+            // Not ready or absent: the sweep at the next ready state covers it.
+            return !matches!(e, ModemError::Rejected(_) | ModemError::Timeout { .. });
         }
     };
     if let Some((used, total)) = modem.status().storage
@@ -104,35 +187,76 @@ pub async fn sweep(d: &Daemon, modem: &ModemHandle) {
     {
         warn!(event = "storage_nearly_full", modem = %modem.id(), used, total, "SIM storage nearly full");
     }
+    let mut done = true;
     for entry in stored {
         // Messages the SIM keeps as drafts or sent copies (stat 2, 3) are not ours to take.
         if entry.header.stat >= 2 {
             continue;
         }
-        if process(d, modem.id(), &entry.pdu_hex).await
-            && let Some(index) = entry.header.index
-            && let Err(e) = modem.delete(index).await
-        {
-            warn!(modem = %modem.id(), index, error = %e, "cannot delete after a sweep");
+        let Some(index) = entry.header.index else {
+            continue;
+        };
+        done &= match store_pdu(d, modem.id(), &entry.pdu_hex).await {
+            Stored::Committed => match modem.delete(index).await {
+                Ok(()) => true,
+                Err(e) => {
+                    warn!(modem = %modem.id(), index, error = %e, "cannot delete after a sweep");
+                    false
+                }
+            },
+            Stored::NotOurs => true,
+            // Read it again on its own before deciding it is damaged for good.
+            Stored::Undecodable(_) => read_and_delete(d, modem, index).await,
+            Stored::Failed => false,
+        };
+    }
+    done
+}
+
+/// Keeps the raw PDU of a message that cannot be decoded, with the reason; `true` once
+/// committed (so the SIM's copy may go).
+async fn quarantine(d: &Daemon, modem: &str, pdu_hex: &str, error: &pdu::DecodeError) -> bool {
+    warn!(event = "quarantined", modem = %modem, error = %error, "undecodable PDU quarantined");
+    let (modem, pdu_hex, error, now) = (
+        modem.to_string(),
+        pdu_hex.trim().to_string(),
+        error.to_string(),
+        now_ms(),
+    );
+    let stored = d
+        .store
+        .call(move |db| db.quarantine(&modem, &pdu_hex, &error, now))
+        .await;
+    d.changed.notify_one();
+    match stored {
+        Ok(_) => true,
+        Err(e) => {
+            warn!(event = "store_error", error = %e, "could not quarantine a PDU; it stays on the SIM");
+            false
         }
     }
 }
 
-/// Decodes and stores one PDU. `true` once it is committed (or already was), so the caller
-/// may delete or acknowledge it.
-pub async fn process(d: &Daemon, modem: &str, pdu_hex: &str) -> bool {
+/// What became of one PDU.
+pub enum Stored {
+    /// In the database (or already was): the SIM's copy may go.
+    Committed,
+    /// Not a message for smsq (someone's draft): left where it is.
+    NotOurs,
+    /// It does not decode; nothing was stored.
+    Undecodable(pdu::DecodeError),
+    /// The database refused the write; it stays on the SIM.
+    Failed,
+}
+
+/// Decodes and stores one PDU (quarantine is the caller's decision).
+pub async fn store_pdu(d: &Daemon, modem: &str, pdu_hex: &str) -> Stored {
     let modem = modem.to_string();
     let pdu_hex = pdu_hex.trim().to_string();
     let now = now_ms();
     let decoded = pdu::decode_hex(&pdu_hex, DecodeOptions::default());
     let stored = match decoded {
-        Err(e) => {
-            warn!(event = "quarantined", modem = %modem, error = %e, "undecodable PDU quarantined");
-            let error = e.to_string();
-            d.store
-                .call(move |db| db.quarantine(&modem, &pdu_hex, &error, now).map(|_| ()))
-                .await
-        }
+        Err(e) => return Stored::Undecodable(e),
         Ok(p) => match p.tpdu {
             Tpdu::Deliver(msg) => {
                 let sender = msg.sender.to_string();
@@ -181,15 +305,15 @@ pub async fn process(d: &Daemon, modem: &str, pdu_hex: &str) -> bool {
                     .await
             }
             // An SMS-SUBMIT in the inbox area is someone's draft: leave it where it is.
-            Tpdu::Submit(_) => return false,
+            Tpdu::Submit(_) => return Stored::NotOurs,
         },
     };
     d.changed.notify_one();
     match stored {
-        Ok(()) => true,
+        Ok(()) => Stored::Committed,
         Err(e) => {
-            warn!(error = %e, "could not store a received PDU; it stays on the SIM");
-            false
+            warn!(event = "store_error", error = %e, "could not store a received PDU; it stays on the SIM and is retried soon");
+            Stored::Failed
         }
     }
 }

@@ -118,6 +118,11 @@ pub struct Device {
     /// `+CMS ERROR` codes for sends to one recipient: the first matching entry is used up.
     pub fail_for: Vec<(String, u16)>,
     pub ussd_answer: String,
+    /// The next this many `AT+CMGR`/`AT+CMGL` answers carry a PDU damaged on the line (cut
+    /// short), as noise on a serial line does.
+    pub damaged_reads: u32,
+    /// The next this many `AT+CMGR` answers are lost on the line entirely.
+    pub lost_reads: u32,
     // Input state.
     input: Vec<u8>,
     awaiting_pdu: Option<usize>,
@@ -154,6 +159,8 @@ impl Device {
             fail_sends: VecDeque::new(),
             fail_for: Vec::new(),
             ussd_answer: "Your balance is P10.50, valid until 31/12.".into(),
+            damaged_reads: 0,
+            lost_reads: 0,
             input: Vec::new(),
             awaiting_pdu: None,
         };
@@ -597,6 +604,13 @@ impl Device {
         if index < self.first_index || index >= self.first_index + self.capacity {
             return self.cms(321);
         }
+        if self.lost_reads > 0 {
+            self.lost_reads -= 1;
+            if let Some(m) = self.storage.get_mut(&index) {
+                m.stat = m.stat.max(1);
+            }
+            return Output::Now(Vec::new());
+        }
         match self.storage.get_mut(&index) {
             None => Self::ok(),
             Some(m) => {
@@ -604,7 +618,9 @@ impl Device {
                 if m.stat == 0 {
                     m.stat = 1;
                 }
-                Self::lines(&[line, m.pdu_hex.clone()])
+                let pdu = m.pdu_hex.clone();
+                let pdu = self.maybe_damaged(pdu);
+                Self::lines(&[line, pdu])
             }
         }
     }
@@ -614,14 +630,29 @@ impl Device {
             return block;
         }
         let mut lines = Vec::new();
+        let mut pdus = Vec::new();
         for (i, m) in self.storage.iter_mut() {
             lines.push(format!("+CMGL: {i},{},,{}", m.stat, m.tpdu_len));
-            lines.push(m.pdu_hex.clone());
+            pdus.push(m.pdu_hex.clone());
             if m.stat == 0 {
                 m.stat = 1;
             }
         }
-        Self::lines(&lines)
+        let mut out = Vec::new();
+        for (header, pdu) in lines.into_iter().zip(pdus) {
+            out.push(header);
+            out.push(self.maybe_damaged(pdu));
+        }
+        Self::lines(&out)
+    }
+
+    /// The PDU as the line delivers it: cut short while `damaged_reads` lasts.
+    fn maybe_damaged(&mut self, pdu: String) -> String {
+        if self.damaged_reads == 0 {
+            return pdu;
+        }
+        self.damaged_reads -= 1;
+        pdu[..pdu.len() / 2].to_string()
     }
 
     fn ussd(&mut self, value: &str) -> Vec<Output> {
