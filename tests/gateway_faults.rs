@@ -380,3 +380,123 @@ fn an_accept_flood_backs_off_and_recovers() {
     let lines = text.matches("cannot accept").count();
     assert!((1..=3).contains(&lines), "{lines} accept lines:\n{text}");
 }
+
+/// A small tmpfs mounted for one test, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    /// `None` where mounting is not permitted (not root): the caller says it skipped.
+    fn mount(at: &std::path::Path, size: &str) -> Option<Self> {
+        std::fs::create_dir_all(at).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Self(at.to_path_buf()))
+    }
+
+    /// Writes a file until the file system is full.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.0.join("filler");
+        let mut f = std::fs::File::create(&path).unwrap();
+        let block = vec![0u8; 4096];
+        while f.write_all(&block).is_ok() {}
+        let _ = f.sync_all();
+        path
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// The disk fills up after the modem took a PDU and before smsqd could record the network's
+/// answer. smsqd keeps the answer, pauses that modem, says so in `smsq modems`, refuses new
+/// messages with a clear error, and once there is room again records the part as sent,
+/// resumes, and sends the next message: nothing lost, nothing sent twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_pauses_sending_and_loses_nothing() {
+    // Declared first, so it is removed after the file system on it is unmounted.
+    let mount_point = tempfile::tempdir().unwrap();
+    let Some(disk) = Tmpfs::mount(mount_point.path(), "4m") else {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("ttyUSB-sim");
+    let sim = Simulator::start(&sim::profile::SIMCOM, &link, |_| {})
+        .await
+        .unwrap();
+    sim.faults().network_delay = Duration::from_millis(1500);
+    let device = ["--device", link.to_str().unwrap(), "--profile", "simcom"];
+    let db = disk.0.join("smsq.db");
+    let d = Smsqd::start_with_db(dir, db, &device);
+    let mut c = d.client().await;
+    let r = c
+        .call(send(&["09171234567"], "recorded after the disk has room"))
+        .await
+        .unwrap();
+    let first = r["messages"][0]["id"].as_i64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while sim.sent().is_empty() {
+        assert!(Instant::now() < deadline, "the PDU never reached the modem");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let filler = disk.fill();
+
+    // The answer comes; it cannot be written: sending pauses, visibly.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let fault = loop {
+        let m = c.call(Op::Modems).await.unwrap();
+        if let Some(e) = m["modems"][0]["store_error"].as_str() {
+            break e.to_string();
+        }
+        assert!(Instant::now() < deadline, "no store error shown: {m}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(fault.contains("full"), "{fault}");
+    let out = d.smsq(&["modems"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("sending paused"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    match c
+        .call(send(&["09171234567"], "while the disk is full"))
+        .await
+    {
+        Err(ClientError::Api(e)) => assert_eq!(e.code, "store_error", "{e:?}"),
+        other => panic!("accepted while the disk is full: {other:?}"),
+    }
+
+    // Room again: the part is recorded as sent (not resent), the fault clears, and the next
+    // message goes out.
+    std::fs::remove_file(filler).unwrap();
+    let m = wait_state(&mut c, first, &["sent", "delivered"]).await;
+    assert_eq!(m["parts"][0]["message_ref"], 1, "{m}");
+    let m = c.call(Op::Modems).await.unwrap();
+    assert!(m["modems"][0]["store_error"].is_null(), "{m}");
+    let r = c
+        .call(send(&["09171234567"], "after the disk has room"))
+        .await
+        .unwrap();
+    let next = r["messages"][0]["id"].as_i64().unwrap();
+    wait_state(&mut c, next, &["sent", "delivered"]).await;
+    let texts: Vec<String> = sim.sent().into_iter().map(|s| s.text).collect();
+    assert_eq!(
+        texts,
+        [
+            "recorded after the disk has room",
+            "after the disk has room"
+        ]
+    );
+    drop(d);
+}

@@ -21,8 +21,13 @@ pub struct Smsqd {
 impl Smsqd {
     pub fn start(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("smsq.sock");
         let db = dir.path().join("smsq.db");
+        Self::start_with_db(dir, db, extra)
+    }
+
+    /// Like `start`, with the database at `db` (on a file system the test controls).
+    pub fn start_with_db(dir: tempfile::TempDir, db: PathBuf, extra: &[&str]) -> Self {
+        let socket = dir.path().join("smsq.sock");
         let mut s = Self {
             child: None,
             socket,
