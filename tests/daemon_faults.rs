@@ -195,6 +195,33 @@ async fn a_modem_that_lost_its_settings_is_brought_up_again() {
     assert_eq!(kinds[..2], ["queued", "retry"], "{kinds:?}");
 }
 
+/// Noise damages the modem's answers to two sends: the first keeps its reference (only the
+/// final OK was hit) and is `sent`; the second lost both and is `unknown`, never resent; each
+/// costs seconds, not the 60 s send timeout, and the queue goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damaged_send_answers_cost_seconds_and_keep_the_rules() {
+    let r = rig(fast()).await;
+    r.sim
+        .device()
+        .damaged_send_answers
+        .extend([smsq::sim::SendDamage::Final, smsq::sim::SendDamage::Both]);
+    let started = Instant::now();
+    let a = submit(&r.sock, "+639171234567", "first").await;
+    let b = submit(&r.sock, "+639171234568", "second").await;
+    let c = submit(&r.sock, "+639171234569", "third").await;
+    let m = wait_state(&r.sock, a, &["sent", "delivered"]).await;
+    assert_eq!(m["parts"][0]["message_ref"], 1);
+    let m = wait_state(&r.sock, b, &["unknown", "delivered"]).await;
+    assert_eq!(m["attempts"], 0, "{m}");
+    wait_state(&r.sock, c, &["sent", "delivered"]).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(r.sim.sent().len(), 3, "nothing resent");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn modem_unplugged_and_back_mid_queue() {
     let r = rig(Settings {

@@ -356,6 +356,50 @@ async fn urc_in_the_middle_of_a_send() {
     assert_eq!(send.await.unwrap(), Ok(1));
 }
 
+/// Noise damages the modem's answer to a send. A damaged final result code after
+/// `+CMGS: <mr>` costs seconds, not the 60 s send timeout, and the reference is kept; a
+/// damaged answer line with a damaged final is outcome unknown, also within seconds; the
+/// modem goes on sending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damaged_answers_to_a_send_cost_seconds() {
+    let rig = rig_with(
+        &sim::profile::SIMCOM,
+        &profile::SIMCOM,
+        |d| {
+            d.damaged_send_answers
+                .extend([sim::SendDamage::Final, sim::SendDamage::Both]);
+        },
+        |c| c.send_timeout = Duration::from_secs(60),
+    )
+    .await;
+    assert!(
+        rig.modem
+            .wait_for(WAIT, |s| s.state == ModemState::Ready)
+            .await
+    );
+    let (len, hex) = &submit_parts("damaged OK", false)[0];
+    let started = std::time::Instant::now();
+    assert_eq!(rig.modem.send_pdu(*len, hex).await, Ok(1));
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    let started = std::time::Instant::now();
+    assert_eq!(
+        rig.modem.send_pdu(*len, hex).await,
+        Err(ModemError::Timeout {
+            outcome_unknown: true
+        })
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(rig.modem.send_pdu(*len, hex).await, Ok(3));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unplug_and_replug() {
     let rig = ready_rig(&sim::profile::HUAWEI, &profile::HUAWEI).await;

@@ -28,6 +28,10 @@ use crate::at::command::{Command, Pin, UssdString};
 use crate::at::framer::{Frame, Framer};
 use crate::at::parse::{self, Final, PinState, Registration, Urc};
 
+/// How long the rest of a send's answer may take once its first line came (see
+/// `Router::answered`): a damaged final result code costs this, not the send timeout.
+const ANSWER_SETTLE: Duration = Duration::from_secs(5);
+
 /// How long the modem may take to answer an ESC sent to close a `> ` prompt.
 const PROMPT_SETTLE: Duration = Duration::from_millis(300);
 
@@ -548,7 +552,8 @@ impl Link {
 
     async fn execute_inner(&mut self, ctx: &Ctx, command: Command) -> Result<Response, LinkError> {
         debug!("AT command");
-        let deadline = Instant::now() + command.timeout;
+        let timeout_at = Instant::now() + command.timeout;
+        let mut deadline = timeout_at;
         let bytes = self.router.start(command);
         self.write(&bytes).await?;
         loop {
@@ -563,6 +568,11 @@ impl Link {
                             self.drain_frames(ctx).await?;
                             return done.map_err(LinkError::Failure);
                         }
+                        if self.router.answered() {
+                            // The answer to a send came, damaged or without its final code:
+                            // what is left of it follows at once or never.
+                            deadline = timeout_at.min(Instant::now() + ANSWER_SETTLE);
+                        }
                     }
                     _ => {
                         let payload_sent = self.router.payload_sent();
@@ -572,8 +582,12 @@ impl Link {
                 },
                 _ = sleep_until(deadline) => {
                     let events = self.router.on_timeout();
-                    self.needs_sync = true;
-                    self.stale_mark = self.router.stale_finals();
+                    if let Some(Event::Completed(Ok(_))) = events.first() {
+                        warn!(modem = %ctx.config.id, "the final result code after a send was damaged or lost; the reference came");
+                    } else {
+                        self.needs_sync = true;
+                        self.stale_mark = self.router.stale_finals();
+                    }
                     if let Some(done) = self.apply(ctx, events).await? {
                         return done.map_err(LinkError::Failure);
                     }

@@ -82,6 +82,9 @@ struct Exchange {
     response: Response,
     /// A `+CMGR:`/`+CMGL:` header waiting for its PDU line.
     header: Option<StoredHeader>,
+    /// After the payload: the modem has answered (its `+CMGS:` line, or a line nobody knows,
+    /// which is that answer damaged on the line); the final result code should follow at once.
+    answered: bool,
 }
 
 /// Routes frames between the command in flight and the URC stream.
@@ -134,6 +137,7 @@ impl Router {
             stage,
             response: Response::default(),
             header: None,
+            answered: false,
         });
         bytes
     }
@@ -156,12 +160,28 @@ impl Router {
             return Vec::new();
         };
         let outcome_unknown = matches!(exchange.stage, Stage::AwaitingFinal { payload_sent: true });
+        // The modem's own answer line came (`+CMGS: <mr>`) and only the final result code was
+        // damaged or lost: the network accepted the message, under that reference.
+        if outcome_unknown && exchange.answered && !exchange.response.lines.is_empty() {
+            return vec![Event::Completed(Ok(exchange.response))];
+        }
         let mut events = Vec::new();
         if exchange.command.payload.is_some() {
             events.push(Event::Write(vec![ESC]));
         }
         events.push(Event::Completed(Err(Failure::Timeout { outcome_unknown })));
         events
+    }
+
+    /// Whether the modem has answered the payload in flight (its `+CMGS:` line, or a line no
+    /// parser knows: the answer damaged on the line) without a final result code yet. The
+    /// caller then waits only a short settle time for the rest, not the whole send timeout,
+    /// before calling [`on_timeout`](Self::on_timeout): that completes with the reference
+    /// when it came, and as outcome unknown otherwise.
+    pub fn answered(&self) -> bool {
+        self.exchange.as_ref().is_some_and(|e| {
+            e.answered && matches!(e.stage, Stage::AwaitingFinal { payload_sent: true })
+        })
     }
 
     /// Whether the command in flight has handed its payload (an SMS) to the modem.
@@ -243,6 +263,11 @@ impl Router {
             match exchange.command.expect {
                 Expect::Prefixed(p) | Expect::Plain(p) if has_prefix(p) => {
                     exchange.response.lines.push(line);
+                    // The answer to a payload is one line then the final code: from here on
+                    // a damaged or missing final costs only the settle time.
+                    if exchange.stage == (Stage::AwaitingFinal { payload_sent: true }) {
+                        exchange.answered = true;
+                    }
                     return;
                 }
                 Expect::StoredPdus(p) if has_prefix(p) => {
@@ -263,6 +288,20 @@ impl Router {
 
         // 5. Unsolicited result codes.
         let urc = parse::parse_urc(&line).unwrap_or(Urc::Unknown(line.clone()));
+        if let Urc::Unknown(_) = urc
+            && let Some(exchange) = self.exchange.as_mut()
+            && exchange.stage == (Stage::AwaitingFinal { payload_sent: true })
+            // Some modems echo the PDU text back even with ATE0: that is no answer.
+            && !exchange
+                .command
+                .payload
+                .as_deref()
+                .is_some_and(|p| line.trim().eq_ignore_ascii_case(p.trim()))
+        {
+            // After a payload the modem says one thing: its answer. A line nobody knows is
+            // that answer, damaged.
+            exchange.answered = true;
+        }
         if let Urc::Unknown(_) = urc
             && let Some(exchange) = self.exchange.as_mut()
             && matches!(exchange.command.expect, Expect::Plain(_))
@@ -340,6 +379,47 @@ mod tests {
                 CmsError::SmscAddressUnknown
             ))))
         );
+    }
+
+    /// After the payload, the modem's answer may come damaged. The `+CMGS` line with a lost
+    /// or damaged final still gives the reference; a damaged answer line alone is outcome
+    /// unknown; an echo of the PDU is no answer at all.
+    #[test]
+    fn damaged_answers_to_a_send() {
+        let send = |r: &mut Router| {
+            r.start(Command::send_pdu(18, "00AA"));
+            lines(r, &["> "]);
+        };
+        let mut r = Router::new();
+        send(&mut r);
+        assert!(!r.answered());
+        assert!(
+            completed(&lines(&mut r, &["00AA"])).is_none(),
+            "an echo of the PDU"
+        );
+        assert!(!r.answered());
+        lines(&mut r, &["+CMGS: 12", "0K"]);
+        assert!(r.answered());
+        let ev = r.on_timeout();
+        let resp = completed(&ev).unwrap().as_ref().unwrap();
+        assert_eq!(resp.lines, vec!["+CMGS: 12"]);
+
+        let mut r = Router::new();
+        send(&mut r);
+        lines(&mut r, &["+CMG$: 12", "0K"]);
+        assert!(r.answered());
+        assert_eq!(
+            completed(&r.on_timeout()),
+            Some(&Err(Failure::Timeout {
+                outcome_unknown: true
+            }))
+        );
+
+        // A damaged reference with a good final: completes at once, without a reference.
+        let mut r = Router::new();
+        send(&mut r);
+        let ev = lines(&mut r, &["+CMG$: 12", "OK"]);
+        assert!(completed(&ev).unwrap().as_ref().unwrap().lines.is_empty());
     }
 
     #[test]

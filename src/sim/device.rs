@@ -54,6 +54,17 @@ pub struct StoredMessage {
     pub tpdu_len: usize,
 }
 
+/// How noise on the line damages the answer to one `AT+CMGS` (the message itself is sent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendDamage {
+    /// `OK` arrives as `0K`.
+    Final,
+    /// `+CMGS: <mr>` arrives as `+CMG$: <mr>`.
+    Reference,
+    /// Both.
+    Both,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PinStatus {
     Ready,
@@ -123,6 +134,8 @@ pub struct Device {
     pub damaged_reads: u32,
     /// The next this many `AT+CMGR` answers are lost on the line entirely.
     pub lost_reads: u32,
+    /// Damage to the answers of the next sends, in order.
+    pub damaged_send_answers: VecDeque<SendDamage>,
     // Input state.
     input: Vec<u8>,
     awaiting_pdu: Option<usize>,
@@ -161,6 +174,7 @@ impl Device {
             ussd_answer: "Your balance is P10.50, valid until 31/12.".into(),
             damaged_reads: 0,
             lost_reads: 0,
+            damaged_send_answers: VecDeque::new(),
             input: Vec::new(),
             awaiting_pdu: None,
         };
@@ -577,8 +591,14 @@ impl Device {
             status_report_requested: submit.status_report_request,
             pdu_hex: pdu_hex.to_string(),
         });
+        let (answer, fin) = match self.damaged_send_answers.pop_front() {
+            None => ("+CMGS", "OK"),
+            Some(SendDamage::Final) => ("+CMGS", "0K"),
+            Some(SendDamage::Reference) => ("+CMG$", "OK"),
+            Some(SendDamage::Both) => ("+CMG$", "0K"),
+        };
         let mut out = vec![Output::AfterNetwork(
-            format!("\r\n+CMGS: {mr}\r\n\r\nOK\r\n").into_bytes(),
+            format!("\r\n{answer}: {mr}\r\n\r\n{fin}\r\n").into_bytes(),
         )];
         if submit.status_report_request && self.auto_status_reports {
             let status = self.report_status.pop_front().unwrap_or(0x00);

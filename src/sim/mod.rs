@@ -25,7 +25,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio_serial::{SerialPort, SerialStream};
 
-pub use device::{Deferred, Device, Output, PinStatus, SentMessage, StoredMessage};
+pub use device::{Deferred, Device, Output, PinStatus, SendDamage, SentMessage, StoredMessage};
 pub use profile::SimProfile;
 
 /// Faults the simulator can be told to commit.
