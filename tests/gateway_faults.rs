@@ -506,3 +506,52 @@ async fn a_full_disk_pauses_sending_and_loses_nothing() {
     );
     drop(d);
 }
+
+/// smsqd with a wrong PIN in a crash loop (kill -9 and start again, as systemd's restarts
+/// do): the SIM refuses the PIN once, and no later start enters it again, so the SIM keeps
+/// two attempts and never needs its PUK. `smsq modems` says why the modem waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_loop_with_a_wrong_pin_never_locks_the_sim() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("ttyUSB-sim");
+    let sim = Simulator::start(&sim::profile::SIMCOM, &link, |d| d.require_pin("1234"))
+        .await
+        .unwrap();
+    let device = [
+        "--device",
+        link.to_str().unwrap(),
+        "--profile",
+        "simcom",
+        "--pin",
+        "9999",
+    ];
+    let mut d = Smsqd::start(&device);
+    for start in 0..4 {
+        let mut c = d.client().await;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let m = c.call(Op::Modems).await.unwrap();
+            if m["modems"][0]["state"] == "needs_pin" {
+                let reason = m["modems"][0]["reason"].as_str().unwrap().to_string();
+                assert!(reason.contains("refused the configured PIN"), "{reason}");
+                assert!(reason.contains("2 attempt(s) left"), "{reason}");
+                assert_eq!(m["modems"][0]["pin_attempts_left"], 2);
+                break;
+            }
+            assert!(Instant::now() < deadline, "start {start}: {m}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(sim.device().pin_attempts_left, 2, "start {start}");
+        if start < 3 {
+            d.signal("-KILL");
+            d.spawn(&device);
+        }
+    }
+    let out = d.smsq(&["modems"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("needs_pin"), "{text}");
+    assert!(
+        text.contains("will not enter it again until `pin` is changed"),
+        "{text}"
+    );
+}

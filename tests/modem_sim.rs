@@ -599,6 +599,130 @@ async fn pin_paths() {
     assert!(matches!(rig.modem.status().state, ModemState::NeedsPin(_)));
 }
 
+/// A correct PIN is entered again whenever the SIM asks: after a modem reset and after a
+/// replug, the modem is ready again without anyone acting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_correct_pin_is_entered_again_after_a_reset_and_a_replug() {
+    let rig = rig_with(
+        &sim::profile::SIMCOM,
+        &profile::SIMCOM,
+        |d| d.require_pin("1234"),
+        |c| c.pin = Some(smsq::at::Pin::parse("1234").unwrap()),
+    )
+    .await;
+    assert!(
+        rig.modem
+            .wait_for(WAIT, |s| s.state == ModemState::Ready)
+            .await
+    );
+    rig.sim.reboot();
+    assert!(
+        rig.modem
+            .wait_for(WAIT, |s| s.connections == 2 && s.state == ModemState::Ready)
+            .await,
+        "after a reset: {:?}",
+        rig.modem.status().state
+    );
+    rig.sim.disconnect().await;
+    rig.sim.reconnect().await.unwrap();
+    assert!(
+        rig.modem
+            .wait_for(WAIT, |s| s.connections == 3 && s.state == ModemState::Ready)
+            .await,
+        "after a replug: {:?}",
+        rig.modem.status().state
+    );
+    assert_eq!(rig.sim.device().pin_attempts_left, 3);
+    let (len, hex) = &submit_parts("after the replug", false)[0];
+    assert!(rig.modem.send_pdu(*len, hex).await.is_ok());
+}
+
+/// A refused PIN is remembered in the database: a restarted actor (smsqd restarted, or in a
+/// crash loop) does not enter it again, so the SIM keeps its attempts; a changed PIN is tried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_pin_is_never_entered_again_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = smsq::store::Store::open(&dir.path().join("smsq.db")).unwrap();
+    let link = dir.path().join("modem");
+    let sim = Simulator::start(&sim::profile::QUECTEL, &link, |d| d.require_pin("1234"))
+        .await
+        .unwrap();
+    let actor = |pin: &str| {
+        let mut c = ModemConfig::new("test", &link, &profile::QUECTEL);
+        c.pin = Some(smsq::at::Pin::parse(pin).unwrap());
+        c.pin_memory = Some(std::sync::Arc::new(smsq::daemon::StorePinMemory(
+            store.clone(),
+        )));
+        c.registration_wait = Duration::from_secs(1);
+        c.reopen_backoff = (Duration::from_millis(50), Duration::from_millis(200));
+        ModemHandle::spawn(c)
+    };
+    let reason = |m: &ModemHandle| match m.status().state {
+        ModemState::NeedsPin(why) => why,
+        other => panic!("not needs_pin: {other:?}"),
+    };
+    let needs_pin = |s: &smsq::modem::ModemStatus| matches!(s.state, ModemState::NeedsPin(_));
+    for restart in 0..3 {
+        let m = actor("9999");
+        assert!(m.wait_for(WAIT, needs_pin).await, "restart {restart}");
+        let why = reason(&m);
+        if restart == 0 {
+            assert!(why.contains("refused the configured PIN"), "{why}");
+        } else {
+            assert!(why.contains("refused the configured PIN before"), "{why}");
+        }
+        assert!(why.contains("2 attempt(s) left"), "{why}");
+        assert_eq!(m.status().pin_attempts_left, Some(2));
+        assert_eq!(sim.device().pin_attempts_left, 2, "restart {restart}");
+        drop(m);
+        // The actor lets go of the port once its last handle is gone.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let m = actor("1234");
+    assert!(m.wait_for(WAIT, |s| s.state == ModemState::Ready).await);
+    assert_eq!(sim.device().pin_attempts_left, 3);
+}
+
+/// With one attempt left (some earlier tool spent two), no PIN is entered at all, right or
+/// wrong: spending the last attempt wrongly would lock the SIM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_pin_attempt_is_never_spent() {
+    for (sim_profile, driver) in [
+        (&sim::profile::SIMCOM, &profile::SIMCOM),
+        (&sim::profile::HUAWEI, &profile::HUAWEI),
+        (&sim::profile::QUECTEL, &profile::QUECTEL),
+    ] {
+        let rig = rig_with(
+            sim_profile,
+            driver,
+            |d| {
+                d.require_pin("1234");
+                d.pin_attempts_left = 1;
+            },
+            |c| c.pin = Some(smsq::at::Pin::parse("1234").unwrap()),
+        )
+        .await;
+        assert!(
+            rig.modem
+                .wait_for(WAIT, |s| matches!(s.state, ModemState::NeedsPin(_)))
+                .await,
+            "{}",
+            sim_profile.name
+        );
+        let ModemState::NeedsPin(why) = rig.modem.status().state else {
+            unreachable!()
+        };
+        assert!(why.contains("only 1 PIN attempt left"), "{why}");
+        assert_eq!(rig.modem.status().pin_attempts_left, Some(1));
+        assert_eq!(
+            rig.sim.device().pin_attempts_left,
+            1,
+            "{}",
+            sim_profile.name
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_and_calls_do_not_disturb() {
     let mut rig = ready_rig(&sim::profile::HUAWEI, &profile::HUAWEI).await;

@@ -192,6 +192,10 @@ impl Command {
             Expect::Nothing,
         )
     }
+    /// A question about the SIM's PIN attempts left, in a family's own words.
+    pub fn pin_retries(command: &'static str, prefix: &'static str) -> Self {
+        Self::new(command, 2_000, Expect::Prefixed(prefix))
+    }
     /// `AT+CMGF=0`: PDU mode.
     pub fn pdu_mode() -> Self {
         Self::new("AT+CMGF=0", 2_000, Expect::Nothing)

@@ -352,6 +352,35 @@ pub fn parse_cpin(line: &str) -> Option<PinState> {
     })
 }
 
+/// PIN attempts the SIM has left, from whichever form the modem answers in:
+/// `+CPINR: "SIM PIN",<retries>[,<default>]` (TS 27.007 §8.65), Huawei
+/// `^CPIN: <code>,[<times>],<puk_times>,<pin_times>,...`, SIMCom `+SPIC: <pin1>,...`
+/// (SIM800 series manual), Quectel `+QPINC: "SC",<pin_counter>,<puk_counter>`.
+pub fn parse_pin_retries(line: &str) -> Option<u8> {
+    if let Some(f) = fields_of(line, "+CPINR") {
+        return f
+            .first()?
+            .text
+            .trim()
+            .eq_ignore_ascii_case("SIM PIN")
+            .then(|| u8_at(&f, 1))
+            .flatten();
+    }
+    if let Some(f) = fields_of(line, "^CPIN") {
+        return u8_at(&f, 3);
+    }
+    if let Some(f) = fields_of(line, "+SPIC") {
+        return u8_at(&f, 0);
+    }
+    let f = fields_of(line, "+QPINC")?;
+    f.first()?
+        .text
+        .trim()
+        .eq_ignore_ascii_case("SC")
+        .then(|| u8_at(&f, 1))
+        .flatten()
+}
+
 /// Storage use from `+CPMS`: (used, total) for read/delete, write/send and receive storage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StorageUse {
@@ -894,5 +923,18 @@ mod tests {
                 dcs: None
             })
         );
+    }
+
+    #[test]
+    fn pin_retries_in_every_vendor_form() {
+        assert_eq!(parse_pin_retries("+CPINR: \"SIM PIN\",2,3"), Some(2));
+        assert_eq!(parse_pin_retries("+CPINR: SIM PIN,1"), Some(1));
+        assert_eq!(parse_pin_retries("+CPINR: \"SIM PUK\",10,10"), None);
+        assert_eq!(parse_pin_retries("^CPIN: SIM PIN,3,10,3,10,3"), Some(3));
+        assert_eq!(parse_pin_retries("^CPIN: READY,,10,2,10,3"), Some(2));
+        assert_eq!(parse_pin_retries("+SPIC: 1,3,10,10"), Some(1));
+        assert_eq!(parse_pin_retries("+QPINC: \"SC\",2,10"), Some(2));
+        assert_eq!(parse_pin_retries("+QPINC: \"P2\",3,10"), None);
+        assert_eq!(parse_pin_retries("+CPIN: SIM PIN"), None);
     }
 }

@@ -239,6 +239,7 @@ async fn run(
         let mut modem = ModemConfig::new(setup.id.clone(), path, setup.profile);
         modem.baud = setup.baud;
         modem.pin = setup.pin.clone();
+        modem.pin_memory = Some(Arc::new(super::StorePinMemory(store.clone())));
         modem.send_timeout = setup.send_timeout;
         modem.reject_calls = config.reject_calls;
         if matches!(setup.source, ModemSource::Simulated(_)) {

@@ -72,6 +72,39 @@ impl Default for Settings {
     }
 }
 
+/// The modems' record of refused PINs, kept in the database (see `modem::pin`).
+pub struct StorePinMemory(pub Store);
+
+impl crate::modem::PinMemory for StorePinMemory {
+    fn was_refused(
+        &self,
+        sim: &str,
+        fingerprint: &str,
+    ) -> crate::modem::pin::BoxFuture<Result<bool, String>> {
+        let (store, sim, fingerprint) = (self.0.clone(), sim.to_string(), fingerprint.to_string());
+        Box::pin(async move {
+            store
+                .call(move |db| db.pin_refused(&sim, &fingerprint))
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn remember_refusal(
+        &self,
+        sim: &str,
+        fingerprint: &str,
+    ) -> crate::modem::pin::BoxFuture<Result<(), String>> {
+        let (store, sim, fingerprint) = (self.0.clone(), sim.to_string(), fingerprint.to_string());
+        Box::pin(async move {
+            store
+                .call(move |db| db.record_pin_refusal(&sim, &fingerprint, now_ms()))
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
 /// Control characters are refused in a text, except line feed and carriage return: a NUL,
 /// a tab or an escape code has no place in an SMS (GSM 7-bit has none of them, so each would
 /// silently force UCS-2 and halve the part size), a phone shows them as boxes or not at
@@ -490,6 +523,7 @@ impl Daemon {
                 "smsc": s.smsc, "storage": s.storage.map(|(u, t)| json!({"used": u, "total": t})),
                 "queue_depth": queued, "sent_today": sent_today,
                 "store_error": self.store_fault(k),
+                "pin_attempts_left": s.pin_attempts_left,
             }));
         }
         Ok(json!({ "modems": out }))

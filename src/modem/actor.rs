@@ -8,10 +8,14 @@
 //! Others talk to it through a [`ModemHandle`]: requests with a oneshot reply, a broadcast
 //! of [`ModemEvent`]s, and a watch of the [`ModemStatus`] snapshot.
 //!
-//! The PIN from the configuration is entered at most once per process: a SIM that rejects it
-//! or asks again is reported as needing a PIN, never retried into a PUK lock.
+//! The PIN from the configuration is entered whenever the SIM asks for it (after a replug or a
+//! modem reset too), but never a PIN the SIM refused before (remembered across restarts by
+//! the [`PinMemory`]), and never when the modem says only one attempt is left: no run of
+//! restarts can lock the SIM.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -21,6 +25,7 @@ use tokio_serial::{SerialPortBuilderExt, SerialStream};
 use tracing::{Instrument, debug, error, info, warn};
 
 use super::exchange::{Event, Failure, Response, Router, StoredPdu, UrcEvent};
+use super::pin::{self, PinMemory};
 use super::profile::Profile;
 use crate::at::codes::CmeError;
 use crate::at::command::ESC;
@@ -57,6 +62,9 @@ pub struct ModemConfig {
     pub reopen_backoff: (Duration, Duration),
     /// How many one-second `AT` probes bring-up makes before giving up on a silent modem.
     pub wake_attempts: u32,
+    /// Where PINs a SIM refused are remembered across restarts (the daemon's database);
+    /// without one, only for the life of this actor.
+    pub pin_memory: Option<Arc<dyn PinMemory>>,
 }
 
 impl ModemConfig {
@@ -73,6 +81,7 @@ impl ModemConfig {
             reject_calls: true,
             reopen_backoff: (Duration::from_secs(1), Duration::from_secs(30)),
             wake_attempts: 20,
+            pin_memory: None,
         }
     }
 }
@@ -128,6 +137,8 @@ pub struct ModemStatus {
     pub cnmi: Option<[u8; 5]>,
     /// Times the port was (re)opened and brought up.
     pub connections: u64,
+    /// PIN attempts the SIM has left, where the modem says (read when a PIN is asked for).
+    pub pin_attempts_left: Option<u8>,
 }
 
 impl Default for ModemStatus {
@@ -142,6 +153,7 @@ impl Default for ModemStatus {
             smsc: None,
             cnmi: None,
             connections: 0,
+            pin_attempts_left: None,
         }
     }
 }
@@ -663,7 +675,9 @@ impl Link {
 }
 
 async fn run_actor(ctx: Ctx, mut requests: mpsc::Receiver<Request>) {
-    let mut pin_tried = false;
+    // (SIM, PIN fingerprint) refused while this actor ran: the guard that holds even when
+    // the PinMemory cannot be written.
+    let mut refused: HashSet<(String, String)> = HashSet::new();
     let (first, longest) = ctx.config.reopen_backoff;
     let mut backoff = first;
     loop {
@@ -684,7 +698,7 @@ async fn run_actor(ctx: Ctx, mut requests: mpsc::Receiver<Request>) {
         };
         let mut link = Link::new(port);
         ctx.update(|s| s.connections += 1);
-        let end = match bring_up(&ctx, &mut link, &mut pin_tried).await {
+        let end = match bring_up(&ctx, &mut link, &mut refused).await {
             Ok(()) => {
                 backoff = first;
                 link.ready = true;
@@ -783,7 +797,7 @@ async fn hold_not_ready(
 async fn bring_up(
     ctx: &Ctx,
     link: &mut Link,
-    pin_tried: &mut bool,
+    refused: &mut HashSet<(String, String)>,
 ) -> Result<(), Result<ModemState, End>> {
     let cfg = &ctx.config;
     ctx.set_state(ModemState::Initializing);
@@ -820,7 +834,7 @@ async fn bring_up(
     step(link.try_lines(ctx, Command::cmee(1)).await)?;
 
     // 2. The SIM.
-    check_sim(ctx, link, pin_tried).await?;
+    check_sim(ctx, link, refused).await?;
 
     // 3. PDU mode is not optional.
     if step(link.try_lines(ctx, Command::pdu_mode()).await)?.is_none() {
@@ -921,8 +935,9 @@ async fn bring_up(
 async fn check_sim(
     ctx: &Ctx,
     link: &mut Link,
-    pin_tried: &mut bool,
+    refused: &mut HashSet<(String, String)>,
 ) -> Result<(), Result<ModemState, End>> {
+    let mut entered = false;
     for _ in 0..15 {
         let state = match link.execute(ctx, Command::pin_query()).await {
             Ok(r) => r.lines.iter().find_map(|l| parse::parse_cpin(l)),
@@ -940,36 +955,19 @@ async fn check_sim(
         match state {
             Some(PinState::Ready) => return Ok(()),
             Some(PinState::SimPin) => {
-                let Some(pin) = ctx.config.pin.clone() else {
+                if entered {
                     return Err(Ok(ModemState::NeedsPin(
-                        "the SIM asks for its PIN; set `pin` in the modem's configuration".into(),
-                    )));
-                };
-                if *pin_tried {
-                    return Err(Ok(ModemState::NeedsPin(
-                        "the SIM still asks for its PIN after it was entered once; not \
-                         trying again (a wrong PIN three times locks the SIM)"
+                        "the SIM still asks for its PIN after accepting it; not entering it \
+                         again (check the SIM in a phone)"
                             .into(),
                     )));
                 }
-                *pin_tried = true;
-                info!(modem = %ctx.config.id, "entering the SIM PIN");
-                match link.execute(ctx, Command::pin_enter(&pin)).await {
-                    Ok(_) => {
-                        // The SIM takes a moment to become ready after the PIN.
-                        link.pump(ctx, Duration::from_millis(500))
-                            .await
-                            .map_err(Err)?;
-                    }
-                    Err(LinkError::Gone { .. }) => return Err(Err(End::Gone)),
-                    Err(LinkError::Failure(_)) => {
-                        return Err(Ok(ModemState::NeedsPin(
-                            "the SIM rejected the configured PIN; check it, then unlock the \
-                             SIM by hand before restarting (smsq will not try again)"
-                                .into(),
-                        )));
-                    }
-                }
+                enter_pin(ctx, link, refused).await?;
+                entered = true;
+                // The SIM takes a moment to become ready after the PIN.
+                link.pump(ctx, Duration::from_millis(500))
+                    .await
+                    .map_err(Err)?;
             }
             Some(PinState::SimPuk) | Some(PinState::SimPuk2) => {
                 return Err(Ok(ModemState::NeedsPin(
@@ -989,6 +987,109 @@ async fn check_sim(
         }
     }
     Err(Ok(ModemState::Failed("the SIM never became ready".into())))
+}
+
+/// Enters the configured PIN, unless the SIM refused it before or has one attempt left.
+/// `Ok` once the SIM accepted it.
+async fn enter_pin(
+    ctx: &Ctx,
+    link: &mut Link,
+    refused: &mut HashSet<(String, String)>,
+) -> Result<(), Result<ModemState, End>> {
+    let Some(pin) = ctx.config.pin.clone() else {
+        return Err(Ok(ModemState::NeedsPin(
+            "the SIM asks for its PIN; set `pin` in the modem's configuration".into(),
+        )));
+    };
+    let sim = sim_identity(ctx, link).await.map_err(Err)?;
+    let fingerprint = pin::fingerprint(&sim, &pin);
+    let key = (sim.clone(), fingerprint.clone());
+    let left = pin_attempts_left(ctx, link).await.map_err(Err)?;
+    let left_words = left.map_or(String::new(), |n| format!("; {n} attempt(s) left"));
+    let remembered = match &ctx.config.pin_memory {
+        None => Ok(false),
+        Some(memory) => memory.was_refused(&sim, &fingerprint).await,
+    };
+    let refused_before = match remembered {
+        Ok(known) => known || refused.contains(&key),
+        Err(e) => {
+            error!(event = "pin_memory_error", modem = %ctx.config.id, error = %e, "cannot tell whether this PIN was refused before; not entering it");
+            return Err(Ok(ModemState::NeedsPin(format!(
+                "cannot read the record of refused PINs ({e}); not entering the PIN{left_words}"
+            ))));
+        }
+    };
+    if refused_before {
+        return Err(Ok(ModemState::NeedsPin(format!(
+            "this SIM refused the configured PIN before; smsq will not enter it again until \
+             `pin` is changed in the configuration{left_words}"
+        ))));
+    }
+    if let Some(n) = left
+        && n <= 1
+    {
+        return Err(Ok(ModemState::NeedsPin(format!(
+            "only {n} PIN attempt left before the SIM locks and needs its PUK; smsq will not \
+             use it: check `pin`, then enter the PIN in a phone"
+        ))));
+    }
+    info!(modem = %ctx.config.id, attempts_left = ?left, "entering the SIM PIN");
+    match link.execute(ctx, Command::pin_enter(&pin)).await {
+        Ok(_) => Ok(()),
+        Err(LinkError::Gone { .. }) => Err(Err(End::Gone)),
+        Err(LinkError::Failure(failure)) => {
+            refused.insert(key);
+            // Remembered for good only when the SIM said the PIN is wrong; another failure
+            // (a timeout, "not allowed") keeps it from being tried again until a restart.
+            let wrong = matches!(
+                failure,
+                Failure::Rejected(Final::Cme(
+                    CmeError::IncorrectPassword | CmeError::SimPukRequired
+                ))
+            );
+            if wrong
+                && let Some(memory) = &ctx.config.pin_memory
+                && let Err(e) = memory.remember_refusal(&sim, &fingerprint).await
+            {
+                error!(event = "pin_memory_error", modem = %ctx.config.id, error = %e, "cannot record the refused PIN; it stays refused until smsqd restarts");
+            }
+            let left = pin_attempts_left(ctx, link).await.map_err(Err)?;
+            let left_words = left.map_or(String::new(), |n| format!("; {n} attempt(s) left"));
+            warn!(event = "pin_refused", modem = %ctx.config.id, answer = ?failure, attempts_left = ?left, "the SIM refused the configured PIN");
+            Err(Ok(ModemState::NeedsPin(format!(
+                "the SIM refused the configured PIN; smsq will not enter it again until `pin` \
+                 is changed in the configuration{left_words}"
+            ))))
+        }
+    }
+}
+
+/// The SIM's ICCID where the modem reads it without the PIN (most do), else the modem's
+/// name: the key under which a refused PIN is remembered.
+async fn sim_identity(ctx: &Ctx, link: &mut Link) -> Result<String, End> {
+    let (command, prefix) = ctx.config.profile.iccid;
+    let iccid = link
+        .try_lines(ctx, Command::iccid(command, prefix))
+        .await?
+        .and_then(|l| l.iter().find_map(|x| parse::parse_identity(x)))
+        .filter(|i| i.len() >= 10 && i.chars().all(|c| c.is_ascii_alphanumeric()));
+    Ok(iccid.unwrap_or_else(|| format!("modem {}", ctx.config.id)))
+}
+
+/// PIN attempts the SIM has left, asked in the family's words then the standard ones;
+/// `None` where the modem does not say.
+async fn pin_attempts_left(ctx: &Ctx, link: &mut Link) -> Result<Option<u8>, End> {
+    for (command, prefix) in ctx.config.profile.pin_retries {
+        if let Some(n) = link
+            .try_lines(ctx, Command::pin_retries(command, prefix))
+            .await?
+            .and_then(|l| l.iter().find_map(|x| parse::parse_pin_retries(x)))
+        {
+            ctx.update(|s| s.pin_attempts_left = Some(n));
+            return Ok(Some(n));
+        }
+    }
+    Ok(None)
 }
 
 /// Signal, operator, registration and storage use.

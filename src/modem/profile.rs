@@ -19,7 +19,13 @@ pub struct Profile {
     pub ussd_style: UssdStyle,
     /// Hangs up an incoming call.
     pub hang_up: &'static str,
+    /// Commands that tell how many PIN attempts the SIM has left, with their answer prefix,
+    /// tried in order (see `parse::parse_pin_retries`).
+    pub pin_retries: &'static [(&'static str, &'static str)],
 }
+
+/// TS 27.007 §8.65, which newer modules of every family answer.
+const CPINR: (&str, &str) = ("AT+CPINR=\"SIM PIN\"", "+CPINR");
 
 const CNMI_DEFAULT: &[[u8; 5]] = &[
     [2, 1, 0, 2, 0],
@@ -39,6 +45,7 @@ const BASE: Profile = Profile {
     reset: &["ATZ", "AT+CFUN=1,1"],
     ussd_style: UssdStyle::Plain,
     hang_up: "ATH",
+    pin_retries: &[CPINR],
 };
 
 /// Resets with `ATZ` only: some modules take `AT+CFUN=1,1` as "power off".
@@ -53,17 +60,20 @@ pub static HUAWEI: Profile = Profile {
     name: "huawei",
     iccid: ("AT^ICCID?", "^ICCID"),
     ussd_style: UssdStyle::PackedHex,
+    pin_retries: &[("AT^CPIN?", "^CPIN"), CPINR],
     ..BASE
 };
 
 pub static SIMCOM: Profile = Profile {
     name: "simcom",
+    pin_retries: &[("AT+SPIC", "+SPIC"), CPINR],
     ..BASE
 };
 
 pub static QUECTEL: Profile = Profile {
     name: "quectel",
     iccid: ("AT+QCCID", "+QCCID"),
+    pin_retries: &[("AT+QPINC=\"SC\"", "+QPINC"), CPINR],
     ..BASE
 };
 

@@ -383,6 +383,25 @@ impl Device {
                 }
             }
             "AT+CPIN" => self.enter_pin(value.trim().trim_matches('"')),
+            // PIN attempts left: the standard form and each family's own (TS 27.007 §8.65;
+            // Huawei ^CPIN, SIMCom +SPIC, Quectel +QPINC).
+            "AT+CPINR" if self.sim_present => {
+                Self::lines(&[format!("+CPINR: \"SIM PIN\",{},3", self.pin_attempts_left)])
+            }
+            "AT^CPIN" if query && self.sim_present && self.profile.name == "huawei" => {
+                let code = match self.pin_status {
+                    PinStatus::Ready => "READY",
+                    PinStatus::NeedsPin => "SIM PIN",
+                    PinStatus::NeedsPuk => "SIM PUK",
+                };
+                Self::lines(&[format!("^CPIN: {code},,10,{},10,3", self.pin_attempts_left)])
+            }
+            "AT+SPIC" if self.sim_present && self.profile.name == "simcom" => {
+                Self::lines(&[format!("+SPIC: {},3,10,10", self.pin_attempts_left)])
+            }
+            "AT+QPINC" if self.sim_present && self.profile.name == "quectel" => {
+                Self::lines(&[format!("+QPINC: \"SC\",{},10", self.pin_attempts_left)])
+            }
             "AT+CSMS" => Self::lines(&["+CSMS: 0,1,1,1".into()]),
             "AT+CPMS" => match self.sim_block(true) {
                 Some(block) => block,
@@ -429,10 +448,11 @@ impl Device {
                 Some(block) => block,
                 None => Self::lines(std::slice::from_ref(&self.imsi)),
             },
+            // EF-ICCID may always be read, PIN or not (TS 31.102 §4.1.1, TS 51.011 §10.1.1).
             _ if line.eq_ignore_ascii_case(self.profile.iccid_command)
                 || name == self.profile.iccid_command.trim_end_matches('?') =>
             {
-                match self.sim_block(false) {
+                match (!self.sim_present).then(|| self.cme(10)) {
                     Some(block) => block,
                     None if self.profile.iccid_prefix.is_empty() => {
                         Self::lines(std::slice::from_ref(&self.iccid))

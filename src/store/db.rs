@@ -133,12 +133,18 @@ CREATE INDEX events_message ON events (message_id);
 /// Version 2: when each part was handed to the modem, so a status report for a part whose
 /// `+CMGS` answer was lost (no message reference known) can still be matched to it; and the
 /// halves of a character a sender split between two received UCS-2 parts, so joining the
-/// parts mends it.
+/// parts mends it; and the PINs each SIM refused (see `modem::pin`), so none is tried twice.
 const SCHEMA_V2: &str = r#"
 ALTER TABLE outbox_parts ADD COLUMN handed_at INTEGER;
 CREATE INDEX parts_unknown ON outbox_parts (modem, handed_at) WHERE state = 'unknown';
 ALTER TABLE inbox_parts ADD COLUMN split_low INTEGER;
 ALTER TABLE inbox_parts ADD COLUMN split_high INTEGER;
+CREATE TABLE pin_refusals (
+    sim         TEXT    NOT NULL,
+    fingerprint TEXT    NOT NULL,
+    refused_at  INTEGER NOT NULL,
+    PRIMARY KEY (sim, fingerprint)
+);
 "#;
 
 /// A message to queue, already planned and encoded.
@@ -423,6 +429,36 @@ impl Db {
             tx.execute_batch(SCHEMA_V2)?;
         }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()
+    }
+
+    /// Whether `sim` refused the PIN with `fingerprint` before.
+    pub fn pin_refused(&self, sim: &str, fingerprint: &str) -> Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM pin_refusals WHERE sim = ?1 AND fingerprint = ?2",
+                params![sim, fingerprint],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|row| row.is_some())
+    }
+
+    /// Remembers that `sim` refused the PIN with `fingerprint`.
+    pub fn record_pin_refusal(&mut self, sim: &str, fingerprint: &str, now: i64) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT OR IGNORE INTO pin_refusals (sim, fingerprint, refused_at) VALUES (?1, ?2, ?3)",
+            params![sim, fingerprint, now],
+        )?;
+        event(
+            &tx,
+            now,
+            "pin_refused",
+            None,
+            None,
+            "a SIM refused the configured PIN; it will not be entered again",
+        )?;
         tx.commit()
     }
 

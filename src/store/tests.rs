@@ -365,6 +365,7 @@ fn a_version_1_database_is_migrated() {
         "DROP INDEX parts_unknown; ALTER TABLE outbox_parts DROP COLUMN handed_at;
          ALTER TABLE inbox_parts DROP COLUMN split_low;
          ALTER TABLE inbox_parts DROP COLUMN split_high;
+         DROP TABLE pin_refusals;
          PRAGMA user_version = 1;",
     )
     .unwrap();
@@ -403,4 +404,20 @@ fn an_emoji_split_between_parts_is_whole_in_the_inbox() {
         let row = db.inbox_message(id).unwrap().unwrap();
         assert_eq!(row.body.as_deref(), Some("See you 😀 at 5"));
     }
+}
+
+#[test]
+fn refused_pins_are_remembered_per_sim() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pins.db");
+    {
+        let mut db = Db::open(&path).unwrap();
+        assert!(!db.pin_refused("8963", "aa").unwrap());
+        db.record_pin_refusal("8963", "aa", 1).unwrap();
+        db.record_pin_refusal("8963", "aa", 2).unwrap();
+    }
+    let db = Db::open(&path).unwrap();
+    assert!(db.pin_refused("8963", "aa").unwrap(), "across a restart");
+    assert!(!db.pin_refused("8963", "bb").unwrap(), "another PIN");
+    assert!(!db.pin_refused("8964", "aa").unwrap(), "another SIM");
 }
