@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::error::{DecodeError, DecodeErrorKind, EncodeError};
+use super::error::{DecodeError, DecodeErrorKind, EncodeError, Warning};
 use super::gsm7::{self, Gsm7Tables};
 
 /// Type of number, bits 6..4 of the type-of-address octet.
@@ -158,7 +158,7 @@ impl Address {
         field: &'static str,
     ) -> Result<(Self, usize), DecodeError> {
         let mut address = Self::empty();
-        let used = Self::read_tp_into(data, base, field, &mut address)?;
+        let used = Self::read_tp_into(data, base, field, &mut address, &mut Vec::new())?;
         Ok((address, used))
     }
 
@@ -169,6 +169,7 @@ impl Address {
         base: usize,
         field: &'static str,
         out: &mut Self,
+        warnings: &mut Vec<Warning>,
     ) -> Result<usize, DecodeError> {
         let need = |needed: usize, available: usize, at: usize| {
             DecodeError::new(
@@ -197,19 +198,36 @@ impl Address {
             .get(2..2 + octets)
             .ok_or_else(|| need(octets, data.len() - 2, 2))?;
         // The length counts semi-octets; of packed GSM 7-bit text for a name (§9.1.2.5).
-        out.fill(toa, body, digits * 4 / 7, digits);
+        out.fill(toa, body, digits * 4 / 7, digits, field, warnings);
         Ok(2 + octets)
     }
 
     /// Type of address `toa` and the value in `body`: `name_septets` of packed GSM 7-bit text
     /// when the type says alphanumeric, else `digits` semi-octets.
-    fn fill(&mut self, toa: u8, body: &[u8], name_septets: usize, digits: usize) {
-        self.ton = TypeOfNumber::from_bits(toa >> 4);
+    fn fill(
+        &mut self,
+        toa: u8,
+        body: &[u8],
+        name_septets: usize,
+        digits: usize,
+        field: &'static str,
+        warnings: &mut Vec<Warning>,
+    ) {
+        self.ton = TypeOfNumber::from_bits((toa >> 4) & 0x07);
         self.npi = toa & 0x0F;
+        if toa & 0x80 == 0 {
+            warnings.push(Warning::AddressTypeBit { field, toa });
+        }
+        if body.len() <= 1 {
+            warnings.push(Warning::ShortAddress {
+                field,
+                octets: body.len(),
+            });
+        }
         if self.ton == TypeOfNumber::Alphanumeric {
             read_alphanumeric(body, name_septets, &mut self.value);
-        } else {
-            read_bcd(body, digits, &mut self.value);
+        } else if read_bcd(body, digits, &mut self.value) {
+            warnings.push(Warning::FillerInNumber { field });
         }
     }
 
@@ -217,7 +235,7 @@ impl Address {
     #[cfg(test)]
     pub(crate) fn read_smsc(data: &[u8]) -> Result<(Option<Self>, usize), DecodeError> {
         let mut smsc = Self::empty();
-        let (present, used) = Self::read_smsc_into(data, &mut smsc)?;
+        let (present, used) = Self::read_smsc_into(data, &mut smsc, &mut Vec::new())?;
         Ok((present.then_some(smsc), used))
     }
 
@@ -226,6 +244,7 @@ impl Address {
     pub(crate) fn read_smsc_into(
         data: &[u8],
         out: &mut Self,
+        warnings: &mut Vec<Warning>,
     ) -> Result<(bool, usize), DecodeError> {
         let len = *data
             .first()
@@ -254,7 +273,14 @@ impl Address {
             )
         })?;
         let value = &body[1..];
-        out.fill(body[0], value, value.len() * 8 / 7, value.len() * 2);
+        out.fill(
+            body[0],
+            value,
+            value.len() * 8 / 7,
+            value.len() * 2,
+            "SMSC address",
+            warnings,
+        );
         Ok((true, 1 + len))
     }
 }
@@ -285,7 +311,8 @@ static BCD_PAIRS: [[u8; 2]; 256] = {
     t
 };
 
-fn read_bcd(body: &[u8], digits: usize, value: &mut String) {
+/// Appends the number's digits; `true` when a filler semi-octet stood inside it.
+fn read_bcd(body: &[u8], digits: usize, value: &mut String) -> bool {
     let mut buf = [0u8; MAX_DIGITS];
     for (pair, &octet) in buf.chunks_exact_mut(2).zip(body) {
         pair.copy_from_slice(&BCD_PAIRS[usize::from(octet)]);
@@ -294,7 +321,12 @@ fn read_bcd(body: &[u8], digits: usize, value: &mut String) {
     // The filler of an odd-length number (0xF) lies beyond `n`; one inside a number is not a
     // digit either, and is squeezed out (rare enough for a second pass).
     // A fold rather than `contains`: for a dozen octets, memchr's setup costs more.
-    if buf[..n].iter().fold(false, |seen, &d| seen | (d == FILLER)) {
+    // The SMSC address counts octets, not digits: its last semi-octet may be the filler.
+    if n > 0 && n == 2 * body.len() && buf[n - 1] == FILLER {
+        n -= 1;
+    }
+    let filler_inside = buf[..n].iter().fold(false, |seen, &d| seen | (d == FILLER));
+    if filler_inside {
         let mut kept = 0;
         for i in 0..n {
             if buf[i] != FILLER {
@@ -311,6 +343,7 @@ fn read_bcd(body: &[u8], digits: usize, value: &mut String) {
     let bytes = unsafe { value.as_mut_vec() };
     bytes.extend_from_slice(&buf);
     bytes.truncate(start + n);
+    filler_inside
 }
 
 const _: () = assert!(BCD.is_ascii(), "BCD digits are ASCII");

@@ -487,7 +487,7 @@ fn decode_in_place(
     let mut smsc = pdu.smsc.take().unwrap_or_else(Address::empty);
     Pool::reuse(&mut smsc.value, &mut pool.addresses);
     let (present, start) = if opts.has_smsc {
-        Address::read_smsc_into(bytes, &mut smsc)?
+        Address::read_smsc_into(bytes, &mut smsc, &mut pdu.warnings)?
     } else {
         (false, 0)
     };
@@ -537,7 +537,7 @@ fn read_deliver(
     d.more_messages = fo & 0x04 == 0;
     d.reply_path = fo & 0x80 != 0;
     d.status_report_indication = fo & 0x20 != 0;
-    r.address("TP-OA", &mut d.sender)?;
+    r.address("TP-OA", &mut d.sender, warnings)?;
     d.pid = r.u8("TP-PID")?;
     d.dcs = Dcs::from_octet(r.u8("TP-DCS")?);
     d.timestamp = r.timestamp("TP-SCTS", warnings)?;
@@ -554,7 +554,7 @@ fn read_submit(
     s.status_report_request = fo & 0x20 != 0;
     s.reply_path = fo & 0x80 != 0;
     s.message_ref = r.u8("TP-MR")?;
-    r.address("TP-DA", &mut s.recipient)?;
+    r.address("TP-DA", &mut s.recipient, warnings)?;
     s.pid = r.u8("TP-PID")?;
     s.dcs = Dcs::from_octet(r.u8("TP-DCS")?);
     s.validity = match (fo >> 3) & 0x03 {
@@ -577,7 +577,7 @@ fn read_status_report(
     report.more_messages = fo & 0x04 == 0;
     report.for_command = fo & 0x20 != 0;
     report.message_ref = r.u8("TP-MR")?;
-    r.address("TP-RA", &mut report.recipient)?;
+    r.address("TP-RA", &mut report.recipient, warnings)?;
     report.timestamp = r.timestamp("TP-SCTS", warnings)?;
     report.discharge_time = r.timestamp("TP-DT", warnings)?;
     let status = r.u8("TP-ST")?;
@@ -708,9 +708,14 @@ impl Reader<'_, '_> {
         Ok(t)
     }
 
-    fn address(&mut self, field: &'static str, out: &mut Address) -> Result<(), DecodeError> {
+    fn address(
+        &mut self,
+        field: &'static str,
+        out: &mut Address,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<(), DecodeError> {
         Pool::reuse(&mut out.value, &mut self.pool.addresses);
-        let used = Address::read_tp_into(&self.data[self.pos..], self.pos, field, out)?;
+        let used = Address::read_tp_into(&self.data[self.pos..], self.pos, field, out, warnings)?;
         self.pos += used;
         Ok(())
     }
@@ -729,6 +734,10 @@ impl Reader<'_, '_> {
         let ud = &self.data[ud_at..];
         self.pos = self.data.len();
         let septets = dcs.alphabet == Alphabet::Gsm7 && !dcs.compressed;
+        let max = if septets { 160 } else { 140 };
+        if udl > max {
+            warnings.push(Warning::UserDataTooLong { declared: udl, max });
+        }
         let ud_octets = if septets { (udl * 7).div_ceil(8) } else { udl };
         if ud.len() > ud_octets {
             warnings.push(Warning::TrailingOctets {

@@ -337,3 +337,54 @@ fn ucs2_decoding_matches_the_standard_library_on_every_surrogate_arrangement() {
         );
     }
 }
+
+/// Odd but readable PDUs decode, each with a warning naming what was odd (the decoder's
+/// lenient style): nothing is accepted silently.
+#[test]
+fn odd_fields_are_flagged() {
+    const SMSC: &str = "07917283010010F5";
+    const TAIL: &str = "0000993092516195800AE8329BFD4697D9EC37";
+    let codes = |hex: &str| -> Vec<&'static str> {
+        let pdu = decode_hex(hex, DecodeOptions::default()).unwrap();
+        pdu.warnings.iter().map(Warning::code).collect()
+    };
+    // TP-UDL of 161 septets (one part holds 160).
+    let long = format!("{SMSC}040BC87238880900F1000099309251619580A1E8329BFD4697D9EC37");
+    assert!(
+        codes(&long).contains(&"user_data_too_long"),
+        "{:?}",
+        codes(&long)
+    );
+    // 8-bit data of 141 octets.
+    let long8 = format!(
+        "{SMSC}040BC87238880900F1000499309251619580{:02X}{}",
+        141,
+        "00".repeat(141)
+    );
+    assert!(codes(&long8).contains(&"user_data_too_long"));
+    // Type of address 0x48: bit 8 clear.
+    let toa = format!("{SMSC}040B487238880900F1{TAIL}");
+    assert_eq!(codes(&toa), vec!["address_type_bit"]);
+    // No digits at all; one octet of digits.
+    let empty = format!("{SMSC}040091{TAIL}");
+    assert_eq!(codes(&empty), vec!["short_address"]);
+    let one = format!("{SMSC}04029121{TAIL}");
+    assert_eq!(codes(&one), vec!["short_address"]);
+    // 1 2 F 4: a filler inside the number, left out.
+    let filler = format!("{SMSC}040491214F{TAIL}");
+    let pdu = decode_hex(&filler, DecodeOptions::default()).unwrap();
+    let Tpdu::Deliver(d) = &pdu.tpdu else {
+        panic!()
+    };
+    assert_eq!(d.sender.value, "124");
+    assert_eq!(codes(&filler), vec!["filler_in_number"]);
+    // A concatenation element of length 4 (8-bit references take 3).
+    let udh = format!("{SMSC}440BC87238880900F1000899309251619580080600040102030400");
+    assert!(
+        codes(&udh).contains(&"malformed_element"),
+        "{:?}",
+        codes(&udh)
+    );
+    // The classic example stays clean.
+    assert!(codes(&format!("{SMSC}040BC87238880900F1{TAIL}")).is_empty());
+}

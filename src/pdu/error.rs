@@ -134,6 +134,18 @@ pub enum Warning {
     RepeatedElement { iei: u8 },
     /// A status report's TP-PI announces fields the PDU does not hold; the report stands.
     MissingOptionalFields { pi: u8 },
+    /// TP-UDL beyond what one part may hold (160 septets, 140 octets: TS 23.040 §9.2.3.16);
+    /// what the PDU holds was decoded.
+    UserDataTooLong { declared: usize, max: usize },
+    /// A type-of-address octet with bit 8 clear, which TS 23.040 §9.1.2.5 sets always.
+    AddressTypeBit { field: &'static str, toa: u8 },
+    /// An address without digits, or with one octet of them: not a number anyone can reply to.
+    ShortAddress { field: &'static str, octets: usize },
+    /// The 0xF filler semi-octet inside a number rather than at its end; left out.
+    FillerInNumber { field: &'static str },
+    /// A known information element (concatenation, ports, language shift) with a length
+    /// its definition does not allow; kept raw, not used.
+    MalformedElement { iei: u8, len: usize },
 }
 
 impl Warning {
@@ -150,6 +162,11 @@ impl Warning {
             Self::ReservedStatus { .. } => "reserved_status",
             Self::RepeatedElement { .. } => "repeated_element",
             Self::MissingOptionalFields { .. } => "missing_optional_fields",
+            Self::UserDataTooLong { .. } => "user_data_too_long",
+            Self::AddressTypeBit { .. } => "address_type_bit",
+            Self::ShortAddress { .. } => "short_address",
+            Self::FillerInNumber { .. } => "filler_in_number",
+            Self::MalformedElement { .. } => "malformed_element",
         }
     }
 }
@@ -197,6 +214,26 @@ impl fmt::Display for Warning {
             Self::MissingOptionalFields { pi } => write!(
                 f,
                 "TP-PI 0x{pi:02X} announces fields that are missing; they were left out"
+            ),
+            Self::UserDataTooLong { declared, max } => write!(
+                f,
+                "user data length {declared} is beyond the {max} one part may hold"
+            ),
+            Self::AddressTypeBit { field, toa } => {
+                write!(f, "{field} type of address 0x{toa:02X} has bit 8 clear")
+            }
+            Self::ShortAddress { field, octets } => {
+                write!(f, "{field} has {octets} octet(s) of digits")
+            }
+            Self::FillerInNumber { field } => {
+                write!(
+                    f,
+                    "{field} has a filler semi-octet inside the number; left out"
+                )
+            }
+            Self::MalformedElement { iei, len } => write!(
+                f,
+                "information element 0x{iei:02X} with length {len} is malformed and was ignored"
             ),
         }
     }

@@ -126,10 +126,23 @@ impl Udh {
                 (IEI_SINGLE_SHIFT, &[lang]) => udh.single_shift = Some(lang),
                 (IEI_LOCKING_SHIFT, &[lang]) => udh.locking_shift = Some(lang),
                 // A known IEI with the wrong length is kept raw rather than guessed at.
-                _ => udh.other.push(InformationElement {
-                    iei,
-                    data: data.to_vec(),
-                }),
+                _ => {
+                    if matches!(
+                        iei,
+                        IEI_CONCAT_8
+                            | IEI_CONCAT_16
+                            | IEI_PORTS_8
+                            | IEI_PORTS_16
+                            | IEI_SINGLE_SHIFT
+                            | IEI_LOCKING_SHIFT
+                    ) {
+                        warnings.push(Warning::MalformedElement { iei, len });
+                    }
+                    udh.other.push(InformationElement {
+                        iei,
+                        data: data.to_vec(),
+                    })
+                }
             }
             i += 2 + len;
         }
