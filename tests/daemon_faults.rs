@@ -222,6 +222,25 @@ async fn damaged_send_answers_cost_seconds_and_keep_the_rules() {
     assert_eq!(r.sim.sent().len(), 3, "nothing resent");
 }
 
+/// The modem resets right after a send, and the status report arrives before smsqd has set
+/// `+CNMI` again: the modem keeps it in storage without a word, and the sweep after the
+/// bring-up finds it, so the message is still delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_that_arrives_before_the_modem_is_configured_again_is_found() {
+    let r = rig(fast()).await;
+    r.sim.device().timings.status_report_delay = Duration::from_millis(100);
+    r.sim.device().timings.reboot_delay = Duration::from_millis(10);
+    let id = submit(&r.sock, "+639171234567", "reported during a reset").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while r.sim.sent().is_empty() {
+        assert!(Instant::now() < deadline, "not sent");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    r.sim.reboot();
+    let m = wait_state(&r.sock, id, &["delivered"]).await;
+    assert_eq!(m["parts"][0]["state"], "delivered", "{m}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn modem_unplugged_and_back_mid_queue() {
     let r = rig(Settings {

@@ -763,7 +763,12 @@ impl Device {
                 Some(i) => format!("\r\n+CDSI: \"SM\",{i}\r\n").into_bytes(),
                 None => Vec::new(),
             },
-            _ => Vec::new(),
+            // Not configured (after a reset, before +CNMI is set again): kept in storage
+            // without a word, as modems do with <ds>=0, for a sweep to find.
+            _ => {
+                self.store(len, hex, 0);
+                Vec::new()
+            }
         }
     }
 
