@@ -22,8 +22,9 @@ struct Rig {
     sim: Simulator,
     /// The daemon's socket: tests drive it as a client would.
     sock: PathBuf,
-    /// Kept alive for the test's duration; the test talks to it only through `sock`.
-    _daemon: Arc<Daemon>,
+    /// Kept alive for the test's duration; tests talk to it through `sock`, and read what
+    /// systemd would be told from it.
+    daemon: Arc<Daemon>,
     _stop: watch::Sender<bool>,
     _dir: tempfile::TempDir,
 }
@@ -39,7 +40,7 @@ async fn rig(settings: Settings) -> Rig {
     Rig {
         sim,
         sock,
-        _daemon: d,
+        daemon: d,
         _stop: stop,
         _dir: dir,
     }
@@ -239,6 +240,26 @@ async fn a_report_that_arrives_before_the_modem_is_configured_again_is_found() {
     r.sim.reboot();
     let m = wait_state(&r.sock, id, &["delivered"]).await;
     assert_eq!(m["parts"][0]["state"], "delivered", "{m}");
+}
+
+/// What `systemctl status` shows (the sd_notify STATUS line) names a modem whose sending is
+/// paused by a store fault, and stops naming it once the fault clears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_status_names_a_store_fault() {
+    let r = rig(fast()).await;
+    r.daemon
+        .set_store_fault(0, Some("database or disk is full".into()));
+    let line = r.daemon.status_line().await;
+    assert!(
+        line.contains(
+            "modem0 ready (sending paused: database write failed: database or disk is full)"
+        ),
+        "{line}"
+    );
+    let m = call(&r.sock, Op::Modems).await;
+    assert_eq!(m["modems"][0]["store_error"], "database or disk is full");
+    r.daemon.set_store_fault(0, None);
+    assert!(!r.daemon.status_line().await.contains("paused"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
