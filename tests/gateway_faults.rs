@@ -555,3 +555,114 @@ async fn a_crash_loop_with_a_wrong_pin_never_locks_the_sim() {
         "{text}"
     );
 }
+
+/// A device modem in a configuration file, with fast retries, for the scenarios below.
+fn device_config(dir: &std::path::Path, link: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("device.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "country = \"PH\"\nsend_gap = \"0s\"\nmax_attempts = 3\nretry_base = \"200ms\"\n\
+             [[modem]]\nid = \"modem0\"\ndevice = \"{}\"\nprofile = \"simcom\"\n",
+            link.display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// Through the real binary: a message the modem keeps answering `+CMS ERROR: 302` is tried
+/// three times with back-off and failed, and the message behind it goes out meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_modem_side_error_neither_loops_nor_blocks_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("ttyUSB-sim");
+    let sim = Simulator::start(&sim::profile::SIMCOM, &link, |d| {
+        d.fail_for
+            .extend((0..50).map(|_| ("+639170000001".to_string(), 302)));
+    })
+    .await
+    .unwrap();
+    let config = device_config(dir.path(), &link);
+    let d = Smsqd::start(&["--config", config.to_str().unwrap()]);
+    let mut c = d.client().await;
+    let r = c
+        .call(send(&["09170000001"], "meets operation not allowed"))
+        .await
+        .unwrap();
+    let stuck = r["messages"][0]["id"].as_i64().unwrap();
+    let r = c
+        .call(send(&["09171234567"], "your order is ready"))
+        .await
+        .unwrap();
+    let good = r["messages"][0]["id"].as_i64().unwrap();
+    wait_state(&mut c, good, &["sent", "delivered"]).await;
+    let m = wait_state(&mut c, stuck, &["failed"]).await;
+    assert!(
+        m["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("gave up after 3 attempts"),
+        "{m}"
+    );
+    let used = 50 - sim.device().fail_for.len();
+    assert_eq!(used, 3, "three sends tried, not hundreds");
+}
+
+/// Through the real binary: an emoji a phone split between two UCS-2 parts arrives whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emoji_split_between_parts_arrives_whole_through_smsqd() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("ttyUSB-sim");
+    let sim = Simulator::start(&sim::profile::SIMCOM, &link, |_| {})
+        .await
+        .unwrap();
+    let device = ["--device", link.to_str().unwrap(), "--profile", "simcom"];
+    let d = Smsqd::start(&device);
+    let mut c = d.client().await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while c.call(Op::Modems).await.unwrap()["modems"][0]["state"] != "ready" {
+        assert!(Instant::now() < deadline, "modem not ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let text = "Thank you! 👍 See you at 5";
+    let units: Vec<u16> = text.encode_utf16().collect();
+    let cut = units
+        .iter()
+        .position(|&u| (0xD800..0xDC00).contains(&u))
+        .unwrap()
+        + 1;
+    // SMS-DELIVER parts built by hand (TS 23.040 §9.2.2.1): UCS-2, 8-bit concatenation.
+    let part = |units: &[u16], n: u8| {
+        let mut pdu = vec![0x00, 0x44, 0x0C, 0x91, 0x36, 0x19, 0x57, 0x55, 0x10, 0x32];
+        pdu.extend([0x00, 0x08, 0x62, 0x11, 0x32, 0x01, 0x51, 0x03, 0x23]);
+        pdu.push((6 + units.len() * 2) as u8);
+        pdu.extend([0x05, 0x00, 0x03, 0x2A, 2, n]);
+        for u in units {
+            pdu.extend(u.to_be_bytes());
+        }
+        (pdu.len() - 1, smsq::pdu::hex::encode(&pdu))
+    };
+    let (len, hex) = part(&units[..cut], 1);
+    sim.deliver_pdu(len, &hex);
+    let (len, hex) = part(&units[cut..], 2);
+    sim.deliver_pdu(len, &hex);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = c
+            .call(Op::List(smsq::api::ListRequest {
+                mailbox: smsq::api::Mailbox::Inbox,
+                state: None,
+                before: None,
+                limit: None,
+            }))
+            .await
+            .unwrap();
+        if let Some(m) = r["inbox"].as_array().unwrap().first() {
+            assert_eq!(m["text"], text);
+            break;
+        }
+        assert!(Instant::now() < deadline, "not received");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
