@@ -666,3 +666,55 @@ async fn an_emoji_split_between_parts_arrives_whole_through_smsqd() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Through the real binary, noise on the serial line: a damaged `OK` after `+CMGS` costs
+/// seconds, not the 60 s send timeout, and the part keeps its reference; a damaged read of
+/// a reply is read again rather than quarantined.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damaged_lines_cost_seconds_and_lose_nothing_through_smsqd() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("ttyUSB-sim");
+    let sim = Simulator::start(&sim::profile::SIMCOM, &link, |d| {
+        d.damaged_send_answers.push_back(sim::SendDamage::Final);
+    })
+    .await
+    .unwrap();
+    let device = ["--device", link.to_str().unwrap(), "--profile", "simcom"];
+    let d = Smsqd::start(&device);
+    let mut c = d.client().await;
+    let started = Instant::now();
+    let r = c
+        .call(send(&["09171234567"], "answered through noise"))
+        .await
+        .unwrap();
+    let id = r["messages"][0]["id"].as_i64().unwrap();
+    let m = wait_state(&mut c, id, &["sent", "delivered"]).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(m["parts"][0]["message_ref"], 1, "{m}");
+
+    sim.device().damaged_reads = 1;
+    sim.deliver_text("+639175550123", "Is my laptop ready?", 9);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = c
+            .call(Op::List(smsq::api::ListRequest {
+                mailbox: smsq::api::Mailbox::Inbox,
+                state: None,
+                before: None,
+                limit: None,
+            }))
+            .await
+            .unwrap();
+        if let Some(m) = r["inbox"].as_array().unwrap().first() {
+            assert_eq!(m["text"], "Is my laptop ready?");
+            break;
+        }
+        assert!(Instant::now() < deadline, "not received");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(sim.stored().is_empty(), "deleted after the commit");
+}
