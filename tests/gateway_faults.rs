@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
 use smsq::api::Op;
 use smsq::api::client::ClientError;
 use smsq::sim::{self, Simulator};
@@ -12,6 +13,68 @@ use smsq::sim::{self, Simulator};
 #[path = "common/smsqd.rs"]
 mod smsqd;
 use smsqd::{Smsqd, send, wait_state};
+
+/// A SIMCom-like modem simulated in this process, so that it lives on when smsqd is killed,
+/// as a real modem does; smsqd opens it with `--device`.
+struct ExternalModem {
+    sim: Simulator,
+    link: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl ExternalModem {
+    async fn start(setup: impl FnOnce(&mut sim::Device)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("ttyUSB-sim");
+        let sim = Simulator::start(&sim::profile::SIMCOM, &link, setup)
+            .await
+            .unwrap();
+        Self {
+            sim,
+            link,
+            _dir: dir,
+        }
+    }
+
+    /// smsqd's arguments for this modem.
+    fn args(&self) -> Vec<&str> {
+        vec![
+            "--device",
+            self.link.to_str().unwrap(),
+            "--profile",
+            "simcom",
+        ]
+    }
+}
+
+async fn mailbox(c: &mut smsq::api::client::Client, mailbox: smsq::api::Mailbox) -> Vec<Value> {
+    let key = match mailbox {
+        smsq::api::Mailbox::Inbox => "inbox",
+        _ => "outbox",
+    };
+    let r = c
+        .call(Op::List(smsq::api::ListRequest {
+            mailbox,
+            state: None,
+            before: None,
+            limit: None,
+        }))
+        .await
+        .unwrap();
+    r[key].as_array().unwrap().clone()
+}
+
+/// The newest message in the inbox, once there is one (15 s at most).
+async fn first_received(c: &mut smsq::api::client::Client) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(m) = mailbox(c, smsq::api::Mailbox::Inbox).await.first() {
+            return m.clone();
+        }
+        assert!(Instant::now() < deadline, "nothing received");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
 
 /// A USSD code travels inside `AT+CUSD=1,"…",15`. Every shape that could close the quoted
 /// string, end the command line or start another command is refused at the socket with a
@@ -74,13 +137,10 @@ async fn ussd_codes_cannot_inject_at_commands() {
 /// message that was mid-send is `unknown`, never resent blindly, and no stray SMS went out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_at_the_prompt_does_not_wedge_the_modem() {
-    let dir = tempfile::tempdir().unwrap();
-    let link = dir.path().join("ttyUSB-sim");
-    let sim = Simulator::start(&sim::profile::SIMCOM, &link, |_| {})
-        .await
-        .unwrap();
+    let modem = ExternalModem::start(|_| {}).await;
+    let sim = &modem.sim;
     sim.faults().withhold_prompt = true;
-    let device = ["--device", link.to_str().unwrap(), "--profile", "simcom"];
+    let device = modem.args();
     let mut d = Smsqd::start(&device);
     let mut c = d.client().await;
     let r = c
@@ -188,16 +248,8 @@ async fn control_characters_in_a_text_are_refused() {
             other => panic!("{text:?} was not refused: {other:?}"),
         }
     }
-    let outbox = c
-        .call(Op::List(smsq::api::ListRequest {
-            mailbox: smsq::api::Mailbox::Outbox,
-            state: None,
-            before: None,
-            limit: None,
-        }))
-        .await
-        .unwrap();
-    assert_eq!(outbox["outbox"].as_array().unwrap().len(), 0, "{outbox}");
+    let outbox = mailbox(&mut c, smsq::api::Mailbox::Outbox).await;
+    assert!(outbox.is_empty(), "{outbox:?}");
     let r = c
         .call(send(&["09171234567"], "Line one\nLine two\r\nLine three"))
         .await
@@ -217,13 +269,10 @@ async fn control_characters_in_a_text_are_refused() {
 /// sends for it (waiting in the SIM's storage) still settles it: delivered, not resent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_for_a_part_whose_answer_was_lost_settles_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let link = dir.path().join("ttyUSB-sim");
-    let sim = Simulator::start(&sim::profile::SIMCOM, &link, |_| {})
-        .await
-        .unwrap();
+    let modem = ExternalModem::start(|_| {}).await;
+    let sim = &modem.sim;
     sim.faults().network_delay = Duration::from_secs(3);
-    let device = ["--device", link.to_str().unwrap(), "--profile", "simcom"];
+    let device = modem.args();
     let mut d = Smsqd::start(&device);
     let mut c = d.client().await;
     let r = c
@@ -436,15 +485,12 @@ async fn a_full_disk_pauses_sending_and_loses_nothing() {
         eprintln!("skipped: mounting a tmpfs needs root");
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let link = dir.path().join("ttyUSB-sim");
-    let sim = Simulator::start(&sim::profile::SIMCOM, &link, |_| {})
-        .await
-        .unwrap();
+    let modem = ExternalModem::start(|_| {}).await;
+    let sim = &modem.sim;
     sim.faults().network_delay = Duration::from_millis(1500);
-    let device = ["--device", link.to_str().unwrap(), "--profile", "simcom"];
+    let device = modem.args();
     let db = disk.0.join("smsq.db");
-    let d = Smsqd::start_with_db(dir, db, &device);
+    let d = Smsqd::start_with_db(tempfile::tempdir().unwrap(), db, &device);
     let mut c = d.client().await;
     let r = c
         .call(send(&["09171234567"], "recorded after the disk has room"))
@@ -512,19 +558,10 @@ async fn a_full_disk_pauses_sending_and_loses_nothing() {
 /// two attempts and never needs its PUK. `smsq modems` says why the modem waits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_loop_with_a_wrong_pin_never_locks_the_sim() {
-    let dir = tempfile::tempdir().unwrap();
-    let link = dir.path().join("ttyUSB-sim");
-    let sim = Simulator::start(&sim::profile::SIMCOM, &link, |d| d.require_pin("1234"))
-        .await
-        .unwrap();
-    let device = [
-        "--device",
-        link.to_str().unwrap(),
-        "--profile",
-        "simcom",
-        "--pin",
-        "9999",
-    ];
+    let modem = ExternalModem::start(|d| d.require_pin("1234")).await;
+    let sim = &modem.sim;
+    let mut device = modem.args();
+    device.extend(["--pin", "9999"]);
     let mut d = Smsqd::start(&device);
     for start in 0..4 {
         let mut c = d.client().await;
@@ -575,15 +612,13 @@ fn device_config(dir: &std::path::Path, link: &std::path::Path) -> std::path::Pa
 /// three times with back-off and failed, and the message behind it goes out meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_modem_side_error_neither_loops_nor_blocks_the_queue() {
-    let dir = tempfile::tempdir().unwrap();
-    let link = dir.path().join("ttyUSB-sim");
-    let sim = Simulator::start(&sim::profile::SIMCOM, &link, |d| {
+    let modem = ExternalModem::start(|d| {
         d.fail_for
             .extend((0..50).map(|_| ("+639170000001".to_string(), 302)));
     })
-    .await
-    .unwrap();
-    let config = device_config(dir.path(), &link);
+    .await;
+    let sim = &modem.sim;
+    let config = device_config(modem._dir.path(), &modem.link);
     let d = Smsqd::start(&["--config", config.to_str().unwrap()]);
     let mut c = d.client().await;
     let r = c
@@ -612,12 +647,9 @@ async fn a_modem_side_error_neither_loops_nor_blocks_the_queue() {
 /// Through the real binary: an emoji a phone split between two UCS-2 parts arrives whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_emoji_split_between_parts_arrives_whole_through_smsqd() {
-    let dir = tempfile::tempdir().unwrap();
-    let link = dir.path().join("ttyUSB-sim");
-    let sim = Simulator::start(&sim::profile::SIMCOM, &link, |_| {})
-        .await
-        .unwrap();
-    let device = ["--device", link.to_str().unwrap(), "--profile", "simcom"];
+    let modem = ExternalModem::start(|_| {}).await;
+    let sim = &modem.sim;
+    let device = modem.args();
     let d = Smsqd::start(&device);
     let mut c = d.client().await;
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -647,24 +679,7 @@ async fn an_emoji_split_between_parts_arrives_whole_through_smsqd() {
     sim.deliver_pdu(len, &hex);
     let (len, hex) = part(&units[cut..], 2);
     sim.deliver_pdu(len, &hex);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let r = c
-            .call(Op::List(smsq::api::ListRequest {
-                mailbox: smsq::api::Mailbox::Inbox,
-                state: None,
-                before: None,
-                limit: None,
-            }))
-            .await
-            .unwrap();
-        if let Some(m) = r["inbox"].as_array().unwrap().first() {
-            assert_eq!(m["text"], text);
-            break;
-        }
-        assert!(Instant::now() < deadline, "not received");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    assert_eq!(first_received(&mut c).await["text"], text);
 }
 
 /// Through the real binary, noise on the serial line: a damaged `OK` after `+CMGS` costs
@@ -672,14 +687,12 @@ async fn an_emoji_split_between_parts_arrives_whole_through_smsqd() {
 /// a reply is read again rather than quarantined.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn damaged_lines_cost_seconds_and_lose_nothing_through_smsqd() {
-    let dir = tempfile::tempdir().unwrap();
-    let link = dir.path().join("ttyUSB-sim");
-    let sim = Simulator::start(&sim::profile::SIMCOM, &link, |d| {
+    let modem = ExternalModem::start(|d| {
         d.damaged_send_answers.push_back(sim::SendDamage::Final);
     })
-    .await
-    .unwrap();
-    let device = ["--device", link.to_str().unwrap(), "--profile", "simcom"];
+    .await;
+    let sim = &modem.sim;
+    let device = modem.args();
     let d = Smsqd::start(&device);
     let mut c = d.client().await;
     let started = Instant::now();
@@ -698,23 +711,6 @@ async fn damaged_lines_cost_seconds_and_lose_nothing_through_smsqd() {
 
     sim.device().damaged_reads = 1;
     sim.deliver_text("+639175550123", "Is my laptop ready?", 9);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let r = c
-            .call(Op::List(smsq::api::ListRequest {
-                mailbox: smsq::api::Mailbox::Inbox,
-                state: None,
-                before: None,
-                limit: None,
-            }))
-            .await
-            .unwrap();
-        if let Some(m) = r["inbox"].as_array().unwrap().first() {
-            assert_eq!(m["text"], "Is my laptop ready?");
-            break;
-        }
-        assert!(Instant::now() < deadline, "not received");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    assert_eq!(first_received(&mut c).await["text"], "Is my laptop ready?");
     assert!(sim.stored().is_empty(), "deleted after the commit");
 }

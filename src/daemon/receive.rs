@@ -286,17 +286,11 @@ pub async fn store_pdu(d: &Daemon, modem: &str, pdu_hex: &str) -> Stored {
                     .await
             }
             Tpdu::StatusReport(r) => {
-                let outcome = match r.status_kind {
-                    pdu::StatusKind::Delivered => Some(true),
-                    pdu::StatusKind::Trying => None,
-                    pdu::StatusKind::Failed | pdu::StatusKind::GaveUp => Some(false),
-                };
                 let report = ReportIn {
                     modem,
                     mr: r.message_ref,
                     recipient: r.recipient.to_string(),
                     status: r.status,
-                    outcome,
                     pdu: pdu_hex,
                 };
                 let window = d.settings().report_window.as_millis() as i64;

@@ -87,17 +87,7 @@ impl Udh {
                     },
                 )
             })?;
-            if std::mem::replace(&mut seen[iei as usize], true)
-                && matches!(
-                    iei,
-                    IEI_CONCAT_8
-                        | IEI_CONCAT_16
-                        | IEI_PORTS_8
-                        | IEI_PORTS_16
-                        | IEI_SINGLE_SHIFT
-                        | IEI_LOCKING_SHIFT
-                )
-            {
+            if std::mem::replace(&mut seen[iei as usize], true) && understood(iei) {
                 warnings.push(Warning::RepeatedElement { iei });
             }
             match (iei, data) {
@@ -127,15 +117,7 @@ impl Udh {
                 (IEI_LOCKING_SHIFT, &[lang]) => udh.locking_shift = Some(lang),
                 // A known IEI with the wrong length is kept raw rather than guessed at.
                 _ => {
-                    if matches!(
-                        iei,
-                        IEI_CONCAT_8
-                            | IEI_CONCAT_16
-                            | IEI_PORTS_8
-                            | IEI_PORTS_16
-                            | IEI_SINGLE_SHIFT
-                            | IEI_LOCKING_SHIFT
-                    ) {
+                    if understood(iei) {
                         warnings.push(Warning::MalformedElement { iei, len });
                     }
                     udh.other.push(InformationElement {
@@ -148,6 +130,19 @@ impl Udh {
         }
         Ok(udh)
     }
+}
+
+/// The elements smsq reads rather than keeps raw.
+fn understood(iei: u8) -> bool {
+    matches!(
+        iei,
+        IEI_CONCAT_8
+            | IEI_CONCAT_16
+            | IEI_PORTS_8
+            | IEI_PORTS_16
+            | IEI_SINGLE_SHIFT
+            | IEI_LOCKING_SHIFT
+    )
 }
 
 fn concat(

@@ -136,6 +136,8 @@ pub struct Device {
     pub lost_reads: u32,
     /// Damage to the answers of the next sends, in order.
     pub damaged_send_answers: VecDeque<SendDamage>,
+    /// Status reports issued so far (each gets its own time stamp).
+    reports_sent: u32,
     // Input state.
     input: Vec<u8>,
     awaiting_pdu: Option<usize>,
@@ -175,6 +177,7 @@ impl Device {
             damaged_reads: 0,
             lost_reads: 0,
             damaged_send_answers: VecDeque::new(),
+            reports_sent: 0,
             input: Vec::new(),
             awaiting_pdu: None,
         };
@@ -749,7 +752,10 @@ impl Device {
                 let Ok(to) = Address::parse(&recipient) else {
                     return Vec::new();
                 };
-                let now = sim_time();
+                // Each report a second later than the one before: two reports for the same
+                // reference (after it wraps at 256) differ, as the network's do.
+                self.reports_sent += 1;
+                let now = sim_time_plus(self.reports_sent);
                 let (len, hex) = pdu::encode_status_report(mr, &to, now, now, status);
                 self.route_status_report(len, hex)
             }
@@ -851,6 +857,21 @@ impl Device {
         } else {
             Vec::new()
         }
+    }
+}
+
+/// `sim_time()` plus `seconds` (up to a day), still reproducible.
+fn sim_time_plus(seconds: u32) -> Timestamp {
+    let base = sim_time();
+    let total = u32::from(base.second)
+        + 60 * u32::from(base.minute)
+        + 3600 * u32::from(base.hour)
+        + seconds % 36_000;
+    Timestamp {
+        hour: ((total / 3600) % 24) as u8,
+        minute: ((total / 60) % 60) as u8,
+        second: (total % 60) as u8,
+        ..base
     }
 }
 

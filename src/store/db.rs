@@ -264,8 +264,6 @@ pub struct ReportIn {
     pub mr: u8,
     pub recipient: String,
     pub status: u8,
-    /// Some(true) delivered, Some(false) failed for good, None: the network is still trying.
-    pub outcome: Option<bool>,
     pub pdu: String,
 }
 
@@ -340,6 +338,87 @@ fn event(
         params![at, kind, message_id, inbox_id, detail],
     )?;
     Ok(())
+}
+
+/// How long before its `+CMGS` answer is recorded a part's status report may have been.
+const EARLY_REPORT_MS: i64 = 10 * 60 * 1000;
+
+/// Settles part `part` of `message_id` by status report `report_id` (reference `mr`, TP-ST
+/// `status`): the part's state, its message's state, and the history. Returns the message's
+/// state.
+fn apply_report(
+    tx: &Transaction<'_>,
+    report_id: i64,
+    message_id: i64,
+    part: i64,
+    mr: u8,
+    status: u8,
+    now: i64,
+) -> Result<String> {
+    tx.execute(
+        "UPDATE status_reports SET message_id = ?2, part = ?3 WHERE id = ?1",
+        params![report_id, message_id, part],
+    )?;
+    // Some(true) delivered, Some(false) failed, None still trying.
+    let final_kind = match crate::pdu::StatusKind::of(status) {
+        crate::pdu::StatusKind::Delivered => Some(true),
+        crate::pdu::StatusKind::Trying => None,
+        crate::pdu::StatusKind::Failed | crate::pdu::StatusKind::GaveUp => Some(false),
+    };
+    let part_state = match final_kind {
+        Some(true) => "delivered",
+        Some(false) => "failed",
+        None => "sent",
+    };
+    // A part matched without a reference (outcome unknown) learns it from the report.
+    tx.execute(
+        "UPDATE outbox_parts SET state = ?3, report_status = ?4, report_at = ?5, mr = COALESCE(mr, ?6)
+         WHERE message_id = ?1 AND part = ?2",
+        params![message_id, part, part_state, i64::from(status), now, i64::from(mr)],
+    )?;
+    let (total, delivered, failed): (i64, i64, i64) = tx.query_row(
+        "SELECT COUNT(*), SUM(state = 'delivered'), SUM(state = 'failed') FROM outbox_parts WHERE message_id = ?1",
+        [message_id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let current: String = tx.query_row(
+        "SELECT state FROM outbox WHERE id = ?1",
+        [message_id],
+        |r| r.get(0),
+    )?;
+    let message_state = if failed > 0 {
+        "failed".to_string()
+    } else if delivered == total {
+        "delivered".to_string()
+    } else {
+        current
+    };
+    tx.execute(
+        "UPDATE outbox SET state = ?2, updated_at = ?3, last_error = CASE WHEN ?2 = 'failed' THEN ?4 ELSE last_error END WHERE id = ?1",
+        params![message_id, message_state, now, format!("status report: {}", crate::pdu::status_text(status))],
+    )?;
+    event(
+        tx,
+        now,
+        "status_report",
+        Some(message_id),
+        None,
+        &format!(
+            "part {part}: {} (0x{status:02X})",
+            crate::pdu::status_text(status)
+        ),
+    )?;
+    if message_state == "delivered" || (message_state == "failed" && final_kind == Some(false)) {
+        event(
+            tx,
+            now,
+            &message_state,
+            Some(message_id),
+            None,
+            "per status reports",
+        )?;
+    }
+    Ok(message_state)
 }
 
 /// A status report whose reference matches no accepted part may be for a part whose
@@ -720,8 +799,27 @@ impl Db {
                 "all parts accepted by the network",
             )?;
         }
+        // The modem may hand over the status report before the daemon has recorded the
+        // answer it came after (both reach this thread from different tasks): a report for
+        // this reference and recipient, through the same modem, that arrived moments ago
+        // and matched nothing is this part's.
+        let early: Option<(i64, u8)> = tx
+            .query_row(
+                "SELECT r.id, r.status FROM status_reports r, outbox o, outbox_parts p
+                 WHERE o.id = ?1 AND p.message_id = ?1 AND p.part = ?2
+                   AND r.message_id IS NULL AND r.mr = ?3 AND r.recipient = o.recipient
+                   AND r.modem = p.modem AND r.received_at >= ?4
+                 ORDER BY r.received_at DESC LIMIT 1",
+                params![id, part, i64::from(mr), now - EARLY_REPORT_MS],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let state = match early {
+            Some((report_id, status)) => apply_report(&tx, report_id, id, part, mr, status, now)?,
+            None => state.to_string(),
+        };
         tx.commit()?;
-        Ok(state.to_string())
+        Ok(state)
     }
 
     /// A temporary failure: try again at `next_at`, one more attempt counted.
@@ -887,12 +985,11 @@ impl Db {
         window_ms: i64,
         now: i64,
     ) -> Result<Option<ReportOutcome>> {
-        let (modem, mr, recipient, status, final_kind, pdu) = (
+        let (modem, mr, recipient, status, pdu) = (
             r.modem.as_str(),
             r.mr,
             r.recipient.as_str(),
             r.status,
-            r.outcome,
             r.pdu.as_str(),
         );
         let tx = self.conn.transaction()?;
@@ -929,65 +1026,7 @@ impl Db {
             tx.commit()?;
             return Ok(None);
         };
-        tx.execute(
-            "UPDATE status_reports SET message_id = ?2, part = ?3 WHERE id = ?1",
-            params![report_id, message_id, part],
-        )?;
-        // final_kind: Some(true) delivered, Some(false) failed, None still trying.
-        let part_state = match final_kind {
-            Some(true) => "delivered",
-            Some(false) => "failed",
-            None => "sent",
-        };
-        // A part matched without a reference (outcome unknown) learns it from the report.
-        tx.execute(
-            "UPDATE outbox_parts SET state = ?3, report_status = ?4, report_at = ?5, mr = COALESCE(mr, ?6)
-             WHERE message_id = ?1 AND part = ?2",
-            params![message_id, part, part_state, i64::from(status), now, i64::from(mr)],
-        )?;
-        let (total, delivered, failed): (i64, i64, i64) = tx.query_row(
-            "SELECT COUNT(*), SUM(state = 'delivered'), SUM(state = 'failed') FROM outbox_parts WHERE message_id = ?1",
-            [message_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?;
-        let current: String = tx.query_row(
-            "SELECT state FROM outbox WHERE id = ?1",
-            [message_id],
-            |r| r.get(0),
-        )?;
-        let message_state = if failed > 0 {
-            "failed".to_string()
-        } else if delivered == total {
-            "delivered".to_string()
-        } else {
-            current
-        };
-        tx.execute(
-            "UPDATE outbox SET state = ?2, updated_at = ?3, last_error = CASE WHEN ?2 = 'failed' THEN ?4 ELSE last_error END WHERE id = ?1",
-            params![message_id, message_state, now, format!("status report: {}", crate::pdu::status_text(status))],
-        )?;
-        event(
-            &tx,
-            now,
-            "status_report",
-            Some(message_id),
-            None,
-            &format!(
-                "part {part}: {} (0x{status:02X})",
-                crate::pdu::status_text(status)
-            ),
-        )?;
-        if message_state == "delivered" || (message_state == "failed" && final_kind == Some(false))
-        {
-            event(
-                &tx,
-                now,
-                &message_state,
-                Some(message_id),
-                None,
-                "per status reports",
-            )?;
-        }
+        let message_state = apply_report(&tx, report_id, message_id, part, mr, status, now)?;
         tx.commit()?;
         Ok(Some(ReportOutcome {
             message_id,

@@ -1,12 +1,11 @@
 use super::db::*;
 
-fn report(mr: u8, recipient: &str, status: u8, outcome: Option<bool>, pdu: &str) -> ReportIn {
+fn report(mr: u8, recipient: &str, status: u8, pdu: &str) -> ReportIn {
     ReportIn {
         modem: "m0".into(),
         mr,
         recipient: recipient.into(),
         status,
-        outcome,
         pdu: pdu.into(),
     }
 }
@@ -66,11 +65,7 @@ fn multipart_is_sent_in_order_and_completes() {
     // Reports: delivered only when every part is.
     for part in 1..=3u8 {
         let out = db
-            .record_status_report(
-                &report(part, "+1", 0, Some(true), &format!("R{part}")),
-                86_400_000,
-                30,
-            )
+            .record_status_report(&report(part, "+1", 0, &format!("R{part}")), 86_400_000, 30)
             .unwrap()
             .unwrap();
         assert_eq!(out.part, i64::from(part));
@@ -81,7 +76,7 @@ fn multipart_is_sent_in_order_and_completes() {
     }
     // The same report again (a sweep re-read) changes nothing.
     assert_eq!(
-        db.record_status_report(&report(1, "+1", 0, Some(true), "R1"), 86_400_000, 40)
+        db.record_status_report(&report(1, "+1", 0, "R1"), 86_400_000, 40)
             .unwrap(),
         None
     );
@@ -98,7 +93,7 @@ fn report_matching_respects_recipient_window_and_wrap() {
     db.mark_sent(new, 1, 9, 1000).unwrap();
     // MR 9 to +1 twice: the newest wins.
     let out = db
-        .record_status_report(&report(9, "+1", 0x46, Some(false), "A"), 10_000, 2000)
+        .record_status_report(&report(9, "+1", 0x46, "A"), 10_000, 2000)
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -107,14 +102,14 @@ fn report_matching_respects_recipient_window_and_wrap() {
     );
     // Wrong recipient: unmatched.
     assert_eq!(
-        db.record_status_report(&report(9, "+2", 0, Some(true), "B"), 10_000, 2000)
+        db.record_status_report(&report(9, "+2", 0, "B"), 10_000, 2000)
             .unwrap(),
         None
     );
     // Outside the window: unmatched.
     let (_, _) = (old, ());
     assert_eq!(
-        db.record_status_report(&report(9, "+1", 0, Some(true), "C"), 500, 5000)
+        db.record_status_report(&report(9, "+1", 0, "C"), 500, 5000)
             .unwrap(),
         None
     );
@@ -170,7 +165,7 @@ fn unknown_outcome_after_a_crash_is_never_resent_automatically() {
     assert_eq!(parts[1].state, "unknown");
     // A late report still settles it.
     let out = db
-        .record_status_report(&report(3, "+1", 0, Some(true), "R"), 1000, 12)
+        .record_status_report(&report(3, "+1", 0, "R"), 1000, 12)
         .unwrap();
     assert!(out.is_some());
     // Resending is a decision: only the unknown part goes again.
@@ -286,19 +281,19 @@ fn reports_settle_parts_whose_reference_was_lost() {
     db.mark_sending(lost, 1, "m0", 30).unwrap();
     assert_eq!(db.reconcile_after_restart(100).unwrap(), vec![lost]);
     // Another modem's or another recipient's report does not settle it.
-    let mut other_modem = report(41, "+1", 0, Some(true), "X");
+    let mut other_modem = report(41, "+1", 0, "X");
     other_modem.modem = "m1".into();
     assert_eq!(
         db.record_status_report(&other_modem, 10_000, 200).unwrap(),
         None
     );
     assert_eq!(
-        db.record_status_report(&report(41, "+2", 0, Some(true), "Y"), 10_000, 200)
+        db.record_status_report(&report(41, "+2", 0, "Y"), 10_000, 200)
             .unwrap(),
         None
     );
     let out = db
-        .record_status_report(&report(41, "+1", 0, Some(true), "Z"), 10_000, 200)
+        .record_status_report(&report(41, "+1", 0, "Z"), 10_000, 200)
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -328,12 +323,12 @@ fn among_several_lost_references_the_modems_next_one_decides() {
         .unwrap();
     // b came after reference 7 (so it had 8); d after 9 (so 10).
     let out = db
-        .record_status_report(&report(10, "+1", 0, Some(true), "R10"), 10_000, 100)
+        .record_status_report(&report(10, "+1", 0, "R10"), 10_000, 100)
         .unwrap()
         .unwrap();
     assert_eq!(out.message_id, d);
     let out = db
-        .record_status_report(&report(8, "+1", 0x41, Some(false), "R8"), 10_000, 100)
+        .record_status_report(&report(8, "+1", 0x41, "R8"), 10_000, 100)
         .unwrap()
         .unwrap();
     assert_eq!((out.message_id, out.message_state.as_str()), (b, "failed"));
@@ -345,7 +340,7 @@ fn among_several_lost_references_the_modems_next_one_decides() {
     db.mark_sending(f, 1, "m0", 52).unwrap();
     db.mark_unknown(f, 1, "x", 53).unwrap();
     assert_eq!(
-        db.record_status_report(&report(77, "+3", 0, Some(true), "R77"), 10_000, 100)
+        db.record_status_report(&report(77, "+3", 0, "R77"), 10_000, 100)
             .unwrap(),
         None
     );
@@ -374,7 +369,7 @@ fn a_version_1_database_is_migrated() {
     db.mark_sending(id, 1, "m0", 5).unwrap();
     assert_eq!(db.reconcile_after_restart(6).unwrap(), vec![id]);
     let out = db
-        .record_status_report(&report(1, "+1", 0, Some(true), "R"), 10_000, 7)
+        .record_status_report(&report(1, "+1", 0, "R"), 10_000, 7)
         .unwrap();
     assert_eq!(out.map(|o| o.message_id), Some(id));
 }
@@ -420,4 +415,30 @@ fn refused_pins_are_remembered_per_sim() {
     assert!(db.pin_refused("8963", "aa").unwrap(), "across a restart");
     assert!(!db.pin_refused("8963", "bb").unwrap(), "another PIN");
     assert!(!db.pin_refused("8964", "aa").unwrap(), "another SIM");
+}
+
+/// The status report may be committed before the answer it came after (the receiver and the
+/// dispatcher reach the store separately): recording the answer then settles the part.
+#[test]
+fn a_report_stored_before_its_answer_settles_the_part() {
+    let mut db = Db::open_in_memory().unwrap();
+    let (id, _) = db.enqueue(&msg("+1", 1), 0).unwrap();
+    db.mark_sending(id, 1, "m0", 10).unwrap();
+    assert_eq!(
+        db.record_status_report(&report(33, "+1", 0, "EARLY"), 10_000, 20)
+            .unwrap(),
+        None
+    );
+    assert_eq!(db.mark_sent(id, 1, 33, 25).unwrap(), "delivered");
+    let (m, parts, _) = db.message(id).unwrap().unwrap();
+    assert_eq!(
+        (m.state.as_str(), parts[0].state.as_str()),
+        ("delivered", "delivered")
+    );
+    // Another recipient's or another reference's early report is not taken.
+    let (other, _) = db.enqueue(&msg("+2", 1), 30).unwrap();
+    db.mark_sending(other, 1, "m0", 31).unwrap();
+    db.record_status_report(&report(40, "+2", 0, "OTHER"), 10_000, 32)
+        .unwrap();
+    assert_eq!(db.mark_sent(other, 1, 41, 33).unwrap(), "sent");
 }
