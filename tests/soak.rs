@@ -10,7 +10,8 @@
 //!
 //! The modem is a simulator in this process that smsqd opens with `--device`, so it lives on
 //! across kills as a real modem does (its prompt, storage and sent messages included), with a
-//! small network delay so that kills land mid-send.
+//! small network delay so that kills land mid-send. `SOAK_KEEP_DB=/tmp/soak.db` keeps a copy
+//! of the database for a closer look; `SOAK_SEED` repeats a run.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -174,6 +175,14 @@ async fn kill_9_during_a_long_run_loses_and_duplicates_nothing() {
                 .map(|m| m["text"].as_str().unwrap_or("").to_string()),
         );
         before = rows.last().and_then(|m| m["id"].as_i64());
+    }
+
+    // SOAK_KEEP_DB=path keeps a copy of the database for a closer look.
+    if let Ok(keep) = std::env::var("SOAK_KEEP_DB") {
+        for suffix in ["", "-wal", "-shm"] {
+            let from = format!("{}{suffix}", d.db.display());
+            let _ = std::fs::copy(&from, format!("{keep}{suffix}"));
+        }
     }
 
     // The accounting.

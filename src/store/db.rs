@@ -137,6 +137,7 @@ CREATE INDEX events_message ON events (message_id);
 const SCHEMA_V2: &str = r#"
 ALTER TABLE outbox_parts ADD COLUMN handed_at INTEGER;
 CREATE INDEX parts_unknown ON outbox_parts (modem, handed_at) WHERE state = 'unknown';
+CREATE INDEX parts_handed ON outbox_parts (modem, handed_at);
 ALTER TABLE inbox_parts ADD COLUMN split_low INTEGER;
 ALTER TABLE inbox_parts ADD COLUMN split_high INTEGER;
 CREATE TABLE pin_refusals (
@@ -428,7 +429,9 @@ fn apply_report(
 /// whose reference the modem would have given next is taken: modems number submissions one
 /// after another (TS 23.040 §9.2.3.6), so it is the reference of the last part that same
 /// modem had accepted before plus one. Anything still ambiguous stays unmatched rather than
-/// settle the wrong message.
+/// settle the wrong message. `must_predict`: an accepted part holds this reference too (it
+/// wrapped), so only a candidate handed over after it whose predicted reference is this one
+/// may take the report from it.
 fn match_unknown_part(
     tx: &Transaction<'_>,
     modem: &str,
@@ -436,6 +439,7 @@ fn match_unknown_part(
     recipient: &str,
     since: i64,
     now: i64,
+    must_predict: bool,
 ) -> Result<Option<(i64, i64)>> {
     let mut st = tx.prepare_cached(
         "SELECT p.message_id, p.part, p.handed_at FROM outbox_parts p JOIN outbox o ON o.id = p.message_id
@@ -448,12 +452,14 @@ fn match_unknown_part(
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?
         .collect::<Result<_>>()?;
-    if candidates.len() <= 1 {
+    if candidates.len() <= 1 && !must_predict {
         return Ok(candidates.first().map(|&(m, p, _)| (m, p)));
     }
+    // The part handed to this modem just before, whose reference is known (from its answer,
+    // or from its own report when its answer was lost too).
     let mut previous = tx.prepare_cached(
-        "SELECT mr FROM outbox_parts WHERE modem = ?1 AND mr IS NOT NULL AND sent_at <= ?2
-         ORDER BY sent_at DESC LIMIT 1",
+        "SELECT mr FROM outbox_parts WHERE modem = ?1 AND handed_at < ?2 AND mr IS NOT NULL
+         ORDER BY handed_at DESC LIMIT 1",
     )?;
     let mut predicted = Vec::new();
     for &(message_id, part, handed_at) in &candidates {
@@ -1001,19 +1007,29 @@ impl Db {
             return Ok(None);
         }
         let report_id = tx.last_insert_rowid();
-        let found: Option<(i64, i64)> = tx
+        let by_reference: Option<(i64, i64, i64)> = tx
             .query_row(
-                "SELECT p.message_id, p.part FROM outbox_parts p JOIN outbox o ON o.id = p.message_id
+                "SELECT p.message_id, p.part, p.sent_at FROM outbox_parts p JOIN outbox o ON o.id = p.message_id
                  WHERE p.mr = ?1 AND o.recipient = ?2 AND p.sent_at >= ?3 AND p.state IN ('sent', 'unknown', 'delivered', 'failed')
                  ORDER BY p.sent_at DESC LIMIT 1",
                 params![i64::from(mr), recipient, now - window_ms],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-        let found = match found {
-            Some(hit) => Some(hit),
-            None => match_unknown_part(&tx, modem, mr, recipient, now - window_ms, now)?,
-        };
+        // References wrap after 256 sends through a modem: a part whose answer was lost
+        // after the one that last had this reference may be the report's, if the modem
+        // would have given it this reference.
+        let since = by_reference.map_or(now - window_ms, |(_, _, sent_at)| sent_at + 1);
+        let lost = match_unknown_part(
+            &tx,
+            modem,
+            mr,
+            recipient,
+            since,
+            now,
+            by_reference.is_some(),
+        )?;
+        let found = lost.or(by_reference.map(|(message_id, part, _)| (message_id, part)));
         let Some((message_id, part)) = found else {
             event(
                 &tx,

@@ -357,7 +357,8 @@ fn a_version_1_database_is_migrated() {
     // Back to what version 1 had.
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP INDEX parts_unknown; ALTER TABLE outbox_parts DROP COLUMN handed_at;
+        "DROP INDEX parts_unknown; DROP INDEX parts_handed;
+         ALTER TABLE outbox_parts DROP COLUMN handed_at;
          ALTER TABLE inbox_parts DROP COLUMN split_low;
          ALTER TABLE inbox_parts DROP COLUMN split_high;
          DROP TABLE pin_refusals;
@@ -441,4 +442,44 @@ fn a_report_stored_before_its_answer_settles_the_part() {
     db.record_status_report(&report(40, "+2", 0, "OTHER"), 10_000, 32)
         .unwrap();
     assert_eq!(db.mark_sent(other, 1, 41, 33).unwrap(), "sent");
+}
+
+/// References wrap after 256 sends through a modem: a report whose reference an older,
+/// settled part also had belongs to the newer part whose answer was lost, when the modem
+/// would have given that part this reference; not when it would not.
+#[test]
+fn a_wrapped_reference_goes_to_the_lost_part_the_modem_gave_it_to() {
+    let mut db = Db::open_in_memory().unwrap();
+    let (old, _) = db.enqueue(&msg("+1", 1), 0).unwrap();
+    db.mark_sending(old, 1, "m0", 0).unwrap();
+    db.mark_sent(old, 1, 7, 1).unwrap();
+    db.record_status_report(&report(7, "+1", 0, "OLD"), 10_000, 2)
+        .unwrap()
+        .unwrap();
+    // 255 sends later the modem is at 6 again; the next part's answer is lost (it had 7).
+    let (before, _) = db.enqueue(&msg("+1", 1), 100).unwrap();
+    db.mark_sending(before, 1, "m0", 100).unwrap();
+    db.mark_sent(before, 1, 6, 101).unwrap();
+    let (lost, _) = db.enqueue(&msg("+1", 1), 102).unwrap();
+    db.mark_sending(lost, 1, "m0", 102).unwrap();
+    db.mark_unknown(lost, 1, "timeout after hand-over", 103)
+        .unwrap();
+    let out = db
+        .record_status_report(&report(7, "+1", 0, "NEW"), 10_000, 110)
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.message_id, lost);
+    // A report for a part that was accepted is not taken by a lost part the modem would
+    // have numbered differently.
+    let (sent, _) = db.enqueue(&msg("+1", 1), 200).unwrap();
+    db.mark_sending(sent, 1, "m0", 200).unwrap();
+    db.mark_sent(sent, 1, 8, 201).unwrap();
+    let (lost2, _) = db.enqueue(&msg("+1", 1), 202).unwrap();
+    db.mark_sending(lost2, 1, "m0", 202).unwrap();
+    db.mark_unknown(lost2, 1, "unplugged", 203).unwrap();
+    let out = db
+        .record_status_report(&report(8, "+1", 0, "FOR-SENT"), 10_000, 210)
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.message_id, sent);
 }
