@@ -4,7 +4,7 @@
 //! ```toml
 //! country = "PH"                 # default country for national numbers
 //! delivery_reports = true
-//! send_gap = "3s"                # per modem, between two sends
+//! send_gap = "3s"                # per modem, between the starts of two sends
 //! max_attempts = 5
 //! retry_base = "30s"
 //! multipart_timeout = "24h"

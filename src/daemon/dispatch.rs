@@ -1,6 +1,7 @@
-//! Sending: one dispatcher per modem takes the due messages that routing (`routing.rs`)
-//! gives it, claims each in the store (so two modems never send the same message), and
-//! sends its parts in order, paced by `send_gap`. Each outcome maps to one store transition:
+//! Sending: one dispatcher per modem; each, when idle, takes the first due message routing
+//! (`routing.rs`) lets it send, claims it in the store (exclusively: no two modems send the
+//! same message, and an idle modem never waits for a busy one), and sends its parts in
+//! order, paced by `send_gap` (the least time between the starts of two sends). Each outcome maps to one store transition:
 //!
 //! | modem says | message becomes |
 //! |---|---|
@@ -57,14 +58,12 @@ async fn views(d: &Daemon) -> Vec<ModemView> {
         .zip(d.rules())
         .map(|(m, rules)| {
             let s = m.status();
-            let (sent_today, in_flight) = load.get(m.id()).copied().unwrap_or((0, 0));
             ModemView {
                 id: m.id().to_string(),
                 healthy: s.state == ModemState::Ready && s.is_registered(),
                 prefixes: rules.prefixes.clone(),
-                sent_today,
+                sent_today: load.get(m.id()).copied().unwrap_or(0),
                 daily_cap: rules.daily_cap,
-                in_flight,
             }
         })
         .collect()
@@ -92,7 +91,7 @@ pub async fn run(d: Arc<Daemon>, k: usize) {
         };
         let picked = candidates
             .iter()
-            .find(|(_, to, started)| routing::route(to, started.as_deref(), &views) == Some(k))
+            .find(|(_, to, owner)| routing::may_send(k, to, owner.as_deref(), &views))
             .cloned();
         let Some((id, _, _)) = picked else {
             // Nothing for this modem now. If work is due but this modem cannot take it (absent,
@@ -171,8 +170,10 @@ async fn send_parts(
         }
         d.set_store_fault(k, None);
         *store_pause = STORE_PAUSE_FIRST;
-        let result = modem.send_pdu(*tpdu_len, pdu).await;
+        // The gap counts from the start of one send to the start of the next, as carriers'
+        // volume rules count messages: a slow network does not add to it.
         *last_send = Some(Instant::now());
+        let result = modem.send_pdu(*tpdu_len, pdu).await;
         let stop = record(d, k, modem, due, part, result).await;
         d.changed.notify_one();
         // A daily cap may just have been reached: let the other dispatchers re-route.

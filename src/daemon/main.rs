@@ -67,7 +67,7 @@ struct Args {
     /// Default country for national numbers (ISO code: PH, PL, GB...).
     #[arg(long)]
     country: Option<String>,
-    /// Minimum time between two sends, e.g. 3s, 500ms.
+    /// Least time between the starts of two sends, e.g. 3s, 500ms.
     #[arg(long, default_value = "3s", value_parser = parse_gap)]
     send_gap: Duration,
     /// Do not ask for delivery reports by default.

@@ -34,7 +34,7 @@ pub struct Settings {
     pub default_country: Option<&'static Country>,
     /// Ask for delivery reports unless a request says otherwise.
     pub status_reports: bool,
-    /// Minimum time between two sends through one modem.
+    /// Least time between the starts of two sends through one modem.
     pub send_gap: Duration,
     /// Attempts before a temporarily failing message is given up.
     pub max_attempts: i64,
@@ -150,7 +150,7 @@ pub struct ModemRules {
     pub prefixes: Vec<String>,
     /// Parts this SIM may send per day (UTC); `None` for no cap.
     pub daily_cap: Option<i64>,
-    /// This modem's minimum time between sends; `None`: the global `send_gap`.
+    /// This modem's least time between the starts of two sends; `None`: the global `send_gap`.
     pub send_gap: Option<Duration>,
 }
 

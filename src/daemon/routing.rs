@@ -1,13 +1,15 @@
-//! Which modem sends a message: pure, so every rule is tested without ports or clocks.
+//! Which modems may send a message: pure, so every rule is tested without ports or clocks.
+//! Every idle modem asks this of the due messages in order and claims the first it may send
+//! (the store makes the claim exclusive), so several modems send at the same time and none
+//! waits for a busy one.
 //!
-//! 1. A message that already started keeps its modem (all parts through one SIM), while that
-//!    modem can send; if it cannot, the message waits for it (the parts share a
-//!    concatenation reference that only makes sense from one sender).
+//! 1. A message that a modem owns (claimed it, or sent a part of it) goes through that modem
+//!    only, while it can send; if it cannot, the message waits for it (the parts share a
+//!    concatenation reference that only makes sense from one sender). A claim without a
+//!    part sent is let go when the message goes back to the queue.
 //! 2. Otherwise, among modems that can send now (ready, registered, under their daily cap),
 //!    the ones with the longest prefix matching the recipient (a carrier's numbers from that
-//!    carrier's SIM, where texting is cheap or free).
-//! 3. If no usable modem has a matching prefix, the least busy usable modem (fewest parts
-//!    sent today, then fewest in flight).
+//!    carrier's SIM, where texting is cheap or free); with no matching prefix, any of them.
 
 /// What routing needs to know about one modem.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,7 +22,6 @@ pub struct ModemView {
     pub sent_today: i64,
     /// None: no cap.
     pub daily_cap: Option<i64>,
-    pub in_flight: i64,
 }
 
 impl ModemView {
@@ -38,17 +39,22 @@ impl ModemView {
     }
 }
 
-/// The modem (index into `modems`) that should send to `recipient` now, or `None` to wait.
-pub fn route(recipient: &str, started_on: Option<&str>, modems: &[ModemView]) -> Option<usize> {
-    if let Some(id) = started_on {
-        return modems.iter().position(|m| m.id == id && m.usable());
+/// Whether modem `k` (an index into `modems`) may send to `recipient` now; `owner` is the
+/// modem that owns the message, if one does.
+pub fn may_send(k: usize, recipient: &str, owner: Option<&str>, modems: &[ModemView]) -> bool {
+    let Some(me) = modems.get(k).filter(|m| m.usable()) else {
+        return false;
+    };
+    if let Some(id) = owner {
+        return me.id == id;
     }
-    let usable = || modems.iter().enumerate().filter(|(_, m)| m.usable());
-    let best = usable().map(|(_, m)| m.match_len(recipient)).max()?;
-    usable()
-        .filter(|(_, m)| m.match_len(recipient) == best)
-        .min_by_key(|(_, m)| (m.sent_today, m.in_flight))
-        .map(|(i, _)| i)
+    let best = modems
+        .iter()
+        .filter(|m| m.usable())
+        .map(|m| m.match_len(recipient))
+        .max()
+        .unwrap_or(0);
+    me.match_len(recipient) == best
 }
 
 #[cfg(test)]
@@ -62,28 +68,35 @@ mod tests {
             prefixes: prefixes.iter().map(|p| p.to_string()).collect(),
             sent_today,
             daily_cap: None,
-            in_flight: 0,
         }
     }
 
+    /// The modems (indices) that may send to `to`.
+    fn senders(to: &str, owner: Option<&str>, modems: &[ModemView]) -> Vec<usize> {
+        (0..modems.len())
+            .filter(|&k| may_send(k, to, owner, modems))
+            .collect()
+    }
+
     #[test]
-    fn prefix_rules_then_least_busy() {
+    fn prefix_rules_then_any_modem() {
         let modems = vec![
             modem("globe", &["+63917", "+63905"], 50),
             modem("smart", &["+63918", "+63920"], 10),
             modem("any", &[], 5),
         ];
-        assert_eq!(route("+639171234567", None, &modems), Some(0));
-        assert_eq!(route("+639181234567", None, &modems), Some(1));
-        // No prefix matches: the least busy of all.
-        assert_eq!(route("+48601234567", None, &modems), Some(2));
+        assert_eq!(senders("+639171234567", None, &modems), vec![0]);
+        assert_eq!(senders("+639181234567", None, &modems), vec![1]);
+        // No prefix matches: any modem, whichever is idle first; how busy a modem was today
+        // does not keep an idle one waiting.
+        assert_eq!(senders("+48601234567", None, &modems), vec![0, 1, 2]);
     }
 
     #[test]
     fn longest_prefix_wins() {
         let modems = vec![modem("a", &["+63"], 0), modem("b", &["+63917"], 100)];
-        assert_eq!(route("+639171234567", None, &modems), Some(1));
-        assert_eq!(route("+639991234567", None, &modems), Some(0));
+        assert_eq!(senders("+639171234567", None, &modems), vec![1]);
+        assert_eq!(senders("+639991234567", None, &modems), vec![0]);
     }
 
     #[test]
@@ -91,31 +104,30 @@ mod tests {
         let mut modems = vec![modem("globe", &["+63917"], 0), modem("smart", &[], 0)];
         modems[0].healthy = false;
         assert_eq!(
-            route("+639171234567", None, &modems),
-            Some(1),
+            senders("+639171234567", None, &modems),
+            vec![1],
             "work moves to another modem"
         );
         modems[0].healthy = true;
         modems[0].daily_cap = Some(100);
         modems[0].sent_today = 100;
         assert_eq!(
-            route("+639171234567", None, &modems),
-            Some(1),
+            senders("+639171234567", None, &modems),
+            vec![1],
             "a capped SIM rests"
         );
         modems[1].healthy = false;
-        assert_eq!(
-            route("+639171234567", None, &modems),
-            None,
+        assert!(
+            senders("+639171234567", None, &modems).is_empty(),
             "nothing can send: wait"
         );
     }
 
     #[test]
-    fn a_started_message_stays_on_its_modem() {
+    fn an_owned_message_stays_on_its_modem() {
         let mut modems = vec![modem("globe", &[], 0), modem("smart", &["+63917"], 0)];
-        assert_eq!(route("+639171234567", Some("globe"), &modems), Some(0));
+        assert_eq!(senders("+639171234567", Some("globe"), &modems), vec![0]);
         modems[0].healthy = false;
-        assert_eq!(route("+639171234567", Some("globe"), &modems), None);
+        assert!(senders("+639171234567", Some("globe"), &modems).is_empty());
     }
 }

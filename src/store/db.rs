@@ -341,6 +341,19 @@ fn event(
     Ok(())
 }
 
+/// Lets go of the claim on message `id` when none of its parts has left the queue, so that
+/// another modem may send it; a started message stays with its modem (one sender for all
+/// the parts of a concatenated message).
+fn release_if_unstarted(tx: &Transaction<'_>, id: i64) -> Result<()> {
+    tx.execute(
+        "UPDATE outbox SET modem = NULL WHERE id = ?1
+           AND NOT EXISTS (SELECT 1 FROM outbox_parts p WHERE p.message_id = ?1
+                           AND p.state != 'pending')",
+        [id],
+    )?;
+    Ok(())
+}
+
 /// How long before its `+CMGS` answer is recorded a part's status report may have been.
 const EARLY_REPORT_MS: i64 = 10 * 60 * 1000;
 
@@ -550,6 +563,13 @@ impl Db {
     /// Applies the unknown-outcome rule to parts left `sending` by a previous run.
     pub fn reconcile_after_restart(&mut self, now: i64) -> Result<Vec<i64>> {
         let tx = self.conn.transaction()?;
+        // Claims of the previous run that never reached a modem: any modem may take them.
+        tx.execute(
+            "UPDATE outbox SET modem = NULL WHERE state = 'queued' AND modem IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM outbox_parts p WHERE p.message_id = outbox.id
+                               AND p.state != 'pending')",
+            [],
+        )?;
         let ids: Vec<i64> = {
             let mut st =
                 tx.prepare("SELECT DISTINCT message_id FROM outbox_parts WHERE state = 'sending'")?;
@@ -651,18 +671,15 @@ impl Db {
         }
     }
 
-    /// Due messages in dispatch order, with the modem a message is bound to once a part
-    /// went out through it (`None` while it may still go anywhere).
+    /// Due messages in dispatch order, with the modem that owns each (claimed it, or sent a
+    /// part of it); `None` while it may go to any modem.
     pub fn due_candidates(
         &self,
         now: i64,
         limit: i64,
     ) -> Result<Vec<(i64, String, Option<String>)>> {
         let mut st = self.conn.prepare_cached(
-            "SELECT o.id, o.recipient,
-                    CASE WHEN EXISTS (SELECT 1 FROM outbox_parts p WHERE p.message_id = o.id
-                                      AND p.state IN ('sent', 'delivered', 'failed', 'unknown'))
-                         THEN o.modem END
+            "SELECT o.id, o.recipient, o.modem
              FROM outbox o
              WHERE o.state IN ('queued', 'sending') AND o.next_attempt_at <= ?1
              ORDER BY o.priority DESC, o.created_at, o.id LIMIT ?2",
@@ -673,14 +690,15 @@ impl Db {
         .collect()
     }
 
-    /// Takes message `id` for `modem` unless another modem already has it. `true` if taken.
+    /// Takes message `id` for `modem` unless another modem has it. `true` if taken. The claim
+    /// is exclusive from this commit on: `outbox.modem` names the owner, and only the owner
+    /// claims it again. It is let go (back to NULL) when the message returns to the queue
+    /// before any part went out (`release_if_unstarted`), and at start-up.
     pub fn claim(&mut self, id: i64, modem: &str, now: i64) -> Result<bool> {
         let n = self.conn.execute(
             "UPDATE outbox SET modem = ?2, updated_at = ?3
              WHERE id = ?1 AND state IN ('queued', 'sending') AND next_attempt_at <= ?3
-               AND (modem IS NULL OR modem = ?2 OR NOT EXISTS (
-                    SELECT 1 FROM outbox_parts p WHERE p.message_id = ?1
-                    AND p.state IN ('sent', 'delivered', 'failed', 'unknown', 'sending')))",
+               AND (modem IS NULL OR modem = ?2)",
             params![id, modem, now],
         )?;
         Ok(n == 1)
@@ -725,26 +743,13 @@ impl Db {
         }))
     }
 
-    /// Per modem: parts sent since `since`, and messages in flight.
-    pub fn modem_load(&self, since: i64) -> Result<std::collections::HashMap<String, (i64, i64)>> {
-        let mut load = std::collections::HashMap::new();
+    /// Per modem: parts sent since `since` (for daily caps).
+    pub fn modem_load(&self, since: i64) -> Result<std::collections::HashMap<String, i64>> {
         let mut st = self.conn.prepare_cached(
             "SELECT modem, COUNT(*) FROM outbox_parts WHERE modem IS NOT NULL AND sent_at >= ?1 GROUP BY modem",
         )?;
-        for row in st.query_map([since], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-        })? {
-            let (m, n) = row?;
-            load.entry(m).or_insert((0, 0)).0 = n;
-        }
-        let mut st = self.conn.prepare_cached(
-            "SELECT modem, COUNT(*) FROM outbox WHERE state = 'sending' AND modem IS NOT NULL GROUP BY modem",
-        )?;
-        for row in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
-            let (m, n) = row?;
-            load.entry(m).or_insert((0, 0)).1 = n;
-        }
-        Ok(load)
+        st.query_map([since], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect()
     }
 
     /// When the next queued message becomes due, if any.
@@ -828,7 +833,8 @@ impl Db {
         Ok(state)
     }
 
-    /// A temporary failure: try again at `next_at`, one more attempt counted.
+    /// A temporary failure: try again at `next_at`, one more attempt counted. Until a part
+    /// went out, the next attempt may be through any modem.
     pub fn retry_later(
         &mut self,
         id: i64,
@@ -846,6 +852,7 @@ impl Db {
             "UPDATE outbox SET state = 'queued', attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3, updated_at = ?4 WHERE id = ?1",
             params![id, error, next_at, now],
         )?;
+        release_if_unstarted(&tx, id)?;
         event(&tx, now, "retry", Some(id), None, error)?;
         tx.commit()
     }
@@ -861,6 +868,7 @@ impl Db {
             "UPDATE outbox SET state = 'queued', last_error = ?2, updated_at = ?3 WHERE id = ?1",
             params![id, why, now],
         )?;
+        release_if_unstarted(&tx, id)?;
         event(&tx, now, "requeued", Some(id), None, why)?;
         tx.commit()
     }

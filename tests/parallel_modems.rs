@@ -1,0 +1,95 @@
+//! Several modems send at the same time: through the real smsqd with simulated modems whose
+//! network takes a while to accept each SMS, N modems without prefixes send N times what one
+//! modem sends in the same time, each message once and through one modem.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use smsq::api::Op;
+
+#[path = "common/smsqd.rs"]
+mod smsqd;
+use smsqd::{Smsqd, send, wait_state};
+
+/// How long the simulated network takes to accept each SMS.
+const NETWORK: &str = "400ms";
+/// Messages per modem.
+const PER_MODEM: usize = 8;
+
+/// Sends `PER_MODEM` messages per modem through `modems` simulated modems; returns the time
+/// from the first submission until every message is sent, and how many each modem sent.
+async fn run(modems: usize) -> (Duration, HashMap<String, usize>) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("smsqd.toml");
+    let mut text = String::from("country = \"PH\"\nsend_gap = \"0s\"\ndelivery_reports = false\n");
+    for i in 0..modems {
+        text.push_str(&format!("[[modem]]\nid = \"m{i}\"\nsimulate = \"simcom\"\n"));
+    }
+    std::fs::write(&config, text).unwrap();
+    let d = Smsqd::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--sim-network-delay",
+        NETWORK,
+        "--sim-inbound-every",
+        "0",
+    ]);
+    let mut c = d.client().await;
+    // Every modem ready before the clock starts.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let m = c.call(Op::Modems).await.unwrap();
+        let ready = m["modems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["state"] == "ready")
+            .count();
+        if ready == modems {
+            break;
+        }
+        assert!(Instant::now() < deadline, "modems not ready: {m}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let started = Instant::now();
+    let mut ids = Vec::new();
+    for n in 0..modems * PER_MODEM {
+        let r = c
+            .call(send(&["09171234567"], &format!("parallel {n}")))
+            .await
+            .unwrap();
+        ids.push(r["messages"][0]["id"].as_i64().unwrap());
+    }
+    let mut by_modem: HashMap<String, usize> = HashMap::new();
+    for id in ids {
+        let m = wait_state(&mut c, id, &["sent"]).await;
+        let sends = m["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "part_sent")
+            .count();
+        assert_eq!(sends, 1, "message {id} sent once: {m}");
+        *by_modem
+            .entry(m["parts"][0]["modem"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    (started.elapsed(), by_modem)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_modems_send_four_times_what_one_sends() {
+    let (one, _) = run(1).await;
+    let (four, by_modem) = run(4).await;
+    println!(
+        "{PER_MODEM} messages per modem at {NETWORK} each: 1 modem {:.2} s, 4 modems {:.2} s; \
+         per modem {by_modem:?}",
+        one.as_secs_f64(),
+        four.as_secs_f64()
+    );
+    assert_eq!(by_modem.len(), 4, "every modem sent: {by_modem:?}");
+    assert!(
+        four.as_secs_f64() <= one.as_secs_f64() * 1.1,
+        "4 modems took {four:?} for 4x the messages, 1 modem {one:?}"
+    );
+}
