@@ -23,7 +23,9 @@ async fn run(modems: usize) -> (Duration, HashMap<String, usize>) {
     let config = dir.path().join("smsqd.toml");
     let mut text = String::from("country = \"PH\"\nsend_gap = \"0s\"\ndelivery_reports = false\n");
     for i in 0..modems {
-        text.push_str(&format!("[[modem]]\nid = \"m{i}\"\nsimulate = \"simcom\"\n"));
+        text.push_str(&format!(
+            "[[modem]]\nid = \"m{i}\"\nsimulate = \"simcom\"\n"
+        ));
     }
     std::fs::write(&config, text).unwrap();
     let d = Smsqd::start(&[
@@ -92,4 +94,23 @@ async fn four_modems_send_four_times_what_one_sends() {
         four.as_secs_f64() <= one.as_secs_f64() * 1.1,
         "4 modems took {four:?} for 4x the messages, 1 modem {one:?}"
     );
+}
+
+/// The scaling figures for 1, 2, 4 and 8 modems (run by hand:
+/// `cargo test --release --test parallel_modems -- --ignored --nocapture`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by hand"]
+async fn scaling_from_one_to_eight_modems() {
+    let (one, _) = run(1).await;
+    for n in [1, 2, 4, 8] {
+        let (took, by_modem) = run(n).await;
+        let rate = (n * PER_MODEM) as f64 / took.as_secs_f64();
+        println!(
+            "{n} modem(s): {} messages in {:.2} s = {rate:.2}/s, {:.2}x one modem; per modem {:?}",
+            n * PER_MODEM,
+            took.as_secs_f64(),
+            n as f64 * one.as_secs_f64() / took.as_secs_f64(),
+            by_modem.values().collect::<Vec<_>>()
+        );
+    }
 }
