@@ -357,7 +357,8 @@ fn a_version_1_database_is_migrated() {
     // Back to what version 1 had.
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP INDEX parts_unknown; DROP INDEX parts_handed;
+        "DROP INDEX parts_unknown; DROP INDEX parts_handed; DROP INDEX parts_sent;
+         DROP INDEX parts_state; DROP INDEX inbox_parts_open; DROP INDEX reports_unmatched;
          ALTER TABLE outbox_parts DROP COLUMN handed_at;
          ALTER TABLE inbox_parts DROP COLUMN split_low;
          ALTER TABLE inbox_parts DROP COLUMN split_high;
@@ -482,4 +483,113 @@ fn a_wrapped_reference_goes_to_the_lost_part_the_modem_gave_it_to() {
         .unwrap()
         .unwrap();
     assert_eq!(out.message_id, sent);
+}
+
+/// Statements the store ran while `STATEMENTS_ON` was set (rusqlite's trace hook takes a
+/// plain function, hence a static).
+static STATEMENTS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+fn record_statement(sql: &str) {
+    STATEMENTS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(sql.to_string());
+}
+
+/// Every statement on the dispatch, receive and report paths finds its rows through an
+/// index, so a message costs the same on day 1 and day 1,000: the test runs those paths,
+/// records each statement, and asks SQLite for its plan; a full scan of a table that grows
+/// with history fails it.
+#[test]
+fn the_daemons_paths_never_scan_a_growing_table() {
+    let mut db = Db::open_in_memory().unwrap();
+    // Some history, so the plans are those of a used database.
+    for i in 0..50 {
+        let (id, _) = db.enqueue(&msg(&format!("+{i}"), 2), i).unwrap();
+        db.mark_sending(id, 1, "m0", i).unwrap();
+        db.mark_sent(id, 1, (i % 256) as u8, i).unwrap();
+    }
+    db.connection().trace(Some(record_statement));
+    // Dispatch.
+    let (id, _) = db.enqueue(&msg("+1", 2), 1000).unwrap();
+    let _ = db.due_candidates(1001, 200).unwrap();
+    let _ = db.earliest_due().unwrap();
+    let _ = db.modem_load(0).unwrap();
+    assert!(db.claim(id, "m0", 1001).unwrap());
+    let _ = db.due(id).unwrap();
+    db.mark_sending(id, 1, "m0", 1002).unwrap();
+    db.mark_sent(id, 1, 9, 1003).unwrap();
+    db.mark_sending(id, 2, "m0", 1004).unwrap();
+    db.retry_later(id, 2, "network timeout", 1005, 1005)
+        .unwrap();
+    db.mark_sending(id, 2, "m0", 1006).unwrap();
+    db.requeue(id, 2, "modem absent", 1007).unwrap();
+    db.mark_sending(id, 2, "m0", 1008).unwrap();
+    db.mark_unknown(id, 2, "timeout after hand-over", 1009)
+        .unwrap();
+    let (other, _) = db.enqueue(&msg("+2", 1), 1010).unwrap();
+    db.fail(other, "unassigned number", 1011).unwrap();
+    let _ = db.expire(1012).unwrap();
+    let _ = db.reconcile_after_restart(1013).unwrap();
+    // Reports: by reference, for a lost answer, and before the answer.
+    db.record_status_report(&report(9, "+1", 0, "R1"), 10_000, 1014)
+        .unwrap();
+    db.record_status_report(&report(10, "+1", 0, "R2"), 10_000, 1015)
+        .unwrap();
+    // Receiving: parts of a concatenated message, a single one, quarantine, expiry.
+    db.store_inbound(&part("P1", "+5", Some((1, 8, 2, 1)), "a"), 1016)
+        .unwrap();
+    db.store_inbound(&part("P2", "+5", Some((1, 8, 2, 2)), "b"), 1017)
+        .unwrap();
+    db.store_inbound(&part("P3", "+5", None, "c"), 1018)
+        .unwrap();
+    db.quarantine("m0", "00FF", "truncated", 1019).unwrap();
+    let _ = db.expire_incomplete(1020, 10).unwrap();
+    db.connection().trace(None);
+
+    let statements = std::mem::take(&mut *STATEMENTS.lock().unwrap());
+    let mut scans = Vec::new();
+    let mut checked = 0;
+    for sql in &statements {
+        let head = sql.trim_start().to_ascii_uppercase();
+        if !["SELECT", "UPDATE", "INSERT", "DELETE", "WITH"]
+            .iter()
+            .any(|k| head.starts_with(k))
+        {
+            continue;
+        }
+        checked += 1;
+        let mut st = db
+            .connection()
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let details: Vec<String> = st
+            .query_map([], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        for d in details {
+            // A search on the modem alone reads every row of that modem: a scan all the same.
+            let modem_only = d.ends_with("(modem=?)") || d.ends_with("(modem>?)");
+            if (d.starts_with("SCAN ") && !d.starts_with("SCAN CONSTANT")) || modem_only {
+                scans.push(format!(
+                    "{d}  <-  {}",
+                    sql.split_whitespace().collect::<Vec<_>>().join(" ")
+                ));
+            }
+        }
+    }
+    assert!(checked > 30, "only {checked} statements recorded");
+    // "Sent today" reads today's parts, not every part that has a modem.
+    let plan: String = db
+        .connection()
+        .query_row(
+            "EXPLAIN QUERY PLAN SELECT modem, COUNT(*) FROM outbox_parts INDEXED BY parts_sent
+             WHERE sent_at >= 5 AND modem IS NOT NULL GROUP BY modem",
+            [],
+            |r| r.get(3),
+        )
+        .unwrap();
+    assert!(plan.contains("(sent_at>?)"), "{plan}");
+    assert!(scans.is_empty(), "full scans:\n{}", scans.join("\n"));
 }
