@@ -58,6 +58,8 @@ pub enum Op {
         message: i64,
     },
     Modems,
+    /// Database size, rows per table and retention.
+    Stats,
     Ussd {
         code: String,
         #[serde(default)]
@@ -84,6 +86,7 @@ impl Op {
             Self::Cancel { .. } => "cancel",
             Self::Retry { .. } => "retry",
             Self::Modems => "modems",
+            Self::Stats => "stats",
             Self::Ussd { .. } => "ussd",
             Self::Estimate { .. } => "estimate",
             Self::Subscribe { .. } => "subscribe",

@@ -298,6 +298,7 @@ async fn handle_request(request: Request, d: &Arc<Daemon>, peer: Peer, tx: &mpsc
         Op::Cancel { message } => d.cancel(message).await,
         Op::Retry { message } => d.retry(message).await,
         Op::Modems => d.modems().await,
+        Op::Stats => d.stats().await,
         Op::Estimate { text, encoding } => d.estimate(&text, encoding.as_deref()),
         Op::Ussd { code, modem } => {
             // The code goes into an AT command line: checked here, where it enters.

@@ -49,6 +49,11 @@ pub(crate) enum DaemonCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The database: size, rows per table, retention.
+    Stats {
+        #[arg(long)]
+        json: bool,
+    },
     /// Run a USSD code (balance checks such as *143#).
     Ussd {
         code: String,
@@ -217,6 +222,30 @@ pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), Fail
                 .await
                 .map_err(failure)?;
             println!("queued {id} again");
+        }
+        DaemonCommand::Stats { json } => {
+            let r = client.call(Op::Stats).await.map_err(failure)?;
+            if json {
+                println!("{r}");
+            } else {
+                let mb = |v: &serde_json::Value| v.as_i64().unwrap_or(0) as f64 / 1_048_576.0;
+                println!(
+                    "database: {:.1} MiB ({:.1} MiB free for reuse), schema {}",
+                    mb(&r["database"]["size_bytes"]),
+                    mb(&r["database"]["free_bytes"]),
+                    s(&r["database"]["schema"])
+                );
+                for (table, n) in r["rows"].as_object().into_iter().flatten() {
+                    println!("{table:<16} {:>10}", s(n));
+                }
+                let keep = |v: &serde_json::Value| v.as_str().unwrap_or("forever").to_string();
+                println!(
+                    "retention: texts {}, messages {}, events {}",
+                    keep(&r["retention"]["texts"]),
+                    keep(&r["retention"]["messages"]),
+                    keep(&r["retention"]["events"])
+                );
+            }
         }
         DaemonCommand::Modems { json } => {
             let r = client.call(Op::Modems).await.map_err(failure)?;

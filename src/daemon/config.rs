@@ -51,6 +51,9 @@ struct RawConfig {
     socket: Option<PathBuf>,
     socket_group: Option<String>,
     max_connections: Option<usize>,
+    keep_texts: Option<String>,
+    keep_messages: Option<String>,
+    keep_events: Option<String>,
     #[serde(default)]
     modem: Vec<RawModem>,
 }
@@ -207,6 +210,20 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
     if !(1..=100_000).contains(&max_connections) {
         return Err(err("max_connections", "must be between 1 and 100000"));
     }
+    let keep = |key: &str, value: &Option<String>| -> Result<Option<Duration>, ConfigError> {
+        value
+            .as_ref()
+            .map(|_| duration(key, value, Duration::ZERO))
+            .transpose()?
+            .map(|d| {
+                if d < Duration::from_secs(86_400) {
+                    Err(err(key, "keep at least a day (1d)"))
+                } else {
+                    Ok(d)
+                }
+            })
+            .transpose()
+    };
     let settings = Settings {
         default_country: country,
         status_reports: raw.delivery_reports.unwrap_or(defaults.status_reports),
@@ -220,6 +237,9 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         )?,
         max_parts,
         max_connections,
+        keep_texts: keep("keep_texts", &raw.keep_texts)?,
+        keep_messages: keep("keep_messages", &raw.keep_messages)?,
+        keep_events: keep("keep_events", &raw.keep_events)?,
         ..defaults
     };
     if raw.modem.is_empty() {
@@ -407,6 +427,8 @@ mod tests {
         assert!(bad(&format!("send_gap = \"soon\"\n{modem}")).starts_with("send_gap:"));
         assert!(bad(&format!("max_attempts = 0\n{modem}")).starts_with("max_attempts:"));
         assert!(bad(&format!("max_connections = 0\n{modem}")).starts_with("max_connections:"));
+        assert!(bad(&format!("keep_texts = \"2h\"\n{modem}")).starts_with("keep_texts:"));
+        assert!(bad(&format!("keep_events = \"soon\"\n{modem}")).starts_with("keep_events:"));
         assert!(
             bad(&format!("send_gap = 3\n{modem}")).contains("send_gap"),
             "wrong type"
@@ -446,6 +468,10 @@ mod example {
         assert_eq!(c.settings.multipart_timeout, defaults.multipart_timeout);
         assert_eq!(c.settings.max_parts, defaults.max_parts);
         assert_eq!(c.settings.max_connections, defaults.max_connections);
+        assert_eq!(
+            c.settings.keep_texts, None,
+            "retention is off unless asked for"
+        );
         assert_eq!(c.modems.len(), 1);
     }
 }
@@ -501,6 +527,13 @@ pub fn diff(old: &Config, new: &Config) -> (Vec<String>, Vec<String>) {
         format!("{:?}", n.multipart_timeout),
         true,
     );
+    for (key, a, b) in [
+        ("keep_texts", o.keep_texts, n.keep_texts),
+        ("keep_messages", o.keep_messages, n.keep_messages),
+        ("keep_events", o.keep_events, n.keep_events),
+    ] {
+        check(key, format!("{a:?}"), format!("{b:?}"), true);
+    }
     check(
         "max_connections",
         o.max_connections.to_string(),

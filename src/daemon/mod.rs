@@ -52,6 +52,12 @@ pub struct Settings {
     pub housekeeping_interval: Duration,
     /// Socket connections served at once; more are told so and closed.
     pub max_connections: usize,
+    /// Retention: texts of finished messages erased after this age; `None` keeps them.
+    pub keep_texts: Option<Duration>,
+    /// Retention: finished messages, replies and reports deleted after this age.
+    pub keep_messages: Option<Duration>,
+    /// Retention: history events deleted after this age.
+    pub keep_events: Option<Duration>,
 }
 
 impl Default for Settings {
@@ -68,6 +74,9 @@ impl Default for Settings {
             max_parts: 10,
             housekeeping_interval: Duration::from_secs(30),
             max_connections: 256,
+            keep_texts: None,
+            keep_messages: None,
+            keep_events: None,
         }
     }
 }
@@ -616,6 +625,63 @@ impl Daemon {
         }
     }
 
+    /// One round of retention: batches of at most 500 rows, a pause between them so that
+    /// sends and receipts interleave, at most 20 batches a round.
+    async fn retention(&self, now: i64) {
+        let settings = self.settings();
+        let before = |keep: Option<Duration>| keep.map(|k| now - k.as_millis() as i64);
+        let (texts, rows, events) = (
+            before(settings.keep_texts),
+            before(settings.keep_messages),
+            before(settings.keep_events),
+        );
+        if texts.is_none() && rows.is_none() && events.is_none() {
+            return;
+        }
+        for _ in 0..20 {
+            match self
+                .store
+                .call(move |db| db.apply_retention(texts, rows, events, 500))
+                .await
+            {
+                Ok(0) => return,
+                Ok(changed) => {
+                    tracing::debug!(event = "retention", changed, "old data erased or deleted")
+                }
+                Err(e) => {
+                    warn!(event = "store_error", error = %e, "retention failed; trying again at the next tick");
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Rows per table, database size and retention, for `smsq stats`.
+    pub async fn stats(&self) -> Result<Value, ApiError> {
+        let stats = self.store.call(|db| db.stats()).await.map_err(internal)?;
+        let settings = self.settings();
+        let keep = |d: Option<Duration>| d.map(|d| format!("{}d", d.as_secs() / 86_400));
+        let rows: serde_json::Map<String, Value> = stats
+            .tables
+            .iter()
+            .map(|(table, n)| (table.to_string(), json!(n)))
+            .collect();
+        Ok(json!({
+            "database": {
+                "size_bytes": stats.pages * stats.page_size,
+                "free_bytes": stats.free_pages * stats.page_size,
+                "schema": stats.schema,
+            },
+            "rows": rows,
+            "retention": {
+                "texts": keep(settings.keep_texts),
+                "messages": keep(settings.keep_messages),
+                "events": keep(settings.keep_events),
+            },
+        }))
+    }
+
     /// Expiry, incomplete multipart messages and periodic sweeps.
     pub async fn housekeeping(self: Arc<Self>) {
         let mut tick = tokio::time::interval(self.settings().housekeeping_interval);
@@ -643,6 +709,7 @@ impl Daemon {
             if !expired.is_empty() || !incomplete.is_empty() {
                 self.changed.notify_one();
             }
+            self.retention(now).await;
             if last_sweep.elapsed() >= self.settings().sweep_interval {
                 last_sweep = tokio::time::Instant::now();
                 for modem in &self.modems {

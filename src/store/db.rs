@@ -144,6 +144,16 @@ CREATE INDEX parts_sent ON outbox_parts (sent_at, modem);
 CREATE INDEX parts_state ON outbox_parts (state, message_id);
 CREATE INDEX inbox_parts_open ON inbox_parts (message_id, sender, concat_ref, concat_bits, total);
 CREATE INDEX reports_unmatched ON status_reports (mr, received_at) WHERE message_id IS NULL;
+CREATE INDEX reports_message ON status_reports (message_id);
+CREATE INDEX reports_received ON status_reports (received_at);
+CREATE INDEX outbox_updated ON outbox (updated_at);
+CREATE INDEX outbox_bodies ON outbox (updated_at) WHERE body != '';
+CREATE INDEX inbox_bodies ON inbox (received_at) WHERE body IS NOT NULL OR data_hex IS NOT NULL;
+CREATE INDEX inbox_parts_bodies ON inbox_parts (received_at)
+    WHERE message_id IS NOT NULL AND pdu NOT LIKE 'erased %';
+CREATE INDEX events_inbox ON events (inbox_id);
+CREATE INDEX events_at ON events (at);
+CREATE INDEX quarantine_received ON quarantine (received_at);
 ALTER TABLE inbox_parts ADD COLUMN split_low INTEGER;
 ALTER TABLE inbox_parts ADD COLUMN split_high INTEGER;
 CREATE TABLE pin_refusals (
@@ -153,6 +163,18 @@ CREATE TABLE pin_refusals (
     PRIMARY KEY (sim, fingerprint)
 );
 "#;
+
+/// What `Db::stats` reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stats {
+    /// (table, rows).
+    pub tables: Vec<(&'static str, i64)>,
+    pub page_size: i64,
+    pub pages: i64,
+    /// Pages freed by deletions and not yet given back to the file system.
+    pub free_pages: i64,
+    pub schema: i64,
+}
 
 /// A message to queue, already planned and encoded.
 #[derive(Debug, Clone)]
@@ -513,6 +535,9 @@ impl Db {
     fn setup(conn: Connection) -> Result<Self> {
         // WAL keeps readers and the single writer apart and survives power loss with
         // synchronous=NORMAL; a busy timeout covers a backup tool holding a read lock.
+        // A new file gives pages freed by retention back bit by bit (incremental_vacuum);
+        // an existing one keeps its setting (changing it needs a full VACUUM).
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -570,6 +595,125 @@ impl Db {
             "a SIM refused the configured PIN; it will not be entered again",
         )?;
         tx.commit()
+    }
+
+    /// One batch of retention (each step touches at most `batch` rows, so sending is never
+    /// held up for long): message texts and PDUs of finished messages older than
+    /// `bodies_before` are erased (the record stays: who, when, what happened); finished
+    /// messages, received messages, reports and quarantined PDUs older than `rows_before`
+    /// are deleted with their parts and history; events older than `events_before` are
+    /// deleted. A `None` keeps that kind forever. Returns how many rows changed.
+    pub fn apply_retention(
+        &mut self,
+        bodies_before: Option<i64>,
+        rows_before: Option<i64>,
+        events_before: Option<i64>,
+        batch: i64,
+    ) -> Result<usize> {
+        const FINISHED: &str = "('sent', 'delivered', 'failed', 'expired', 'cancelled', 'unknown')";
+        let tx = self.conn.transaction()?;
+        let mut changed = 0;
+        if let Some(before) = bodies_before {
+            let ids = format!(
+                "SELECT id FROM outbox WHERE updated_at < ?1 AND body != '' AND state IN {FINISHED} LIMIT ?2"
+            );
+            changed += tx.execute(
+                &format!(
+                    "UPDATE outbox_parts SET pdu = '' WHERE pdu != '' AND message_id IN ({ids})"
+                ),
+                params![before, batch],
+            )?;
+            changed += tx.execute(
+                &format!("UPDATE outbox SET body = '' WHERE id IN ({ids})"),
+                params![before, batch],
+            )?;
+            changed += tx.execute(
+                "UPDATE inbox SET body = NULL, data_hex = NULL WHERE id IN (
+                   SELECT id FROM inbox WHERE received_at < ?1
+                     AND (body IS NOT NULL OR data_hex IS NOT NULL) LIMIT ?2)",
+                params![before, batch],
+            )?;
+            changed += tx.execute(
+                "UPDATE inbox_parts SET body = NULL, data_hex = NULL, pdu = 'erased ' || id
+                 WHERE id IN (SELECT id FROM inbox_parts WHERE received_at < ?1
+                                AND message_id IS NOT NULL AND pdu NOT LIKE 'erased %' LIMIT ?2)",
+                params![before, batch],
+            )?;
+        }
+        if let Some(before) = rows_before {
+            let ids = format!(
+                "SELECT id FROM outbox WHERE updated_at < ?1 AND state IN {FINISHED} LIMIT ?2"
+            );
+            let doomed: Vec<i64> = {
+                let mut st = tx.prepare(&ids)?;
+                st.query_map(params![before, batch], |r| r.get(0))?
+                    .collect::<Result<_>>()?
+            };
+            for id in &doomed {
+                tx.execute("DELETE FROM status_reports WHERE message_id = ?1", [id])?;
+                tx.execute("DELETE FROM events WHERE message_id = ?1", [id])?;
+                tx.execute("DELETE FROM outbox_parts WHERE message_id = ?1", [id])?;
+                changed += tx.execute("DELETE FROM outbox WHERE id = ?1", [id])?;
+            }
+            let inbox: Vec<i64> = {
+                let mut st = tx.prepare("SELECT id FROM inbox WHERE received_at < ?1 LIMIT ?2")?;
+                st.query_map(params![before, batch], |r| r.get(0))?
+                    .collect::<Result<_>>()?
+            };
+            for id in &inbox {
+                tx.execute("DELETE FROM events WHERE inbox_id = ?1", [id])?;
+                tx.execute("DELETE FROM inbox_parts WHERE message_id = ?1", [id])?;
+                changed += tx.execute("DELETE FROM inbox WHERE id = ?1", [id])?;
+            }
+            changed += tx.execute(
+                "DELETE FROM status_reports WHERE id IN (SELECT id FROM status_reports
+                   WHERE message_id IS NULL AND received_at < ?1 LIMIT ?2)",
+                params![before, batch],
+            )?;
+            changed += tx.execute(
+                "DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine
+                   WHERE received_at < ?1 LIMIT ?2)",
+                params![before, batch],
+            )?;
+        }
+        if let Some(before) = events_before {
+            changed += tx.execute(
+                "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ?1 LIMIT ?2)",
+                params![before, batch],
+            )?;
+        }
+        tx.commit()?;
+        if changed > 0 {
+            // Give freed pages back to the file system a little at a time (the database is
+            // created with auto_vacuum = INCREMENTAL; on an older file this does nothing).
+            self.conn.execute_batch("PRAGMA incremental_vacuum(256)")?;
+        }
+        Ok(changed)
+    }
+
+    /// Rows per table and the database's size, for `smsq stats`.
+    pub fn stats(&self) -> Result<Stats> {
+        let count = |table: &str| -> Result<i64> {
+            self.conn
+                .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+        };
+        let pragma =
+            |name: &str| -> Result<i64> { self.conn.pragma_query_value(None, name, |r| r.get(0)) };
+        Ok(Stats {
+            tables: vec![
+                ("outbox", count("outbox")?),
+                ("outbox_parts", count("outbox_parts")?),
+                ("inbox", count("inbox")?),
+                ("inbox_parts", count("inbox_parts")?),
+                ("status_reports", count("status_reports")?),
+                ("quarantine", count("quarantine")?),
+                ("events", count("events")?),
+            ],
+            page_size: pragma("page_size")?,
+            pages: pragma("page_count")?,
+            free_pages: pragma("freelist_count")?,
+            schema: pragma("user_version")?,
+        })
     }
 
     /// Applies the unknown-outcome rule to parts left `sending` by a previous run.
@@ -958,7 +1102,9 @@ impl Db {
     pub fn retry_now(&mut self, id: i64, now: i64) -> Result<bool> {
         let tx = self.conn.transaction()?;
         let n = tx.execute(
-            "UPDATE outbox SET state = 'queued', next_attempt_at = ?2, updated_at = ?2 WHERE id = ?1 AND state IN ('failed', 'unknown', 'expired')",
+            // A message whose text retention erased has nothing left to send.
+            "UPDATE outbox SET state = 'queued', next_attempt_at = ?2, updated_at = ?2
+             WHERE id = ?1 AND state IN ('failed', 'unknown', 'expired') AND body != ''",
             params![id, now],
         )?;
         if n == 1 {

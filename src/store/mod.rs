@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 
 pub use db::{
     Db, Due, EventRow, Inbound, InboundPart, InboxRow, MessageRow, NewMessage, PartRow, ReportIn,
-    ReportOutcome,
+    ReportOutcome, Stats,
 };
 
 type Job = Box<dyn FnOnce(&mut Db) + Send>;

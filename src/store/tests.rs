@@ -359,6 +359,9 @@ fn a_version_1_database_is_migrated() {
     conn.execute_batch(
         "DROP INDEX parts_unknown; DROP INDEX parts_handed; DROP INDEX parts_sent;
          DROP INDEX parts_state; DROP INDEX inbox_parts_open; DROP INDEX reports_unmatched;
+         DROP INDEX reports_message; DROP INDEX reports_received; DROP INDEX outbox_updated;
+         DROP INDEX outbox_bodies; DROP INDEX inbox_bodies; DROP INDEX inbox_parts_bodies;
+         DROP INDEX events_inbox; DROP INDEX events_at; DROP INDEX quarantine_received;
          ALTER TABLE outbox_parts DROP COLUMN handed_at;
          ALTER TABLE inbox_parts DROP COLUMN split_low;
          ALTER TABLE inbox_parts DROP COLUMN split_high;
@@ -545,6 +548,9 @@ fn the_daemons_paths_never_scan_a_growing_table() {
         .unwrap();
     db.quarantine("m0", "00FF", "truncated", 1019).unwrap();
     let _ = db.expire_incomplete(1020, 10).unwrap();
+    // Retention, in the background.
+    db.apply_retention(Some(1015), Some(10), Some(1012), 100)
+        .unwrap();
     db.connection().trace(None);
 
     let statements = std::mem::take(&mut *STATEMENTS.lock().unwrap());
@@ -592,4 +598,65 @@ fn the_daemons_paths_never_scan_a_growing_table() {
         .unwrap();
     assert!(plan.contains("(sent_at>?)"), "{plan}");
     assert!(scans.is_empty(), "full scans:\n{}", scans.join("\n"));
+}
+
+/// Retention erases texts, then deletes whole records, then old history, in batches, and
+/// never touches a message still on its way; a message whose text is gone cannot be retried.
+#[test]
+fn retention_erases_then_deletes_in_batches_and_spares_live_messages() {
+    let mut db = Db::open_in_memory().unwrap();
+    let mut old = Vec::new();
+    for i in 0..5 {
+        let (id, _) = db.enqueue(&msg("+1", 1), i).unwrap();
+        db.mark_sending(id, 1, "m0", i).unwrap();
+        db.mark_unknown(id, 1, "lost", 10 + i).unwrap();
+        old.push(id);
+    }
+    let (queued, _) = db.enqueue(&msg("+2", 1), 0).unwrap();
+    db.store_inbound(&part("P1", "+5", None, "old reply"), 5)
+        .unwrap();
+    // Texts older than 100, two at a time.
+    assert!(db.apply_retention(Some(100), None, None, 2).unwrap() > 0);
+    let erased = |db: &Db| {
+        old.iter()
+            .filter(|&&id| db.message(id).unwrap().unwrap().0.body.is_empty())
+            .count()
+    };
+    assert_eq!(erased(&db), 2);
+    while db.apply_retention(Some(100), None, None, 2).unwrap() > 0 {}
+    assert_eq!(erased(&db), 5);
+    assert_eq!(
+        db.message(queued).unwrap().unwrap().0.body,
+        "hello",
+        "still queued"
+    );
+    let inbox = db.list_inbox(None, 10).unwrap();
+    assert_eq!(inbox[0].body, None, "reply text erased");
+    assert!(!db.retry_now(old[0], 200).unwrap(), "nothing left to send");
+    // Whole records older than 100: the finished ones go, with their history.
+    while db.apply_retention(None, Some(100), None, 2).unwrap() > 0 {}
+    assert!(db.message(old[0]).unwrap().is_none());
+    assert!(db.message(queued).unwrap().is_some());
+    assert!(db.list_inbox(None, 10).unwrap().is_empty());
+    let stats = db.stats().unwrap();
+    let rows = |t: &str| stats.tables.iter().find(|(n, _)| *n == t).unwrap().1;
+    assert_eq!(rows("outbox"), 1);
+    assert_eq!(rows("outbox_parts"), 1);
+    assert_eq!(rows("inbox_parts"), 0);
+    // Events older than 1,000,000: all but none newer.
+    while db
+        .apply_retention(None, None, Some(1_000_000), 100)
+        .unwrap()
+        > 0
+    {}
+    assert_eq!(
+        db.stats()
+            .unwrap()
+            .tables
+            .iter()
+            .find(|(n, _)| *n == "events")
+            .unwrap()
+            .1,
+        0
+    );
 }
