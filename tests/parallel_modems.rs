@@ -114,3 +114,84 @@ async fn scaling_from_one_to_eight_modems() {
         );
     }
 }
+
+/// Two modems (simulated in this process, so the test can unplug one) share a run; one is
+/// unplugged mid-run. Its part in flight is `unknown` at worst, its queued work moves to the
+/// other modem, and no message goes out twice or through both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_modem_unplugged_mid_run_hands_its_work_over() {
+    use smsq::sim::{self, Simulator};
+    let dir = tempfile::tempdir().unwrap();
+    let mut sims = Vec::new();
+    let mut text = String::from("country = \"PH\"\nsend_gap = \"0s\"\ndelivery_reports = false\n");
+    for name in ["a", "b"] {
+        let link = dir.path().join(format!("ttyUSB-{name}"));
+        let sim = Simulator::start(&sim::profile::SIMCOM, &link, |_| {})
+            .await
+            .unwrap();
+        sim.faults().network_delay = Duration::from_millis(200);
+        text.push_str(&format!(
+            "[[modem]]\nid = \"{name}\"\ndevice = \"{}\"\nprofile = \"simcom\"\n",
+            link.display()
+        ));
+        sims.push(sim);
+    }
+    let config = dir.path().join("smsqd.toml");
+    std::fs::write(&config, text).unwrap();
+    let d = Smsqd::start(&["--config", config.to_str().unwrap()]);
+    let mut c = d.client().await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while c.call(Op::Modems).await.unwrap()["modems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["state"] != "ready")
+    {
+        assert!(Instant::now() < deadline, "modems not ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut ids = Vec::new();
+    for n in 0..30 {
+        let r = c
+            .call(send(&["09171234567"], &format!("handover {n:02}")))
+            .await
+            .unwrap();
+        ids.push(r["messages"][0]["id"].as_i64().unwrap());
+    }
+    // Let both modems get going, then pull the first one out.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sims[0].sent().len() < 3 {
+        assert!(Instant::now() < deadline, "modem a sends nothing");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    sims[0].disconnect().await;
+    let mut unknown = 0;
+    for id in &ids {
+        let m = wait_state(&mut c, *id, &["sent", "unknown"]).await;
+        if m["state"] == "unknown" {
+            unknown += 1;
+        }
+    }
+    let a: Vec<String> = sims[0].sent().into_iter().map(|s| s.text).collect();
+    let b: Vec<String> = sims[1].sent().into_iter().map(|s| s.text).collect();
+    assert!(
+        unknown <= 1,
+        "{unknown} unknown: only the part in flight may be"
+    );
+    assert!(
+        a.iter().all(|t| !b.contains(t)),
+        "a message went through both modems"
+    );
+    let mut all: Vec<&String> = a.iter().chain(&b).collect();
+    all.sort();
+    let before = all.len();
+    all.dedup();
+    assert_eq!(before, all.len(), "a message went out twice");
+    assert!(all.len() >= 29, "{} of 30 went out", all.len());
+    assert!(
+        b.len() > a.len(),
+        "the work moved to b: a {}, b {}",
+        a.len(),
+        b.len()
+    );
+}

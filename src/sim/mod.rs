@@ -17,6 +17,7 @@ pub mod profile;
 
 use std::collections::BTreeMap;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -188,6 +189,15 @@ struct Pty {
 impl Pty {
     fn open(link: &Path) -> io::Result<Self> {
         let (master, slave) = SerialStream::pair().map_err(io::Error::other)?;
+        // Not inherited by programs started later (smsqd started by a test): a copy of the
+        // master held elsewhere would keep the pty alive after an unplug.
+        for fd in [master.as_raw_fd(), slave.as_raw_fd()] {
+            // SAFETY: `fd` is open and owned by `master` or `slave` for this whole call;
+            // F_SETFD only changes the descriptor's close-on-exec flag.
+            if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } == -1 {
+                return Err(io::Error::last_os_error());
+            }
+        }
         let name = slave
             .name()
             .ok_or_else(|| io::Error::other("pty without a name"))?;
