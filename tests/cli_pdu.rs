@@ -231,3 +231,36 @@ fn estimate_tells_encoding_parts_and_culprits() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("used:     5 septets"), "{text}");
 }
+
+/// A reader that stops early (`smsq pdu encode … | head`) ends smsq quietly, by SIGPIPE as
+/// with other Unix tools, not with a panic and exit code 101.
+#[test]
+fn a_closed_pipe_ends_smsq_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let text = "Shop promo, 20% off everything this weekend only. ".repeat(600);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_smsq"))
+        .args(["pdu", "encode", "--to", "+639171234567", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Nobody reads: the output (some 70 KB) fills the pipe and meets a closed reader.
+    drop(child.stdout.take());
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(out.status.code(), Some(101));
+    assert_eq!(
+        out.status.signal(),
+        Some(13),
+        "ended by SIGPIPE: {:?}",
+        out.status
+    );
+}

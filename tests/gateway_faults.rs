@@ -715,3 +715,47 @@ async fn damaged_lines_cost_seconds_and_lose_nothing_through_smsqd() {
     assert_eq!(first_received(&mut c).await["text"], "Is my laptop ready?");
     assert!(sim.stored().is_empty(), "deleted after the commit");
 }
+
+/// A customer's reply carrying a carriage return and escape sequences (retitle the window,
+/// clear the screen) is shown with visible escapes by `smsq inbox`, `smsq watch` and
+/// `smsq status`; `--json` keeps the exact text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customers_text_cannot_take_over_the_terminal() {
+    let modem = ExternalModem::start(|_| {}).await;
+    let d = Smsqd::start(&modem.args());
+    let mut c = d.client().await;
+    let hostile = "\u{1b}]0;pwned\u{7}\u{1b}[2J\rYour order is cancelled";
+    modem.sim.deliver_text("+639175550123", hostile, 7);
+    assert_eq!(first_received(&mut c).await["text"], hostile);
+    for args in [&["inbox"][..], &["watch", "--since", "0"][..]] {
+        let out = if args[0] == "watch" {
+            // watch runs until stopped: give it a moment, then stop it.
+            let child = std::process::Command::new(env!("CARGO_BIN_EXE_smsq"))
+                .arg("--socket")
+                .arg(&d.socket)
+                .args(args)
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(800));
+            let _ = std::process::Command::new("kill")
+                .arg(child.id().to_string())
+                .status();
+            child.wait_with_output().unwrap().stdout
+        } else {
+            d.smsq(args).stdout
+        };
+        let shown = String::from_utf8_lossy(&out);
+        assert!(
+            !out.iter().any(|&b| b == 0x1b || b == b'\r' || b == 0x07),
+            "{args:?} printed control bytes: {shown:?}"
+        );
+        assert!(
+            shown.contains("\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\rYour order is cancelled"),
+            "{args:?}: {shown}"
+        );
+    }
+    let out = d.smsq(&["inbox", "--json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["inbox"][0]["text"], hostile, "--json stays exact");
+}

@@ -270,11 +270,12 @@ pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), Fail
                         s(&m["sent_today"])
                     );
                     if let Some(reason) = m["reason"].as_str() {
-                        println!("         {reason}");
+                        println!("         {}", for_terminal(reason));
                     }
                     if let Some(error) = m["store_error"].as_str() {
                         println!(
-                            "         sending paused: the database cannot be written ({error}); retrying"
+                            "         sending paused: the database cannot be written ({}); retrying",
+                            for_terminal(error)
                         );
                     }
                 }
@@ -308,7 +309,7 @@ async fn list(client: &mut Client, mailbox: Mailbox, a: ListArgs) -> Result<(), 
     if mailbox == Mailbox::Inbox {
         println!("{:>5}  {:<20} {:<16}  TEXT", "ID", "RECEIVED", "FROM");
         for m in r["inbox"].as_array().into_iter().flatten() {
-            let mut text = s(&m["text"]).replace('\n', " ");
+            let mut text = s(&m["text"]);
             if m["complete"] == false {
                 text.push_str("  [incomplete: parts missing]");
             }
@@ -333,10 +334,10 @@ async fn list(client: &mut Client, mailbox: Mailbox, a: ListArgs) -> Result<(), 
                 s(&m["to"]),
                 s(&m["state"]),
                 s(&m["parts"]),
-                s(&m["text"]).replace('\n', " ")
+                s(&m["text"])
             );
             if let Some(err) = m["last_error"].as_str() {
-                println!("       {err}");
+                println!("       {}", for_terminal(err));
             }
         }
     }
@@ -371,6 +372,8 @@ fn print_event(e: &Value) {
     }
 }
 
+/// A value for a person's terminal: strings (customer texts and numbers among them) with
+/// their control characters made visible (see [`for_terminal`]).
 fn s(v: &Value) -> String {
     v.as_str().map_or_else(
         || {
@@ -380,10 +383,50 @@ fn s(v: &Value) -> String {
                 v.to_string()
             }
         },
-        str::to_string,
+        |text| for_terminal(text).into_owned(),
     )
 }
 
 fn opt(v: &Value) -> String {
     if v.is_null() { "-".into() } else { s(v) }
+}
+
+/// Text from outside (a customer's SMS, a number, a modem's words) as a terminal may show
+/// it: CR, ESC and every other control character (C0, DEL, C1), and the bidirectional
+/// controls that reorder what is displayed, become visible escapes (`\r`, `\n`, `\t`,
+/// `\u{1b}`), so no text can move the cursor, rewrite a line, retitle the window or clear
+/// the screen. Everything else is shown as it is; `--json` output stays exact.
+pub(crate) fn for_terminal(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::for_terminal;
+
+    #[test]
+    fn control_characters_become_visible() {
+        assert_eq!(for_terminal("Salamat po! 😀"), "Salamat po! 😀");
+        assert_eq!(
+            for_terminal("\u{1b}]0;pwned\u{7}\u{1b}[2J\rok\nnext\u{9b}x\u{202e}cba"),
+            "\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\rok\\nnext\\u{9b}x\\u{202e}cba"
+        );
+    }
 }

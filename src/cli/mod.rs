@@ -69,6 +69,13 @@ impl Failure {
 }
 
 pub fn main() -> ExitCode {
+    // A reader that goes away (`smsq watch --json | grep -m1 delivered`, `... | head`) ends
+    // smsq quietly, as it ends other Unix tools: Rust ignores SIGPIPE, so every println!
+    // would otherwise panic on the broken pipe.
+    // SAFETY: called first thing, before any thread exists; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Pdu(cmd) => pdu::run(cmd),
