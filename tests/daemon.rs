@@ -389,3 +389,53 @@ async fn the_socket_belongs_to_the_configured_group() {
     assert_eq!(meta.gid(), gid);
     assert_eq!(meta.mode() & 0o777, 0o660);
 }
+
+/// A promo to 5,000 customers from the command line: every message is queued (in batches,
+/// each one request under the line limit), and a single request over the limit gets an
+/// answer the client understands instead of a wait without end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_to_five_thousand_numbers_completes() {
+    let d = Smsqd::start(&["--sim-inbound-every", "0", "--sim-network-delay", "1s"]);
+    let numbers: Vec<String> = (0..5000)
+        .map(|i| format!("0917{:07}", 1_000_000 + i))
+        .collect();
+    let mut args = vec!["send".to_string()];
+    for n in &numbers {
+        args.push("--to".into());
+        args.push(n.clone());
+    }
+    args.push("Weekend promo: 20% off".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let started = Instant::now();
+    let out = d.smsq(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("queued ")).count(),
+        5000
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let mut c = d.client().await;
+    let r = tokio::time::timeout(
+        Duration::from_secs(10),
+        c.call(send(
+            &numbers.iter().map(String::as_str).collect::<Vec<_>>(),
+            "one request over 64 KiB",
+        )),
+    )
+    .await
+    .expect("an answer, not a wait without end");
+    match r {
+        Err(smsq::api::client::ClientError::Api(e)) => assert_eq!(e.code, "line_too_long"),
+        other => panic!("{other:?}"),
+    }
+}

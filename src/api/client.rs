@@ -23,7 +23,13 @@ pub enum ClientError {
     /// The daemon answered with an error object.
     Api(super::ApiError),
     Protocol(String),
+    /// No answer within this time.
+    Timeout(std::time::Duration),
 }
+
+/// The longest a request waits for its answer (a USSD session takes up to half a minute, a
+/// batch of a thousand messages a moment to commit); nothing waits without a bound.
+pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(90);
 
 impl std::fmt::Display for ClientError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -41,6 +47,11 @@ impl std::fmt::Display for ClientError {
             Self::Io(e) => write!(f, "connection to smsqd lost: {e}"),
             Self::Api(e) => write!(f, "{} ({})", e.message, e.code),
             Self::Protocol(what) => write!(f, "unexpected answer from smsqd: {what}"),
+            Self::Timeout(after) => write!(
+                f,
+                "smsqd did not answer within {} s; see `journalctl -u smsqd`",
+                after.as_secs()
+            ),
         }
     }
 }
@@ -75,12 +86,20 @@ impl Client {
             .write_all(line.as_bytes())
             .await
             .map_err(ClientError::Io)?;
-        loop {
-            match self.next_line().await? {
-                ServerLine::Response(r) if r.id == id => return into_result(r),
-                _ => continue,
+        let wait = async {
+            loop {
+                match self.next_line().await? {
+                    ServerLine::Response(r) if r.id == id => return into_result(r),
+                    // The daemon could not read the request at all (too long, not JSON), so it
+                    // could not echo its id; with one request in flight, this is its answer.
+                    ServerLine::Response(r) if r.id.is_null() && !r.ok => return into_result(r),
+                    _ => continue,
+                }
             }
-        }
+        };
+        tokio::time::timeout(CALL_TIMEOUT, wait)
+            .await
+            .map_err(|_| ClientError::Timeout(CALL_TIMEOUT))?
     }
 
     /// The next line from the daemon: a response or an event.

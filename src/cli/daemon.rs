@@ -1,5 +1,6 @@
 //! `smsq` subcommands that talk to a running `smsqd` over its socket.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
@@ -123,28 +124,63 @@ pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), Fail
     match cmd {
         DaemonCommand::Send(a) => {
             let text = text_arg(&a.text)?;
-            let r = client
-                .call(Op::Send(SendRequest {
-                    to: Recipients::Many(a.to),
-                    text,
-                    encoding: a.encoding,
-                    priority: a.priority,
-                    not_before: a.not_before,
-                    not_after: a.not_after,
-                    client_ref: a.client_ref,
-                    idempotency_key: a.idempotency_key,
-                    report: a.no_report.then_some(false),
-                }))
-                .await
-                .map_err(failure)?;
+            // A request line holds at most 64 KiB: recipients go in batches of a thousand
+            // (each batch queued in one transaction), with progress on a terminal.
+            let total = a.to.len();
+            let batches: Vec<&[String]> = a.to.chunks(SEND_BATCH).collect();
+            let progress = batches.len() > 1 && std::io::stderr().is_terminal();
+            let mut queued = Vec::new();
+            for (b, batch) in batches.iter().enumerate() {
+                // Keys stay distinct across batches, and the same on a rerun of the command.
+                let key = a.idempotency_key.as_ref().map(|k| {
+                    if b == 0 {
+                        k.clone()
+                    } else {
+                        format!("{k}@{b}")
+                    }
+                });
+                let r = client
+                    .call(Op::Send(SendRequest {
+                        to: Recipients::Many(batch.to_vec()),
+                        text: text.clone(),
+                        encoding: a.encoding.clone(),
+                        priority: a.priority,
+                        not_before: a.not_before.clone(),
+                        not_after: a.not_after.clone(),
+                        client_ref: a.client_ref.clone(),
+                        idempotency_key: key,
+                        report: a.no_report.then_some(false),
+                    }))
+                    .await
+                    .map_err(|e| {
+                        if progress {
+                            eprintln!();
+                        }
+                        if !queued.is_empty() {
+                            eprintln!(
+                                "smsq: {} of {total} messages were queued before this error; \
+                                 the rest were not",
+                                queued.len()
+                            );
+                        }
+                        failure(e)
+                    })?;
+                queued.extend(r["messages"].as_array().cloned().unwrap_or_default());
+                if progress {
+                    eprint!("\rqueued {} of {total}", queued.len());
+                }
+            }
+            if progress {
+                eprintln!();
+            }
             if a.json {
-                println!("{r}");
+                println!("{}", serde_json::json!({ "messages": queued }));
             } else {
-                for m in r["messages"].as_array().into_iter().flatten() {
+                for m in &queued {
                     println!(
                         "queued {} to {} ({} part{})",
                         m["id"],
-                        m["to"].as_str().unwrap_or(""),
+                        s(&m["to"]),
                         m["parts"],
                         if m["parts"] == 1 { "" } else { "s" }
                     );
@@ -371,6 +407,10 @@ fn print_event(e: &Value) {
         ),
     }
 }
+
+/// Recipients per `send` request: a thousand numbers keep a request well under the 64 KiB
+/// line limit, with room for the longest text.
+const SEND_BATCH: usize = 1000;
 
 /// A value for a person's terminal: strings (customer texts and numbers among them) with
 /// their control characters made visible (see [`for_terminal`]).
