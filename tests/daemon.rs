@@ -439,3 +439,47 @@ async fn a_send_to_five_thousand_numbers_completes() {
         other => panic!("{other:?}"),
     }
 }
+
+/// `SMSQ_SOCKET` points smsq at a daemon without `--socket` on every command.
+#[test]
+fn the_socket_can_come_from_the_environment() {
+    let d = Smsqd::start(&["--sim-inbound-every", "0"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_smsq"))
+        .env("SMSQ_SOCKET", &d.socket)
+        .args(["modems", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["modems"][0]["id"], "modem0");
+}
+
+/// A simulator directory left by an smsqd killed with SIGKILL is removed at the next start.
+#[test]
+fn leftovers_of_a_killed_smsqd_are_cleaned_up() {
+    let dir = tempfile::tempdir().unwrap();
+    // A process id that is not running.
+    let dead = (4_000_000..4_100_000)
+        .find(|p| !Path::new(&format!("/proc/{p}")).exists())
+        .unwrap();
+    let stale = dir.path().join(format!("smsqd-sim-{dead}"));
+    std::fs::create_dir(&stale).unwrap();
+    let db = dir.path().join("smsq.db");
+    let mut d = Smsqd::start_with_db(dir, db, &["--sim-inbound-every", "0"]);
+    assert!(!stale.exists(), "stale simulator directory removed");
+    let own = d
+        .dir
+        .path()
+        .join(format!("smsqd-sim-{}", d.child.as_ref().unwrap().id()));
+    assert!(own.exists());
+    d.signal("-KILL");
+    d.spawn(&["--sim-inbound-every", "0"]);
+    assert!(
+        !own.exists(),
+        "the killed run's directory removed by the next"
+    );
+}

@@ -189,6 +189,7 @@ fn the_database_is_private_whatever_the_umask() {
     let socket = dir.path().join("smsq.sock");
     let start = |db: &std::path::Path| {
         let child = std::process::Command::new("sh")
+            .env("TMPDIR", dir.path())
             .arg("-c")
             .arg("umask 022; exec \"$0\" \"$@\"")
             .arg(env!("CARGO_BIN_EXE_smsqd"))
@@ -388,6 +389,7 @@ fn an_accept_flood_backs_off_and_recovers() {
     let socket = dir.path().join("smsq.sock");
     let log = dir.path().join("stderr.log");
     let mut child = std::process::Command::new("sh")
+        .env("TMPDIR", dir.path())
         .arg("-c")
         .arg("ulimit -n 64; exec \"$0\" \"$@\"")
         .arg(env!("CARGO_BIN_EXE_smsqd"))

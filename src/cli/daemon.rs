@@ -12,8 +12,9 @@ use crate::api::{ListRequest, Mailbox, Op, Recipients, SendRequest, ServerLine};
 
 #[derive(Debug, Args)]
 pub(crate) struct Connection {
-    /// The daemon's socket [default: as smsqd's].
-    #[arg(long, global = true)]
+    /// The daemon's socket [default: smsqd's own default for this user if it is there,
+    /// else the system service's /run/smsq/smsq.sock].
+    #[arg(long, global = true, env = "SMSQ_SOCKET")]
     socket: Option<PathBuf>,
 }
 
@@ -119,7 +120,7 @@ fn failure(e: ClientError) -> Failure {
 }
 
 pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), Failure> {
-    let path = conn.socket.unwrap_or_else(crate::api::default_socket_path);
+    let path = conn.socket.unwrap_or_else(client_socket_path);
     let mut client = Client::connect(&path).await.map_err(failure)?;
     match cmd {
         DaemonCommand::Send(a) => {
@@ -407,6 +408,22 @@ fn print_event(e: &Value) {
         ),
     }
 }
+
+/// Where a client finds smsqd without `--socket`: the default of an smsqd this user runs,
+/// if its socket is there; else the system service's; else (for the error message) the
+/// user's default again.
+fn client_socket_path() -> PathBuf {
+    let own = crate::api::default_socket_path();
+    let system = PathBuf::from(SYSTEM_SOCKET);
+    if !own.exists() && system.exists() {
+        system
+    } else {
+        own
+    }
+}
+
+/// The socket of smsqd running as the system service (`systemd/smsqd.socket`).
+const SYSTEM_SOCKET: &str = "/run/smsq/smsq.sock";
 
 /// Recipients per `send` request: a thousand numbers keep a request well under the 64 KiB
 /// line limit, with room for the longest text.

@@ -51,7 +51,12 @@ pub fn init(level: &str) -> &'static str {
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                // Colours only for a person at a terminal who did not ask for none
+                // (https://no-color.org).
+                .with_ansi(
+                    std::io::IsTerminal::is_terminal(&std::io::stderr())
+                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+                )
                 .with_target(false),
         )
         .init();

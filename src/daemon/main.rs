@@ -217,7 +217,8 @@ async fn run(
     }
 
     // The modems: devices, or simulators behind ptys (in a directory of this process).
-    let sim_dir = std::env::temp_dir().join(format!("smsqd-sim-{}", std::process::id()));
+    remove_stale_sim_dirs();
+    let sim_dir = std::env::temp_dir().join(format!("{SIM_DIR_PREFIX}{}", std::process::id()));
     let mut simulators: Vec<Arc<Simulator>> = Vec::new();
     let mut handles = Vec::new();
     let mut rules = Vec::new();
@@ -328,6 +329,32 @@ async fn run(
     let _ = std::fs::remove_dir_all(&sim_dir);
     info!("smsqd stopped");
     Ok(())
+}
+
+/// The simulated modems' links live in `$TMPDIR/smsqd-sim-<pid>`.
+const SIM_DIR_PREFIX: &str = "smsqd-sim-";
+
+/// Removes simulator directories left by an smsqd that was killed (its process is gone), so
+/// that runs killed with SIGKILL do not pile up in the temporary directory.
+fn remove_stale_sim_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(SIM_DIR_PREFIX))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            && let Err(e) = std::fs::remove_dir_all(entry.path())
+        {
+            tracing::debug!(path = %entry.path().display(), error = %e, "cannot remove a stale simulator directory");
+        }
+    }
 }
 
 /// Keeps systemd informed: `STATUS=` when the modems or the queue change, and `WATCHDOG=1`

@@ -91,6 +91,9 @@ pub fn fold_char(c: char) -> Option<&'static str> {
         '\u{2010}' | '\u{2011}' | '\u{2012}' | '\u{2013}' | '\u{2014}' | '\u{2015}'
         | '\u{2212}' => "-",
         '\u{2026}' => "...",
+        // The Philippine peso sign, written "P" in front of a price as shops in the
+        // Philippines write it by hand ("P150.00"); GSM 7-bit has no peso sign.
+        '\u{20B1}' => "P",
         '\u{2022}' | '\u{00B7}' => "-",
         '\u{A0}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}' | '\u{3000}' | '\t' => " ",
         '\u{AD}' | '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' => "",
@@ -127,5 +130,10 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_peso_sign_folds_to_p() {
+        assert_eq!(fold_char('₱'), Some("P"));
     }
 }

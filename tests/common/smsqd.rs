@@ -47,6 +47,8 @@ impl Smsqd {
             args.remove(0);
         }
         let child = Command::new(env!("CARGO_BIN_EXE_smsqd"))
+            // Simulator links in the test's own directory, gone with it.
+            .env("TMPDIR", self.dir.path())
             .args(args)
             .arg("--db")
             .arg(&self.db)
