@@ -483,3 +483,61 @@ fn leftovers_of_a_killed_smsqd_are_cleaned_up() {
         "the killed run's directory removed by the next"
     );
 }
+
+/// Filters say what is wrong with them instead of showing an empty list; every option of
+/// every command says what it does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_are_checked_and_every_option_is_explained() {
+    let d = Smsqd::start(&["--sim-inbound-every", "0"]);
+    let out = d.smsq(&["outbox", "--state", "bogus"]);
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("delivered"));
+    let out = d.smsq(&["inbox", "--state", "delivered"]);
+    assert_eq!(out.status.code(), Some(2), "the inbox has no states");
+    let out = d.smsq(&["outbox", "--state", "delivered"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut c = d.client().await;
+    let r = c
+        .call(Op::List(ListRequest {
+            mailbox: Mailbox::Outbox,
+            limit: None,
+            before: None,
+            state: Some("bogus".into()),
+        }))
+        .await;
+    match r {
+        Err(smsq::api::client::ClientError::Api(e)) => assert_eq!(e.code, "invalid_state"),
+        other => panic!("{other:?}"),
+    }
+
+    for command in [
+        "send", "status", "outbox", "inbox", "failed", "watch", "cancel", "retry", "modems",
+        "stats", "ussd", "estimate",
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_smsq"))
+            .args([command, "--help"])
+            .output()
+            .unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        let lines: Vec<&str> = help.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let flag = line.trim_start();
+            if !(flag.starts_with("--") || flag.starts_with("-h,") || flag.starts_with('<')) {
+                continue;
+            }
+            // Clap puts the text after the flag, or on the next line for long help.
+            let same_line = flag.split("  ").filter(|s| !s.trim().is_empty()).count() > 1;
+            let next_line = lines
+                .get(i + 1)
+                .is_some_and(|n| n.starts_with("          ") && !n.trim().is_empty());
+            assert!(
+                same_line || next_line,
+                "smsq {command}: {flag:?} has no help"
+            );
+        }
+    }
+}

@@ -24,12 +24,14 @@ pub(crate) enum DaemonCommand {
     Send(SendArgs),
     /// A message's state, parts and history.
     Status {
+        /// The message's id (as `smsq send` or `smsq outbox` shows it).
         id: i64,
+        /// Print JSON (exact values, for scripts) instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Outgoing messages, newest first.
-    Outbox(ListArgs),
+    Outbox(OutboxArgs),
     /// Received messages, newest first.
     Inbox(ListArgs),
     /// Messages that failed, expired or whose outcome is unknown.
@@ -39,26 +41,37 @@ pub(crate) enum DaemonCommand {
         /// Replay events after this event id first.
         #[arg(long)]
         since: Option<i64>,
+        /// Print JSON (exact values, for scripts) instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Cancel a queued message that has not started.
-    Cancel { id: i64 },
+    Cancel {
+        /// The message's id.
+        id: i64,
+    },
     /// Queue a failed, expired or unknown message again (a deliberate resend).
-    Retry { id: i64 },
+    Retry {
+        /// The message's id.
+        id: i64,
+    },
     /// Modems: state, operator, signal, SIM, queue.
     Modems {
+        /// Print JSON (exact values, for scripts) instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// The database: size, rows per table, retention.
     Stats {
+        /// Print JSON (exact values, for scripts) instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Run a USSD code (balance checks such as *143#).
     Ussd {
+        /// The code, such as *143# (digits, * # and + only).
         code: String,
+        /// The modem to ask (its id); default: the first ready one.
         #[arg(long)]
         modem: Option<String>,
     },
@@ -72,6 +85,7 @@ pub(crate) struct SendArgs {
     /// auto, gsm7, ucs2 or gsm7-fold.
     #[arg(long)]
     encoding: Option<String>,
+    /// Higher goes first (default 0; a reminder might be 1, a promo -1).
     #[arg(long)]
     priority: Option<i64>,
     /// RFC 3339 time before which the message is not sent.
@@ -80,6 +94,7 @@ pub(crate) struct SendArgs {
     /// RFC 3339 time after which an unsent message expires.
     #[arg(long)]
     not_after: Option<String>,
+    /// Your own reference (an order number), kept with the message and shown back.
     #[arg(long)]
     client_ref: Option<String>,
     /// Sending again with the same key does not queue the message twice.
@@ -88,6 +103,7 @@ pub(crate) struct SendArgs {
     /// Do not ask for a delivery report.
     #[arg(long)]
     no_report: bool,
+    /// Print JSON (exact values, for scripts) instead of a table.
     #[arg(long)]
     json: bool,
     /// The text, or `-` for standard input.
@@ -96,17 +112,37 @@ pub(crate) struct SendArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct ListArgs {
-    #[arg(long, default_value_t = 20)]
+    /// How many entries, newest first (1 to 1000).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..=1000))]
     limit: i64,
     /// Only entries older than this id (paging).
     #[arg(long)]
     before: Option<i64>,
-    /// Outbox only: one state (queued, sending, sent, delivered, failed, unknown...).
-    #[arg(long)]
-    state: Option<String>,
+    /// Print JSON (exact values, for scripts) instead of a table.
     #[arg(long)]
     json: bool,
 }
+
+#[derive(Debug, Args)]
+pub(crate) struct OutboxArgs {
+    #[command(flatten)]
+    list: ListArgs,
+    /// Only messages in this state.
+    #[arg(long, value_parser = OUTBOX_STATES)]
+    state: Option<String>,
+}
+
+/// The states an outgoing message can be in (see the README).
+const OUTBOX_STATES: [&str; 8] = [
+    "queued",
+    "sending",
+    "sent",
+    "delivered",
+    "failed",
+    "expired",
+    "cancelled",
+    "unknown",
+];
 
 /// Exit code when the daemon cannot be reached.
 pub(crate) const NO_DAEMON: u8 = 3;
@@ -226,9 +262,9 @@ pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), Fail
                 }
             }
         }
-        DaemonCommand::Outbox(a) => list(&mut client, Mailbox::Outbox, a).await?,
-        DaemonCommand::Inbox(a) => list(&mut client, Mailbox::Inbox, a).await?,
-        DaemonCommand::Failed(a) => list(&mut client, Mailbox::Failed, a).await?,
+        DaemonCommand::Outbox(a) => list(&mut client, Mailbox::Outbox, a.list, a.state).await?,
+        DaemonCommand::Inbox(a) => list(&mut client, Mailbox::Inbox, a, None).await?,
+        DaemonCommand::Failed(a) => list(&mut client, Mailbox::Failed, a, None).await?,
         DaemonCommand::Watch { since, json } => {
             client
                 .call(Op::Subscribe { since })
@@ -329,13 +365,18 @@ pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), Fail
     Ok(())
 }
 
-async fn list(client: &mut Client, mailbox: Mailbox, a: ListArgs) -> Result<(), Failure> {
+async fn list(
+    client: &mut Client,
+    mailbox: Mailbox,
+    a: ListArgs,
+    state: Option<String>,
+) -> Result<(), Failure> {
     let r = client
         .call(Op::List(ListRequest {
             mailbox,
             limit: Some(a.limit),
             before: a.before,
-            state: a.state,
+            state,
         }))
         .await
         .map_err(failure)?;

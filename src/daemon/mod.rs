@@ -432,6 +432,35 @@ impl Daemon {
     pub async fn list(&self, req: api::ListRequest) -> Result<Value, ApiError> {
         let limit = req.limit.unwrap_or(50).clamp(1, 1000);
         let before = req.before;
+        // A filter that cannot match is a mistake to say, not an empty list to show.
+        if let Some(state) = &req.state {
+            const STATES: [&str; 8] = [
+                "queued",
+                "sending",
+                "sent",
+                "delivered",
+                "failed",
+                "expired",
+                "cancelled",
+                "unknown",
+            ];
+            if req.mailbox != Mailbox::Outbox {
+                return Err(ApiError::new(
+                    "invalid_state",
+                    "only the outbox can be filtered by state",
+                ));
+            }
+            if !STATES.contains(&state.as_str()) {
+                return Err(ApiError::new(
+                    "invalid_state",
+                    format!(
+                        "no state {:?}; use one of {}",
+                        state.chars().take(40).collect::<String>(),
+                        STATES.join(", ")
+                    ),
+                ));
+            }
+        }
         match req.mailbox {
             Mailbox::Inbox => {
                 let rows = self
