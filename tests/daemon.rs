@@ -541,3 +541,32 @@ async fn filters_are_checked_and_every_option_is_explained() {
         }
     }
 }
+
+/// A wrong device path is said, with what to do, in `smsq modems` (and at warning level in
+/// the log), not left as a bare "absent".
+#[test]
+fn a_missing_device_says_why() {
+    let d = Smsqd::start(&[
+        "--device",
+        "/dev/serial/by-id/no-such-dongle",
+        "--profile",
+        "huawei",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = d.smsq(&["modems", "--json"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        if let Some(reason) = v["modems"][0]["reason"].as_str() {
+            assert_eq!(v["modems"][0]["state"], "absent");
+            assert!(
+                reason.contains("no device at /dev/serial/by-id/no-such-dongle"),
+                "{reason}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "no reason given: {v}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = d.smsq(&["modems"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unplugged, or the path is wrong"));
+}

@@ -549,6 +549,7 @@ impl Daemon {
                 .map_err(internal)?;
             let reason = match &s.state {
                 ModemState::NeedsPin(w) | ModemState::Failed(w) => Some(w.clone()),
+                ModemState::Absent => s.absent_reason.clone(),
                 _ => None,
             };
             out.push(json!({

@@ -139,6 +139,8 @@ pub struct ModemStatus {
     pub connections: u64,
     /// PIN attempts the SIM has left, where the modem says (read when a PIN is asked for).
     pub pin_attempts_left: Option<u8>,
+    /// Why the device could not be opened, while it cannot.
+    pub absent_reason: Option<String>,
 }
 
 impl Default for ModemStatus {
@@ -154,6 +156,7 @@ impl Default for ModemStatus {
             cnmi: None,
             connections: 0,
             pin_attempts_left: None,
+            absent_reason: None,
         }
     }
 }
@@ -687,7 +690,16 @@ async fn run_actor(ctx: Ctx, mut requests: mpsc::Receiver<Request>) {
         let port = match port {
             Ok(p) => p,
             Err(e) => {
-                debug!(modem = %ctx.config.id, error = %e, "cannot open device");
+                // Said once per cause at warning level (not at every retry), with the fix.
+                let why = open_failure(&ctx.config.path, &e);
+                let changed = ctx.status.send_if_modified(|s| {
+                    let new = s.absent_reason.as_deref() != Some(why.as_str());
+                    s.absent_reason = Some(why.clone());
+                    new
+                });
+                if changed {
+                    warn!(event = "device_unavailable", modem = %ctx.config.id, path = %ctx.config.path.display(), reason = %why, "cannot open the modem's device");
+                }
                 ctx.set_state(ModemState::Absent);
                 if !refuse_while(&mut requests, backoff, ModemError::Absent).await {
                     return;
@@ -697,7 +709,10 @@ async fn run_actor(ctx: Ctx, mut requests: mpsc::Receiver<Request>) {
             }
         };
         let mut link = Link::new(port);
-        ctx.update(|s| s.connections += 1);
+        ctx.update(|s| {
+            s.connections += 1;
+            s.absent_reason = None;
+        });
         let end = match bring_up(&ctx, &mut link, &mut refused).await {
             Ok(()) => {
                 backoff = first;
@@ -748,6 +763,66 @@ async fn run_actor(ctx: Ctx, mut requests: mpsc::Receiver<Request>) {
             }
         }
     }
+}
+
+/// Why `path` could not be opened, in words that say what to do.
+fn open_failure(path: &std::path::Path, e: &tokio_serial::Error) -> String {
+    let shown = path.display();
+    let io = match e.kind {
+        tokio_serial::ErrorKind::Io(kind) => Some(kind),
+        tokio_serial::ErrorKind::NoDevice => Some(std::io::ErrorKind::NotFound),
+        _ => None,
+    };
+    match io {
+        Some(std::io::ErrorKind::NotFound) if !path.exists() => format!(
+            "no device at {shown}: the modem is unplugged, or the path is wrong (see ls -l \
+             /dev/serial/by-id/)"
+        ),
+        Some(std::io::ErrorKind::PermissionDenied) => format!(
+            "permission denied on {shown}: add the user smsqd runs as to the dialout group \
+             (sudo usermod -aG dialout USER, then log in again)"
+        ),
+        Some(std::io::ErrorKind::ResourceBusy) => format!(
+            "{shown} is busy: {} has it open (ModemManager often takes dongles: see the udev \
+             rule in systemd/77-smsq-modem.rules)",
+            holders(path).unwrap_or_else(|| "another program".into())
+        ),
+        _ if e.description.to_ascii_lowercase().contains("busy") => format!(
+            "{shown} is busy: {} has it open (ModemManager often takes dongles: see the udev \
+             rule in systemd/77-smsq-modem.rules)",
+            holders(path).unwrap_or_else(|| "another program".into())
+        ),
+        _ => format!("cannot open {shown}: {}", e.description),
+    }
+}
+
+/// The processes that hold `path` open ("ModemManager (pid 812)"), from /proc, where this
+/// user may look.
+fn holders(path: &std::path::Path) -> Option<String> {
+    let target = std::fs::canonicalize(path).ok()?;
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        if fds
+            .flatten()
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t == target))
+        {
+            let name = std::fs::read_to_string(entry.path().join("comm"))
+                .map(|c| c.trim().to_string())
+                .unwrap_or_else(|_| "?".into());
+            found.push(format!("{name} (pid {pid})"));
+        }
+    }
+    (!found.is_empty()).then(|| found.join(", "))
 }
 
 /// Answers requests with `error` for `duration`; `false` if every handle is gone.
@@ -1255,4 +1330,32 @@ async fn health_check(ctx: &Ctx, link: &mut Link) -> Result<(), End> {
         }
     }
     Err(End::Hung)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A busy device names who holds it, so the shop knows what to stop.
+    #[test]
+    fn a_busy_device_names_its_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ttyUSB0");
+        let _held = std::fs::File::create(&path).unwrap();
+        let busy = tokio_serial::Error::new(
+            tokio_serial::ErrorKind::Io(std::io::ErrorKind::ResourceBusy),
+            "Device or resource busy",
+        );
+        let why = open_failure(&path, &busy);
+        assert!(why.contains("is busy"), "{why}");
+        assert!(
+            why.contains(&format!("(pid {})", std::process::id())),
+            "the holder is named: {why}"
+        );
+        let denied = tokio_serial::Error::new(
+            tokio_serial::ErrorKind::Io(std::io::ErrorKind::PermissionDenied),
+            "Permission denied",
+        );
+        assert!(open_failure(&path, &denied).contains("dialout"));
+    }
 }
