@@ -305,7 +305,13 @@ async fn a_configuration_file_with_two_modems_routes_by_prefix() {
         .output()
         .unwrap();
     assert!(check.status.success());
-    assert!(String::from_utf8_lossy(&check.stdout).contains("2 modem(s): globe, smart"));
+    assert!(
+        String::from_utf8_lossy(&check.stdout).contains(
+            "2 modem(s): globe (SIMULATED: messages go nowhere), smart (SIMULATED: messages go nowhere)"
+        ),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "[[modem]]\nsimulate = \"simcom\"\ndaily_cap = 0\n").unwrap();
     let check = Command::new(env!("CARGO_BIN_EXE_smsqd"))
@@ -569,4 +575,44 @@ fn a_missing_device_says_why() {
     }
     let out = d.smsq(&["modems"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("unplugged, or the path is wrong"));
+}
+
+/// The simulator's customers text different things from different numbers, every text is
+/// stored (none dropped as a duplicate of an earlier round), and a simulated modem is said
+/// to be one.
+#[test]
+fn the_demo_is_believable_and_says_it_is_a_demo() {
+    let d = Smsqd::start(&["--sim-inbound-every", "1"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let rows = loop {
+        let out = d.smsq(&["inbox", "--json", "--limit", "100"]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let rows = v["inbox"].as_array().unwrap().clone();
+        if rows.len() >= 4 {
+            break rows;
+        }
+        assert!(Instant::now() < deadline, "only {} replies", rows.len());
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let senders: std::collections::HashSet<&str> =
+        rows.iter().map(|m| m["from"].as_str().unwrap()).collect();
+    let texts: std::collections::HashSet<&str> =
+        rows.iter().map(|m| m["text"].as_str().unwrap()).collect();
+    assert!(senders.len() >= 3, "{senders:?}");
+    assert_eq!(texts.len(), rows.len(), "every reply different: {texts:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sim.toml");
+    std::fs::write(&config, "[[modem]]\nid = \"demo\"\nsimulate = \"simcom\"\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_smsqd"))
+        .arg("--config")
+        .arg(&config)
+        .arg("--check-config")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("demo (SIMULATED: messages go nowhere)"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

@@ -194,7 +194,12 @@ async fn run(
             config
                 .modems
                 .iter()
-                .map(|m| m.id.as_str())
+                .map(|m| match m.source {
+                    ModemSource::Simulated(_) => {
+                        format!("{} (SIMULATED: messages go nowhere)", m.id)
+                    }
+                    ModemSource::Device(_) => m.id.clone(),
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         );
@@ -232,7 +237,7 @@ async fn run(
                     .await
                     .map_err(|e| format!("simulator: {e}"))?;
                 sim.faults().network_delay = args.sim_network_delay;
-                info!(modem = %setup.id, path = %link.display(), profile = sim_profile.name, "simulated modem started");
+                warn!(modem = %setup.id, path = %link.display(), profile = sim_profile.name, "this modem is SIMULATED: nothing sent through it reaches a phone");
                 simulators.push(Arc::new(sim));
                 link
             }
@@ -455,25 +460,37 @@ fn reload(path: &std::path::Path, d: &Daemon, current: &mut Config) {
 /// come in as well as go out (status reports for sent messages come from the simulated
 /// network on their own).
 async fn simulated_customers(sim: Arc<Simulator>, every: Duration) {
-    const REPLIES: &[(&str, &str)] = &[
-        ("+639171234567", "Thanks! I'll pick it up at 5pm."),
-        (
-            "+639209876543",
-            "Is my laptop ready? The one with the broken hinge.",
-        ),
-        ("+48601234567", "Dziękuję, do zobaczenia jutro! 🙂"),
-        ("+639175550123", "STOP"),
-        (
-            "+639171234567",
-            "Can I move my appointment to Friday morning? Tuesday no longer works for me because \
-             of a family event, sorry for the short notice. Also, could you check whether the \
-             blue dress is back in my size?",
-        ),
+    const CUSTOMERS: &[&str] = &[
+        "+639171234567",
+        "+639209876543",
+        "+639175550123",
+        "+639189990001",
+        "+48601234567",
+        "+639151112233",
+        "+639278887766",
+    ];
+    const REPLIES: &[&str] = &[
+        "Thanks! I'll pick it up at 5pm.",
+        "Is my laptop ready? The one with the broken hinge.",
+        "Dziękuję, do zobaczenia jutro! 🙂",
+        "STOP",
+        "Can I move my appointment to Friday morning? Tuesday no longer works for me because \
+         of a family event, sorry for the short notice. Also, could you check whether the \
+         blue dress is back in my size?",
+        "Salamat po! Pwede po bang bukas na lang?",
+        "How much for printing 20 pages in colour?",
+        "YES",
+        "Are you open on Sunday?",
+        "Got it, thank you 👍",
+        "Magkano po ang ID photo?",
     ];
     let mut reference: u8 = 0;
-    for (from, text) in REPLIES.iter().cycle() {
+    // Customers and texts walk at different strides, so the pairs vary for a long while.
+    for round in 0usize.. {
         tokio::time::sleep(every).await;
         reference = reference.wrapping_add(1);
+        let from = CUSTOMERS[(round * 3) % CUSTOMERS.len()];
+        let text = REPLIES[round % REPLIES.len()];
         sim.deliver_text(from, text, reference);
     }
 }

@@ -17,7 +17,7 @@ use crate::at::Urc;
 use crate::modem::{ModemError, ModemEvent, ModemHandle, ModemState, UrcEvent};
 use crate::pdu::{self, Body, DecodeOptions, Tpdu};
 use crate::phone;
-use crate::store::{InboundPart, ReportIn};
+use crate::store::{Inbound, InboundPart, ReportIn};
 
 pub async fn run(d: Arc<Daemon>, modem: ModemHandle) {
     let mut events = modem.subscribe();
@@ -251,6 +251,7 @@ pub enum Stored {
 
 /// Decodes and stores one PDU (quarantine is the caller's decision).
 pub async fn store_pdu(d: &Daemon, modem: &str, pdu_hex: &str) -> Stored {
+    let modem_id = modem.to_string();
     let modem = modem.to_string();
     let pdu_hex = pdu_hex.trim().to_string();
     let now = now_ms();
@@ -270,7 +271,7 @@ pub async fn store_pdu(d: &Daemon, modem: &str, pdu_hex: &str) -> Stored {
                     Body::Text(t) => (Some(t.clone()), None),
                     Body::Data(b) | Body::Compressed(b) => (None, Some(pdu::hex::encode(b))),
                 };
-                info!(event = "received", modem = %modem, from = %phone::mask(&sender), part = ?concat.map(|c| c.3), "message received");
+                let (masked, part_no) = (phone::mask(&sender), concat.map(|c| c.3));
                 let part = InboundPart {
                     modem,
                     pdu: pdu_hex,
@@ -281,9 +282,18 @@ pub async fn store_pdu(d: &Daemon, modem: &str, pdu_hex: &str) -> Stored {
                     sent_at: msg.timestamp.map(|t| t.to_string()),
                     split: msg.user_data.split,
                 };
-                d.store
-                    .call(move |db| db.store_inbound(&part, now).map(|_| ()))
-                    .await
+                let stored = d.store.call(move |db| db.store_inbound(&part, now)).await;
+                // Logged for what it is: a new message, or a copy already stored (a re-read).
+                match &stored {
+                    Ok(Inbound::Duplicate) => {
+                        debug!(modem = %modem_id, from = %masked, part = ?part_no, "already stored")
+                    }
+                    Ok(_) => {
+                        info!(event = "received", modem = %modem_id, from = %masked, part = ?part_no, "message received")
+                    }
+                    Err(_) => {}
+                }
+                stored.map(|_| ())
             }
             Tpdu::StatusReport(r) => {
                 let report = ReportIn {

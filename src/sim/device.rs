@@ -138,6 +138,8 @@ pub struct Device {
     pub damaged_send_answers: VecDeque<SendDamage>,
     /// Status reports issued so far (each gets its own time stamp).
     reports_sent: u32,
+    /// Texts delivered so far by `deliver_text` (each gets its own time stamp).
+    texts_delivered: u32,
     // Input state.
     input: Vec<u8>,
     awaiting_pdu: Option<usize>,
@@ -178,6 +180,7 @@ impl Device {
             lost_reads: 0,
             damaged_send_answers: VecDeque::new(),
             reports_sent: 0,
+            texts_delivered: 0,
             input: Vec::new(),
             awaiting_pdu: None,
         };
@@ -824,10 +827,13 @@ impl Device {
         let Ok(from) = Address::parse(sender) else {
             return Vec::new();
         };
+        // Each text a second after the one before: the same words sent twice are two
+        // messages, as on a network.
+        self.texts_delivered += 1;
         let spec = DeliverSpec {
             smsc: None,
             sender: &from,
-            timestamp: sim_time(),
+            timestamp: sim_time_plus(self.texts_delivered),
             text,
             plan: PlanOptions {
                 concat: pdu::ConcatRef::Ref8(reference),
