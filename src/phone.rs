@@ -1,22 +1,20 @@
 //! Phone numbers as a shop types them, normalised to E.164 with a default country.
 //!
 //! `09171234567` in the Philippines and `601234567` in Poland both become international
-//! numbers (`+639171234567`, `+48601234567`); `+...` input is checked and kept; short codes
-//! (up to 6 digits, e.g. `2910`, `*143#`) are kept as they are, since carriers route them
-//! without a country. Anything else is refused with a reason, before it reaches the queue.
+//! numbers (`+639171234567`, `+48601234567`); short codes (up to 6 digits, e.g. `2910`,
+//! `*143#`) are kept as they are, since carriers route them without a country. Every other
+//! number is checked against its country's numbering plan (libphonenumber's metadata, through
+//! the `phonenumber` crate): a digit too many or too few, a range that does not exist, or a
+//! landline (which cannot receive a text) is refused with the reason, before it reaches the
+//! queue.
 
 use std::fmt;
 
-/// What a country's national numbers look like (ITU-T E.164 national plans, simplified to the
-/// calling code, the trunk prefix dialled before national numbers, and the usual lengths).
+/// A country a shop may set as its own: national numbers are read in its numbering plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Country {
     pub iso: &'static str,
     pub calling_code: &'static str,
-    /// The trunk prefix ("0" in most of Europe and Asia, "1" in NANP, none in Poland).
-    pub trunk_prefix: &'static str,
-    /// Allowed lengths of the national significant number (without trunk prefix).
-    pub national_lengths: &'static [usize],
 }
 
 /// Countries smsq knows. Others can still send to `+` numbers and short codes.
@@ -24,118 +22,88 @@ pub static COUNTRIES: &[Country] = &[
     Country {
         iso: "PH",
         calling_code: "63",
-        trunk_prefix: "0",
-        national_lengths: &[10],
     },
     Country {
         iso: "PL",
         calling_code: "48",
-        trunk_prefix: "",
-        national_lengths: &[9],
     },
     Country {
         iso: "ID",
         calling_code: "62",
-        trunk_prefix: "0",
-        national_lengths: &[9, 10, 11, 12],
     },
     Country {
         iso: "MY",
         calling_code: "60",
-        trunk_prefix: "0",
-        national_lengths: &[9, 10],
     },
     Country {
         iso: "IN",
         calling_code: "91",
-        trunk_prefix: "0",
-        national_lengths: &[10],
     },
     Country {
         iso: "NG",
         calling_code: "234",
-        trunk_prefix: "0",
-        national_lengths: &[10],
     },
     Country {
         iso: "KE",
         calling_code: "254",
-        trunk_prefix: "0",
-        national_lengths: &[9],
     },
     Country {
         iso: "ZA",
         calling_code: "27",
-        trunk_prefix: "0",
-        national_lengths: &[9],
     },
     Country {
         iso: "GB",
         calling_code: "44",
-        trunk_prefix: "0",
-        national_lengths: &[10],
     },
     Country {
         iso: "DE",
         calling_code: "49",
-        trunk_prefix: "0",
-        national_lengths: &[10, 11],
     },
     Country {
         iso: "FR",
         calling_code: "33",
-        trunk_prefix: "0",
-        national_lengths: &[9],
     },
     Country {
         iso: "ES",
         calling_code: "34",
-        trunk_prefix: "",
-        national_lengths: &[9],
     },
     Country {
         iso: "IT",
         calling_code: "39",
-        trunk_prefix: "",
-        national_lengths: &[9, 10],
     },
     Country {
         iso: "PT",
         calling_code: "351",
-        trunk_prefix: "",
-        national_lengths: &[9],
     },
     Country {
         iso: "TR",
         calling_code: "90",
-        trunk_prefix: "0",
-        national_lengths: &[10],
     },
     Country {
         iso: "BR",
         calling_code: "55",
-        trunk_prefix: "0",
-        national_lengths: &[10, 11],
     },
     Country {
         iso: "MX",
         calling_code: "52",
-        trunk_prefix: "",
-        national_lengths: &[10],
     },
     Country {
         iso: "US",
         calling_code: "1",
-        trunk_prefix: "1",
-        national_lengths: &[10],
     },
     Country {
         iso: "CA",
         calling_code: "1",
-        trunk_prefix: "1",
-        national_lengths: &[10],
     },
 ];
+
+impl Country {
+    /// The country in the numbering-plan metadata (libphonenumber's, via `phonenumber`).
+    pub fn id(&self) -> phonenumber::country::Id {
+        // Every entry of COUNTRIES is an ISO code the metadata knows (a test holds them).
+        self.iso.parse().unwrap_or(phonenumber::country::Id::PH)
+    }
+}
 
 pub fn country(iso: &str) -> Option<&'static Country> {
     COUNTRIES.iter().find(|c| c.iso.eq_ignore_ascii_case(iso))
@@ -185,55 +153,72 @@ pub fn normalize(input: &str, default: Option<&Country>) -> Result<String, Numbe
     if digits.is_empty() {
         return Err(err("no digits".into()));
     }
-    if plus {
-        if !(8..=15).contains(&digits.len()) {
-            return Err(err(format!(
-                "an international number has 8 to 15 digits, this one {}",
-                digits.len()
-            )));
-        }
-        if digits.starts_with('0') {
-            return Err(err("country codes never start with 0".into()));
-        }
-        return Ok(format!("+{digits}"));
-    }
-    if digits.len() <= SHORT_CODE_MAX || digits.contains(['*', '#']) {
+    if !plus && (digits.len() <= SHORT_CODE_MAX || digits.contains(['*', '#'])) {
         return Ok(digits);
     }
-    let Some(country) = default else {
-        return Err(err(
-            "a national number needs a default country (or write it with +country code)".into(),
-        ));
-    };
-    let national = digits
-        .strip_prefix(country.trunk_prefix)
-        .filter(|n| !country.trunk_prefix.is_empty() && country.national_lengths.contains(&n.len()))
-        .or_else(|| {
-            // A number already in international form without '+': "639171234567".
-            digits
-                .strip_prefix(country.calling_code)
-                .filter(|n| country.national_lengths.contains(&n.len()))
-        })
-        .or_else(|| {
-            country
-                .national_lengths
-                .contains(&digits.len())
-                .then_some(digits.as_str())
-        });
-    match national {
-        Some(n) => Ok(format!("+{}{}", country.calling_code, n)),
-        None => Err(err(format!(
-            "not a {} number: expected {} digits after the trunk prefix {:?}",
-            country.iso,
-            country
-                .national_lengths
-                .iter()
-                .map(usize::to_string)
-                .collect::<Vec<_>>()
-                .join(" or "),
-            country.trunk_prefix
-        ))),
+    if plus && digits.starts_with('0') {
+        return Err(err("country codes never start with 0".into()));
     }
+    let region = match (plus, default) {
+        (true, _) => None,
+        (false, Some(country)) => Some(country.id()),
+        (false, None) => {
+            return Err(err(
+                "a national number needs a default country (or write it with +country code)".into(),
+            ));
+        }
+    };
+    let parsed = |text: &str, region| {
+        phonenumber::parse(region, text)
+            .ok()
+            .filter(phonenumber::is_valid)
+    };
+    let number = if plus {
+        parsed(&format!("+{digits}"), None)
+    } else {
+        // National as dialled ("09171234567"), or international without its '+'
+        // ("639171234567").
+        parsed(&digits, region).or_else(|| {
+            default
+                .filter(|c| digits.starts_with(c.calling_code))
+                .and_then(|_| parsed(&format!("+{digits}"), None))
+        })
+    };
+    let Some(number) = number else {
+        return Err(err(match (plus, default) {
+            (false, Some(country)) => format!(
+                "not a valid {} number: a digit too many or too few, or a range that does not \
+                 exist (write other countries' numbers with +)",
+                country.iso
+            ),
+            _ => "not a valid international number: a digit too many or too few, or no such \
+                  country code or range"
+                .into(),
+        }));
+    };
+    use phonenumber::Type;
+    match number.number_type(&phonenumber::metadata::DATABASE) {
+        Type::Mobile | Type::FixedLineOrMobile | Type::PersonalNumber | Type::Voip => {}
+        Type::FixedLine => {
+            return Err(err(
+                "a landline number: it cannot receive text messages".into()
+            ));
+        }
+        other => {
+            return Err(err(format!(
+                "a {} number, which cannot receive text messages",
+                match other {
+                    Type::TollFree => "toll-free",
+                    Type::PremiumRate => "premium-rate",
+                    Type::SharedCost => "shared-cost",
+                    Type::Pager => "pager",
+                    Type::Voicemail => "voicemail",
+                    _ => "service",
+                }
+            )));
+        }
+    }
+    Ok(number.format().mode(phonenumber::Mode::E164).to_string())
 }
 
 static SHOW_NUMBERS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -299,6 +284,9 @@ mod tests {
             "+0123456789",
             "+12",
             "12a45678",
+            // One digit short, and a Manila landline: both used to be queued.
+            "0917123456",
+            "0281234567",
         ] {
             let e = normalize(bad, ph).unwrap_err();
             assert!(!e.reason.is_empty(), "{bad:?}");
@@ -309,6 +297,36 @@ mod tests {
                 .reason
                 .contains("default country")
         );
+        assert!(
+            normalize("0917123456", ph)
+                .unwrap_err()
+                .reason
+                .contains("not a valid PH number")
+        );
+        assert!(
+            normalize("0281234567", ph)
+                .unwrap_err()
+                .reason
+                .contains("landline")
+        );
+        assert!(
+            normalize("+48221234567", None)
+                .unwrap_err()
+                .reason
+                .contains("landline")
+        );
+    }
+
+    #[test]
+    fn every_known_country_is_in_the_numbering_plans() {
+        for c in COUNTRIES {
+            assert_eq!(
+                c.iso.parse::<phonenumber::country::Id>().ok(),
+                Some(c.id()),
+                "{}",
+                c.iso
+            );
+        }
     }
 
     #[test]

@@ -616,3 +616,23 @@ fn the_demo_is_believable_and_says_it_is_a_demo() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// Numbers are checked against the country's numbering plan: one digit short, or a
+/// landline, is refused with the reason, and nothing is queued.
+#[test]
+fn wrong_numbers_are_refused_with_the_reason() {
+    let d = Smsqd::start(&["--sim-inbound-every", "0"]);
+    for (number, reason) in [
+        ("0917123456", "not a valid PH number"),
+        ("0281234567", "landline"),
+        ("+4822123456", "not a valid international number"),
+    ] {
+        let out = d.smsq(&["send", "--to", number, "hello"]);
+        assert_eq!(out.status.code(), Some(1), "{number}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(reason), "{number}: {err}");
+    }
+    let out = d.smsq(&["outbox", "--json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["outbox"].as_array().unwrap().is_empty(), "{v}");
+}
