@@ -262,6 +262,47 @@ async fn the_service_status_names_a_store_fault() {
     assert!(!r.daemon.status_line().await.contains("paused"));
 }
 
+/// A message whose `not_after` passes while it waits for the modem is not sent: the time is
+/// checked again just before the send, not only by the periodic expiry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_past_its_time_is_not_sent() {
+    let r = rig(Settings {
+        housekeeping_interval: Duration::from_secs(3600),
+        ..fast()
+    })
+    .await;
+    r.sim.faults().network_delay = Duration::from_millis(2500);
+    let first = submit(&r.sock, "+639171234567", "takes the modem for 2.5 s").await;
+    // RFC 3339 here has whole seconds: this is 0.5 to 1.5 s from now.
+    let soon = smsq::api::rfc3339(smsq::daemon::now_ms() + 1500);
+    let op: Op = serde_json::from_value(serde_json::json!({
+        "op": "send", "to": "+639171234568", "text": "only worth sending for a second",
+        "not_after": soon,
+    }))
+    .unwrap();
+    let late = call(&r.sock, op).await["messages"][0]["id"]
+        .as_i64()
+        .unwrap();
+    wait_state(&r.sock, first, &["sent", "delivered"]).await;
+    let m = wait_state(&r.sock, late, &["expired"]).await;
+    assert_eq!(m["parts"][0]["state"], "failed", "{m}");
+    assert_eq!(r.sim.sent().len(), 1, "only the first went out");
+
+    // And one already past is refused at once.
+    let op: Op = serde_json::from_value(serde_json::json!({
+        "op": "send", "to": "+639171234568", "text": "too late",
+        "not_after": "2020-01-01T00:00:00Z",
+    }))
+    .unwrap();
+    match Client::connect(&r.sock).await.unwrap().call(op).await {
+        Err(smsq::api::client::ClientError::Api(e)) => {
+            assert_eq!(e.code, "invalid_time");
+            assert!(e.message.contains("already past"), "{}", e.message);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn modem_unplugged_and_back_mid_queue() {
     let r = rig(Settings {

@@ -151,6 +151,22 @@ async fn send_parts(
     store_pause: &mut Duration,
 ) {
     let modem = &d.modems[k];
+    // Checked again just before the modem gets it: the message may have waited (a retry, a
+    // busy modem, a paused store) past the time it was still worth sending.
+    if due.not_after.is_some_and(|t| t <= now_ms()) {
+        let now = now_ms();
+        if let Some(expired) = persist(d, k, move |db| db.expire(now)).await
+            && expired.contains(&due.id)
+        {
+            info!(
+                event = "expired",
+                message_id = due.id,
+                "not sent: its not_after time passed"
+            );
+            d.changed.notify_one();
+            return;
+        }
+    }
     for (part, tpdu_len, pdu) in &due.parts {
         if let Some(t) = *last_send {
             let gap = d.send_gap(k).saturating_sub(t.elapsed());

@@ -327,6 +327,14 @@ impl Daemon {
         };
         let not_before = time(&req.not_before, "not_before")?;
         let not_after = time(&req.not_after, "not_after")?;
+        if let Some(t) = not_after
+            && t <= now_ms()
+        {
+            return Err(ApiError::new(
+                "invalid_time",
+                "not_after is already past: the message could never be sent",
+            ));
+        }
         if let (Some(a), Some(b)) = (not_before, not_after)
             && b <= a
         {
