@@ -636,3 +636,78 @@ fn wrong_numbers_are_refused_with_the_reason() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["outbox"].as_array().unwrap().is_empty(), "{v}");
 }
+
+/// Times are written as people write them and read in the shop's time zone; dates that do
+/// not exist are refused; tables show local time, `--json` RFC 3339.
+#[test]
+fn times_as_people_write_and_read_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("smsqd.toml");
+    std::fs::write(
+        &config,
+        "country = \"PH\"\ntime_zone = \"Asia/Manila\"\n[[modem]]\nid = \"m\"\nsimulate = \"simcom\"\n",
+    )
+    .unwrap();
+    let d = Smsqd::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--sim-inbound-every",
+        "0",
+    ]);
+    let smsq = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_smsq"))
+            .env("TZ", "Asia/Manila")
+            .arg("--socket")
+            .arg(&d.socket)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = smsq(&[
+        "send",
+        "--to",
+        "09171234567",
+        "--not-before",
+        "2030-01-02 09:00",
+        "--json",
+        "later",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = v["messages"][0]["id"].as_i64().unwrap().to_string();
+    let out = smsq(&["status", &id, "--json"]);
+    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        m["next_attempt_at"], "2030-01-02T01:00:00Z",
+        "09:00 in Manila is 01:00 UTC"
+    );
+    let out = smsq(&[
+        "send",
+        "--to",
+        "09171234567",
+        "--not-before",
+        "2027-02-31 09:00",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a date and time"));
+    // The outbox shows the creation time in Manila time, not UTC.
+    let created = m["created_at"].as_str().unwrap();
+    let utc_hour: u32 = created[11..13].parse().unwrap();
+    let local_hour = format!("{:02}:", (utc_hour + 8) % 24);
+    let table = String::from_utf8_lossy(&smsq(&["outbox"]).stdout).to_string();
+    let row = table
+        .lines()
+        .find(|l| l.trim_start().starts_with(&id))
+        .unwrap()
+        .to_string();
+    assert!(
+        row.contains(&format!(" {local_hour}")),
+        "{row} vs {created}"
+    );
+    assert!(!row.contains('Z'), "{row}");
+}

@@ -236,46 +236,34 @@ pub fn rfc3339(ms: i64) -> String {
     )
 }
 
-/// RFC 3339 (`2026-11-23T10:15:00+08:00`, `...Z`, fractional seconds ignored) to Unix ms.
-pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if s.get(4..5)? != "-" || s.get(7..8)? != "-" || !matches!(s.get(10..11)?, "T" | "t" | " ") {
-        return None;
+/// A time as a person or a program writes it, to Unix ms: RFC 3339 with an offset
+/// (`2026-12-02T09:00:00+08:00`, `...Z`), or a date and time without one (`2026-12-02 09:00`,
+/// `2026-12-02T09:00:30`), or a date alone (midnight), both read in `zone` (the shop's).
+/// Dates that do not exist (`2027-02-31`) are refused, and so is a local time that a
+/// daylight-saving change skips.
+pub fn parse_time(text: &str, zone: &jiff::tz::TimeZone) -> Result<i64, String> {
+    let text = text.trim();
+    if let Ok(t) = text.parse::<jiff::Timestamp>() {
+        return Ok(t.as_millisecond());
     }
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    let mut rest = &s[19..];
-    if let Some(frac) = rest.strip_prefix('.') {
-        rest = frac.trim_start_matches(|c: char| c.is_ascii_digit());
-    }
-    let offset_min = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let sign = match rest.get(0..1)? {
-                "+" => 1,
-                "-" => -1,
-                _ => return None,
-            };
-            let oh: i64 = rest.get(1..3)?.parse().ok()?;
-            let om: i64 = rest.get(4..6)?.parse().ok()?;
-            if rest.len() != 6 || rest.get(3..4)? != ":" {
-                return None;
-            }
-            sign * (oh * 60 + om)
-        }
-    };
-    let yy = if mo <= 2 { y - 1 } else { y };
-    let era = yy.div_euclid(400);
-    let yoe = yy - era * 400;
-    let mp = if mo > 2 { mo - 3 } else { mo + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 86_400 + h * 3600 + mi * 60 + se) - offset_min * 60) * 1000)
+    let civil = text
+        .parse::<jiff::civil::DateTime>()
+        .or_else(|_| text.parse::<jiff::civil::Date>().map(|d| d.at(0, 0, 0, 0)));
+    let civil = civil.map_err(|_| {
+        format!(
+            "{text:?} is not a date and time: write it like 2026-12-02 09:00 (the shop's time \
+             zone) or 2026-12-02T09:00:00+08:00"
+        )
+    })?;
+    zone.to_ambiguous_timestamp(civil)
+        .unambiguous()
+        .map(|t| t.as_millisecond())
+        .map_err(|_| {
+            format!(
+                "{text:?} is skipped or repeated by a clock change in the shop's time zone: \
+                 write it with an offset (2026-03-29T03:30:00+02:00)"
+            )
+        })
 }
 
 #[cfg(test)]
@@ -325,13 +313,35 @@ mod tests {
     }
 
     #[test]
-    fn time_round_trip() {
-        let ms = parse_rfc3339("2026-11-23T10:15:00+08:00").unwrap();
+    fn times_as_people_write_them() {
+        let manila = jiff::tz::TimeZone::get("Asia/Manila").unwrap();
+        let utc = jiff::tz::TimeZone::UTC;
+        let ms = parse_time("2026-11-23T10:15:00+08:00", &utc).unwrap();
         assert_eq!(rfc3339(ms), "2026-11-23T02:15:00Z");
-        assert_eq!(parse_rfc3339("2026-11-23T02:15:00Z"), Some(ms));
-        assert_eq!(parse_rfc3339("2026-11-23T02:15:00.123Z"), Some(ms));
-        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_rfc3339("2026-13-01T00:00:00Z"), None);
-        assert_eq!(parse_rfc3339("tomorrow"), None);
+        assert_eq!(parse_time("2026-11-23T02:15:00Z", &manila), Ok(ms));
+        assert_eq!(
+            parse_time("2026-11-23T02:15:00.123Z", &manila),
+            Ok(ms + 123)
+        );
+        // Without an offset: the shop's time zone.
+        assert_eq!(parse_time("2026-11-23 10:15", &manila), Ok(ms));
+        assert_eq!(parse_time("2026-11-23T10:15:00", &manila), Ok(ms));
+        assert_eq!(
+            parse_time("2026-11-23", &manila),
+            parse_time("2026-11-23 00:00", &manila)
+        );
+        assert_eq!(parse_time("1970-01-01T00:00:00Z", &utc), Ok(0));
+        for bad in [
+            "2027-02-31 09:00",
+            "2026-13-01T00:00:00Z",
+            "tomorrow",
+            "09:00",
+            "",
+        ] {
+            assert!(parse_time(bad, &manila).is_err(), "{bad:?}");
+        }
+        // A time a daylight-saving change skips does not exist.
+        let warsaw = jiff::tz::TimeZone::get("Europe/Warsaw").unwrap();
+        assert!(parse_time("2026-03-29 02:30", &warsaw).is_err());
     }
 }

@@ -255,7 +255,7 @@ pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), Fail
                 for e in r["history"].as_array().into_iter().flatten() {
                     println!(
                         "  {}  {:<16} {}",
-                        s(&e["at"]),
+                        local_time(&e["at"]),
                         s(&e["kind"]),
                         s(&e["detail"])
                     );
@@ -394,7 +394,7 @@ async fn list(
             println!(
                 "{:>5}  {:<20} {:<16}  {}",
                 s(&m["id"]),
-                s(&m["received_at"]),
+                local_time(&m["received_at"]),
                 s(&m["from"]),
                 text
             );
@@ -408,7 +408,7 @@ async fn list(
             println!(
                 "{:>5}  {:<20} {:<16} {:<10} {:>5}  {}",
                 s(&m["id"]),
-                s(&m["created_at"]),
+                local_time(&m["created_at"]),
                 s(&m["to"]),
                 s(&m["state"]),
                 s(&m["parts"]),
@@ -427,7 +427,7 @@ fn print_event(e: &Value) {
     match kind.as_str() {
         "received" | "received_incomplete" => println!(
             "{}  received from {}: {}{}",
-            s(&e["at"]),
+            local_time(&e["at"]),
             s(&e["from"]),
             s(&e["text"]),
             if kind == "received_incomplete" {
@@ -442,7 +442,7 @@ fn print_event(e: &Value) {
         ),
         _ => println!(
             "{}  {:<16} message {}  {}",
-            s(&e["at"]),
+            local_time(&e["at"]),
             kind,
             opt(&e["message_id"]),
             s(&e["detail"])
@@ -465,6 +465,21 @@ fn client_socket_path() -> PathBuf {
 
 /// The socket of smsqd running as the system service (`systemd/smsqd.socket`).
 const SYSTEM_SOCKET: &str = "/run/smsq/smsq.sock";
+
+/// A time from smsqd (RFC 3339, UTC) as a person at this computer reads it: in the local
+/// time zone (the system's, or `TZ`), to the second. `--json` keeps RFC 3339.
+fn local_time(v: &Value) -> String {
+    let Some(text) = v.as_str() else {
+        return s(v);
+    };
+    match text.parse::<jiff::Timestamp>() {
+        Ok(t) => jiff::tz::TimeZone::system()
+            .to_datetime(t)
+            .strftime("%Y-%m-%d %H:%M:%S")
+            .to_string(),
+        Err(_) => s(v),
+    }
+}
 
 /// Recipients per `send` request: a thousand numbers keep a request well under the 64 KiB
 /// line limit, with room for the longest text.

@@ -54,6 +54,7 @@ struct RawConfig {
     keep_texts: Option<String>,
     keep_messages: Option<String>,
     keep_events: Option<String>,
+    time_zone: Option<String>,
     #[serde(default)]
     modem: Vec<RawModem>,
 }
@@ -240,6 +241,15 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         keep_texts: keep("keep_texts", &raw.keep_texts)?,
         keep_messages: keep("keep_messages", &raw.keep_messages)?,
         keep_events: keep("keep_events", &raw.keep_events)?,
+        time_zone: match &raw.time_zone {
+            None => defaults.time_zone,
+            Some(name) => jiff::tz::TimeZone::get(name).map_err(|_| {
+                err(
+                    "time_zone",
+                    format!("{name:?} is not a time zone this system knows (e.g. Asia/Manila)"),
+                )
+            })?,
+        },
         ..defaults
     };
     if raw.modem.is_empty() {
@@ -429,6 +439,7 @@ mod tests {
         assert!(bad(&format!("max_connections = 0\n{modem}")).starts_with("max_connections:"));
         assert!(bad(&format!("keep_texts = \"2h\"\n{modem}")).starts_with("keep_texts:"));
         assert!(bad(&format!("keep_events = \"soon\"\n{modem}")).starts_with("keep_events:"));
+        assert!(bad(&format!("time_zone = \"Mars/Olympus\"\n{modem}")).starts_with("time_zone:"));
         assert!(
             bad(&format!("send_gap = 3\n{modem}")).contains("send_gap"),
             "wrong type"
@@ -525,6 +536,12 @@ pub fn diff(old: &Config, new: &Config) -> (Vec<String>, Vec<String>) {
         "multipart_timeout",
         format!("{:?}", o.multipart_timeout),
         format!("{:?}", n.multipart_timeout),
+        true,
+    );
+    check(
+        "time_zone",
+        format!("{:?}", o.time_zone.iana_name()),
+        format!("{:?}", n.time_zone.iana_name()),
         true,
     );
     for (key, a, b) in [

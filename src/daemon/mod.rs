@@ -58,6 +58,8 @@ pub struct Settings {
     pub keep_messages: Option<Duration>,
     /// Retention: history events deleted after this age.
     pub keep_events: Option<Duration>,
+    /// The shop's time zone: times written without an offset are read in it.
+    pub time_zone: jiff::tz::TimeZone,
 }
 
 impl Default for Settings {
@@ -77,6 +79,7 @@ impl Default for Settings {
             keep_texts: None,
             keep_messages: None,
             keep_events: None,
+            time_zone: jiff::tz::TimeZone::system(),
         }
     }
 }
@@ -316,12 +319,8 @@ impl Daemon {
         let time = |s: &Option<String>, what: &str| -> Result<Option<i64>, ApiError> {
             s.as_deref()
                 .map(|t| {
-                    api::parse_rfc3339(t).ok_or_else(|| {
-                        ApiError::new(
-                            "invalid_time",
-                            format!("{what}: {t:?} is not an RFC 3339 time"),
-                        )
-                    })
+                    api::parse_time(t, &settings.time_zone)
+                        .map_err(|e| ApiError::new("invalid_time", format!("{what}: {e}")))
                 })
                 .transpose()
         };
