@@ -68,6 +68,11 @@ impl Failure {
     }
 }
 
+/// smsq's command line, for generated documentation (man page, completions).
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
 pub fn main() -> ExitCode {
     // A reader that goes away (`smsq watch --json | grep -m1 delivered`, `... | head`) ends
     // smsq quietly, as it ends other Unix tools: Rust ignores SIGPIPE, so every println!

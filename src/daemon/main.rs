@@ -95,6 +95,11 @@ fn parse_gap(s: &str) -> Result<Duration, String> {
     })
 }
 
+/// smsqd's command line, for generated documentation (man page, completions).
+pub fn command() -> clap::Command {
+    <Args as clap::CommandFactory>::command()
+}
+
 pub fn main() -> ExitCode {
     // Before any thread exists: taking a socket-activated listener clears the environment.
     let activated = match crate::api::server::from_systemd() {
