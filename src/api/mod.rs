@@ -35,6 +35,18 @@ use serde_json::Value;
 /// Longest request line accepted.
 pub const MAX_LINE: usize = 64 * 1024;
 
+/// The states an outgoing message can be in (the README's table), for `list` filters.
+pub const MESSAGE_STATES: [&str; 8] = [
+    "queued",
+    "sending",
+    "sent",
+    "delivered",
+    "failed",
+    "expired",
+    "cancelled",
+    "unknown",
+];
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Request {
     #[serde(default)]

@@ -128,21 +128,9 @@ pub(crate) struct OutboxArgs {
     #[command(flatten)]
     list: ListArgs,
     /// Only messages in this state.
-    #[arg(long, value_parser = OUTBOX_STATES)]
+    #[arg(long, value_parser = crate::api::MESSAGE_STATES)]
     state: Option<String>,
 }
-
-/// The states an outgoing message can be in (see the README).
-const OUTBOX_STATES: [&str; 8] = [
-    "queued",
-    "sending",
-    "sent",
-    "delivered",
-    "failed",
-    "expired",
-    "cancelled",
-    "unknown",
-];
 
 /// Exit code when the daemon cannot be reached.
 pub(crate) const NO_DAEMON: u8 = 3;
