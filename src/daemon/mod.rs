@@ -441,16 +441,7 @@ impl Daemon {
         let before = req.before;
         // A filter that cannot match is a mistake to say, not an empty list to show.
         if let Some(state) = &req.state {
-            const STATES: [&str; 8] = [
-                "queued",
-                "sending",
-                "sent",
-                "delivered",
-                "failed",
-                "expired",
-                "cancelled",
-                "unknown",
-            ];
+            const STATES: [&str; 8] = api::MESSAGE_STATES;
             if req.mailbox != Mailbox::Outbox {
                 return Err(ApiError::new(
                     "invalid_state",
