@@ -488,17 +488,6 @@ fn a_wrapped_reference_goes_to_the_lost_part_the_modem_gave_it_to() {
     assert_eq!(out.message_id, sent);
 }
 
-/// Statements the store ran while `STATEMENTS_ON` was set (rusqlite's trace hook takes a
-/// plain function, hence a static).
-static STATEMENTS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-
-fn record_statement(sql: &str) {
-    STATEMENTS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(sql.to_string());
-}
-
 /// Every statement on the dispatch, receive and report paths finds its rows through an
 /// index, so a message costs the same on day 1 and day 1,000: the test runs those paths,
 /// records each statement, and asks SQLite for its plan; a full scan of a table that grows
@@ -512,7 +501,19 @@ fn the_daemons_paths_never_scan_a_growing_table() {
         db.mark_sending(id, 1, "m0", i).unwrap();
         db.mark_sent(id, 1, (i % 256) as u8, i).unwrap();
     }
-    db.connection().trace(Some(record_statement));
+    let recorded = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = recorded.clone();
+    db.connection()
+        .trace_v2(
+            rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT,
+            Some(move |event: rusqlite::trace::TraceEvent<'_>| {
+                if let rusqlite::trace::TraceEvent::Stmt(stmt, sql) = event {
+                    let text = stmt.expanded_sql().unwrap_or_else(|| sql.to_string());
+                    sink.lock().unwrap().push(text);
+                }
+            }),
+        )
+        .unwrap();
     // Dispatch.
     let (id, _) = db.enqueue(&msg("+1", 2), 1000).unwrap();
     let _ = db.due_candidates(1001, 200).unwrap();
@@ -551,9 +552,14 @@ fn the_daemons_paths_never_scan_a_growing_table() {
     // Retention, in the background.
     db.apply_retention(Some(1015), Some(10), Some(1012), 100)
         .unwrap();
-    db.connection().trace(None);
+    db.connection()
+        .trace_v2(
+            rusqlite::trace::TraceEventCodes::empty(),
+            None::<fn(rusqlite::trace::TraceEvent<'_>)>,
+        )
+        .unwrap();
 
-    let statements = std::mem::take(&mut *STATEMENTS.lock().unwrap());
+    let statements = std::mem::take(&mut *recorded.lock().unwrap());
     let mut scans = Vec::new();
     let mut checked = 0;
     for sql in &statements {
