@@ -516,11 +516,11 @@ fn the_daemons_paths_never_scan_a_growing_table() {
         .unwrap();
     // Dispatch.
     let (id, _) = db.enqueue(&msg("+1", 2), 1000).unwrap();
-    let _ = db.due_candidates(1001, 200).unwrap();
-    let _ = db.earliest_due().unwrap();
-    let _ = db.modem_load(0).unwrap();
+    db.due_candidates(1001, 200).unwrap();
+    db.earliest_due().unwrap();
+    db.modem_load(0).unwrap();
     assert!(db.claim(id, "m0", 1001).unwrap());
-    let _ = db.due(id).unwrap();
+    db.due(id).unwrap();
     db.mark_sending(id, 1, "m0", 1002).unwrap();
     db.mark_sent(id, 1, 9, 1003).unwrap();
     db.mark_sending(id, 2, "m0", 1004).unwrap();
@@ -533,8 +533,8 @@ fn the_daemons_paths_never_scan_a_growing_table() {
         .unwrap();
     let (other, _) = db.enqueue(&msg("+2", 1), 1010).unwrap();
     db.fail(other, "unassigned number", 1011).unwrap();
-    let _ = db.expire(1012).unwrap();
-    let _ = db.reconcile_after_restart(1013).unwrap();
+    db.expire(1012).unwrap();
+    db.reconcile_after_restart(1013).unwrap();
     // Reports: by reference, for a lost answer, and before the answer.
     db.record_status_report(&report(9, "+1", 0, "R1"), 10_000, 1014)
         .unwrap();
@@ -548,7 +548,7 @@ fn the_daemons_paths_never_scan_a_growing_table() {
     db.store_inbound(&part("P3", "+5", None, "c"), 1018)
         .unwrap();
     db.quarantine("m0", "00FF", "truncated", 1019).unwrap();
-    let _ = db.expire_incomplete(1020, 10).unwrap();
+    db.expire_incomplete(1020, 10).unwrap();
     // Retention, in the background.
     db.apply_retention(Some(1015), Some(10), Some(1012), 100)
         .unwrap();
