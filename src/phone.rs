@@ -17,7 +17,7 @@ pub struct Country {
     pub calling_code: &'static str,
 }
 
-/// Countries smsq knows. Others can still send to `+` numbers and short codes.
+/// Countries named here need no lookup; `country` finds every other the numbering plans know.
 pub static COUNTRIES: &[Country] = &[
     Country {
         iso: "PH",
@@ -105,8 +105,26 @@ impl Country {
     }
 }
 
+/// The country with ISO code `iso` (any case): one of `COUNTRIES`, or any other the numbering
+/// plans know (made once and kept for the life of the process, as a shop has one or two).
 pub fn country(iso: &str) -> Option<&'static Country> {
-    COUNTRIES.iter().find(|c| c.iso.eq_ignore_ascii_case(iso))
+    if let Some(known) = COUNTRIES.iter().find(|c| c.iso.eq_ignore_ascii_case(iso)) {
+        return Some(known);
+    }
+    let iso = iso.trim().to_ascii_uppercase();
+    iso.parse::<phonenumber::country::Id>().ok()?;
+    let metadata = phonenumber::metadata::DATABASE.by_id(iso.as_str())?;
+    static MADE: std::sync::Mutex<Vec<&'static Country>> = std::sync::Mutex::new(Vec::new());
+    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(c) = made.iter().find(|c| c.iso == iso) {
+        return Some(c);
+    }
+    let country: &'static Country = Box::leak(Box::new(Country {
+        iso: Box::leak(iso.into_boxed_str()),
+        calling_code: Box::leak(metadata.country_code().to_string().into_boxed_str()),
+    }));
+    made.push(country);
+    Some(country)
 }
 
 /// Why a number was refused.
@@ -315,6 +333,19 @@ mod tests {
                 .reason
                 .contains("landline")
         );
+    }
+
+    #[test]
+    fn any_country_of_the_numbering_plans_can_be_the_shops() {
+        let jp = country("jp").unwrap();
+        assert_eq!((jp.iso, jp.calling_code), ("JP", "81"));
+        assert!(std::ptr::eq(jp, country("JP").unwrap()), "made once");
+        assert_eq!(
+            normalize("090-1234-5678", Some(jp)).unwrap(),
+            "+819012345678"
+        );
+        assert!(country("XX").is_none());
+        assert!(country("").is_none());
     }
 
     #[test]
