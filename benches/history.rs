@@ -44,22 +44,11 @@ fn with_history(dir: &std::path::Path, n: u64) -> Db {
 }
 
 fn message() -> NewMessage {
-    NewMessage {
-        recipient: "+639171234567".into(),
-        body: "Hi Ana, your documents are ready.".into(),
-        encoding: "auto".into(),
-        alphabet: "gsm7".into(),
-        concat_ref: 1,
-        status_report: true,
-        priority: 0,
-        client_ref: None,
-        idempotency_key: None,
-        not_before: None,
-        not_after: None,
-        peer_uid: None,
-        peer_pid: None,
-        parts: vec![(30, "0011000C9136197132547600".into())],
-    }
+    NewMessage::new(
+        "+639171234567",
+        "Hi Ana, your documents are ready.",
+        vec![(30, "0011000C9136197132547600".into())],
+    )
 }
 
 #[divan::bench(args = [0, 1_000_000], sample_count = 200, sample_size = 10)]

@@ -10,22 +10,7 @@ mod smsqd;
 use smsqd::Smsqd;
 
 fn message(to: &str) -> NewMessage {
-    NewMessage {
-        recipient: to.into(),
-        body: "Your order from last year".into(),
-        encoding: "auto".into(),
-        alphabet: "gsm7".into(),
-        concat_ref: 1,
-        status_report: true,
-        priority: 0,
-        client_ref: None,
-        idempotency_key: None,
-        not_before: None,
-        not_after: None,
-        peer_uid: None,
-        peer_pid: None,
-        parts: vec![(20, "00PDU".into())],
-    }
+    NewMessage::new(to, "Your order from last year", vec![(20, "00PDU".into())])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

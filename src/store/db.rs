@@ -196,6 +196,30 @@ pub struct NewMessage {
     pub parts: Vec<(usize, String)>,
 }
 
+impl NewMessage {
+    /// A GSM 7-bit message to `recipient` with status reports, no scheduling and no client
+    /// details: `parts` are (TPDU length, PDU hex). The other fields keep their defaults and
+    /// can be set with struct update syntax.
+    pub fn new(recipient: &str, body: &str, parts: Vec<(usize, String)>) -> Self {
+        Self {
+            recipient: recipient.into(),
+            body: body.into(),
+            encoding: "auto".into(),
+            alphabet: "gsm7".into(),
+            concat_ref: 1,
+            status_report: true,
+            priority: 0,
+            client_ref: None,
+            idempotency_key: None,
+            not_before: None,
+            not_after: None,
+            peer_uid: None,
+            peer_pid: None,
+            parts,
+        }
+    }
+}
+
 /// A message the dispatcher should work on now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Due {

@@ -12,20 +12,13 @@ fn report(mr: u8, recipient: &str, status: u8, pdu: &str) -> ReportIn {
 
 fn msg(to: &str, parts: usize) -> NewMessage {
     NewMessage {
-        recipient: to.into(),
-        body: "hello".into(),
-        encoding: "auto".into(),
-        alphabet: "gsm7".into(),
-        concat_ref: 1,
-        status_report: true,
-        priority: 0,
-        client_ref: None,
-        idempotency_key: None,
-        not_before: None,
-        not_after: None,
         peer_uid: Some(1000),
         peer_pid: Some(42),
-        parts: (0..parts).map(|i| (20, format!("00PDU{i}"))).collect(),
+        ..NewMessage::new(
+            to,
+            "hello",
+            (0..parts).map(|i| (20, format!("00PDU{i}"))).collect(),
+        )
     }
 }
 
