@@ -8,45 +8,14 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use smsq::api::Op;
 use smsq::api::client::ClientError;
-use smsq::sim::{self, Simulator};
+use smsq::sim;
 
 #[path = "common/smsqd.rs"]
 mod smsqd;
-use smsqd::{Smsqd, send, wait_state};
+use smsqd::{ExternalModem, Smsqd, send, wait_state};
 
 /// A SIMCom-like modem simulated in this process, so that it lives on when smsqd is killed,
 /// as a real modem does; smsqd opens it with `--device`.
-struct ExternalModem {
-    sim: Simulator,
-    link: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl ExternalModem {
-    async fn start(setup: impl FnOnce(&mut sim::Device)) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let link = dir.path().join("ttyUSB-sim");
-        let sim = Simulator::start(&sim::profile::SIMCOM, &link, setup)
-            .await
-            .unwrap();
-        Self {
-            sim,
-            link,
-            _dir: dir,
-        }
-    }
-
-    /// smsqd's arguments for this modem.
-    fn args(&self) -> Vec<&str> {
-        vec![
-            "--device",
-            self.link.to_str().unwrap(),
-            "--profile",
-            "simcom",
-        ]
-    }
-}
-
 async fn mailbox(c: &mut smsq::api::client::Client, mailbox: smsq::api::Mailbox) -> Vec<Value> {
     let key = match mailbox {
         smsq::api::Mailbox::Inbox => "inbox",

@@ -225,6 +225,20 @@ pub fn default_socket_path() -> PathBuf {
     PathBuf::from(format!("/tmp/smsq-{uid}")).join("smsq.sock")
 }
 
+/// A committed event as subscribers and `get`'s history receive it.
+pub fn event_json(e: &crate::store::EventRow) -> Value {
+    let mut v = serde_json::json!({
+        "id": e.id, "at": rfc3339(e.at), "kind": e.kind,
+        "message_id": e.message_id, "inbox_id": e.inbox_id, "detail": e.detail,
+    });
+    if let Some(r) = &e.received {
+        v["from"] = r.from.clone().into();
+        v["text"] = r.text.clone().into();
+        v["complete"] = r.complete.into();
+    }
+    v
+}
+
 /// Unix milliseconds to RFC 3339 in UTC.
 pub fn rfc3339(ms: i64) -> String {
     let secs = ms.div_euclid(1000);

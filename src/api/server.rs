@@ -329,7 +329,7 @@ async fn handle_request(request: Request, d: &Arc<Daemon>, peer: Peer, tx: &mpsc
 async fn subscribe(d: Arc<Daemon>, id: Value, since: Option<i64>, tx: mpsc::Sender<String>) {
     // Subscribe to live events first, then replay history, so nothing falls in between;
     // duplicates are filtered by event id.
-    let mut live = d.events.subscribe();
+    let mut live = d.subscribe();
     let mut last = match since {
         Some(since) => {
             let backlog = match d.history_since(since).await {
@@ -347,8 +347,12 @@ async fn subscribe(d: Arc<Daemon>, id: Value, since: Option<i64>, tx: mpsc::Send
                 .await;
             let mut last = since;
             for event in backlog {
-                last = event["id"].as_i64().unwrap_or(last);
-                if tx.send(json!({"event": event}).to_string()).await.is_err() {
+                last = event.id;
+                if tx
+                    .send(json!({"event": super::event_json(&event)}).to_string())
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -363,12 +367,15 @@ async fn subscribe(d: Arc<Daemon>, id: Value, since: Option<i64>, tx: mpsc::Send
         loop {
             match live.recv().await {
                 Ok(event) => {
-                    let event_id = event["id"].as_i64().unwrap_or(0);
-                    if event_id <= last {
+                    if event.id <= last {
                         continue;
                     }
-                    last = event_id;
-                    if tx.send(json!({"event": event}).to_string()).await.is_err() {
+                    last = event.id;
+                    if tx
+                        .send(json!({"event": super::event_json(&event)}).to_string())
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                 }

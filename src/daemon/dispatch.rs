@@ -29,6 +29,7 @@ use crate::at::codes::ErrorClass;
 use crate::at::parse::Final;
 use crate::modem::{ModemError, ModemHandle, ModemState};
 use crate::phone;
+use crate::store::Start;
 
 /// Delay before attempt `attempts + 1`: base × 2^attempts, capped at an hour, ±20 % jitter so
 /// that many messages failing together do not retry together.
@@ -47,15 +48,20 @@ fn random_seed() -> u64 {
 
 /// What routing sees of every modem now.
 async fn views(d: &Daemon) -> Vec<ModemView> {
-    let day_start = now_ms() - now_ms().rem_euclid(86_400_000);
-    let load = d
-        .store
-        .call(move |db| db.modem_load(day_start))
-        .await
-        .unwrap_or_default();
+    let rules = d.rules();
+    // Today's load matters only to a capped SIM: without caps it is not read at all.
+    let load = if rules.iter().any(|r| r.daily_cap.is_some()) {
+        let day_start = now_ms() - now_ms().rem_euclid(86_400_000);
+        d.store
+            .call(move |db| db.modem_load(day_start))
+            .await
+            .unwrap_or_default()
+    } else {
+        Default::default()
+    };
     d.modems
         .iter()
-        .zip(d.rules())
+        .zip(rules)
         .map(|(m, rules)| {
             let s = m.status();
             ModemView {
@@ -77,6 +83,14 @@ pub async fn run(d: Arc<Daemon>, k: usize) {
     loop {
         if d.is_stopping() {
             return;
+        }
+        // The gap counts from the start of one send to the start of the next, as carriers'
+        // volume rules count messages: a slow network does not add to it.
+        if let Some(t) = last_send {
+            let gap = d.send_gap(k).saturating_sub(t.elapsed());
+            if !gap.is_zero() {
+                tokio::time::sleep(gap).await;
+            }
         }
         let now = now_ms();
         let views = views(&d).await;
@@ -112,27 +126,35 @@ pub async fn run(d: Arc<Daemon>, k: usize) {
             }
             continue;
         };
+        // Claimed, checked for expiry and its first part committed `sending` in one step.
         let modem_id = modem.id().to_string();
-        match d.store.call(move |db| db.claim(id, &modem_id, now)).await {
-            Ok(true) => store_pause = STORE_PAUSE_FIRST,
-            Ok(false) => continue,
+        let due = match d.store.call(move |db| db.start(id, &modem_id, now)).await {
+            Ok(Start::Sending(due)) => due,
+            Ok(Start::Taken) => continue,
+            Ok(Start::Expired) => {
+                info!(
+                    event = "expired",
+                    message_id = id,
+                    "not sent: its not_after time passed"
+                );
+                continue;
+            }
+            Ok(Start::NothingLeft) => {
+                // Every part was accepted but the message was left "sending" (a crash between
+                // parts is turned into "unknown" at start-up; this is the defensive fallback).
+                persist(&d, k, move |db| {
+                    db.fail(id, "no part left to send", now_ms())
+                })
+                .await;
+                continue;
+            }
             Err(e) => {
                 wait_for_store(&d, k, &e, &mut store_pause).await;
                 continue;
             }
-        }
-        let Ok(Some(due)) = d.store.call(move |db| db.due(id)).await else {
-            continue;
         };
-        if due.parts.is_empty() {
-            // Every part was accepted but the message was left "sending" (a crash between
-            // parts is turned into "unknown" at start-up; this is the defensive fallback).
-            persist(&d, k, move |db| {
-                db.fail(id, "no part left to send", now_ms())
-            })
-            .await;
-            continue;
-        }
+        d.set_store_fault(k, None);
+        store_pause = STORE_PAUSE_FIRST;
         // Other dispatchers may find work this one passed over.
         d.wake();
         let span = tracing::info_span!("message", message_id = due.id, modem = %modem.id());
@@ -142,7 +164,8 @@ pub async fn run(d: Arc<Daemon>, k: usize) {
     }
 }
 
-/// Sends the unsent parts of one claimed message, paced; stops at the first failure.
+/// Sends the unsent parts of one started message (its first part already committed
+/// `sending`), paced; stops at the first failure.
 async fn send_parts(
     d: &Daemon,
     k: usize,
@@ -151,47 +174,30 @@ async fn send_parts(
     store_pause: &mut Duration,
 ) {
     let modem = &d.modems[k];
-    // Checked again just before the modem gets it: the message may have waited (a retry, a
-    // busy modem, a paused store) past the time it was still worth sending.
-    if due.not_after.is_some_and(|t| t <= now_ms()) {
-        let now = now_ms();
-        if let Some(expired) = persist(d, k, move |db| db.expire(now)).await
-            && expired.contains(&due.id)
-        {
-            info!(
-                event = "expired",
-                message_id = due.id,
-                "not sent: its not_after time passed"
-            );
-            d.changed.notify_one();
-            return;
-        }
-    }
-    for (part, tpdu_len, pdu) in &due.parts {
-        if let Some(t) = *last_send {
-            let gap = d.send_gap(k).saturating_sub(t.elapsed());
-            if !gap.is_zero() {
-                tokio::time::sleep(gap).await;
+    for (n, (part, tpdu_len, pdu)) in due.parts.iter().enumerate() {
+        if n > 0 {
+            if let Some(t) = *last_send {
+                let gap = d.send_gap(k).saturating_sub(t.elapsed());
+                if !gap.is_zero() {
+                    tokio::time::sleep(gap).await;
+                }
             }
+            let (id, part, modem_id) = (due.id, *part, modem.id().to_string());
+            if let Err(e) = d
+                .store
+                .call(move |db| db.mark_sending(id, part, &modem_id, now_ms()))
+                .await
+            {
+                // Nothing reached the modem: not sending is all it takes; wait for the store.
+                wait_for_store(d, k, &e, store_pause).await;
+                break;
+            }
+            d.set_store_fault(k, None);
+            *store_pause = STORE_PAUSE_FIRST;
         }
-        let (id, part, modem_id) = (due.id, *part, modem.id().to_string());
-        if let Err(e) = d
-            .store
-            .call(move |db| db.mark_sending(id, part, &modem_id, now_ms()))
-            .await
-        {
-            // Nothing reached the modem: not sending is all it takes; wait for the store.
-            wait_for_store(d, k, &e, store_pause).await;
-            break;
-        }
-        d.set_store_fault(k, None);
-        *store_pause = STORE_PAUSE_FIRST;
-        // The gap counts from the start of one send to the start of the next, as carriers'
-        // volume rules count messages: a slow network does not add to it.
         *last_send = Some(Instant::now());
         let result = modem.send_pdu(*tpdu_len, pdu).await;
-        let stop = record(d, k, modem, due, part, result).await;
-        d.changed.notify_one();
+        let stop = record(d, k, modem, due, *part, result).await;
         // A daily cap may just have been reached: let the other dispatchers re-route.
         d.wake();
         if stop {

@@ -1,8 +1,9 @@
 //! `smsqd`'s moving parts around the store and the modem actors: submission, dispatch,
 //! receiving, housekeeping and the event stream that feeds subscribers.
 //!
-//! Every state change goes through the store first; the event pump then reads the store's
-//! history and broadcasts it, so subscribers see exactly what was committed, in order.
+//! Every state change goes through the store first; the store's thread hands each committed
+//! event to subscribers right after the commit, so they see exactly what was committed, in
+//! order.
 
 pub mod config;
 pub mod dispatch;
@@ -176,13 +177,11 @@ pub struct Daemon {
     settings: std::sync::RwLock<Settings>,
     /// Wakes the dispatcher (new message, modem back, retry time).
     pub work: Notify,
-    /// Wakes the event pump after a store change.
-    pub changed: Notify,
-    /// Committed history, as JSON events, for subscribers.
-    pub events: broadcast::Sender<Value>,
     pub shutdown: watch::Receiver<bool>,
     /// Per modem: the store write that failed and holds up its sending, until one commits.
     store_faults: std::sync::Mutex<Vec<Option<String>>>,
+    /// The next concatenation reference: read from the store once, then counted here.
+    next_concat_ref: tokio::sync::OnceCell<std::sync::atomic::AtomicU8>,
 }
 
 impl Daemon {
@@ -206,18 +205,30 @@ impl Daemon {
     ) -> Arc<Self> {
         assert_eq!(modems.len(), rules.len(), "one routing rule set per modem");
         let n = modems.len();
-        let (events, _) = broadcast::channel(1024);
         Arc::new(Self {
             store,
             modems,
             rules: std::sync::RwLock::new(rules),
             settings: std::sync::RwLock::new(settings),
             work: Notify::new(),
-            changed: Notify::new(),
-            events,
             shutdown,
             store_faults: std::sync::Mutex::new(vec![None; n]),
+            next_concat_ref: tokio::sync::OnceCell::new(),
         })
+    }
+
+    /// `count` consecutive concatenation references (wrapping at 256): the first of them.
+    /// Consecutive messages get consecutive references, so two long texts to the same
+    /// customer never share one; the start survives restarts (it comes from the store).
+    async fn concat_refs(&self, count: usize) -> rusqlite::Result<u8> {
+        let counter = self
+            .next_concat_ref
+            .get_or_try_init(|| async {
+                let first = self.store.call(|db| db.next_concat_ref()).await?;
+                Ok::<_, rusqlite::Error>(std::sync::atomic::AtomicU8::new(first))
+            })
+            .await?;
+        Ok(counter.fetch_add(count as u8, std::sync::atomic::Ordering::Relaxed))
     }
 
     /// Why modem `k` is not sending because the store cannot record what it does, if so.
@@ -345,11 +356,7 @@ impl Daemon {
         let report = req.report.unwrap_or(settings.status_reports);
         // One reference base per request; consecutive messages get consecutive references,
         // so two long texts to the same customer never share one.
-        let base = self
-            .store
-            .call(|db| db.next_concat_ref())
-            .await
-            .map_err(internal)?;
+        let base = self.concat_refs(numbers.len()).await.map_err(internal)?;
         let mut encoder = SubmitEncoder::new();
         let mut out = SubmitPdus::new();
         let mut messages = Vec::with_capacity(numbers.len());
@@ -409,7 +416,6 @@ impl Daemon {
             results.push(json!({"id": id, "to": number, "parts": parts, "new": new}));
         }
         self.wake();
-        self.changed.notify_one();
         Ok(json!({ "messages": results }))
     }
 
@@ -432,7 +438,7 @@ impl Daemon {
                 "part": p.part, "state": p.state, "message_ref": p.mr, "modem": p.modem,
                 "sent_at": p.sent_at.map(api::rfc3339), "report_status": p.report_status,
             })).collect::<Vec<_>>(),
-            "history": history.iter().map(event_json).collect::<Vec<_>>(),
+            "history": history.iter().map(api::event_json).collect::<Vec<_>>(),
         }))
     }
 
@@ -504,7 +510,6 @@ impl Daemon {
             .call(move |db| db.cancel(id, now))
             .await
             .map_err(internal)?;
-        self.changed.notify_one();
         if ok {
             Ok(json!({"id": id, "state": "cancelled"}))
         } else {
@@ -522,7 +527,6 @@ impl Daemon {
             .call(move |db| db.retry_now(id, now))
             .await
             .map_err(internal)?;
-        self.changed.notify_one();
         self.wake();
         if ok {
             Ok(json!({"id": id, "state": "queued"}))
@@ -604,53 +608,16 @@ impl Daemon {
     }
 
     /// Events committed after `since`, for a subscriber resuming.
-    pub async fn history_since(&self, since: i64) -> Result<Vec<Value>, ApiError> {
-        let rows = self
-            .store
+    pub async fn history_since(&self, since: i64) -> Result<Vec<EventRow>, ApiError> {
+        self.store
             .call(move |db| db.events_since(since, 10_000))
             .await
-            .map_err(internal)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            out.push(self.enrich(row).await);
-        }
-        Ok(out)
+            .map_err(internal)
     }
 
-    /// Adds what a subscriber wants with an event: the text of a received message.
-    async fn enrich(&self, row: EventRow) -> Value {
-        let mut v = event_json(&row);
-        if let Some(inbox_id) = row.inbox_id
-            && let Ok(Some(m)) = self.store.call(move |db| db.inbox_message(inbox_id)).await
-        {
-            v["from"] = json!(m.sender);
-            v["text"] = json!(m.body);
-            v["complete"] = json!(m.complete);
-        }
-        v
-    }
-
-    /// Broadcasts committed events to subscribers, in order, as they are committed.
-    pub async fn pump_events(self: Arc<Self>) {
-        let mut last = self.store.call(|db| db.last_event_id()).await.unwrap_or(0);
-        loop {
-            // Every store change notifies; the long timer is only a safety net, so an idle
-            // daemon does not wake up for nothing.
-            tokio::select! {
-                _ = self.changed.notified() => {}
-                _ = tokio::time::sleep(Duration::from_secs(30)) => {}
-            }
-            let rows = self
-                .store
-                .call(move |db| db.events_since(last, 1000))
-                .await
-                .unwrap_or_default();
-            for row in rows {
-                last = row.id;
-                let v = self.enrich(row).await;
-                let _ = self.events.send(v);
-            }
-        }
+    /// Every event committed from now on, in order, as the store commits it.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<EventRow>> {
+        self.store.subscribe()
     }
 
     /// One round of retention: batches of at most 500 rows, a pause between them so that
@@ -718,24 +685,15 @@ impl Daemon {
             tick.tick().await;
             let now = now_ms();
             let timeout = self.settings().multipart_timeout.as_millis() as i64;
-            let expired = self
-                .store
-                .call(move |db| db.expire(now))
-                .await
-                .unwrap_or_else(|e| {
-                    warn!(event = "store_error", error = %e, "cannot expire messages; trying again at the next tick");
-                    Vec::new()
-                });
-            let incomplete = self
+            if let Err(e) = self.store.call(move |db| db.expire(now)).await {
+                warn!(event = "store_error", error = %e, "cannot expire messages; trying again at the next tick");
+            }
+            if let Err(e) = self
                 .store
                 .call(move |db| db.expire_incomplete(now, timeout))
                 .await
-                .unwrap_or_else(|e| {
-                    warn!(event = "store_error", error = %e, "cannot close incomplete messages; trying again at the next tick");
-                    Vec::new()
-                });
-            if !expired.is_empty() || !incomplete.is_empty() {
-                self.changed.notify_one();
+            {
+                warn!(event = "store_error", error = %e, "cannot close incomplete messages; trying again at the next tick");
             }
             self.retention(now).await;
             if last_sweep.elapsed() >= self.settings().sweep_interval {
@@ -769,7 +727,6 @@ pub fn spawn_tasks(d: &Arc<Daemon>, listener: tokio::net::UnixListener) -> Tasks
         tokio::spawn(receive::run(d.clone(), modem.clone()));
     }
     tokio::spawn(d.clone().housekeeping());
-    tokio::spawn(d.clone().pump_events());
     let server = tokio::spawn(crate::api::server::serve(listener, d.clone()));
     Tasks { dispatcher, server }
 }
@@ -817,11 +774,4 @@ impl Daemon {
 
 fn internal(e: rusqlite::Error) -> ApiError {
     ApiError::new("store_error", e.to_string())
-}
-
-fn event_json(e: &EventRow) -> Value {
-    json!({
-        "id": e.id, "at": api::rfc3339(e.at), "kind": e.kind,
-        "message_id": e.message_id, "inbox_id": e.inbox_id, "detail": e.detail,
-    })
 }

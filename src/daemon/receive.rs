@@ -118,7 +118,6 @@ async fn note_state(d: &Daemon, modem: &ModemHandle, state: &ModemState) {
     {
         warn!(event = "store_error", modem = %modem.id(), error = %e, "cannot record the modem's state in the history");
     }
-    d.changed.notify_one();
 }
 
 /// Reads slot `index`, stores what it holds, then deletes it. A PDU that does not decode is
@@ -227,7 +226,6 @@ async fn quarantine(d: &Daemon, modem: &str, pdu_hex: &str, error: &pdu::DecodeE
         .store
         .call(move |db| db.quarantine(&modem, &pdu_hex, &error, now))
         .await;
-    d.changed.notify_one();
     match stored {
         Ok(_) => true,
         Err(e) => {
@@ -312,7 +310,6 @@ pub async fn store_pdu(d: &Daemon, modem: &str, pdu_hex: &str) -> Stored {
             Tpdu::Submit(_) => return Stored::NotOurs,
         },
     };
-    d.changed.notify_one();
     match stored {
         Ok(()) => Stored::Committed,
         Err(e) => {

@@ -22,9 +22,9 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use crate::pdu::{SplitSurrogates, join_text_parts};
 
 /// Current schema version (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
-const SCHEMA_V1: &str = r#"
+pub(crate) const SCHEMA_V1: &str = r#"
 CREATE TABLE outbox (
     id              INTEGER PRIMARY KEY,
     recipient       TEXT    NOT NULL,
@@ -136,7 +136,7 @@ CREATE INDEX events_message ON events (message_id);
 /// parts mends it; the PINs each SIM refused (see `modem::pin`), so none is tried twice; and
 /// indexes so that no statement on the dispatch, receive and report paths reads the whole
 /// history (`store::tests::the_daemons_paths_never_scan_a_growing_table`).
-const SCHEMA_V2: &str = r#"
+pub(crate) const SCHEMA_V2: &str = r#"
 ALTER TABLE outbox_parts ADD COLUMN handed_at INTEGER;
 CREATE INDEX parts_unknown ON outbox_parts (modem, handed_at) WHERE state = 'unknown';
 CREATE INDEX parts_handed ON outbox_parts (modem, handed_at);
@@ -162,6 +162,71 @@ CREATE TABLE pin_refusals (
     refused_at  INTEGER NOT NULL,
     PRIMARY KEY (sim, fingerprint)
 );
+"#;
+
+/// Version 3: the states of messages and parts are constrained to the ones the state
+/// machine knows (`store::state`), so no bug or hand edit can store another; SQLite cannot
+/// add a CHECK to a table, so both tables are rebuilt (the procedure of
+/// <https://sqlite.org/lang_altertable.html#otheralter>, foreign keys off meanwhile). The queue
+/// gets indexes of its own, so picking the next message and the next due time cost the
+/// same with ten messages queued as with ten thousand (no sort, no scan of the queue).
+pub(crate) const SCHEMA_V3: &str = r#"
+CREATE TABLE outbox_v3 (
+    id              INTEGER PRIMARY KEY,
+    recipient       TEXT    NOT NULL,
+    body            TEXT    NOT NULL,
+    encoding        TEXT    NOT NULL,
+    alphabet        TEXT    NOT NULL,
+    parts           INTEGER NOT NULL,
+    concat_ref      INTEGER NOT NULL,
+    status_report   INTEGER NOT NULL,
+    priority        INTEGER NOT NULL DEFAULT 0,
+    client_ref      TEXT,
+    idempotency_key TEXT UNIQUE,
+    state           TEXT    NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'delivered',
+                                                      'failed', 'expired', 'cancelled', 'unknown')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    not_before      INTEGER,
+    not_after       INTEGER,
+    last_error      TEXT,
+    modem           TEXT,
+    peer_uid        INTEGER,
+    peer_pid        INTEGER,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL
+);
+INSERT INTO outbox_v3 SELECT * FROM outbox;
+CREATE TABLE outbox_parts_v3 (
+    message_id    INTEGER NOT NULL REFERENCES outbox (id),
+    part          INTEGER NOT NULL,
+    tpdu_len      INTEGER NOT NULL,
+    pdu           TEXT    NOT NULL,
+    state         TEXT    NOT NULL CHECK (state IN ('pending', 'sending', 'sent', 'delivered',
+                                                    'failed', 'cancelled', 'unknown')),
+    mr            INTEGER,
+    modem         TEXT,
+    sent_at       INTEGER,
+    report_status INTEGER,
+    report_at     INTEGER,
+    handed_at     INTEGER,
+    PRIMARY KEY (message_id, part)
+);
+INSERT INTO outbox_parts_v3 SELECT * FROM outbox_parts;
+DROP TABLE outbox_parts;
+DROP TABLE outbox;
+ALTER TABLE outbox_v3 RENAME TO outbox;
+ALTER TABLE outbox_parts_v3 RENAME TO outbox_parts;
+CREATE INDEX outbox_queue ON outbox (priority DESC, created_at, id)
+    WHERE state IN ('queued', 'sending');
+CREATE INDEX outbox_next ON outbox (next_attempt_at) WHERE state IN ('queued', 'sending');
+CREATE INDEX outbox_updated ON outbox (updated_at);
+CREATE INDEX outbox_bodies ON outbox (updated_at) WHERE body != '';
+CREATE INDEX parts_mr ON outbox_parts (mr, sent_at);
+CREATE INDEX parts_unknown ON outbox_parts (modem, handed_at) WHERE state = 'unknown';
+CREATE INDEX parts_handed ON outbox_parts (modem, handed_at);
+CREATE INDEX parts_sent ON outbox_parts (sent_at, modem);
+CREATE INDEX parts_state ON outbox_parts (state, message_id);
 "#;
 
 /// What `Db::stats` reports.
@@ -228,11 +293,14 @@ pub struct Due {
     pub attempts: i64,
     pub not_after: Option<i64>,
     pub modem: Option<String>,
+    /// The message's state when it was read.
+    pub state: String,
     /// Parts still to send, in order: (part, tpdu_len, pdu).
     pub parts: Vec<(i64, usize, String)>,
 }
 
-/// One row of history.
+/// One row of history, with what a subscriber wants to see of a received message (so that
+/// nobody reads the store again to show it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventRow {
     pub id: i64,
@@ -241,6 +309,17 @@ pub struct EventRow {
     pub message_id: Option<i64>,
     pub inbox_id: Option<i64>,
     pub detail: String,
+    /// For an event about a received message still in the inbox: who sent it, its text
+    /// (`None` for data or an erased text) and whether every part arrived.
+    pub received: Option<ReceivedSummary>,
+}
+
+/// A received message as its event shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedSummary {
+    pub from: String,
+    pub text: Option<String>,
+    pub complete: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -341,7 +420,7 @@ fn group_parts(
     total: i64,
     only: Option<i64>,
 ) -> Result<Vec<GroupPart>> {
-    let mut st = tx.prepare(
+    let mut st = tx.prepare_cached(
         "SELECT id, part, body, data_hex, sent_at, split_low, split_high FROM inbox_parts
          WHERE sender = ?1 AND concat_ref IS ?2 AND concat_bits IS ?3 AND total = ?4 AND message_id IS NULL
            AND (?5 IS NULL OR id = ?5)
@@ -374,8 +453,29 @@ pub struct ReportOutcome {
 
 pub type Result<T> = rusqlite::Result<T>;
 
+/// Runs one statement through the connection's statement cache: the daemon runs the same
+/// few statements for every message, and parsing them again each time cost more than
+/// running them.
+fn exec(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
+/// One row of a cached statement (see [`exec`]).
+fn row<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> Result<T>,
+) -> Result<T> {
+    conn.prepare_cached(sql)?.query_row(params, f)
+}
+
 pub struct Db {
     conn: Connection,
+    /// The last event handed to subscribers by [`Db::take_new_events`].
+    published: i64,
+    /// `total_changes` when events were last looked for: unchanged, there is nothing new.
+    changes_seen: u64,
 }
 
 fn event(
@@ -386,7 +486,8 @@ fn event(
     inbox_id: Option<i64>,
     detail: &str,
 ) -> Result<()> {
-    tx.execute(
+    exec(
+        tx,
         "INSERT INTO events (at, kind, message_id, inbox_id, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![at, kind, message_id, inbox_id, detail],
     )?;
@@ -397,13 +498,49 @@ fn event(
 /// another modem may send it; a started message stays with its modem (one sender for all
 /// the parts of a concatenated message).
 fn release_if_unstarted(tx: &Transaction<'_>, id: i64) -> Result<()> {
-    tx.execute(
+    exec(
+        tx,
         "UPDATE outbox SET modem = NULL WHERE id = ?1
            AND NOT EXISTS (SELECT 1 FROM outbox_parts p WHERE p.message_id = ?1
                            AND p.state != 'pending')",
         [id],
     )?;
     Ok(())
+}
+
+/// Message `id` was not sent before its `not_after` time: given up, with its history.
+fn expire_one(tx: &Transaction<'_>, id: i64, now: i64) -> Result<()> {
+    exec(
+        tx,
+        "UPDATE outbox SET state = 'expired', last_error = 'not sent before its not_after time', updated_at = ?2 WHERE id = ?1",
+        params![id, now],
+    )?;
+    exec(
+        tx,
+        "UPDATE outbox_parts SET state = 'failed' WHERE message_id = ?1 AND state = 'pending'",
+        [id],
+    )?;
+    event(
+        tx,
+        now,
+        "expired",
+        Some(id),
+        None,
+        "not sent before not_after",
+    )
+}
+
+/// What [`Db::start`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    /// Its first unsent part is committed `sending`: hand it to the modem.
+    Sending(Due),
+    /// Another modem has it, or it is no longer due.
+    Taken,
+    /// Its `not_after` time passed: it is `expired` now.
+    Expired,
+    /// No part is left to send (a defensive case: start-up settles such messages).
+    NothingLeft,
 }
 
 /// How long before its `+CMGS` answer is recorded a part's status report may have been.
@@ -421,7 +558,8 @@ fn apply_report(
     status: u8,
     now: i64,
 ) -> Result<String> {
-    tx.execute(
+    exec(
+        tx,
         "UPDATE status_reports SET message_id = ?2, part = ?3 WHERE id = ?1",
         params![report_id, message_id, part],
     )?;
@@ -437,17 +575,19 @@ fn apply_report(
         None => "sent",
     };
     // A part matched without a reference (outcome unknown) learns it from the report.
-    tx.execute(
+    exec(tx,
         "UPDATE outbox_parts SET state = ?3, report_status = ?4, report_at = ?5, mr = COALESCE(mr, ?6)
          WHERE message_id = ?1 AND part = ?2",
         params![message_id, part, part_state, i64::from(status), now, i64::from(mr)],
     )?;
-    let (total, delivered, failed): (i64, i64, i64) = tx.query_row(
+    let (total, delivered, failed): (i64, i64, i64) = row(
+        tx,
         "SELECT COUNT(*), SUM(state = 'delivered'), SUM(state = 'failed') FROM outbox_parts WHERE message_id = ?1",
         [message_id],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
-    let current: String = tx.query_row(
+    let current: String = row(
+        tx,
         "SELECT state FROM outbox WHERE id = ?1",
         [message_id],
         |r| r.get(0),
@@ -459,9 +599,15 @@ fn apply_report(
     } else {
         current
     };
-    tx.execute(
+    exec(
+        tx,
         "UPDATE outbox SET state = ?2, updated_at = ?3, last_error = CASE WHEN ?2 = 'failed' THEN ?4 ELSE last_error END WHERE id = ?1",
-        params![message_id, message_state, now, format!("status report: {}", crate::pdu::status_text(status))],
+        params![
+            message_id,
+            message_state,
+            now,
+            format!("status report: {}", crate::pdu::status_text(status))
+        ],
     )?;
     event(
         tx,
@@ -564,10 +710,21 @@ impl Db {
         conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let mut db = Self { conn };
+        conn.set_prepared_statement_cache_capacity(128);
+        // Off while migrating (SQLite as bundled turns them on by default).
+        conn.pragma_update(None, "foreign_keys", "OFF")?;
+        let mut db = Self {
+            conn,
+            published: 0,
+            changes_seen: 0,
+        };
+        // Migrations rebuild tables, which foreign keys would forbid; they check the keys
+        // themselves before committing.
         db.migrate()?;
+        db.conn.pragma_update(None, "foreign_keys", "ON")?;
+        db.published = db.last_event_id()?;
+        db.changes_seen = db.conn.total_changes();
         Ok(db)
     }
 
@@ -587,26 +744,40 @@ impl Db {
         if version < 2 {
             tx.execute_batch(SCHEMA_V2)?;
         }
+        if version < 3 {
+            tx.execute_batch(SCHEMA_V3)?;
+        }
+        // The rebuilt tables run with foreign keys off: check them before committing.
+        let broken: Option<String> = tx
+            .prepare("PRAGMA foreign_key_check")?
+            .query_row([], |r| r.get(0))
+            .optional()?;
+        if let Some(table) = broken {
+            return Err(rusqlite::Error::InvalidParameterName(format!(
+                "migration left rows in {table} without their parent; database not changed"
+            )));
+        }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()
     }
 
     /// Whether `sim` refused the PIN with `fingerprint` before.
     pub fn pin_refused(&self, sim: &str, fingerprint: &str) -> Result<bool> {
-        self.conn
-            .query_row(
-                "SELECT 1 FROM pin_refusals WHERE sim = ?1 AND fingerprint = ?2",
-                params![sim, fingerprint],
-                |_| Ok(()),
-            )
-            .optional()
-            .map(|row| row.is_some())
+        row(
+            &self.conn,
+            "SELECT 1 FROM pin_refusals WHERE sim = ?1 AND fingerprint = ?2",
+            params![sim, fingerprint],
+            |_| Ok(()),
+        )
+        .optional()
+        .map(|row| row.is_some())
     }
 
     /// Remembers that `sim` refused the PIN with `fingerprint`.
     pub fn record_pin_refusal(&mut self, sim: &str, fingerprint: &str, now: i64) -> Result<()> {
         let tx = self.conn.transaction()?;
-        tx.execute(
+        exec(
+            &tx,
             "INSERT OR IGNORE INTO pin_refusals (sim, fingerprint, refused_at) VALUES (?1, ?2, ?3)",
             params![sim, fingerprint, now],
         )?;
@@ -641,23 +812,27 @@ impl Db {
             let ids = format!(
                 "SELECT id FROM outbox WHERE updated_at < ?1 AND body != '' AND state IN {FINISHED} LIMIT ?2"
             );
-            changed += tx.execute(
+            changed += exec(
+                &tx,
                 &format!(
                     "UPDATE outbox_parts SET pdu = '' WHERE pdu != '' AND message_id IN ({ids})"
                 ),
                 params![before, batch],
             )?;
-            changed += tx.execute(
+            changed += exec(
+                &tx,
                 &format!("UPDATE outbox SET body = '' WHERE id IN ({ids})"),
                 params![before, batch],
             )?;
-            changed += tx.execute(
+            changed += exec(
+                &tx,
                 "UPDATE inbox SET body = NULL, data_hex = NULL WHERE id IN (
                    SELECT id FROM inbox WHERE received_at < ?1
                      AND (body IS NOT NULL OR data_hex IS NOT NULL) LIMIT ?2)",
                 params![before, batch],
             )?;
-            changed += tx.execute(
+            changed += exec(
+                &tx,
                 "UPDATE inbox_parts SET body = NULL, data_hex = NULL, pdu = 'erased ' || id
                  WHERE id IN (SELECT id FROM inbox_parts WHERE received_at < ?1
                                 AND message_id IS NOT NULL AND pdu NOT LIKE 'erased %' LIMIT ?2)",
@@ -669,39 +844,47 @@ impl Db {
                 "SELECT id FROM outbox WHERE updated_at < ?1 AND state IN {FINISHED} LIMIT ?2"
             );
             let doomed: Vec<i64> = {
-                let mut st = tx.prepare(&ids)?;
+                let mut st = tx.prepare_cached(&ids)?;
                 st.query_map(params![before, batch], |r| r.get(0))?
                     .collect::<Result<_>>()?
             };
             for id in &doomed {
-                tx.execute("DELETE FROM status_reports WHERE message_id = ?1", [id])?;
-                tx.execute("DELETE FROM events WHERE message_id = ?1", [id])?;
-                tx.execute("DELETE FROM outbox_parts WHERE message_id = ?1", [id])?;
-                changed += tx.execute("DELETE FROM outbox WHERE id = ?1", [id])?;
+                exec(
+                    &tx,
+                    "DELETE FROM status_reports WHERE message_id = ?1",
+                    [id],
+                )?;
+                exec(&tx, "DELETE FROM events WHERE message_id = ?1", [id])?;
+                exec(&tx, "DELETE FROM outbox_parts WHERE message_id = ?1", [id])?;
+                changed += exec(&tx, "DELETE FROM outbox WHERE id = ?1", [id])?;
             }
             let inbox: Vec<i64> = {
-                let mut st = tx.prepare("SELECT id FROM inbox WHERE received_at < ?1 LIMIT ?2")?;
+                let mut st =
+                    tx.prepare_cached("SELECT id FROM inbox WHERE received_at < ?1 LIMIT ?2")?;
                 st.query_map(params![before, batch], |r| r.get(0))?
                     .collect::<Result<_>>()?
             };
             for id in &inbox {
-                tx.execute("DELETE FROM events WHERE inbox_id = ?1", [id])?;
-                tx.execute("DELETE FROM inbox_parts WHERE message_id = ?1", [id])?;
-                changed += tx.execute("DELETE FROM inbox WHERE id = ?1", [id])?;
+                exec(&tx, "DELETE FROM events WHERE inbox_id = ?1", [id])?;
+                exec(&tx, "DELETE FROM inbox_parts WHERE message_id = ?1", [id])?;
+                changed += exec(&tx, "DELETE FROM inbox WHERE id = ?1", [id])?;
             }
-            changed += tx.execute(
+            changed += exec(
+                &tx,
                 "DELETE FROM status_reports WHERE id IN (SELECT id FROM status_reports
                    WHERE message_id IS NULL AND received_at < ?1 LIMIT ?2)",
                 params![before, batch],
             )?;
-            changed += tx.execute(
+            changed += exec(
+                &tx,
                 "DELETE FROM quarantine WHERE id IN (SELECT id FROM quarantine
                    WHERE received_at < ?1 LIMIT ?2)",
                 params![before, batch],
             )?;
         }
         if let Some(before) = events_before {
-            changed += tx.execute(
+            changed += exec(
+                &tx,
                 "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ?1 LIMIT ?2)",
                 params![before, batch],
             )?;
@@ -718,8 +901,12 @@ impl Db {
     /// Rows per table and the database's size, for `smsq stats`.
     pub fn stats(&self) -> Result<Stats> {
         let count = |table: &str| -> Result<i64> {
-            self.conn
-                .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+            row(
+                &self.conn,
+                &format!("SELECT COUNT(*) FROM {table}"),
+                [],
+                |r| r.get(0),
+            )
         };
         let pragma =
             |name: &str| -> Result<i64> { self.conn.pragma_query_value(None, name, |r| r.get(0)) };
@@ -744,20 +931,28 @@ impl Db {
     pub fn reconcile_after_restart(&mut self, now: i64) -> Result<Vec<i64>> {
         let tx = self.conn.transaction()?;
         // Claims of the previous run that never reached a modem: any modem may take them.
-        tx.execute(
-            "UPDATE outbox SET modem = NULL WHERE state = 'queued' AND modem IS NOT NULL
+        exec(
+            &tx,
+            "UPDATE outbox SET modem = NULL
+             WHERE state IN ('queued', 'sending') AND state = 'queued' AND modem IS NOT NULL
                AND NOT EXISTS (SELECT 1 FROM outbox_parts p WHERE p.message_id = outbox.id
                                AND p.state != 'pending')",
             [],
         )?;
         let ids: Vec<i64> = {
-            let mut st =
-                tx.prepare("SELECT DISTINCT message_id FROM outbox_parts WHERE state = 'sending'")?;
+            let mut st = tx.prepare_cached(
+                "SELECT DISTINCT message_id FROM outbox_parts WHERE state = 'sending'",
+            )?;
             st.query_map([], |r| r.get(0))?.collect::<Result<_>>()?
         };
         for id in &ids {
-            tx.execute("UPDATE outbox_parts SET state = 'unknown' WHERE message_id = ?1 AND state = 'sending'", [id])?;
-            tx.execute(
+            exec(
+                &tx,
+                "UPDATE outbox_parts SET state = 'unknown' WHERE message_id = ?1 AND state = 'sending'",
+                [id],
+            )?;
+            exec(
+                &tx,
                 "UPDATE outbox SET state = 'unknown', last_error = 'smsqd stopped while a part was with the modem; not resent automatically', updated_at = ?2 WHERE id = ?1",
                 params![id, now],
             )?;
@@ -875,7 +1070,8 @@ impl Db {
     /// claims it again. It is let go (back to NULL) when the message returns to the queue
     /// before any part went out (`release_if_unstarted`), and at start-up.
     pub fn claim(&mut self, id: i64, modem: &str, now: i64) -> Result<bool> {
-        let n = self.conn.execute(
+        let n = exec(
+            &self.conn,
             "UPDATE outbox SET modem = ?2, updated_at = ?3
              WHERE id = ?1 AND state IN ('queued', 'sending') AND next_attempt_at <= ?3
                AND (modem IS NULL OR modem = ?2)",
@@ -886,26 +1082,21 @@ impl Db {
 
     /// The unsent parts of message `id`, for the modem that claimed it.
     pub fn due(&self, id: i64) -> Result<Option<Due>> {
-        let row = self
-            .conn
-            .query_row(
-                "SELECT id, recipient, attempts, not_after, modem FROM outbox WHERE id = ?1",
-                [id],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                    ))
-                },
-            )
-            .optional()?;
-        let Some((id, recipient, attempts, not_after, modem)) = row else {
+        Self::due_in(&self.conn, id)
+    }
+
+    fn due_in(conn: &Connection, id: i64) -> Result<Option<Due>> {
+        let head = row(
+            conn,
+            "SELECT recipient, attempts, not_after, modem, state FROM outbox WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()?;
+        let Some((recipient, attempts, not_after, modem, state)) = head else {
             return Ok(None);
         };
-        let mut st = self.conn.prepare_cached(
+        let mut st = conn.prepare_cached(
             "SELECT part, tpdu_len, pdu FROM outbox_parts WHERE message_id = ?1 AND state = 'pending' ORDER BY part",
         )?;
         let parts = st
@@ -919,6 +1110,7 @@ impl Db {
             attempts,
             not_after,
             modem,
+            state,
             parts,
         }))
     }
@@ -937,7 +1129,8 @@ impl Db {
 
     /// When the next queued message becomes due, if any.
     pub fn earliest_due(&self) -> Result<Option<i64>> {
-        self.conn.query_row(
+        row(
+            &self.conn,
             "SELECT MIN(next_attempt_at) FROM outbox WHERE state IN ('queued', 'sending')",
             [],
             |r| r.get(0),
@@ -947,31 +1140,41 @@ impl Db {
     /// Committed before the PDU goes to the modem (see the module docs).
     pub fn mark_sending(&mut self, id: i64, part: i64, modem: &str, now: i64) -> Result<()> {
         let tx = self.conn.transaction()?;
-        tx.execute(
+        Self::sending_in(&tx, id, part, modem, now)?;
+        tx.commit()
+    }
+
+    fn sending_in(tx: &Transaction<'_>, id: i64, part: i64, modem: &str, now: i64) -> Result<()> {
+        exec(
+            tx,
             "UPDATE outbox_parts SET state = 'sending', modem = ?3, handed_at = ?4 WHERE message_id = ?1 AND part = ?2",
             params![id, part, modem, now],
         )?;
-        tx.execute(
+        exec(
+            tx,
             "UPDATE outbox SET state = 'sending', modem = ?2, updated_at = ?3 WHERE id = ?1",
             params![id, modem, now],
         )?;
-        tx.commit()
+        Ok(())
     }
 
     /// The network accepted part `part` with reference `mr`. Returns the message's state.
     pub fn mark_sent(&mut self, id: i64, part: i64, mr: u8, now: i64) -> Result<String> {
         let tx = self.conn.transaction()?;
-        tx.execute(
+        exec(
+            &tx,
             "UPDATE outbox_parts SET state = 'sent', mr = ?3, sent_at = ?4 WHERE message_id = ?1 AND part = ?2",
             params![id, part, i64::from(mr), now],
         )?;
-        let pending: i64 = tx.query_row(
+        let pending: i64 = row(
+            &tx,
             "SELECT COUNT(*) FROM outbox_parts WHERE message_id = ?1 AND state IN ('pending', 'sending')",
             [id],
             |r| r.get(0),
         )?;
         let state = if pending == 0 { "sent" } else { "sending" };
-        tx.execute(
+        exec(
+            &tx,
             "UPDATE outbox SET state = ?2, last_error = NULL, updated_at = ?3 WHERE id = ?1",
             params![id, state, now],
         )?;
@@ -997,18 +1200,18 @@ impl Db {
         // answer it came after (both reach this thread from different tasks): a report for
         // this reference and recipient, through the same modem, that arrived moments ago
         // and matched nothing is this part's.
-        let early: Option<(i64, u8)> = tx
-            .query_row(
-                "SELECT r.id, r.status FROM status_reports r INDEXED BY reports_unmatched,
+        let early: Option<(i64, u8)> = row(
+            &tx,
+            "SELECT r.id, r.status FROM status_reports r INDEXED BY reports_unmatched,
                         outbox o, outbox_parts p
                  WHERE o.id = ?1 AND p.message_id = ?1 AND p.part = ?2
                    AND r.message_id IS NULL AND r.mr = ?3 AND r.recipient = o.recipient
                    AND r.modem = p.modem AND r.received_at >= ?4
                  ORDER BY r.received_at DESC LIMIT 1",
-                params![id, part, i64::from(mr), now - EARLY_REPORT_MS],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
+            params![id, part, i64::from(mr), now - EARLY_REPORT_MS],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
         let state = match early {
             Some((report_id, status)) => apply_report(&tx, report_id, id, part, mr, status, now)?,
             None => state.to_string(),
@@ -1028,11 +1231,13 @@ impl Db {
         now: i64,
     ) -> Result<()> {
         let tx = self.conn.transaction()?;
-        tx.execute(
+        exec(
+            &tx,
             "UPDATE outbox_parts SET state = 'pending' WHERE message_id = ?1 AND part = ?2",
             params![id, part],
         )?;
-        tx.execute(
+        exec(
+            &tx,
             "UPDATE outbox SET state = 'queued', attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3, updated_at = ?4 WHERE id = ?1",
             params![id, error, next_at, now],
         )?;
@@ -1044,11 +1249,13 @@ impl Db {
     /// The modem went away or was not ready: back to the queue, no attempt counted.
     pub fn requeue(&mut self, id: i64, part: i64, why: &str, now: i64) -> Result<()> {
         let tx = self.conn.transaction()?;
-        tx.execute(
+        exec(
+            &tx,
             "UPDATE outbox_parts SET state = 'pending', modem = NULL WHERE message_id = ?1 AND part = ?2 AND state = 'sending'",
             params![id, part],
         )?;
-        tx.execute(
+        exec(
+            &tx,
             "UPDATE outbox SET state = 'queued', last_error = ?2, updated_at = ?3 WHERE id = ?1",
             params![id, why, now],
         )?;
@@ -1060,11 +1267,13 @@ impl Db {
     /// A permanent failure, or a message that cannot be sent at all.
     pub fn fail(&mut self, id: i64, reason: &str, now: i64) -> Result<()> {
         let tx = self.conn.transaction()?;
-        tx.execute(
+        exec(
+            &tx,
             "UPDATE outbox_parts SET state = 'failed' WHERE message_id = ?1 AND state IN ('pending', 'sending')",
             [id],
         )?;
-        tx.execute(
+        exec(
+            &tx,
             "UPDATE outbox SET state = 'failed', last_error = ?2, updated_at = ?3 WHERE id = ?1",
             params![id, reason, now],
         )?;
@@ -1075,11 +1284,13 @@ impl Db {
     /// The part went to the modem but its fate is unknown (see the module docs).
     pub fn mark_unknown(&mut self, id: i64, part: i64, why: &str, now: i64) -> Result<()> {
         let tx = self.conn.transaction()?;
-        tx.execute(
+        exec(
+            &tx,
             "UPDATE outbox_parts SET state = 'unknown' WHERE message_id = ?1 AND part = ?2",
             params![id, part],
         )?;
-        tx.execute(
+        exec(
+            &tx,
             "UPDATE outbox SET state = 'unknown', last_error = ?2, updated_at = ?3 WHERE id = ?1",
             params![id, why, now],
         )?;
@@ -1090,13 +1301,15 @@ impl Db {
     /// Cancels a message nothing of which has reached the modem. `false` if too late.
     pub fn cancel(&mut self, id: i64, now: i64) -> Result<bool> {
         let tx = self.conn.transaction()?;
-        let started: i64 = tx.query_row(
+        let started: i64 = row(
+            &tx,
             "SELECT COUNT(*) FROM outbox_parts WHERE message_id = ?1 AND state != 'pending'",
             [id],
             |r| r.get(0),
         )?;
         let n = if started == 0 {
-            tx.execute(
+            exec(
+                &tx,
                 "UPDATE outbox SET state = 'cancelled', updated_at = ?2 WHERE id = ?1 AND state = 'queued'",
                 params![id, now],
             )?
@@ -1104,7 +1317,8 @@ impl Db {
             0
         };
         if n == 1 {
-            tx.execute(
+            exec(
+                &tx,
                 "UPDATE outbox_parts SET state = 'cancelled' WHERE message_id = ?1",
                 [id],
             )?;
@@ -1125,14 +1339,16 @@ impl Db {
     /// unknown parts go again; parts already accepted do not.
     pub fn retry_now(&mut self, id: i64, now: i64) -> Result<bool> {
         let tx = self.conn.transaction()?;
-        let n = tx.execute(
+        let n = exec(
+            &tx,
             // A message whose text retention erased has nothing left to send.
             "UPDATE outbox SET state = 'queued', next_attempt_at = ?2, updated_at = ?2
              WHERE id = ?1 AND state IN ('failed', 'unknown', 'expired') AND body != ''",
             params![id, now],
         )?;
         if n == 1 {
-            tx.execute(
+            exec(
+                &tx,
                 "UPDATE outbox_parts SET state = 'pending' WHERE message_id = ?1 AND state IN ('failed', 'unknown', 'pending')",
                 [id],
             )?;
@@ -1153,28 +1369,50 @@ impl Db {
     pub fn expire(&mut self, now: i64) -> Result<Vec<i64>> {
         let tx = self.conn.transaction()?;
         let ids: Vec<i64> = {
-            let mut st = tx.prepare(
-                "SELECT id FROM outbox WHERE state = 'queued' AND not_after IS NOT NULL AND not_after < ?1",
+            let mut st = tx.prepare_cached(
+                // The first term picks the queue's own index (outbox_queue): the queue, not
+                // the history, is read.
+                "SELECT id FROM outbox WHERE state IN ('queued', 'sending') AND state = 'queued'
+                   AND not_after IS NOT NULL AND not_after < ?1",
             )?;
             st.query_map([now], |r| r.get(0))?.collect::<Result<_>>()?
         };
-        for id in &ids {
-            tx.execute(
-                "UPDATE outbox SET state = 'expired', last_error = 'not sent before its not_after time', updated_at = ?2 WHERE id = ?1",
-                params![id, now],
-            )?;
-            tx.execute("UPDATE outbox_parts SET state = 'failed' WHERE message_id = ?1 AND state = 'pending'", [id])?;
-            event(
-                &tx,
-                now,
-                "expired",
-                Some(*id),
-                None,
-                "not sent before not_after",
-            )?;
+        for &id in &ids {
+            expire_one(&tx, id, now)?;
         }
         tx.commit()?;
         Ok(ids)
+    }
+
+    /// Takes message `id` for `modem` and commits its first unsent part `sending`, in one
+    /// transaction, unless another modem has it (see [`Db::claim`]) or its `not_after` time
+    /// passed (then it expires here, just before the modem would have had it).
+    pub fn start(&mut self, id: i64, modem: &str, now: i64) -> Result<Start> {
+        let tx = self.conn.transaction()?;
+        let claimed = exec(
+            &tx,
+            "UPDATE outbox SET modem = ?2, updated_at = ?3
+             WHERE id = ?1 AND state IN ('queued', 'sending') AND next_attempt_at <= ?3
+               AND (modem IS NULL OR modem = ?2)",
+            params![id, modem, now],
+        )? == 1;
+        if !claimed {
+            return Ok(Start::Taken);
+        }
+        let Some(due) = Self::due_in(&tx, id)? else {
+            return Ok(Start::Taken);
+        };
+        let outcome = if due.not_after.is_some_and(|t| t <= now) && due.state == "queued" {
+            expire_one(&tx, id, now)?;
+            Start::Expired
+        } else if let Some(&(part, ..)) = due.parts.first() {
+            Self::sending_in(&tx, id, part, modem, now)?;
+            Start::Sending(due)
+        } else {
+            Start::NothingLeft
+        };
+        tx.commit()?;
+        Ok(outcome)
     }
 
     /// Matches a status report to the most recent part sent to `recipient` with reference
@@ -1193,7 +1431,8 @@ impl Db {
             r.pdu.as_str(),
         );
         let tx = self.conn.transaction()?;
-        let inserted = tx.execute(
+        let inserted = exec(
+            &tx,
             "INSERT OR IGNORE INTO status_reports (modem, mr, recipient, status, pdu, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![modem, i64::from(mr), recipient, i64::from(status), pdu, now],
         )?;
@@ -1201,8 +1440,7 @@ impl Db {
             return Ok(None);
         }
         let report_id = tx.last_insert_rowid();
-        let by_reference: Option<(i64, i64, i64)> = tx
-            .query_row(
+        let by_reference: Option<(i64, i64, i64)> = row(&tx,
                 "SELECT p.message_id, p.part, p.sent_at FROM outbox_parts p JOIN outbox o ON o.id = p.message_id
                  WHERE p.mr = ?1 AND o.recipient = ?2 AND p.sent_at >= ?3 AND p.state IN ('sent', 'unknown', 'delivered', 'failed')
                  ORDER BY p.sent_at DESC LIMIT 1",
@@ -1257,7 +1495,7 @@ impl Db {
             ),
             None => (None, None, 1, 1),
         };
-        let inserted = tx.execute(
+        let inserted = exec(&tx,
             "INSERT OR IGNORE INTO inbox_parts (modem, pdu, sender, concat_ref, concat_bits, total, part, body, data_hex, sent_at, received_at, split_low, split_high)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             params![p.modem, p.pdu, p.sender, reference, bits, total, part, p.body, p.data_hex, p.sent_at, now, p.split.leading_low, p.split.trailing_high],
@@ -1314,13 +1552,15 @@ impl Db {
         }
         let body = (!texts.is_empty()).then(|| join_text_parts(texts));
         let sent_at = rows.first().and_then(|r| r.sent_at.clone());
-        tx.execute(
+        exec(
+            tx,
             "INSERT INTO inbox (sender, body, data_hex, parts, complete, modem, sent_at, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![sender, body, data, parts, complete, modem, sent_at, now],
         )?;
         let id = tx.last_insert_rowid();
         for row in rows {
-            tx.execute(
+            exec(
+                tx,
                 "UPDATE inbox_parts SET message_id = ?2 WHERE id = ?1",
                 params![row.id, id],
             )?;
@@ -1340,7 +1580,7 @@ impl Db {
         let tx = self.conn.transaction()?;
         type GroupKey = (String, String, Option<i64>, Option<i64>, i64);
         let groups: Vec<GroupKey> = {
-            let mut st = tx.prepare(
+            let mut st = tx.prepare_cached(
                 "SELECT sender, modem, concat_ref, concat_bits, total FROM inbox_parts WHERE message_id IS NULL
                  GROUP BY sender, concat_ref, concat_bits, total HAVING MIN(received_at) <= ?1",
             )?;
@@ -1370,7 +1610,8 @@ impl Db {
     /// Keeps an undecodable PDU with its error; `false` if it was already quarantined.
     pub fn quarantine(&mut self, modem: &str, pdu: &str, error: &str, now: i64) -> Result<bool> {
         let tx = self.conn.transaction()?;
-        let n = tx.execute(
+        let n = exec(
+            &tx,
             "INSERT OR IGNORE INTO quarantine (modem, pdu, error, received_at) VALUES (?1, ?2, ?3, ?4)",
             params![modem, pdu, error, now],
         )?;
@@ -1385,7 +1626,7 @@ impl Db {
         let Some(m) = self.messages("WHERE id = ?1", params![id])?.pop() else {
             return Ok(None);
         };
-        let mut st = self.conn.prepare(
+        let mut st = self.conn.prepare_cached(
             "SELECT part, state, mr, modem, sent_at, report_status FROM outbox_parts WHERE message_id = ?1 ORDER BY part",
         )?;
         let parts = st
@@ -1400,7 +1641,7 @@ impl Db {
                 })
             })?
             .collect::<Result<_>>()?;
-        let history = self.events("WHERE message_id = ?1 ORDER BY id", params![id])?;
+        let history = self.events("WHERE e.message_id = ?1 ORDER BY e.id", params![id])?;
         Ok(Some((m, parts, history)))
     }
 
@@ -1408,7 +1649,7 @@ impl Db {
         let sql = format!(
             "SELECT id, recipient, body, alphabet, parts, state, attempts, priority, client_ref, last_error, modem, created_at, updated_at, next_attempt_at FROM outbox {filter}"
         );
-        let mut st = self.conn.prepare(&sql)?;
+        let mut st = self.conn.prepare_cached(&sql)?;
         st.query_map(args, |r| {
             Ok(MessageRow {
                 id: r.get(0)?,
@@ -1453,7 +1694,7 @@ impl Db {
     }
 
     pub fn list_inbox(&self, before: Option<i64>, limit: i64) -> Result<Vec<InboxRow>> {
-        let mut st = self.conn.prepare(
+        let mut st = self.conn.prepare_cached(
             "SELECT id, sender, body, data_hex, parts, complete, modem, sent_at, received_at FROM inbox WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
         )?;
         st.query_map(params![before.unwrap_or(i64::MAX), limit], |r| {
@@ -1480,9 +1721,13 @@ impl Db {
     }
 
     fn events(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<EventRow>> {
-        let sql = format!("SELECT id, at, kind, message_id, inbox_id, detail FROM events {filter}");
-        let mut st = self.conn.prepare(&sql)?;
+        let sql = format!(
+            "SELECT e.id, e.at, e.kind, e.message_id, e.inbox_id, e.detail, i.sender, i.body, i.complete
+             FROM events e LEFT JOIN inbox i ON i.id = e.inbox_id {filter}"
+        );
+        let mut st = self.conn.prepare_cached(&sql)?;
         st.query_map(args, |r| {
+            let from: Option<String> = r.get(6)?;
             Ok(EventRow {
                 id: r.get(0)?,
                 at: r.get(1)?,
@@ -1490,6 +1735,14 @@ impl Db {
                 message_id: r.get(3)?,
                 inbox_id: r.get(4)?,
                 detail: r.get(5)?,
+                received: match from {
+                    Some(from) => Some(ReceivedSummary {
+                        from,
+                        text: r.get(7)?,
+                        complete: r.get(8)?,
+                    }),
+                    None => None,
+                },
             })
         })?
         .collect()
@@ -1497,22 +1750,54 @@ impl Db {
 
     /// History after event `since`, oldest first: what a subscriber resuming missed.
     pub fn events_since(&self, since: i64, limit: i64) -> Result<Vec<EventRow>> {
-        self.events("WHERE id > ?1 ORDER BY id LIMIT ?2", params![since, limit])
+        self.events(
+            "WHERE e.id > ?1 ORDER BY e.id LIMIT ?2",
+            params![since, limit],
+        )
+    }
+
+    /// The events committed since the last call, oldest first, for the store's thread to
+    /// hand to subscribers right after each change: in commit order, each once. Cheap when
+    /// nothing changed (no statement runs).
+    pub fn take_new_events(&mut self) -> Result<Vec<EventRow>> {
+        let changes = self.conn.total_changes();
+        if changes == self.changes_seen {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        loop {
+            let batch = self.events_since(self.published, 1000)?;
+            let Some(last) = batch.last() else { break };
+            self.published = last.id;
+            let full = batch.len() == 1000;
+            out.extend(batch);
+            if !full {
+                break;
+            }
+        }
+        self.changes_seen = changes;
+        Ok(out)
     }
 
     pub fn last_event_id(&self) -> Result<i64> {
-        self.conn
-            .query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))
+        row(
+            &self.conn,
+            "SELECT COALESCE(MAX(id), 0) FROM events",
+            [],
+            |r| r.get(0),
+        )
     }
 
     /// Queued (not yet finished) messages, and parts sent since `since` through `modem`.
     pub fn counts(&self, modem: &str, since: i64) -> Result<(i64, i64)> {
-        let queued = self.conn.query_row(
+        let queued = row(
+            &self.conn,
             "SELECT COUNT(*) FROM outbox WHERE state IN ('queued', 'sending')",
             [],
             |r| r.get(0),
         )?;
-        let sent = self.conn.query_row(
+        let sent = row(
+            &self.conn,
             "SELECT COUNT(*) FROM outbox_parts WHERE modem = ?1 AND sent_at >= ?2",
             params![modem, since],
             |r| r.get(0),
@@ -1523,9 +1808,12 @@ impl Db {
     /// The next free concatenation reference (8-bit), from the store so that it survives
     /// restarts and differs between consecutive messages to the same recipient.
     pub fn next_concat_ref(&self) -> Result<u8> {
-        let last: i64 =
-            self.conn
-                .query_row("SELECT COALESCE(MAX(id), 0) FROM outbox", [], |r| r.get(0))?;
+        let last: i64 = row(
+            &self.conn,
+            "SELECT COALESCE(MAX(id), 0) FROM outbox",
+            [],
+            |r| r.get(0),
+        )?;
         Ok(((last + 1) % 256) as u8)
     }
 }

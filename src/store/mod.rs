@@ -11,11 +11,13 @@ use std::fs::{DirBuilder, OpenOptions, Permissions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use tokio::sync::oneshot;
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, oneshot};
 
 pub use db::{
-    Db, Due, EventRow, Inbound, InboundPart, InboxRow, MessageRow, NewMessage, PartRow, ReportIn,
-    ReportOutcome, Stats,
+    Db, Due, EventRow, Inbound, InboundPart, InboxRow, MessageRow, NewMessage, PartRow,
+    ReceivedSummary, ReportIn, ReportOutcome, Start, Stats,
 };
 
 type Job = Box<dyn FnOnce(&mut Db) + Send>;
@@ -75,7 +77,11 @@ fn make_private(path: &Path) -> std::io::Result<()> {
 #[derive(Clone)]
 pub struct Store {
     jobs: std::sync::mpsc::Sender<Job>,
+    events: broadcast::Sender<Arc<EventRow>>,
 }
+
+/// Events a subscriber may fall behind by before it is told it lagged.
+const EVENT_BACKLOG: usize = 4096;
 
 impl Store {
     /// Opens (creating and migrating) the database at `path` on a thread of its own.
@@ -87,15 +93,36 @@ impl Store {
 
     pub fn spawn(mut db: Db) -> Self {
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let (events, _) = broadcast::channel(EVENT_BACKLOG);
+        let publish = events.clone();
         std::thread::Builder::new()
             .name("smsq-store".into())
             .spawn(move || {
                 for job in rx {
                     job(&mut db);
+                    // Right after the change, on this thread: subscribers see exactly what was
+                    // committed, in commit order, without reading it back later.
+                    match db.take_new_events() {
+                        Ok(new) => {
+                            for event in new {
+                                // Nobody listening is fine: the history keeps it.
+                                let _ = publish.send(Arc::new(event));
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(event = "store_error", error = %e, "cannot read the new history; subscribers get it after the next change")
+                        }
+                    }
                 }
             })
             .expect("the store thread starts");
-        Self { jobs: tx }
+        Self { jobs: tx, events }
+    }
+
+    /// Every event committed from now on, in commit order (the history in the database
+    /// has the earlier ones: [`Db::events_since`]).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<EventRow>> {
+        self.events.subscribe()
     }
 
     /// Runs `f` on the database thread and returns its result.

@@ -343,33 +343,43 @@ fn among_several_lost_references_the_modems_next_one_decides() {
 fn a_version_1_database_is_migrated() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v1.db");
-    let id = {
-        let mut db = Db::open(&path).unwrap();
-        db.enqueue(&msg("+1", 1), 0).unwrap().0
-    };
-    // Back to what version 1 had.
+    // A database as version 1 made it, with a message queued and one received.
     let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(super::db::SCHEMA_V1).unwrap();
     conn.execute_batch(
-        "DROP INDEX parts_unknown; DROP INDEX parts_handed; DROP INDEX parts_sent;
-         DROP INDEX parts_state; DROP INDEX inbox_parts_open; DROP INDEX reports_unmatched;
-         DROP INDEX reports_message; DROP INDEX reports_received; DROP INDEX outbox_updated;
-         DROP INDEX outbox_bodies; DROP INDEX inbox_bodies; DROP INDEX inbox_parts_bodies;
-         DROP INDEX events_inbox; DROP INDEX events_at; DROP INDEX quarantine_received;
-         ALTER TABLE outbox_parts DROP COLUMN handed_at;
-         ALTER TABLE inbox_parts DROP COLUMN split_low;
-         ALTER TABLE inbox_parts DROP COLUMN split_high;
-         DROP TABLE pin_refusals;
+        "INSERT INTO outbox (id, recipient, body, encoding, alphabet, parts, concat_ref,
+            status_report, state, next_attempt_at, created_at, updated_at)
+         VALUES (7, '+1', 'hi', 'auto', 'gsm7', 1, 7, 1, 'queued', 0, 0, 0);
+         INSERT INTO outbox_parts (message_id, part, tpdu_len, pdu, state)
+         VALUES (7, 1, 10, '0011', 'pending');
+         INSERT INTO inbox (sender, body, parts, complete, received_at)
+         VALUES ('+2', 'thanks', 1, 1, 0);
          PRAGMA user_version = 1;",
     )
     .unwrap();
     drop(conn);
     let mut db = Db::open(&path).unwrap();
+    let id = 7;
+    assert_eq!(
+        db.list_inbox(None, 10).unwrap()[0].body.as_deref(),
+        Some("thanks")
+    );
     db.mark_sending(id, 1, "m0", 5).unwrap();
     assert_eq!(db.reconcile_after_restart(6).unwrap(), vec![id]);
     let out = db
         .record_status_report(&report(1, "+1", 0, "R"), 10_000, 7)
         .unwrap();
     assert_eq!(out.map(|o| o.message_id), Some(id));
+    // The migrated tables refuse a state the state machine does not know.
+    let bad = db
+        .connection()
+        .execute("UPDATE outbox SET state = 'lost' WHERE id = 7", []);
+    assert!(bad.is_err(), "{bad:?}");
+    let bad = db.connection().execute(
+        "UPDATE outbox_parts SET state = 'gone' WHERE message_id = 7",
+        [],
+    );
+    assert!(bad.is_err(), "{bad:?}");
 }
 
 /// A phone cut 😀 (U+1F600, D83D DE00) between two parts: each part alone shows U+FFFD,
@@ -576,7 +586,12 @@ fn the_daemons_paths_never_scan_a_growing_table() {
         for d in details {
             // A search on the modem alone reads every row of that modem: a scan all the same.
             let modem_only = d.ends_with("(modem=?)") || d.ends_with("(modem>?)");
-            if (d.starts_with("SCAN ") && !d.starts_with("SCAN CONSTANT")) || modem_only {
+            // The queue's own indexes hold only messages still to send, never history.
+            let queue_only =
+                d.ends_with("USING INDEX outbox_queue") || d.ends_with("USING INDEX outbox_next");
+            if (d.starts_with("SCAN ") && !d.starts_with("SCAN CONSTANT") && !queue_only)
+                || modem_only
+            {
                 scans.push(format!(
                     "{d}  <-  {}",
                     sql.split_whitespace().collect::<Vec<_>>().join(" ")

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use smsq::api::client::Client;
 use smsq::api::{Op, Recipients, SendRequest};
+use smsq::sim::{self, Simulator};
 
 pub struct Smsqd {
     pub child: Option<Child>,
@@ -134,5 +135,38 @@ pub async fn wait_state(c: &mut Client, id: i64, states: &[&str]) -> Value {
             m["state"]
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A simulated modem kept in the test process, on a pty that smsqd opens with `--device`:
+/// it outlives smsqd (kill -9, restarts) and the test controls its faults.
+pub struct ExternalModem {
+    pub sim: Simulator,
+    pub link: std::path::PathBuf,
+    pub _dir: tempfile::TempDir,
+}
+
+impl ExternalModem {
+    pub async fn start(setup: impl FnOnce(&mut sim::Device)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("ttyUSB-sim");
+        let sim = Simulator::start(&sim::profile::SIMCOM, &link, setup)
+            .await
+            .unwrap();
+        Self {
+            sim,
+            link,
+            _dir: dir,
+        }
+    }
+
+    /// smsqd's arguments for this modem.
+    pub fn args(&self) -> Vec<&str> {
+        vec![
+            "--device",
+            self.link.to_str().unwrap(),
+            "--profile",
+            "simcom",
+        ]
     }
 }
