@@ -1,6 +1,7 @@
 //! Does a message cost more as the history grows? The store's share of one message on the
-//! daemon's paths (queue it, find it due, read the day's counts, claim it, hand it over,
-//! record the network's answer, match its status report), on a fresh database and on one
+//! daemon's paths (queue it, find it due, read the day's counts, claim it and hand it over,
+//! record the network's answer, match its status report, each change's events read for
+//! subscribers), on a fresh database and on one
 //! that already holds 1,000,000 older messages with their parts, events and reports (built
 //! with bulk SQL in seconds). Run: `cargo bench --bench history`.
 //!
@@ -8,7 +9,7 @@
 //! growing_table` holds them to it); this measures what that buys.
 
 use divan::Bencher;
-use smsq::store::{Db, NewMessage, ReportIn};
+use smsq::store::{Db, NewMessage, ReportIn, Start};
 
 fn main() {
     divan::main();
@@ -62,15 +63,16 @@ fn one_message_through_the_store(bencher: Bencher, older_messages: u64) {
     bencher.bench_local(|| {
         now += 1;
         let (id, _) = db.enqueue(&message, now).expect("enqueue");
+        divan::black_box(db.take_new_events().expect("events"));
         let due = db.due_candidates(now, 200).expect("due");
         assert!(due.iter().any(|d| d.0 == id));
         divan::black_box(db.modem_load(day_start).expect("load"));
-        assert!(db.claim(id, "m0", now).expect("claim"));
-        let parts = db.due(id).expect("parts").expect("message");
-        db.mark_sending(id, parts.parts[0].0, "m0", now)
-            .expect("sending");
+        let started = db.start(id, "m0", now).expect("start");
+        assert!(matches!(started, Start::Sending(_)), "{started:?}");
+        divan::black_box(db.take_new_events().expect("events"));
         let mr = (id % 256) as u8;
         db.mark_sent(id, 1, mr, now).expect("sent");
+        divan::black_box(db.take_new_events().expect("events"));
         let report = ReportIn {
             modem: "m0".into(),
             mr,
@@ -82,5 +84,6 @@ fn one_message_through_the_store(bencher: Bencher, older_messages: u64) {
             .record_status_report(&report, 3 * 86_400_000, now)
             .expect("report");
         assert!(settled.is_some());
+        divan::black_box(db.take_new_events().expect("events"));
     });
 }
