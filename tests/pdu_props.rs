@@ -1,12 +1,46 @@
 //! Property tests of the codec: what is encoded decodes to the same text, part by part and
-//! reassembled in any order; no part exceeds its limit or splits a pair; no input panics.
+//! reassembled in any order (by the store, as smsqd reassembles); no part exceeds its limit
+//! or splits a pair; no input panics.
 
 use proptest::prelude::*;
 use smsq::pdu::{
-    Address, Alphabet, Body, ConcatKey, ConcatRef, DecodeOptions, EncodingChoice, Gsm7Tables,
-    NationalLanguage, Offer, PlanOptions, Planner, Reassembler, SplitSurrogates, SubmitEncoder,
-    SubmitOptions, SubmitPdus, Tpdu, TpduKind, decode, decode_hex,
+    Address, Alphabet, Body, ConcatRef, DecodeOptions, EncodingChoice, Gsm7Tables,
+    NationalLanguage, PlanOptions, Planner, SplitSurrogates, SubmitEncoder, SubmitOptions,
+    SubmitPdus, Tpdu, TpduKind, decode, decode_hex,
 };
+use smsq::store::{Db, Inbound, InboundPart};
+
+/// Hands one received part to the store's reassembly (the one smsqd runs), as the receive
+/// path does; `Some(text)` when it completed a message. `pdu` identifies the copy: the same
+/// `pdu` again is the same part read twice.
+fn receive(
+    db: &mut Db,
+    pdu: &str,
+    concat: Option<(u16, u8, u8)>,
+    body: &Body,
+    split: SplitSurrogates,
+) -> Option<String> {
+    let part = InboundPart {
+        modem: "modem0".into(),
+        pdu: pdu.into(),
+        sender: "+639171234567".into(),
+        concat: concat.map(|(reference, total, part)| (reference, 8, total, part)),
+        body: match body {
+            Body::Text(t) => Some(t.clone()),
+            _ => None,
+        },
+        data_hex: None,
+        sent_at: None,
+        split,
+    };
+    match db.store_inbound(&part, 0).expect("stored") {
+        Inbound::Stored(Some(id)) => {
+            let inbox = db.list_inbox(None, 1000).expect("inbox");
+            inbox.into_iter().find(|m| m.id == id).and_then(|m| m.body)
+        }
+        Inbound::Stored(None) | Inbound::Duplicate => None,
+    }
+}
 
 /// A UCS-2 SMS-SUBMIT part built by hand (TS 23.040 §9.2.2.2: no SMSC, TP-UDHI set, an 8-bit
 /// concatenation element), so a test can cut the UTF-16 units anywhere, as some phones do.
@@ -178,21 +212,18 @@ proptest! {
     ) {
         let pdus = encode(&text, PlanOptions::default());
         let parts = decode_parts(&pdus);
-        let mut r = Reassembler::new();
+        let mut db = Db::open_in_memory().unwrap();
         let mut complete = None;
         let mut order = order;
         // Deliver one part twice: duplicates must not disturb the result.
         order.insert(duplicate.index(order.len()), order[duplicate.index(order.len())]);
         for &i in &order {
             let p = &parts[i];
-            let Some((reference, total, part)) = p.concat else {
-                complete = Some(p.text.clone());
-                continue;
-            };
-            let key = ConcatKey { sender: "+639171234567".into(), reference, reference_bits: 8, total };
-            if let Offer::Complete(m) = r.offer(key, part, Body::Text(p.text.clone()), SplitSurrogates::default(), i as u64) {
+            let body = Body::Text(p.text.clone());
+            let concat = p.concat;
+            if let Some(joined) = receive(&mut db, pdus.iter().nth(i).unwrap().hex, concat, &body, SplitSurrogates::default()) {
                 prop_assert!(complete.is_none(), "completes once");
-                complete = m.text;
+                complete = Some(joined);
             }
         }
         prop_assert_eq!(complete.as_deref(), Some(text.as_str()));
@@ -224,15 +255,14 @@ proptest! {
         let total = chunks.len() as u8;
         let mut order: Vec<usize> = (0..chunks.len()).collect();
         order.rotate_left((shuffle % chunks.len() as u64) as usize);
-        let mut r = Reassembler::new();
+        let mut db = Db::open_in_memory().unwrap();
         let mut joined = None;
         for &i in &order {
             let hex = ucs2_part_hex(chunks[i], 9, total, i as u8 + 1);
             let pdu = decode_hex(&hex, DecodeOptions { has_smsc: true, kind: TpduKind::Submit }).unwrap();
             let Tpdu::Submit(s) = pdu.tpdu else { panic!("not a submit") };
-            let key = ConcatKey { sender: "+639171234567".into(), reference: 9, reference_bits: 8, total };
-            if let Offer::Complete(m) = r.offer(key, i as u8 + 1, s.user_data.body.clone(), s.user_data.split, 0) {
-                joined = m.text;
+            if let Some(text) = receive(&mut db, &hex, Some((9, total, i as u8 + 1)), &s.user_data.body, s.user_data.split) {
+                joined = Some(text);
             }
         }
         prop_assert_eq!(joined.as_deref(), Some(text.as_str()));

@@ -12,7 +12,7 @@
 //! | [`submit`] | SMS-SUBMIT encoding (TS 23.040 §9.2.2.2) |
 //! | [`decode`](mod@decode) | SMS-DELIVER / SMS-SUBMIT / SMS-STATUS-REPORT decoding, one-shot or into a reused [`Decoder`] |
 //! | [`deliver`] | SMS-DELIVER / STATUS-REPORT encoding, for the simulator and tests |
-//! | [`reassembly`] | joining concatenated parts |
+//! | [`reassembly`] | joining the texts of concatenated parts (the store groups them) |
 //! | [`address`], [`scts`], [`dcs`], [`udh`], [`hex`] | the fields they are named after |
 //! | `simd` | SSE2 / AVX2 kernels of the hot loops (hex, septets), each with a scalar twin |
 //!
@@ -56,7 +56,7 @@ pub use deliver::{DeliverSpec, encode_deliver, encode_status_report};
 pub use error::{CharAt, DecodeError, DecodeErrorKind, EncodeError, Warning};
 pub use gsm7::{Gsm7Tables, NationalLanguage};
 pub use plan::{ConcatRef, EncodingChoice, Estimate, Folded, PlanOptions, Planner};
-pub use reassembly::{ConcatKey, Offer, Reassembled, Reassembler, join_text_parts};
+pub use reassembly::join_text_parts;
 pub use scts::Timestamp;
 pub use submit::{
     EncodedPart, RelativeValidity, SubmitEncoder, SubmitOptions, SubmitPdus, encode_submit,

@@ -674,3 +674,33 @@ fn retention_erases_then_deletes_in_batches_and_spares_live_messages() {
         0
     );
 }
+
+/// A reference is unique per sender (TS 23.040 §9.2.3.24.1): two customers' long texts that
+/// happen to share one never mix.
+#[test]
+fn the_same_reference_from_two_senders_makes_two_messages() {
+    let mut db = Db::open_in_memory().unwrap();
+    db.store_inbound(&part("A1", "+1", Some((5, 8, 2, 1)), "Ana 1 "), 1)
+        .unwrap();
+    db.store_inbound(&part("B2", "+2", Some((5, 8, 2, 2)), "Ben 2"), 2)
+        .unwrap();
+    assert!(db.list_inbox(None, 10).unwrap().is_empty());
+    db.store_inbound(&part("A2", "+1", Some((5, 8, 2, 2)), "Ana 2"), 3)
+        .unwrap();
+    db.store_inbound(&part("B1", "+2", Some((5, 8, 2, 1)), "Ben 1 "), 4)
+        .unwrap();
+    let mut texts: Vec<(String, String)> = db
+        .list_inbox(None, 10)
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.sender, m.body.unwrap()))
+        .collect();
+    texts.sort();
+    assert_eq!(
+        texts,
+        vec![
+            ("+1".to_string(), "Ana 1 Ana 2".to_string()),
+            ("+2".to_string(), "Ben 1 Ben 2".to_string())
+        ]
+    );
+}
