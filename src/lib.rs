@@ -35,4 +35,6 @@ pub mod modem;
 pub mod pdu;
 pub mod phone;
 pub mod sim;
+pub mod smsqd;
 pub mod store;
+pub mod time;

@@ -274,7 +274,7 @@ async fn a_message_past_its_time_is_not_sent() {
     r.sim.faults().network_delay = Duration::from_millis(2500);
     let first = submit(&r.sock, "+639171234567", "takes the modem for 2.5 s").await;
     // RFC 3339 here has whole seconds: this is 0.5 to 1.5 s from now.
-    let soon = smsq::api::rfc3339(smsq::daemon::now_ms() + 1500);
+    let soon = smsq::time::rfc3339(smsq::time::now_ms() + 1500);
     let op: Op = serde_json::from_value(serde_json::json!({
         "op": "send", "to": "+639171234568", "text": "only worth sending for a second",
         "not_after": soon,

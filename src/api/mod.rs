@@ -228,7 +228,7 @@ pub fn default_socket_path() -> PathBuf {
 /// A committed event as subscribers and `get`'s history receive it.
 pub fn event_json(e: &crate::store::EventRow) -> Value {
     let mut v = serde_json::json!({
-        "id": e.id, "at": rfc3339(e.at), "kind": e.kind,
+        "id": e.id, "at": crate::time::rfc3339(e.at), "kind": e.kind,
         "message_id": e.message_id, "inbox_id": e.inbox_id, "detail": e.detail,
     });
     if let Some(r) = &e.received {
@@ -237,59 +237,6 @@ pub fn event_json(e: &crate::store::EventRow) -> Value {
         v["complete"] = r.complete.into();
     }
     v
-}
-
-/// Unix milliseconds to RFC 3339 in UTC.
-pub fn rfc3339(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil from days (H. Hinnant).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// A time as a person or a program writes it, to Unix ms: RFC 3339 with an offset
-/// (`2026-12-02T09:00:00+08:00`, `...Z`), or a date and time without one (`2026-12-02 09:00`,
-/// `2026-12-02T09:00:30`), or a date alone (midnight), both read in `zone` (the shop's).
-/// Dates that do not exist (`2027-02-31`) are refused, and so is a local time that a
-/// daylight-saving change skips.
-pub fn parse_time(text: &str, zone: &jiff::tz::TimeZone) -> Result<i64, String> {
-    let text = text.trim();
-    if let Ok(t) = text.parse::<jiff::Timestamp>() {
-        return Ok(t.as_millisecond());
-    }
-    let civil = text
-        .parse::<jiff::civil::DateTime>()
-        .or_else(|_| text.parse::<jiff::civil::Date>().map(|d| d.at(0, 0, 0, 0)));
-    let civil = civil.map_err(|_| {
-        format!(
-            "{text:?} is not a date and time: write it like 2026-12-02 09:00 (the shop's time \
-             zone) or 2026-12-02T09:00:00+08:00"
-        )
-    })?;
-    zone.to_ambiguous_timestamp(civil)
-        .unambiguous()
-        .map(|t| t.as_millisecond())
-        .map_err(|_| {
-            format!(
-                "{text:?} is skipped or repeated by a clock change in the shop's time zone: \
-                 write it with an offset (2026-03-29T03:30:00+02:00)"
-            )
-        })
 }
 
 #[cfg(test)]
@@ -336,38 +283,5 @@ mod tests {
         let r: Request = serde_json::from_str(r#"{"id":3,"op":"modems"}"#).unwrap();
         assert!(matches!(r.op, Op::Modems));
         assert!(serde_json::from_str::<Request>(r#"{"id":4,"op":"explode"}"#).is_err());
-    }
-
-    #[test]
-    fn times_as_people_write_them() {
-        let manila = jiff::tz::TimeZone::get("Asia/Manila").unwrap();
-        let utc = jiff::tz::TimeZone::UTC;
-        let ms = parse_time("2026-11-23T10:15:00+08:00", &utc).unwrap();
-        assert_eq!(rfc3339(ms), "2026-11-23T02:15:00Z");
-        assert_eq!(parse_time("2026-11-23T02:15:00Z", &manila), Ok(ms));
-        assert_eq!(
-            parse_time("2026-11-23T02:15:00.123Z", &manila),
-            Ok(ms + 123)
-        );
-        // Without an offset: the shop's time zone.
-        assert_eq!(parse_time("2026-11-23 10:15", &manila), Ok(ms));
-        assert_eq!(parse_time("2026-11-23T10:15:00", &manila), Ok(ms));
-        assert_eq!(
-            parse_time("2026-11-23", &manila),
-            parse_time("2026-11-23 00:00", &manila)
-        );
-        assert_eq!(parse_time("1970-01-01T00:00:00Z", &utc), Ok(0));
-        for bad in [
-            "2027-02-31 09:00",
-            "2026-13-01T00:00:00Z",
-            "tomorrow",
-            "09:00",
-            "",
-        ] {
-            assert!(parse_time(bad, &manila).is_err(), "{bad:?}");
-        }
-        // A time a daylight-saving change skips does not exist.
-        let warsaw = jiff::tz::TimeZone::get("Europe/Warsaw").unwrap();
-        assert!(parse_time("2026-03-29 02:30", &warsaw).is_err());
     }
 }

@@ -1,5 +1,5 @@
 //! The `smsqd` daemon: see `smsqd --help` and the README.
 
 fn main() -> std::process::ExitCode {
-    smsq::daemon::main::main()
+    smsq::smsqd::main()
 }

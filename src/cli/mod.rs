@@ -8,8 +8,6 @@
 mod daemon;
 mod pdu;
 
-pub(crate) use pdu::parse_duration;
-
 use std::io::Read;
 use std::process::ExitCode;
 

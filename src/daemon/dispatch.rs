@@ -23,13 +23,14 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::{Instrument, error, info, warn};
 
+use super::Daemon;
 use super::routing::{self, ModemView};
-use super::{Daemon, now_ms};
 use crate::at::codes::ErrorClass;
 use crate::at::parse::Final;
 use crate::modem::{ModemError, ModemHandle, ModemState};
 use crate::phone;
 use crate::store::Start;
+use crate::time::now_ms;
 
 /// Delay before attempt `attempts + 1`: base × 2^attempts, capped at an hour, ±20 % jitter so
 /// that many messages failing together do not retry together.

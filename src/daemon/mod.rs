@@ -5,16 +5,12 @@
 //! event to subscribers right after the commit, so they see exactly what was committed, in
 //! order.
 
-pub mod config;
 pub mod dispatch;
-pub mod logging;
-pub mod main;
-pub mod notify;
 pub mod receive;
 pub mod routing;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::sync::{Notify, broadcast, watch};
@@ -28,6 +24,7 @@ use crate::pdu::{
 };
 use crate::phone::{self, Country};
 use crate::store::{EventRow, NewMessage, Store};
+use crate::time::now_ms;
 
 /// Behaviour that the configuration decides.
 #[derive(Debug, Clone)]
@@ -141,12 +138,6 @@ fn check_text(text: &str) -> Result<(), ApiError> {
             ))
         }
     }
-}
-
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Who sent a request (from SO_PEERCRED).
@@ -330,7 +321,7 @@ impl Daemon {
         let time = |s: &Option<String>, what: &str| -> Result<Option<i64>, ApiError> {
             s.as_deref()
                 .map(|t| {
-                    api::parse_time(t, &settings.time_zone)
+                    crate::time::parse_time(t, &settings.time_zone)
                         .map_err(|e| ApiError::new("invalid_time", format!("{what}: {e}")))
                 })
                 .transpose()
@@ -432,11 +423,11 @@ impl Daemon {
             "id": m.id, "to": m.recipient, "text": m.body, "encoding": m.alphabet, "state": m.state,
             "parts_total": m.parts, "attempts": m.attempts, "priority": m.priority,
             "client_ref": m.client_ref, "last_error": m.last_error, "modem": m.modem,
-            "created_at": api::rfc3339(m.created_at), "updated_at": api::rfc3339(m.updated_at),
-            "next_attempt_at": api::rfc3339(m.next_attempt_at),
+            "created_at": crate::time::rfc3339(m.created_at), "updated_at": crate::time::rfc3339(m.updated_at),
+            "next_attempt_at": crate::time::rfc3339(m.next_attempt_at),
             "parts": parts.iter().map(|p| json!({
                 "part": p.part, "state": p.state, "message_ref": p.mr, "modem": p.modem,
-                "sent_at": p.sent_at.map(api::rfc3339), "report_status": p.report_status,
+                "sent_at": p.sent_at.map(crate::time::rfc3339), "report_status": p.report_status,
             })).collect::<Vec<_>>(),
             "history": history.iter().map(api::event_json).collect::<Vec<_>>(),
         }))
@@ -475,7 +466,7 @@ impl Daemon {
                 Ok(json!({"inbox": rows.iter().map(|r| json!({
                     "id": r.id, "from": r.sender, "text": r.body, "data_hex": r.data_hex,
                     "parts": r.parts, "complete": r.complete, "modem": r.modem,
-                    "sent_at": r.sent_at, "received_at": api::rfc3339(r.received_at),
+                    "sent_at": r.sent_at, "received_at": crate::time::rfc3339(r.received_at),
                 })).collect::<Vec<_>>()}))
             }
             Mailbox::Outbox | Mailbox::Failed => {
@@ -497,7 +488,7 @@ impl Daemon {
                 Ok(json!({"outbox": rows.iter().map(|m| json!({
                     "id": m.id, "to": m.recipient, "text": m.body, "state": m.state, "parts": m.parts,
                     "attempts": m.attempts, "last_error": m.last_error, "modem": m.modem,
-                    "created_at": api::rfc3339(m.created_at), "updated_at": api::rfc3339(m.updated_at),
+                    "created_at": crate::time::rfc3339(m.created_at), "updated_at": crate::time::rfc3339(m.updated_at),
                 })).collect::<Vec<_>>()}))
             }
         }

@@ -12,12 +12,13 @@ use tokio::time::Instant;
 use tokio::sync::broadcast::error::RecvError;
 use tracing::{debug, info, warn};
 
-use super::{Daemon, now_ms};
+use super::Daemon;
 use crate::at::Urc;
 use crate::modem::{ModemError, ModemEvent, ModemHandle, ModemState, UrcEvent};
 use crate::pdu::{self, Body, DecodeOptions, Tpdu};
 use crate::phone;
 use crate::store::{Inbound, InboundPart, ReportIn};
+use crate::time::now_ms;
 
 pub async fn run(d: Arc<Daemon>, modem: ModemHandle) {
     let mut events = modem.subscribe();

@@ -29,8 +29,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{ModemRules, Settings};
 use crate::at::command::Pin;
+use crate::daemon::{ModemRules, Settings};
 use crate::modem::profile::{self, Profile};
 use crate::phone;
 
@@ -145,7 +145,7 @@ fn duration(key: &str, value: &Option<String>, default: Duration) -> Result<Dura
                     format!("{v:?} is not a duration (like 500ms, 30s, 5m, 24h)"),
                 )
             }),
-            None => crate::cli::parse_duration(v).map_err(|_| {
+            None => crate::time::parse_duration(v).map_err(|_| {
                 err(
                     key,
                     format!("{v:?} is not a duration (like 500ms, 30s, 5m, 24h)"),
@@ -471,7 +471,7 @@ mod example {
     fn the_shipped_example_is_valid() {
         let text = include_str!("../../systemd/smsqd.example.toml");
         let c = super::parse(text).expect("systemd/smsqd.example.toml parses");
-        let defaults = super::Settings::default();
+        let defaults = crate::daemon::Settings::default();
         // The example states the defaults; keep them in step with the code.
         assert_eq!(c.settings.send_gap, defaults.send_gap);
         assert_eq!(c.settings.max_attempts, defaults.max_attempts);

@@ -3,6 +3,10 @@
 //! simulator), the dispatcher, the receiver, housekeeping, the event pump and the socket;
 //! stop cleanly on SIGTERM/SIGINT.
 
+pub mod config;
+pub mod logging;
+pub mod notify;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -14,12 +18,13 @@ use clap::Parser;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
-use super::config::{self, Config, ModemSetup, ModemSource};
-use super::notify::Notifier;
-use super::{Daemon, ModemRules, Settings, now_ms};
+use crate::daemon::{Daemon, ModemRules, Settings};
 use crate::modem::{ModemConfig, ModemHandle, profile};
 use crate::sim::{self, Simulator};
 use crate::store::Store;
+use crate::time::now_ms;
+use config::{Config, ModemSetup, ModemSource};
+use notify::Notifier;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -86,7 +91,7 @@ fn parse_gap(s: &str) -> Result<Duration, String> {
             .map(Duration::from_millis)
             .map_err(|e| e.to_string());
     }
-    crate::cli::parse_duration(s).or_else(|e| {
+    crate::time::parse_duration(s).or_else(|e| {
         if s == "0" || s == "0s" {
             Ok(Duration::ZERO)
         } else {
@@ -110,7 +115,7 @@ pub fn main() -> ExitCode {
         }
     };
     let args = Args::parse();
-    let sink = super::logging::init(args.log_level.as_deref().unwrap_or("info"));
+    let sink = logging::init(args.log_level.as_deref().unwrap_or("info"));
     tracing::debug!(sink, "logging");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -250,7 +255,7 @@ async fn run(
         let mut modem = ModemConfig::new(setup.id.clone(), path, setup.profile);
         modem.baud = setup.baud;
         modem.pin = setup.pin.clone();
-        modem.pin_memory = Some(Arc::new(super::StorePinMemory(store.clone())));
+        modem.pin_memory = Some(Arc::new(crate::daemon::StorePinMemory(store.clone())));
         modem.send_timeout = setup.send_timeout;
         modem.reject_calls = config.reject_calls;
         if matches!(setup.source, ModemSource::Simulated(_)) {
@@ -264,7 +269,7 @@ async fn run(
     let d = Daemon::with_rules(store, handles, rules, config.settings.clone(), stop_rx);
     if let Some(level) = &config.log_level
         && args.log_level.is_none()
-        && let Err(e) = super::logging::set_level(level)
+        && let Err(e) = logging::set_level(level)
     {
         warn!(error = %e, "log level from the configuration not applied");
     }
@@ -292,7 +297,7 @@ async fn run(
     };
     info!(socket = %socket_path.display(), db = %db_path.display(), modems = d.modems.len(), "smsqd ready");
 
-    let super::Tasks { dispatcher, server } = super::spawn_tasks(&d, listener);
+    let crate::daemon::Tasks { dispatcher, server } = crate::daemon::spawn_tasks(&d, listener);
     // READY only now: the store is open and the socket bound.
     let notifier = Arc::new(Notifier::from_env());
     notifier.notify(&format!("READY=1\nSTATUS={}", d.status_line().await));
@@ -431,7 +436,7 @@ fn reload(path: &std::path::Path, d: &Daemon, current: &mut Config) {
     };
     let (applied, restart) = config::diff(current, &new);
     if let Some(level) = &new.log_level
-        && let Err(e) = super::logging::set_level(level)
+        && let Err(e) = logging::set_level(level)
     {
         warn!(error = %e, "log level unchanged");
     }

@@ -12,10 +12,7 @@ pub fn generate(out: &Path) -> std::io::Result<()> {
     let completions = out.join("completions");
     std::fs::create_dir_all(&man)?;
     std::fs::create_dir_all(&completions)?;
-    for (command, section) in [
-        (smsq::cli::command(), "1"),
-        (smsq::daemon::main::command(), "8"),
-    ] {
+    for (command, section) in [(smsq::cli::command(), "1"), (smsq::smsqd::command(), "8")] {
         let mut command = command.version(env!("CARGO_PKG_VERSION"));
         let name = command.get_name().to_string();
         let mut text = Vec::new();
