@@ -35,17 +35,17 @@ use serde_json::Value;
 /// Longest request line accepted.
 pub const MAX_LINE: usize = 64 * 1024;
 
-/// The states an outgoing message can be in (the README's table), for `list` filters.
-pub const MESSAGE_STATES: [&str; 8] = [
-    "queued",
-    "sending",
-    "sent",
-    "delivered",
-    "failed",
-    "expired",
-    "cancelled",
-    "unknown",
-];
+/// The states an outgoing message can be in (the README's table), for `list` filters: the
+/// store's own names ([`crate::store::MessageState`]).
+pub const MESSAGE_STATES: [&str; 8] = {
+    let mut names = [""; 8];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = crate::store::MessageState::ALL[i].as_str();
+        i += 1;
+    }
+    names
+};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Request {

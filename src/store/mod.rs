@@ -6,6 +6,7 @@
 //! `~/.local/state/smsq`; the file is `smsq.db`.
 
 pub mod db;
+pub mod state;
 
 use std::fs::{DirBuilder, OpenOptions, Permissions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -19,6 +20,7 @@ pub use db::{
     Db, Due, EventRow, Inbound, InboundPart, InboxRow, MessageRow, NewMessage, PartRow,
     ReceivedSummary, ReportIn, ReportOutcome, Start, Stats,
 };
+pub use state::{MessageState, PartState};
 
 type Job = Box<dyn FnOnce(&mut Db) + Send>;
 

@@ -704,3 +704,114 @@ fn the_same_reference_from_two_senders_makes_two_messages() {
         ]
     );
 }
+
+/// Every state change the store's operations make, recorded by triggers while a message
+/// goes through each of them (sent, reported, retried, requeued, unknown, failed, expired,
+/// cancelled, resent on purpose, a crash mid-send), is one the state machine allows.
+#[test]
+fn every_state_change_the_store_makes_is_legal() {
+    use super::state::{MessageState, PartState};
+    let mut db = Db::open_in_memory().unwrap();
+    db.connection()
+        .execute_batch(
+            "CREATE TEMP TABLE changes (what TEXT, old TEXT, new TEXT);
+             CREATE TEMP TRIGGER message_changes AFTER UPDATE OF state ON outbox
+               BEGIN INSERT INTO changes VALUES ('message', old.state, new.state); END;
+             CREATE TEMP TRIGGER part_changes AFTER UPDATE OF state ON outbox_parts
+               BEGIN INSERT INTO changes VALUES ('part', old.state, new.state); END;",
+        )
+        .unwrap();
+    let rep = |mr: u8, status: u8, pdu: &str| report(mr, "+1", status, pdu);
+    // Sent in two parts, one retried and requeued on the way, then delivered.
+    let (a, _) = db.enqueue(&msg("+1", 2), 10).unwrap();
+    assert!(matches!(db.start(a, "m0", 11).unwrap(), Start::Sending(_)));
+    db.mark_sent(a, 1, 1, 12).unwrap();
+    db.mark_sending(a, 2, "m0", 13).unwrap();
+    db.retry_later(a, 2, "timeout", 14, 14).unwrap();
+    db.mark_sending(a, 2, "m0", 15).unwrap();
+    db.requeue(a, 2, "modem gone", 16).unwrap();
+    db.mark_sending(a, 2, "m0", 17).unwrap();
+    db.mark_sent(a, 2, 2, 18).unwrap();
+    db.record_status_report(&rep(1, 0x20, "R1"), 10_000, 19)
+        .unwrap();
+    db.record_status_report(&rep(1, 0, "R2"), 10_000, 20)
+        .unwrap();
+    db.record_status_report(&rep(2, 0, "R3"), 10_000, 21)
+        .unwrap();
+    // Unknown, settled by a report; unknown again, resent on purpose; failed for good.
+    let (b, _) = db.enqueue(&msg("+1", 1), 30).unwrap();
+    assert!(matches!(db.start(b, "m0", 31).unwrap(), Start::Sending(_)));
+    db.mark_unknown(b, 1, "timeout after hand-over", 32)
+        .unwrap();
+    db.record_status_report(&rep(3, 0x41, "R4"), 10_000, 33)
+        .unwrap();
+    assert!(db.retry_now(b, 34).unwrap());
+    assert!(matches!(db.start(b, "m0", 35).unwrap(), Start::Sending(_)));
+    db.fail(b, "unassigned number", 36).unwrap();
+    // Expired before it went; expired at the moment it was started; cancelled; a crash.
+    let mut late = msg("+1", 1);
+    late.not_after = Some(45);
+    let (c, _) = db.enqueue(&late, 40).unwrap();
+    db.expire(50).unwrap();
+    assert!(db.retry_now(c, 51).unwrap());
+    let mut later = msg("+1", 1);
+    later.not_after = Some(55);
+    let (d, _) = db.enqueue(&later, 52).unwrap();
+    assert_eq!(db.start(d, "m0", 56).unwrap(), Start::Expired);
+    let (e, _) = db.enqueue(&msg("+1", 1), 60).unwrap();
+    assert!(db.cancel(e, 61).unwrap());
+    let (f, _) = db.enqueue(&msg("+1", 1), 70).unwrap();
+    assert!(matches!(db.start(f, "m0", 71).unwrap(), Start::Sending(_)));
+    assert_eq!(
+        db.reconcile_after_restart(72).unwrap(),
+        vec![c, f]
+            .into_iter()
+            .filter(|&x| x == f)
+            .collect::<Vec<_>>()
+    );
+
+    let mut st = db
+        .connection()
+        .prepare("SELECT what, old, new FROM changes")
+        .unwrap();
+    let changes: Vec<(String, String, String)> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert!(changes.len() > 30, "{changes:?}");
+    let mut seen = std::collections::BTreeSet::new();
+    for (what, old, new) in &changes {
+        let legal = if what == "message" {
+            MessageState::parse(old)
+                .unwrap()
+                .may_become(MessageState::parse(new).unwrap())
+        } else {
+            PartState::parse(old)
+                .unwrap()
+                .may_become(PartState::parse(new).unwrap())
+        };
+        assert!(legal, "the store moved a {what} from {old} to {new}");
+        seen.insert(format!("{what} {old}->{new}"));
+    }
+    // The scenario does reach the changes that matter most.
+    for expected in [
+        "message queued->sending",
+        "message sending->sent",
+        "message sent->delivered",
+        "message sending->unknown",
+        "message unknown->failed",
+        "message failed->queued",
+        "message queued->expired",
+        "message expired->queued",
+        "message queued->cancelled",
+        "part pending->sending",
+        "part sending->unknown",
+        "part unknown->failed",
+    ] {
+        assert!(
+            seen.contains(expected),
+            "{expected} not exercised: {seen:?}"
+        );
+    }
+}
