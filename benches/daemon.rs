@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use smsq::api::{Op, Recipients, SendRequest, ServerLine};
+use smsq::api::{ModemList, Modems, Pushed, SendRequest, ServerLine, Subscribe};
 
 #[path = "../tests/common/smsqd.rs"]
 mod smsqd;
@@ -52,9 +52,9 @@ impl Rig {
         let rig = Self { modem, daemon };
         // Ready (and registered, when it should be) before anything is measured.
         let mut c = rig.daemon.client().await;
-        let ready = |m: &serde_json::Value| m["modems"][0]["state"] == "ready";
+        let ready = |m: &ModemList| m.modems[0].state == "ready";
         let deadline = Instant::now() + Duration::from_secs(15);
-        while !ready(&c.call(Op::Modems).await.unwrap()) {
+        while !ready(&c.call(Modems {}).await.unwrap()) {
             assert!(Instant::now() < deadline, "modem not ready");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -62,11 +62,11 @@ impl Rig {
             rig.modem.sim.set_registered(false);
         }
         loop {
-            let m = c.call(Op::Modems).await.unwrap();
-            if ready(&m) && m["modems"][0]["registered"] == registered {
+            let m = c.call(Modems {}).await.unwrap();
+            if ready(&m) && m.modems[0].registered == registered {
                 break;
             }
-            assert!(Instant::now() < deadline, "modem not ready: {m}");
+            assert!(Instant::now() < deadline, "modem not ready: {m:?}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         rig
@@ -77,18 +77,11 @@ impl Rig {
     }
 }
 
-fn send(to: Vec<String>, text: &str) -> Op {
-    Op::Send(SendRequest {
-        to: Recipients::Many(to),
-        text: text.into(),
-        encoding: None,
-        priority: None,
-        not_before: None,
-        not_after: None,
-        client_ref: None,
-        idempotency_key: None,
+fn send(to: Vec<String>, text: &str) -> SendRequest {
+    SendRequest {
         report: Some(false),
-    })
+        ..SendRequest::new(to, text)
+    }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -102,14 +95,16 @@ fn ms(d: Duration) -> f64 {
 async fn end_to_end(n: usize) {
     let rig = Rig::start(true).await;
     let mut watcher = rig.daemon.client().await;
-    watcher.call(Op::Subscribe { since: None }).await.unwrap();
+    watcher.call(Subscribe { since: None }).await.unwrap();
     let collector = tokio::spawn(async move {
         let mut sent_at = HashMap::new();
         while sent_at.len() < n {
-            if let Ok(ServerLine::Event { event }) = watcher.next_line().await
-                && event["kind"] == "sent"
+            if let Ok(ServerLine::Event {
+                event: Pushed::Event(event),
+            }) = watcher.next_line().await
+                && event.kind == "sent"
             {
-                sent_at.insert(event["message_id"].as_i64().unwrap(), Instant::now());
+                sent_at.insert(event.message_id.unwrap(), Instant::now());
             }
         }
         sent_at
@@ -127,7 +122,7 @@ async fn end_to_end(n: usize) {
             ))
             .await
             .unwrap();
-        submitted.insert(r["messages"][0]["id"].as_i64().unwrap(), t);
+        submitted.insert(r.messages[0].id, t);
     }
     let sent_at = tokio::time::timeout(Duration::from_secs(300), collector)
         .await
@@ -164,7 +159,7 @@ async fn durable_submissions(batches: usize, per_batch: usize) {
             .call(send(to, "Promo: 15% off everything this weekend."))
             .await
             .unwrap();
-        assert_eq!(r["messages"].as_array().unwrap().len(), per_batch);
+        assert_eq!(r.messages.len(), per_batch);
     }
     let elapsed = start.elapsed();
     let cpu = rig.cpu() - cpu_before;
@@ -180,7 +175,7 @@ async fn durable_submissions(batches: usize, per_batch: usize) {
 async fn cmti_to_subscriber(n: usize) {
     let rig = Rig::start(true).await;
     let mut watcher = rig.daemon.client().await;
-    watcher.call(Op::Subscribe { since: None }).await.unwrap();
+    watcher.call(Subscribe { since: None }).await.unwrap();
     let mut latencies = Vec::with_capacity(n);
     let cpu_before = rig.cpu();
     for i in 0..n {
@@ -189,8 +184,10 @@ async fn cmti_to_subscriber(n: usize) {
             .sim
             .deliver_text("+639171234567", &format!("Reply number {i}"), 0);
         loop {
-            if let Ok(ServerLine::Event { event }) = watcher.next_line().await
-                && event["kind"] == "received"
+            if let Ok(ServerLine::Event {
+                event: Pushed::Event(event),
+            }) = watcher.next_line().await
+                && event.kind == "received"
             {
                 latencies.push(t.elapsed());
                 break;

@@ -2,28 +2,47 @@
 //!
 //! # Code map
 //!
+//! From the bottom floor up; each module uses only those above it in this list
+//! (`tests/architecture.rs` holds them to it), so data flows one way.
+//!
 //! - [`pdu`]: the codec. GSM 7-bit and UCS-2 text, segmentation, SMS-SUBMIT encoding,
-//!   SMS-DELIVER / STATUS-REPORT decoding, reassembly. Pure.
+//!   SMS-DELIVER / STATUS-REPORT decoding, joining the texts of concatenated parts. Pure.
 //! - [`at`]: AT framing, nom parsers of responses and unsolicited codes, `+CMS`/`+CME`
 //!   tables, command builders. Pure.
-//! - [`modem`]: the exchange router (pure), the actor that owns one serial port, and the
-//!   guard that keeps a refused PIN from being entered again ([`modem::pin`]).
+//! - [`phone`]: E.164 numbers with a default country; masking for logs. [`time`]: the
+//!   clock, RFC 3339, dates as people type them, durations.
+//! - [`modem`]: the exchange router (pure), the actor that alone owns one serial port, and
+//!   the guard that keeps a refused PIN from being entered again ([`modem::pin`]).
 //! - [`sim`]: the modem simulator on a pty, for tests, benchmarks and `--simulate`.
-//! - [`store`]: the only code that holds the SQLite database, on its own thread.
-//! - [`daemon`]: submission, dispatch, receiving, routing, configuration and `smsqd`'s start-up.
-//! - [`api`]: the socket protocol's types, the server and the client.
-//! - [`phone`]: E.164 numbers with a default country; masking for logs.
-//! - [`cli`]: the `smsq` command line (`src/bin/smsq.rs` only calls it).
+//! - [`store`]: the only code that holds the SQLite database, on its own thread: schema and
+//!   migrations, every state change in one transaction, the states and their legal changes
+//!   ([`store::state`]), reassembly of received parts, and the events it hands to
+//!   subscribers right after each commit.
+//! - [`daemon`]: the domain core. Submission, dispatch, receiving, routing, housekeeping;
+//!   it takes and returns its own types ([`daemon::Submission`], [`daemon::Error`], store
+//!   rows) and never sees an interface's wire format.
+//! - [`api`]: the socket interface. [`api::protocol`] defines every request, reply, error
+//!   code and event as types shared by the server and the client; [`api::handlers`] turns
+//!   each request into a call of the core; [`api::server`] and [`api::client`] own the socket.
+//! - [`cli`]: the `smsq` command line (`src/bin/smsq.rs` only calls it), a client of the API.
+//! - [`smsqd`]: `smsqd`'s command line, configuration, logging, systemd notification and
+//!   start-up: the one place where the core, its interfaces and the modems are put together.
 //!
 //! # Architecture invariants
 //!
+//! - Only the store holds SQLite, and only the modem actor (and the simulator, on its side
+//!   of the pty) touches a serial port.
+//! - Nothing is acknowledged before its commit: a `send` is answered after its messages are
+//!   committed; a part is committed `sending` before its modem gets it and `sent` after; a
+//!   received message is deleted from the SIM (or acknowledged with `+CNMA`) only after it is
+//!   committed. A part whose fate is unknown is never resent automatically.
 //! - `pdu` and `at` do no I/O, spawn nothing, read no clock and draw no random numbers: the
 //!   concatenation reference and every time are inputs.
-//! - Only the modem actor (and the simulator, on its side of the pty) touches a serial port.
 //! - Neither the PIN nor PDU hex (which carries numbers and texts) is ever logged.
 //! - No input, from a modem or a client, can panic the codec: malformed PDUs are values
 //!   (`DecodeError`), odd-but-readable ones carry `Warning`s.
-//! - Serde types live at the edges (the CLI's JSON views), never in the codec.
+//! - Serde types live at the edges (the socket protocol, the CLI's JSON views), never in
+//!   the codec, the store or the core.
 //! - Every client value that reaches an AT command is a checked type ([`at::UssdString`],
 //!   [`at::Pin`]): no value can end a quoted string or a command line.
 

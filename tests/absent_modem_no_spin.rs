@@ -6,8 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use smsq::daemon::{Daemon, Settings, spawn_tasks};
+use smsq::daemon::{Daemon, Settings, Submission};
 use smsq::modem::ModemState;
+use smsq::smsqd::spawn_tasks;
 
 use smsq::store::Store;
 use tokio::sync::watch;
@@ -43,10 +44,10 @@ async fn an_absent_modem_with_work_waiting_costs_no_cpu() {
             .wait_for(Duration::from_secs(5), |s| s.state == ModemState::Absent)
             .await
     );
-    let req: smsq::api::SendRequest =
-        serde_json::from_value(serde_json::json!({"to": "+639171234567", "text": "waiting"}))
-            .unwrap();
-    d.submit(req, smsq::daemon::Peer::default()).await.unwrap();
+    let waiting = Submission::new(vec!["+639171234567".into()], "waiting");
+    d.submit(waiting, smsq::daemon::Peer::default())
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = cpu_seconds();
     tokio::time::sleep(Duration::from_secs(2)).await;

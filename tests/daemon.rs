@@ -8,7 +8,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use smsq::api::{ListRequest, Mailbox, Op, ServerLine};
+use smsq::api::{
+    Cancel, Get, ListRequest, Listing, Mailbox, Modems, Pushed, Retry, ServerLine, Subscribe,
+};
+use smsq::store::{MessageState as S, PartState};
 
 #[path = "common/smsqd.rs"]
 mod smsqd;
@@ -22,32 +25,21 @@ async fn send_single_and_multipart_until_delivered() {
         .call(send(&["09171234567"], "Your documents are ready."))
         .await
         .unwrap();
-    let single = r["messages"][0]["id"].as_i64().unwrap();
+    let single = r.messages[0].id;
     assert_eq!(
-        r["messages"][0]["to"], "+639171234567",
+        r.messages[0].to, "+639171234567",
         "normalised with the default country"
     );
     let long = "Reminder: your appointment at Boutique Mila is tomorrow at 10:00. ".repeat(4);
     let r = c.call(send(&["+48601234567"], &long)).await.unwrap();
-    let multi = r["messages"][0]["id"].as_i64().unwrap();
-    assert_eq!(r["messages"][0]["parts"], 2);
-    let m = wait_state(&mut c, single, &["delivered"]).await;
-    assert_eq!(m["parts"][0]["state"], "delivered");
-    let m = wait_state(&mut c, multi, &["delivered"]).await;
-    assert_eq!(m["parts"].as_array().unwrap().len(), 2);
-    assert!(
-        m["parts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|p| p["state"] == "delivered")
-    );
-    let kinds: Vec<&str> = m["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
+    let multi = r.messages[0].id;
+    assert_eq!(r.messages[0].parts, 2);
+    let m = wait_state(&mut c, single, &[S::Delivered]).await;
+    assert_eq!(m.parts[0].state, PartState::Delivered);
+    let m = wait_state(&mut c, multi, &[S::Delivered]).await;
+    assert_eq!(m.parts.len(), 2);
+    assert!(m.parts.iter().all(|p| p.state == PartState::Delivered));
+    let kinds: Vec<&str> = m.history.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds.first(), Some(&"queued"));
     assert_eq!(kinds.last(), Some(&"delivered"));
 
@@ -69,22 +61,17 @@ async fn send_single_and_multipart_until_delivered() {
 async fn replies_are_received_reassembled_and_pushed_to_subscribers() {
     let d = Smsqd::start(&["--sim-inbound-every", "1"]);
     let mut watcher = d.client().await;
-    watcher
-        .call(Op::Subscribe { since: Some(0) })
-        .await
-        .unwrap();
+    watcher.call(Subscribe { since: Some(0) }).await.unwrap();
     let mut received = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     while received.len() < 5 {
         assert!(Instant::now() < deadline, "got {received:?}");
-        if let Ok(Ok(ServerLine::Event { event })) =
-            tokio::time::timeout(Duration::from_secs(5), watcher.next_line()).await
-            && event["kind"] == "received"
+        if let Ok(Ok(ServerLine::Event {
+            event: Pushed::Event(event),
+        })) = tokio::time::timeout(Duration::from_secs(5), watcher.next_line()).await
+            && event.kind == "received"
         {
-            received.push((
-                event["from"].as_str().unwrap().to_string(),
-                event["text"].as_str().unwrap().to_string(),
-            ));
+            received.push((event.from.unwrap(), event.text.unwrap()));
         }
     }
     assert_eq!(received[0].1, "Thanks! I'll pick it up at 5pm.");
@@ -95,20 +82,17 @@ async fn replies_are_received_reassembled_and_pushed_to_subscribers() {
     );
     let mut c = d.client().await;
     let inbox = c
-        .call(Op::List(ListRequest {
-            mailbox: Mailbox::Inbox,
+        .call(ListRequest {
             limit: Some(10),
-            before: None,
-            state: None,
-        }))
+            ..ListRequest::new(Mailbox::Inbox)
+        })
         .await
         .unwrap();
-    let rows = inbox["inbox"].as_array().unwrap();
+    let Listing::Inbox(rows) = inbox else {
+        panic!("{inbox:?}")
+    };
     assert!(rows.len() >= 5);
-    assert!(
-        rows.iter()
-            .any(|r| r["parts"] == 2 && r["complete"] == true)
-    );
+    assert!(rows.iter().any(|r| r.parts == 2 && r.complete));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -175,13 +159,11 @@ async fn idempotency_cancel_and_a_subscriber_that_never_reads() {
         .unwrap();
     let mut c = d.client().await;
     let mut op = send(&["09171234567"], "Order 4411 is ready");
-    if let Op::Send(s) = &mut op {
-        s.idempotency_key = Some("order-4411".into());
-    }
+    op.idempotency_key = Some("order-4411".into());
     let a = c.call(op.clone()).await.unwrap();
     let b = c.call(op).await.unwrap();
-    assert_eq!(a["messages"][0]["id"], b["messages"][0]["id"]);
-    assert_eq!(b["messages"][0]["new"], false);
+    assert_eq!(a.messages[0].id, b.messages[0].id);
+    assert!(!b.messages[0].new);
     // Queue many; cancel the last before it starts.
     let mut last = 0;
     for i in 0..30 {
@@ -189,23 +171,23 @@ async fn idempotency_cancel_and_a_subscriber_that_never_reads() {
             .call(send(&["09171234567"], &format!("Promo {i}: 15% off today")))
             .await
             .unwrap();
-        last = r["messages"][0]["id"].as_i64().unwrap();
+        last = r.messages[0].id;
     }
-    let r = c.call(Op::Cancel { message: last }).await.unwrap();
-    assert_eq!(r["state"], "cancelled");
+    let r = c.call(Cancel { message: last }).await.unwrap();
+    assert_eq!(r.state, S::Cancelled);
     // Every request is answered promptly while the modem comes up and sends.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let started = Instant::now();
-        let m = c.call(Op::Modems).await.unwrap();
+        let m = c.call(Modems {}).await.unwrap();
         assert!(
             started.elapsed() < Duration::from_secs(2),
             "a stuck subscriber does not block requests"
         );
-        if m["modems"][0]["state"] == "ready" {
+        if m.modems[0].state == "ready" {
             break;
         }
-        assert!(Instant::now() < deadline, "modem not ready: {m}");
+        assert!(Instant::now() < deadline, "modem not ready: {m:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     drop(lazy);
@@ -219,41 +201,34 @@ async fn restart_keeps_the_queue_and_kill_mid_send_is_unknown_not_resent() {
         .call(send(&["09171234567"], "First, will be mid-send"))
         .await
         .unwrap();
-    let first = r["messages"][0]["id"].as_i64().unwrap();
+    let first = r.messages[0].id;
     let r = c
         .call(send(&["09171234567", "09177654321"], "Queued behind it"))
         .await
         .unwrap();
-    let queued: Vec<i64> = r["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_i64().unwrap())
-        .collect();
-    wait_state(&mut c, first, &["sending"]).await;
+    let queued: Vec<i64> = r.messages.iter().map(|m| m.id).collect();
+    wait_state(&mut c, first, &[S::Sending]).await;
     drop(c);
     // The power goes out while the first part is with the modem.
     let status = d.signal("-KILL");
     assert!(!status.success());
     d.spawn(&["--sim-inbound-every", "0"]);
     let mut c = d.client().await;
-    let m = c.call(Op::Get { message: first }).await.unwrap();
-    assert_eq!(
-        m["state"], "unknown",
-        "documented rule: unknown, not resent"
-    );
-    assert!(m["last_error"].as_str().unwrap().contains("not resent"));
+    let m = c.call(Get { message: first }).await.unwrap();
+    assert_eq!(m.state, S::Unknown, "documented rule: unknown, not resent");
+    assert!(m.last_error.as_deref().unwrap().contains("not resent"));
     for id in queued {
-        wait_state(&mut c, id, &["delivered", "sent"]).await;
+        wait_state(&mut c, id, &[S::Delivered, S::Sent]).await;
     }
-    let m = c.call(Op::Get { message: first }).await.unwrap();
+    let m = c.call(Get { message: first }).await.unwrap();
     assert_eq!(
-        m["state"], "unknown",
+        m.state,
+        S::Unknown,
         "still not resent after the queue drained"
     );
     // Resending is a decision.
-    c.call(Op::Retry { message: first }).await.unwrap();
-    wait_state(&mut c, first, &["delivered", "sent"]).await;
+    c.call(Retry { message: first }).await.unwrap();
+    wait_state(&mut c, first, &[S::Delivered, S::Sent]).await;
     // SIGTERM: a clean exit.
     drop(c);
     let status = d.signal("-TERM");
@@ -269,8 +244,8 @@ async fn sigterm_during_a_send_lets_it_finish() {
         .call(send(&["09171234567"], "Sent while stopping"))
         .await
         .unwrap();
-    let id = r["messages"][0]["id"].as_i64().unwrap();
-    wait_state(&mut c, id, &["sending"]).await;
+    let id = r.messages[0].id;
+    wait_state(&mut c, id, &[S::Sending]).await;
     drop(c);
     let started = Instant::now();
     let status = d.signal("-TERM");
@@ -281,10 +256,10 @@ async fn sigterm_during_a_send_lets_it_finish() {
     );
     d.spawn(&["--sim-inbound-every", "0"]);
     let mut c = d.client().await;
-    let m = c.call(Op::Get { message: id }).await.unwrap();
+    let m = c.call(Get { message: id }).await.unwrap();
     // Finished before the exit (its status report may even have come in meanwhile).
-    assert!(m["state"] == "sent" || m["state"] == "delivered", "{m}");
-    assert_eq!(m["parts"][0]["message_ref"], 1);
+    assert!(m.state == S::Sent || m.state == S::Delivered, "{m:?}");
+    assert_eq!(m.parts[0].message_ref, Some(1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -334,38 +309,34 @@ async fn a_configuration_file_with_two_modems_routes_by_prefix() {
     // fail over to the other.
     let deadline = Instant::now() + Duration::from_secs(15);
     let m = loop {
-        let m = c.call(Op::Modems).await.unwrap();
-        if m["modems"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|m| m["state"] == "ready" && m["registered"] == true)
-        {
+        let m = c.call(Modems {}).await.unwrap();
+        if m.modems.iter().all(|m| m.state == "ready" && m.registered) {
             break m;
         }
-        assert!(Instant::now() < deadline, "modems not ready: {m}");
+        assert!(Instant::now() < deadline, "modems not ready: {m:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    let ids: Vec<&str> = m["modems"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap())
-        .collect();
+    let ids: Vec<&str> = m.modems.iter().map(|m| m.id.as_str()).collect();
     assert_eq!(ids, vec!["globe", "smart"]);
     let r = c
         .call(send(&["09171234567", "09181234567"], "Routed by prefix"))
         .await
         .unwrap();
-    let globe = r["messages"][0]["id"].as_i64().unwrap();
-    let smart = r["messages"][1]["id"].as_i64().unwrap();
+    let globe = r.messages[0].id;
+    let smart = r.messages[1].id;
     assert_eq!(
-        wait_state(&mut c, globe, &["sent", "delivered"]).await["modem"],
-        "globe"
+        wait_state(&mut c, globe, &[S::Sent, S::Delivered])
+            .await
+            .modem
+            .as_deref(),
+        Some("globe")
     );
     assert_eq!(
-        wait_state(&mut c, smart, &["sent", "delivered"]).await["modem"],
-        "smart"
+        wait_state(&mut c, smart, &[S::Sent, S::Delivered])
+            .await
+            .modem
+            .as_deref(),
+        Some("smart")
     );
 }
 
@@ -508,12 +479,10 @@ async fn filters_are_checked_and_every_option_is_explained() {
     );
     let mut c = d.client().await;
     let r = c
-        .call(Op::List(ListRequest {
-            mailbox: Mailbox::Outbox,
-            limit: None,
-            before: None,
+        .call(ListRequest {
             state: Some("bogus".into()),
-        }))
+            ..ListRequest::new(Mailbox::Outbox)
+        })
         .await;
     match r {
         Err(smsq::api::client::ClientError::Api(e)) => assert_eq!(e.code, "invalid_state"),

@@ -4,18 +4,22 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 mod common;
 
 use std::path::{Path, PathBuf};
 
 use smsq::api::client::Client;
-use smsq::api::{Op, ServerLine};
-use smsq::daemon::{Daemon, Settings, spawn_tasks};
+use smsq::api::{
+    Event, Get, InboxEntry, ListRequest, Listing, Mailbox, MessageDetail, Modems, Pushed,
+    SendRequest, ServerLine, Subscribe,
+};
+use smsq::daemon::{Daemon, Settings};
 use smsq::modem::ModemState;
 use smsq::pdu::{self, Address, DeliverSpec, PlanOptions, Timestamp};
 use smsq::sim::Simulator;
+use smsq::smsqd::spawn_tasks;
 use smsq::store::Store;
+use smsq::store::{MessageState as S, PartState};
 use tokio::sync::watch;
 
 struct Rig {
@@ -55,34 +59,41 @@ fn fast() -> Settings {
     }
 }
 
-async fn call(sock: &Path, op: Op) -> Value {
-    Client::connect(sock).await.unwrap().call(op).await.unwrap()
+async fn client(sock: &Path) -> Client {
+    Client::connect(sock).await.unwrap()
 }
 
 async fn submit(sock: &Path, to: &str, text: &str) -> i64 {
-    let op: Op =
-        serde_json::from_value(serde_json::json!({"op": "send", "to": to, "text": text})).unwrap();
-    call(sock, op).await["messages"][0]["id"].as_i64().unwrap()
+    let r = client(sock)
+        .await
+        .call(SendRequest::new(vec![to.into()], text))
+        .await
+        .unwrap();
+    r.messages[0].id
 }
 
-async fn get(sock: &Path, id: i64) -> Value {
-    call(sock, Op::Get { message: id }).await
+async fn get(sock: &Path, id: i64) -> MessageDetail {
+    client(sock).await.call(Get { message: id }).await.unwrap()
 }
 
-async fn wait_state(sock: &Path, id: i64, states: &[&str]) -> Value {
+async fn wait_state(sock: &Path, id: i64, states: &[S]) -> MessageDetail {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let m = get(sock, id).await;
-        if states.contains(&m["state"].as_str().unwrap()) {
+        if states.contains(&m.state) {
             return m;
         }
         assert!(
             Instant::now() < deadline,
             "message {id} stuck in {}",
-            m["state"]
+            m.state
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+fn kinds(m: &MessageDetail) -> Vec<&str> {
+    m.history.iter().map(|e| e.kind.as_str()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,24 +106,19 @@ async fn temporary_then_permanent_error_and_the_queue_keeps_moving() {
     ]);
     let bad = submit(&r.sock, "+639170000001", "for a number that does not exist").await;
     let good = submit(&r.sock, "+639171234567", "your order is ready").await;
-    let m = wait_state(&r.sock, bad, &["failed"]).await;
+    let m = wait_state(&r.sock, bad, &[S::Failed]).await;
     assert_eq!(
-        m["attempts"], 1,
+        m.attempts, 1,
         "one temporary failure counted before the permanent one"
     );
     assert!(
-        m["last_error"].as_str().unwrap().contains("unassigned"),
-        "{m}"
+        m.last_error.as_deref().unwrap().contains("unassigned"),
+        "{m:?}"
     );
-    let kinds: Vec<&str> = m["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
+    let kinds = kinds(&m);
     assert_eq!(kinds, vec!["queued", "retry", "failed"]);
     // The good one went out while the bad one waited for its retry.
-    let g = wait_state(&r.sock, good, &["delivered", "sent"]).await;
+    let g = wait_state(&r.sock, good, &[S::Delivered, S::Sent]).await;
     let sent_good = r
         .sim
         .sent()
@@ -123,7 +129,7 @@ async fn temporary_then_permanent_error_and_the_queue_keeps_moving() {
         sent_good, 0,
         "the message behind the failing one was not blocked"
     );
-    assert_eq!(g["attempts"], 0);
+    assert_eq!(g.attempts, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -135,13 +141,13 @@ async fn temporary_errors_give_up_after_the_attempt_limit() {
     .await;
     r.sim.device().fail_sends.extend([332, 332, 332]);
     let id = submit(&r.sock, "+639171234567", "busy network").await;
-    let m = wait_state(&r.sock, id, &["failed"]).await;
+    let m = wait_state(&r.sock, id, &[S::Failed]).await;
     assert!(
-        m["last_error"]
-            .as_str()
+        m.last_error
+            .as_deref()
             .unwrap()
             .contains("gave up after 3 attempts"),
-        "{m}"
+        "{m:?}"
     );
 }
 
@@ -162,11 +168,11 @@ async fn modem_side_errors_count_back_off_and_never_block_the_queue() {
         .extend((0..50).map(|_| ("+639170000001".to_string(), 302)));
     let stuck = submit(&r.sock, "+639170000001", "meets operation not allowed").await;
     let good = submit(&r.sock, "+639171234567", "your order is ready").await;
-    wait_state(&r.sock, good, &["delivered", "sent"]).await;
-    let m = wait_state(&r.sock, stuck, &["failed"]).await;
-    let error = m["last_error"].as_str().unwrap();
-    assert!(error.contains("operation not allowed"), "{m}");
-    assert!(error.contains("gave up after 3 attempts"), "{m}");
+    wait_state(&r.sock, good, &[S::Delivered, S::Sent]).await;
+    let m = wait_state(&r.sock, stuck, &[S::Failed]).await;
+    let error = m.last_error.as_deref().unwrap();
+    assert!(error.contains("operation not allowed"), "{m:?}");
+    assert!(error.contains("gave up after 3 attempts"), "{m:?}");
     let left = r
         .sim
         .device()
@@ -184,15 +190,10 @@ async fn a_modem_that_lost_its_settings_is_brought_up_again() {
     let r = rig(fast()).await;
     r.sim.device().forget_settings();
     let id = submit(&r.sock, "+639171234567", "after a brown-out").await;
-    let m = wait_state(&r.sock, id, &["delivered", "sent", "failed"]).await;
-    assert_eq!(m["attempts"], 1, "{m}");
+    let m = wait_state(&r.sock, id, &[S::Delivered, S::Sent, S::Failed]).await;
+    assert_eq!(m.attempts, 1, "{m:?}");
     assert_eq!(r.sim.sent().len(), 1);
-    let kinds: Vec<&str> = m["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
+    let kinds = kinds(&m);
     assert_eq!(kinds[..2], ["queued", "retry"], "{kinds:?}");
 }
 
@@ -210,11 +211,11 @@ async fn damaged_send_answers_cost_seconds_and_keep_the_rules() {
     let a = submit(&r.sock, "+639171234567", "first").await;
     let b = submit(&r.sock, "+639171234568", "second").await;
     let c = submit(&r.sock, "+639171234569", "third").await;
-    let m = wait_state(&r.sock, a, &["sent", "delivered"]).await;
-    assert_eq!(m["parts"][0]["message_ref"], 1);
-    let m = wait_state(&r.sock, b, &["unknown", "delivered"]).await;
-    assert_eq!(m["attempts"], 0, "{m}");
-    wait_state(&r.sock, c, &["sent", "delivered"]).await;
+    let m = wait_state(&r.sock, a, &[S::Sent, S::Delivered]).await;
+    assert_eq!(m.parts[0].message_ref, Some(1));
+    let m = wait_state(&r.sock, b, &[S::Unknown, S::Delivered]).await;
+    assert_eq!(m.attempts, 0, "{m:?}");
+    wait_state(&r.sock, c, &[S::Sent, S::Delivered]).await;
     assert!(
         started.elapsed() < Duration::from_secs(25),
         "{:?}",
@@ -238,8 +239,8 @@ async fn a_report_that_arrives_before_the_modem_is_configured_again_is_found() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     r.sim.reboot();
-    let m = wait_state(&r.sock, id, &["delivered"]).await;
-    assert_eq!(m["parts"][0]["state"], "delivered", "{m}");
+    let m = wait_state(&r.sock, id, &[S::Delivered]).await;
+    assert_eq!(m.parts[0].state, PartState::Delivered, "{m:?}");
 }
 
 /// What `systemctl status` shows (the sd_notify STATUS line) names a modem whose sending is
@@ -256,8 +257,11 @@ async fn the_service_status_names_a_store_fault() {
         ),
         "{line}"
     );
-    let m = call(&r.sock, Op::Modems).await;
-    assert_eq!(m["modems"][0]["store_error"], "database or disk is full");
+    let m = client(&r.sock).await.call(Modems {}).await.unwrap();
+    assert_eq!(
+        m.modems[0].store_error.as_deref(),
+        Some("database or disk is full")
+    );
     r.daemon.set_store_fault(0, None);
     assert!(!r.daemon.status_line().await.contains("paused"));
 }
@@ -275,28 +279,27 @@ async fn a_message_past_its_time_is_not_sent() {
     let first = submit(&r.sock, "+639171234567", "takes the modem for 2.5 s").await;
     // RFC 3339 here has whole seconds: this is 0.5 to 1.5 s from now.
     let soon = smsq::time::rfc3339(smsq::time::now_ms() + 1500);
-    let op: Op = serde_json::from_value(serde_json::json!({
-        "op": "send", "to": "+639171234568", "text": "only worth sending for a second",
-        "not_after": soon,
-    }))
-    .unwrap();
-    let late = call(&r.sock, op).await["messages"][0]["id"]
-        .as_i64()
-        .unwrap();
-    wait_state(&r.sock, first, &["sent", "delivered"]).await;
-    let m = wait_state(&r.sock, late, &["expired"]).await;
-    assert_eq!(m["parts"][0]["state"], "failed", "{m}");
+    let request = SendRequest {
+        not_after: Some(soon),
+        ..SendRequest::new(
+            vec!["+639171234568".into()],
+            "only worth sending for a second",
+        )
+    };
+    let late = client(&r.sock).await.call(request).await.unwrap().messages[0].id;
+    wait_state(&r.sock, first, &[S::Sent, S::Delivered]).await;
+    let m = wait_state(&r.sock, late, &[S::Expired]).await;
+    assert_eq!(m.parts[0].state, PartState::Failed, "{m:?}");
     assert_eq!(r.sim.sent().len(), 1, "only the first went out");
 
     // And one already past is refused at once.
-    let op: Op = serde_json::from_value(serde_json::json!({
-        "op": "send", "to": "+639171234568", "text": "too late",
-        "not_after": "2020-01-01T00:00:00Z",
-    }))
-    .unwrap();
-    match Client::connect(&r.sock).await.unwrap().call(op).await {
+    let request = SendRequest {
+        not_after: Some("2020-01-01T00:00:00Z".into()),
+        ..SendRequest::new(vec!["+639171234568".into()], "too late")
+    };
+    match client(&r.sock).await.call(request).await {
         Err(smsq::api::client::ClientError::Api(e)) => {
-            assert_eq!(e.code, "invalid_time");
+            assert_eq!(e.code, smsq::api::ErrorCode::InvalidTime);
             assert!(e.message.contains("already past"), "{}", e.message);
         }
         other => panic!("{other:?}"),
@@ -321,16 +324,16 @@ async fn modem_unplugged_and_back_mid_queue() {
             .await,
         );
     }
-    wait_state(&r.sock, ids[0], &["sent", "delivered"]).await;
+    wait_state(&r.sock, ids[0], &[S::Sent, S::Delivered]).await;
     // Unplugged during the pause between two sends.
     r.sim.disconnect().await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     r.sim.reconnect().await.unwrap();
     for id in &ids {
-        let m = wait_state(&r.sock, *id, &["sent", "delivered", "unknown"]).await;
-        assert_ne!(m["state"], "unknown", "nothing was in flight at the unplug");
+        let m = wait_state(&r.sock, *id, &[S::Sent, S::Delivered, S::Unknown]).await;
+        assert_ne!(m.state, S::Unknown, "nothing was in flight at the unplug");
         assert_eq!(
-            m["attempts"], 0,
+            m.attempts, 0,
             "a missing modem does not count as an attempt"
         );
     }
@@ -354,22 +357,32 @@ fn deliver_parts(text: &str, reference: u8) -> Vec<(usize, String)> {
 }
 
 /// Every event so far, as a subscriber replaying from the start sees them.
-async fn history_of(sock: &Path) -> Vec<Value> {
-    let mut c = Client::connect(sock).await.unwrap();
-    let ack = c.call(Op::Subscribe { since: Some(0) }).await.unwrap();
-    let n = ack["replayed"].as_u64().unwrap();
+async fn history_of(sock: &Path) -> Vec<Event> {
+    let mut c = client(sock).await;
+    let ack = c.call(Subscribe { since: Some(0) }).await.unwrap();
+    let n = ack.replayed.unwrap();
     let mut events = Vec::new();
-    while (events.len() as u64) < n {
-        if let ServerLine::Event { event } = c.next_line().await.unwrap() {
+    while events.len() < n {
+        if let ServerLine::Event {
+            event: Pushed::Event(event),
+        } = c.next_line().await.unwrap()
+        {
             events.push(event);
         }
     }
     events
 }
 
-async fn inbox(sock: &Path) -> Vec<Value> {
-    let op: Op = serde_json::from_value(serde_json::json!({"op": "list", "box": "inbox"})).unwrap();
-    call(sock, op).await["inbox"].as_array().unwrap().clone()
+async fn inbox(sock: &Path) -> Vec<InboxEntry> {
+    let listing = client(sock)
+        .await
+        .call(ListRequest::new(Mailbox::Inbox))
+        .await
+        .unwrap();
+    let Listing::Inbox(rows) = listing else {
+        panic!("{listing:?}")
+    };
+    rows
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -391,8 +404,8 @@ async fn multipart_out_of_order_and_a_missing_part_until_the_timeout() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let rows = inbox(&r.sock).await;
-    assert_eq!(rows[0]["text"].as_str().unwrap(), text);
-    assert_eq!(rows[0]["complete"], true);
+    assert_eq!(rows[0].text.as_deref(), Some(text.as_str()));
+    assert!(rows[0].complete);
     assert!(
         r.sim.stored().is_empty(),
         "deleted from the SIM after the commit"
@@ -416,8 +429,8 @@ async fn multipart_out_of_order_and_a_missing_part_until_the_timeout() {
     loop {
         let rows = inbox(&r.sock).await;
         if rows.len() == 2 {
-            assert_eq!(rows[0]["complete"], false, "flagged incomplete");
-            assert_eq!(rows[0]["parts"], 3);
+            assert!(!rows[0].complete, "flagged incomplete");
+            assert_eq!(rows[0].parts, 3);
             break;
         }
         assert!(
@@ -464,10 +477,10 @@ async fn an_emoji_split_between_two_parts_arrives_whole() {
         assert!(Instant::now() < deadline, "message not reassembled");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(inbox(&r.sock).await[0]["text"], text);
+    assert_eq!(inbox(&r.sock).await[0].text.as_deref(), Some(text));
 }
 
-async fn wait_inbox(sock: &Path, n: usize) -> Vec<Value> {
+async fn wait_inbox(sock: &Path, n: usize) -> Vec<InboxEntry> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let rows = inbox(sock).await;
@@ -490,11 +503,11 @@ async fn a_damaged_read_is_read_again_before_quarantine() {
     r.sim
         .deliver_text("+639175550123", "Is my laptop ready?", 3);
     let rows = wait_inbox(&r.sock, 1).await;
-    assert_eq!(rows[0]["text"], "Is my laptop ready?");
+    assert_eq!(rows[0].text.as_deref(), Some("Is my laptop ready?"));
     assert!(r.sim.stored().is_empty());
     let history = history_of(&r.sock).await;
     assert!(
-        !history.iter().any(|e| e["kind"] == "quarantined"),
+        !history.iter().any(|e| e.kind == "quarantined"),
         "{history:?}"
     );
     // Damaged on both readings: the raw copy is quarantined, then the SIM's copy goes.
@@ -504,7 +517,7 @@ async fn a_damaged_read_is_read_again_before_quarantine() {
     while !history_of(&r.sock)
         .await
         .iter()
-        .any(|e| e["kind"] == "quarantined")
+        .any(|e| e.kind == "quarantined")
     {
         assert!(Instant::now() < deadline, "not quarantined");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -523,7 +536,7 @@ async fn a_failed_read_is_retried_soon() {
     r.sim
         .deliver_text("+639175550123", "Are you open on Sunday?", 5);
     let rows = wait_inbox(&r.sock, 1).await;
-    assert_eq!(rows[0]["text"], "Are you open on Sunday?");
+    assert_eq!(rows[0].text.as_deref(), Some("Are you open on Sunday?"));
     assert_eq!(r.sim.device().lost_reads, 0, "the first read was lost");
     let deadline = Instant::now() + Duration::from_secs(5);
     while !r.sim.stored().is_empty() {
@@ -546,7 +559,7 @@ async fn undecodable_pdus_are_quarantined_and_deleted() {
     }
     let history = history_of(&r.sock).await;
     assert!(
-        history.iter().any(|e| e["kind"] == "quarantined"),
+        history.iter().any(|e| e.kind == "quarantined"),
         "{history:?}"
     );
 }
@@ -584,11 +597,11 @@ async fn two_modems_prefix_routing_failover_and_daily_cap() {
     // Each carrier's numbers from its own SIM.
     let a = submit(&sock, "+639171111111", "from the Globe SIM").await;
     let b = submit(&sock, "+639181111111", "from the Smart SIM").await;
-    wait_state(&sock, a, &["sent", "delivered"]).await;
-    wait_state(&sock, b, &["sent", "delivered"]).await;
+    wait_state(&sock, a, &[S::Sent, S::Delivered]).await;
+    wait_state(&sock, b, &[S::Sent, S::Delivered]).await;
     assert_eq!(sent_to(0), vec!["+639171111111"]);
     assert_eq!(sent_to(1), vec!["+639181111111"]);
-    assert_eq!(get(&sock, a).await["modem"], "globe");
+    assert_eq!(get(&sock, a).await.modem.as_deref(), Some("globe"));
 
     // Globe unplugged: its numbers fail over to Smart rather than wait.
     sims[0].disconnect().await;
@@ -599,8 +612,11 @@ async fn two_modems_prefix_routing_failover_and_daily_cap() {
     }
     let c = submit(&sock, "+639172222222", "while Globe is away").await;
     assert_eq!(
-        wait_state(&sock, c, &["sent", "delivered"]).await["modem"],
-        "smart"
+        wait_state(&sock, c, &[S::Sent, S::Delivered])
+            .await
+            .modem
+            .as_deref(),
+        Some("smart")
     );
     sims[0].reconnect().await.unwrap();
     assert!(
@@ -614,10 +630,10 @@ async fn two_modems_prefix_routing_failover_and_daily_cap() {
     for i in 0..3 {
         let id = submit(&sock, &format!("+63917333333{i}"), "capped").await;
         via.push(
-            wait_state(&sock, id, &["sent", "delivered"]).await["modem"]
-                .as_str()
-                .unwrap()
-                .to_string(),
+            wait_state(&sock, id, &[S::Sent, S::Delivered])
+                .await
+                .modem
+                .unwrap(),
         );
     }
     assert_eq!(via, vec!["globe", "globe", "smart"]);
@@ -664,8 +680,8 @@ async fn a_half_received_message_completes_after_a_restart_and_modem_changes_are
     loop {
         let rows = inbox(&sock2).await;
         if let Some(m) = rows.first() {
-            assert_eq!(m["text"].as_str().unwrap(), text);
-            assert_eq!(m["complete"], true);
+            assert_eq!(m.text.as_deref(), Some(text.as_str()));
+            assert!(m.complete);
             break;
         }
         assert!(
@@ -678,8 +694,8 @@ async fn a_half_received_message_completes_after_a_restart_and_modem_changes_are
     let history = history_of(&sock2).await;
     let modem_events: Vec<&str> = history
         .iter()
-        .filter(|e| e["kind"] == "modem_state")
-        .map(|e| e["detail"].as_str().unwrap())
+        .filter(|e| e.kind == "modem_state")
+        .map(|e| e.detail.as_str())
         .collect();
     assert!(modem_events.contains(&"first: absent"), "{modem_events:?}");
     assert!(modem_events.contains(&"second: ready"), "{modem_events:?}");
@@ -707,8 +723,8 @@ async fn a_modems_own_send_gap_paces_its_sends() {
     let started = Instant::now();
     let a = submit(&sock, "+639171234567", "first").await;
     let b = submit(&sock, "+639171234567", "second").await;
-    wait_state(&sock, a, &["sent", "delivered"]).await;
-    wait_state(&sock, b, &["sent", "delivered"]).await;
+    wait_state(&sock, a, &[S::Sent, S::Delivered]).await;
+    wait_state(&sock, b, &[S::Sent, S::Delivered]).await;
     assert!(
         started.elapsed() >= Duration::from_millis(800),
         "{:?}",

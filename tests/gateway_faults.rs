@@ -6,38 +6,35 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use smsq::api::Op;
+use smsq::api::client::Client;
 use smsq::api::client::ClientError;
+use smsq::api::{Get, InboxEntry, ListRequest, Listing, Mailbox, Modems, OutboxEntry, Ussd};
 use smsq::sim;
+use smsq::store::MessageState as S;
 
 #[path = "common/smsqd.rs"]
 mod smsqd;
 use smsqd::{ExternalModem, Smsqd, send, wait_state};
 
-/// A SIMCom-like modem simulated in this process, so that it lives on when smsqd is killed,
-/// as a real modem does; smsqd opens it with `--device`.
-async fn mailbox(c: &mut smsq::api::client::Client, mailbox: smsq::api::Mailbox) -> Vec<Value> {
-    let key = match mailbox {
-        smsq::api::Mailbox::Inbox => "inbox",
-        _ => "outbox",
-    };
-    let r = c
-        .call(Op::List(smsq::api::ListRequest {
-            mailbox,
-            state: None,
-            before: None,
-            limit: None,
-        }))
-        .await
-        .unwrap();
-    r[key].as_array().unwrap().clone()
+async fn inbox(c: &mut Client) -> Vec<InboxEntry> {
+    match c.call(ListRequest::new(Mailbox::Inbox)).await.unwrap() {
+        Listing::Inbox(rows) => rows,
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn outbox(c: &mut Client) -> Vec<OutboxEntry> {
+    match c.call(ListRequest::new(Mailbox::Outbox)).await.unwrap() {
+        Listing::Outbox(rows) => rows,
+        other => panic!("{other:?}"),
+    }
 }
 
 /// The newest message in the inbox, once there is one (15 s at most).
-async fn first_received(c: &mut smsq::api::client::Client) -> Value {
+async fn first_received(c: &mut Client) -> InboxEntry {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        if let Some(m) = mailbox(c, smsq::api::Mailbox::Inbox).await.first() {
+        if let Some(m) = inbox(c).await.first() {
             return m.clone();
         }
         assert!(Instant::now() < deadline, "nothing received");
@@ -64,7 +61,7 @@ async fn ussd_codes_cannot_inject_at_commands() {
         "*143#\u{85}",
     ] {
         match c
-            .call(Op::Ussd {
+            .call(Ussd {
                 code: code.into(),
                 modem: None,
             })
@@ -81,17 +78,17 @@ async fn ussd_codes_cannot_inject_at_commands() {
         .call(send(&["09171234567"], "Your documents are ready."))
         .await
         .unwrap();
-    let id = r["messages"][0]["id"].as_i64().unwrap();
-    let m = wait_state(&mut c, id, &["delivered"]).await;
-    assert_eq!(m["attempts"], 0, "{m}");
+    let id = r.messages[0].id;
+    let m = wait_state(&mut c, id, &[S::Delivered]).await;
+    assert_eq!(m.attempts, 0, "{m:?}");
     let r = c
-        .call(Op::Ussd {
+        .call(Ussd {
             code: "*143#".into(),
             modem: None,
         })
         .await
         .unwrap();
-    assert!(r["answer"].as_str().unwrap().contains("balance"), "{r}");
+    assert!(r.answer.contains("balance"), "{r:?}");
 
     // The CLI says why, names the character, and exits 1 (refused).
     let out = d.smsq(&["ussd", "*143#\";AT+CMGF=1"]);
@@ -116,7 +113,7 @@ async fn a_crash_at_the_prompt_does_not_wedge_the_modem() {
         .call(send(&["09171234567"], "mid-send when smsqd dies"))
         .await
         .unwrap();
-    let first = r["messages"][0]["id"].as_i64().unwrap();
+    let first = r.messages[0].id;
     let deadline = Instant::now() + Duration::from_secs(15);
     while !sim.device().at_prompt() {
         assert!(Instant::now() < deadline, "smsqd never sent AT+CMGS");
@@ -133,15 +130,15 @@ async fn a_crash_at_the_prompt_does_not_wedge_the_modem() {
         .call(send(&["09171234567"], "after the restart"))
         .await
         .unwrap();
-    let second = r["messages"][0]["id"].as_i64().unwrap();
-    wait_state(&mut c, second, &["delivered", "sent"]).await;
+    let second = r.messages[0].id;
+    wait_state(&mut c, second, &[S::Delivered, S::Sent]).await;
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "recovery took {:?}",
         started.elapsed()
     );
-    let m = c.call(Op::Get { message: first }).await.unwrap();
-    assert_eq!(m["state"], "unknown", "{m}");
+    let m = c.call(Get { message: first }).await.unwrap();
+    assert_eq!(m.state, S::Unknown, "{m:?}");
     let sent: Vec<String> = sim.sent().into_iter().map(|s| s.text).collect();
     assert_eq!(sent, vec!["after the restart".to_string()]);
 }
@@ -218,16 +215,16 @@ async fn control_characters_in_a_text_are_refused() {
             other => panic!("{text:?} was not refused: {other:?}"),
         }
     }
-    let outbox = mailbox(&mut c, smsq::api::Mailbox::Outbox).await;
+    let outbox = outbox(&mut c).await;
     assert!(outbox.is_empty(), "{outbox:?}");
     let r = c
         .call(send(&["09171234567"], "Line one\nLine two\r\nLine three"))
         .await
         .unwrap();
-    let id = r["messages"][0]["id"].as_i64().unwrap();
-    let m = wait_state(&mut c, id, &["delivered"]).await;
-    assert_eq!(m["text"], "Line one\nLine two\r\nLine three");
-    assert_eq!(m["encoding"], "gsm7");
+    let id = r.messages[0].id;
+    let m = wait_state(&mut c, id, &[S::Delivered]).await;
+    assert_eq!(m.text, "Line one\nLine two\r\nLine three");
+    assert_eq!(m.encoding, "gsm7");
 
     let out = d.smsq(&["send", "--to", "09171234567", "tab\there"]);
     assert_eq!(out.status.code(), Some(1));
@@ -249,7 +246,7 @@ async fn a_report_for_a_part_whose_answer_was_lost_settles_it() {
         .call(send(&["09171234567"], "the answer to this one is lost"))
         .await
         .unwrap();
-    let id = r["messages"][0]["id"].as_i64().unwrap();
+    let id = r.messages[0].id;
     let deadline = Instant::now() + Duration::from_secs(15);
     while sim.sent().is_empty() {
         assert!(Instant::now() < deadline, "the PDU never reached the modem");
@@ -259,14 +256,9 @@ async fn a_report_for_a_part_whose_answer_was_lost_settles_it() {
     sim.faults().network_delay = Duration::ZERO;
     d.spawn(&device);
     let mut c = d.client().await;
-    let m = wait_state(&mut c, id, &["delivered"]).await;
-    assert_eq!(m["parts"][0]["message_ref"], 1, "{m}");
-    let kinds: Vec<&str> = m["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
+    let m = wait_state(&mut c, id, &[S::Delivered]).await;
+    assert_eq!(m.parts[0].message_ref, Some(1), "{m:?}");
+    let kinds: Vec<&str> = m.history.iter().map(|e| e.kind.as_str()).collect();
     assert!(kinds.contains(&"outcome_unknown"), "{kinds:?}");
     assert_eq!(sim.sent().len(), 1, "not resent");
 }
@@ -468,7 +460,7 @@ async fn a_full_disk_pauses_sending_and_loses_nothing() {
         .call(send(&["09171234567"], "recorded after the disk has room"))
         .await
         .unwrap();
-    let first = r["messages"][0]["id"].as_i64().unwrap();
+    let first = r.messages[0].id;
     let deadline = Instant::now() + Duration::from_secs(15);
     while sim.sent().is_empty() {
         assert!(Instant::now() < deadline, "the PDU never reached the modem");
@@ -479,11 +471,11 @@ async fn a_full_disk_pauses_sending_and_loses_nothing() {
     // The answer comes; it cannot be written: sending pauses, visibly.
     let deadline = Instant::now() + Duration::from_secs(15);
     let fault = loop {
-        let m = c.call(Op::Modems).await.unwrap();
-        if let Some(e) = m["modems"][0]["store_error"].as_str() {
+        let m = c.call(Modems {}).await.unwrap();
+        if let Some(e) = m.modems[0].store_error.as_deref() {
             break e.to_string();
         }
-        assert!(Instant::now() < deadline, "no store error shown: {m}");
+        assert!(Instant::now() < deadline, "no store error shown: {m:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(fault.contains("full"), "{fault}");
@@ -504,16 +496,16 @@ async fn a_full_disk_pauses_sending_and_loses_nothing() {
     // Room again: the part is recorded as sent (not resent), the fault clears, and the next
     // message goes out.
     std::fs::remove_file(filler).unwrap();
-    let m = wait_state(&mut c, first, &["sent", "delivered"]).await;
-    assert_eq!(m["parts"][0]["message_ref"], 1, "{m}");
-    let m = c.call(Op::Modems).await.unwrap();
-    assert!(m["modems"][0]["store_error"].is_null(), "{m}");
+    let m = wait_state(&mut c, first, &[S::Sent, S::Delivered]).await;
+    assert_eq!(m.parts[0].message_ref, Some(1), "{m:?}");
+    let m = c.call(Modems {}).await.unwrap();
+    assert!(m.modems[0].store_error.is_none(), "{m:?}");
     let r = c
         .call(send(&["09171234567"], "after the disk has room"))
         .await
         .unwrap();
-    let next = r["messages"][0]["id"].as_i64().unwrap();
-    wait_state(&mut c, next, &["sent", "delivered"]).await;
+    let next = r.messages[0].id;
+    wait_state(&mut c, next, &[S::Sent, S::Delivered]).await;
     let texts: Vec<String> = sim.sent().into_iter().map(|s| s.text).collect();
     assert_eq!(
         texts,
@@ -539,15 +531,15 @@ async fn a_crash_loop_with_a_wrong_pin_never_locks_the_sim() {
         let mut c = d.client().await;
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            let m = c.call(Op::Modems).await.unwrap();
-            if m["modems"][0]["state"] == "needs_pin" {
-                let reason = m["modems"][0]["reason"].as_str().unwrap().to_string();
+            let m = c.call(Modems {}).await.unwrap();
+            if m.modems[0].state == "needs_pin" {
+                let reason = m.modems[0].reason.clone().unwrap();
                 assert!(reason.contains("refused the configured PIN"), "{reason}");
                 assert!(reason.contains("2 attempt(s) left"), "{reason}");
-                assert_eq!(m["modems"][0]["pin_attempts_left"], 2);
+                assert_eq!(m.modems[0].pin_attempts_left, Some(2));
                 break;
             }
-            assert!(Instant::now() < deadline, "start {start}: {m}");
+            assert!(Instant::now() < deadline, "start {start}: {m:?}");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert_eq!(sim.device().pin_attempts_left, 2, "start {start}");
@@ -597,20 +589,20 @@ async fn a_modem_side_error_neither_loops_nor_blocks_the_queue() {
         .call(send(&["09170000001"], "meets operation not allowed"))
         .await
         .unwrap();
-    let stuck = r["messages"][0]["id"].as_i64().unwrap();
+    let stuck = r.messages[0].id;
     let r = c
         .call(send(&["09171234567"], "your order is ready"))
         .await
         .unwrap();
-    let good = r["messages"][0]["id"].as_i64().unwrap();
-    wait_state(&mut c, good, &["sent", "delivered"]).await;
-    let m = wait_state(&mut c, stuck, &["failed"]).await;
+    let good = r.messages[0].id;
+    wait_state(&mut c, good, &[S::Sent, S::Delivered]).await;
+    let m = wait_state(&mut c, stuck, &[S::Failed]).await;
     assert!(
-        m["last_error"]
-            .as_str()
+        m.last_error
+            .as_deref()
             .unwrap()
             .contains("gave up after 3 attempts"),
-        "{m}"
+        "{m:?}"
     );
     let used = 50 - sim.device().fail_for.len();
     assert_eq!(used, 3, "three sends tried, not hundreds");
@@ -625,7 +617,7 @@ async fn an_emoji_split_between_parts_arrives_whole_through_smsqd() {
     let d = Smsqd::start(&device);
     let mut c = d.client().await;
     let deadline = Instant::now() + Duration::from_secs(15);
-    while c.call(Op::Modems).await.unwrap()["modems"][0]["state"] != "ready" {
+    while c.call(Modems {}).await.unwrap().modems[0].state != "ready" {
         assert!(Instant::now() < deadline, "modem not ready");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -651,7 +643,7 @@ async fn an_emoji_split_between_parts_arrives_whole_through_smsqd() {
     sim.deliver_pdu(len, &hex);
     let (len, hex) = part(&units[cut..], 2);
     sim.deliver_pdu(len, &hex);
-    assert_eq!(first_received(&mut c).await["text"], text);
+    assert_eq!(first_received(&mut c).await.text.as_deref(), Some(text));
 }
 
 /// Through the real binary, noise on the serial line: a damaged `OK` after `+CMGS` costs
@@ -672,18 +664,21 @@ async fn damaged_lines_cost_seconds_and_lose_nothing_through_smsqd() {
         .call(send(&["09171234567"], "answered through noise"))
         .await
         .unwrap();
-    let id = r["messages"][0]["id"].as_i64().unwrap();
-    let m = wait_state(&mut c, id, &["sent", "delivered"]).await;
+    let id = r.messages[0].id;
+    let m = wait_state(&mut c, id, &[S::Sent, S::Delivered]).await;
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "{:?}",
         started.elapsed()
     );
-    assert_eq!(m["parts"][0]["message_ref"], 1, "{m}");
+    assert_eq!(m.parts[0].message_ref, Some(1), "{m:?}");
 
     sim.device().damaged_reads = 1;
     sim.deliver_text("+639175550123", "Is my laptop ready?", 9);
-    assert_eq!(first_received(&mut c).await["text"], "Is my laptop ready?");
+    assert_eq!(
+        first_received(&mut c).await.text.as_deref(),
+        Some("Is my laptop ready?")
+    );
     assert!(sim.stored().is_empty(), "deleted after the commit");
 }
 
@@ -697,7 +692,7 @@ async fn a_customers_text_cannot_take_over_the_terminal() {
     let mut c = d.client().await;
     let hostile = "\u{1b}]0;pwned\u{7}\u{1b}[2J\rYour order is cancelled";
     modem.sim.deliver_text("+639175550123", hostile, 7);
-    assert_eq!(first_received(&mut c).await["text"], hostile);
+    assert_eq!(first_received(&mut c).await.text.as_deref(), Some(hostile));
     for args in [&["inbox"][..], &["watch", "--since", "0"][..]] {
         let out = if args[0] == "watch" {
             // watch runs until stopped: give it a moment, then stop it.

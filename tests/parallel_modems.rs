@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use smsq::api::Op;
+use smsq::api::Modems;
+use smsq::store::MessageState as S;
 
 #[path = "common/smsqd.rs"]
 mod smsqd;
@@ -40,17 +41,12 @@ async fn run(modems: usize) -> (Duration, HashMap<String, usize>) {
     // Every modem ready before the clock starts.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let m = c.call(Op::Modems).await.unwrap();
-        let ready = m["modems"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|m| m["state"] == "ready")
-            .count();
+        let m = c.call(Modems {}).await.unwrap();
+        let ready = m.modems.iter().filter(|m| m.state == "ready").count();
         if ready == modems {
             break;
         }
-        assert!(Instant::now() < deadline, "modems not ready: {m}");
+        assert!(Instant::now() < deadline, "modems not ready: {m:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let started = Instant::now();
@@ -60,20 +56,15 @@ async fn run(modems: usize) -> (Duration, HashMap<String, usize>) {
             .call(send(&["09171234567"], &format!("parallel {n}")))
             .await
             .unwrap();
-        ids.push(r["messages"][0]["id"].as_i64().unwrap());
+        ids.push(r.messages[0].id);
     }
     let mut by_modem: HashMap<String, usize> = HashMap::new();
     for id in ids {
-        let m = wait_state(&mut c, id, &["sent"]).await;
-        let sends = m["history"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["kind"] == "part_sent")
-            .count();
-        assert_eq!(sends, 1, "message {id} sent once: {m}");
+        let m = wait_state(&mut c, id, &[S::Sent]).await;
+        let sends = m.history.iter().filter(|e| e.kind == "part_sent").count();
+        assert_eq!(sends, 1, "message {id} sent once: {m:?}");
         *by_modem
-            .entry(m["parts"][0]["modem"].as_str().unwrap().to_string())
+            .entry(m.parts[0].modem.clone().unwrap())
             .or_default() += 1;
     }
     (started.elapsed(), by_modem)
@@ -141,11 +132,13 @@ async fn a_modem_unplugged_mid_run_hands_its_work_over() {
     let d = Smsqd::start(&["--config", config.to_str().unwrap()]);
     let mut c = d.client().await;
     let deadline = Instant::now() + Duration::from_secs(20);
-    while c.call(Op::Modems).await.unwrap()["modems"]
-        .as_array()
+    while c
+        .call(Modems {})
+        .await
         .unwrap()
+        .modems
         .iter()
-        .any(|m| m["state"] != "ready")
+        .any(|m| m.state != "ready")
     {
         assert!(Instant::now() < deadline, "modems not ready");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -156,7 +149,7 @@ async fn a_modem_unplugged_mid_run_hands_its_work_over() {
             .call(send(&["09171234567"], &format!("handover {n:02}")))
             .await
             .unwrap();
-        ids.push(r["messages"][0]["id"].as_i64().unwrap());
+        ids.push(r.messages[0].id);
     }
     // Let both modems get going, then pull the first one out.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -167,8 +160,8 @@ async fn a_modem_unplugged_mid_run_hands_its_work_over() {
     sims[0].disconnect().await;
     let mut unknown = 0;
     for id in &ids {
-        let m = wait_state(&mut c, *id, &["sent", "unknown"]).await;
-        if m["state"] == "unknown" {
+        let m = wait_state(&mut c, *id, &[S::Sent, S::Unknown]).await;
+        if m.state == S::Unknown {
             unknown += 1;
         }
     }

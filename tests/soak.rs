@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use smsq::api::client::Client;
-use smsq::api::{ListRequest, Mailbox, Op};
+use smsq::api::{Get, ListRequest, Listing, Mailbox};
 use smsq::sim::{self, Simulator};
 
 #[path = "common/smsqd.rs"]
@@ -88,7 +88,7 @@ async fn kill_9_during_a_long_run_loses_and_duplicates_nothing() {
         let text = format!("soak message {n:05}");
         match c.call(send(&["09171234567"], &text)).await {
             Ok(r) => {
-                let id = r["messages"][0]["id"].as_i64().unwrap();
+                let id = r.messages[0].id;
                 acknowledged.insert(id, text);
             }
             // The connection died with smsqd: not acknowledged, so not owed.
@@ -123,25 +123,23 @@ async fn kill_9_during_a_long_run_loses_and_duplicates_nothing() {
         let mut before = None;
         loop {
             let r = c
-                .call(Op::List(ListRequest {
-                    mailbox: Mailbox::Outbox,
+                .call(ListRequest {
                     limit: Some(1000),
                     before,
-                    state: None,
-                }))
+                    ..ListRequest::new(Mailbox::Outbox)
+                })
                 .await
                 .unwrap();
-            let rows = r["outbox"].as_array().unwrap().clone();
+            let Listing::Outbox(rows) = r else {
+                panic!("{r:?}")
+            };
             if rows.is_empty() {
                 break;
             }
             for m in &rows {
-                states.insert(
-                    m["id"].as_i64().unwrap(),
-                    m["state"].as_str().unwrap().to_string(),
-                );
+                states.insert(m.id, m.state.as_str().to_string());
             }
-            before = rows.last().and_then(|m| m["id"].as_i64());
+            before = rows.last().map(|m| m.id);
         }
         let pending = states
             .values()
@@ -158,23 +156,21 @@ async fn kill_9_during_a_long_run_loses_and_duplicates_nothing() {
     let mut before = None;
     loop {
         let r = c
-            .call(Op::List(ListRequest {
-                mailbox: Mailbox::Inbox,
+            .call(ListRequest {
                 limit: Some(1000),
                 before,
-                state: None,
-            }))
+                ..ListRequest::new(Mailbox::Inbox)
+            })
             .await
             .unwrap();
-        let rows = r["inbox"].as_array().unwrap().clone();
+        let Listing::Inbox(rows) = r else {
+            panic!("{r:?}")
+        };
         if rows.is_empty() {
             break;
         }
-        inbox.extend(
-            rows.iter()
-                .map(|m| m["text"].as_str().unwrap_or("").to_string()),
-        );
-        before = rows.last().and_then(|m| m["id"].as_i64());
+        inbox.extend(rows.iter().map(|m| m.text.clone().unwrap_or_default()));
+        before = rows.last().map(|m| m.id);
     }
 
     // SOAK_KEEP_DB=path keeps a copy of the database for a closer look.
@@ -221,11 +217,9 @@ async fn kill_9_during_a_long_run_loses_and_duplicates_nothing() {
     // Parts a kill left `sending`: unknown at the next start, then settled by their report.
     let mut settled_after_unknown = 0;
     for id in acknowledged.keys() {
-        let m = c.call(Op::Get { message: *id }).await.unwrap();
-        let was_unknown = m["history"]
-            .as_array()
-            .is_some_and(|h| h.iter().any(|e| e["kind"] == "outcome_unknown"));
-        if was_unknown && m["state"] != "unknown" {
+        let m = c.call(Get { message: *id }).await.unwrap();
+        let was_unknown = m.history.iter().any(|e| e.kind == "outcome_unknown");
+        if was_unknown && m.state != smsq::store::MessageState::Unknown {
             settled_after_unknown += 1;
         }
     }

@@ -7,7 +7,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 
-use super::{Op, Request, Response, ServerLine};
+use super::protocol::{ApiError, Call, ErrorCode, Reply, RequestLine, ServerLine};
 
 pub struct Client {
     reader: BufReader<OwnedReadHalf>,
@@ -21,7 +21,7 @@ pub enum ClientError {
     Connect(std::path::PathBuf, std::io::Error),
     Io(std::io::Error),
     /// The daemon answered with an error object.
-    Api(super::ApiError),
+    Api(ApiError),
     Protocol(String),
     /// No answer within this time.
     Timeout(std::time::Duration),
@@ -71,16 +71,17 @@ impl Client {
         })
     }
 
-    /// Sends a request and waits for its response (events arriving meanwhile are skipped).
-    pub async fn call(&mut self, op: Op) -> Result<Value, ClientError> {
+    /// Sends a request and waits for its typed reply (events arriving meanwhile are
+    /// skipped).
+    pub async fn call<C: Call>(&mut self, request: C) -> Result<C::Reply, ClientError> {
         let id = self.next_id;
         self.next_id += 1;
-        let request = Request {
+        let line = RequestLine {
             id: Value::from(id),
-            op,
+            request: request.into(),
         };
         let mut line =
-            serde_json::to_string(&request).map_err(|e| ClientError::Protocol(e.to_string()))?;
+            serde_json::to_string(&line).map_err(|e| ClientError::Protocol(e.to_string()))?;
         line.push('\n');
         self.writer
             .write_all(line.as_bytes())
@@ -89,10 +90,10 @@ impl Client {
         let wait = async {
             loop {
                 match self.next_line().await? {
-                    ServerLine::Response(r) if r.id == id => return into_result(r),
+                    ServerLine::Reply(r) if r.id == id => return into_result(r),
                     // The daemon could not read the request at all (too long, not JSON), so it
                     // could not echo its id; with one request in flight, this is its answer.
-                    ServerLine::Response(r) if r.id.is_null() && !r.ok => return into_result(r),
+                    ServerLine::Reply(r) if r.id.is_null() && !r.ok => return into_result(r),
                     _ => continue,
                 }
             }
@@ -121,12 +122,14 @@ impl Client {
     }
 }
 
-fn into_result(r: Response) -> Result<Value, ClientError> {
+/// A reply's result as the request's reply type, or its error.
+fn into_result<T: serde::de::DeserializeOwned>(r: Reply<Value>) -> Result<T, ClientError> {
     if r.ok {
-        Ok(r.result.unwrap_or(Value::Null))
+        serde_json::from_value(r.result.unwrap_or(Value::Null))
+            .map_err(|e| ClientError::Protocol(format!("a reply of the wrong shape: {e}")))
     } else {
         Err(ClientError::Api(r.error.unwrap_or_else(|| {
-            super::ApiError::new("unknown", "error without details")
+            ApiError::new(ErrorCode::Other("unknown".into()), "error without details")
         })))
     }
 }

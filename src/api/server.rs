@@ -6,14 +6,17 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{broadcast, mpsc};
 use tracing::{Instrument, debug, info, warn};
 
-use super::{ApiError, MAX_LINE, Op, Request, Response};
-use crate::at::command::UssdString;
+use super::handlers;
+use super::protocol::{
+    ApiError, ErrorCode, Lagged, MAX_REQUEST_LINE, Pushed, Reply, Request, RequestLine, Subscribed,
+};
 use crate::daemon::{Daemon, Peer};
 
 /// The listening socket systemd passed (socket activation, sd_listen_fds(3)), if any.
@@ -171,10 +174,10 @@ impl Drop for ActiveConnection {
 fn refuse_busy(stream: UnixStream, limit: usize) {
     debug!(limit, "connection refused: too many at once");
     let error = ApiError::new(
-        "too_many_connections",
+        ErrorCode::TooManyConnections,
         format!("smsqd serves at most {limit} connections at once; close one or try again"),
     );
-    let mut line = reply(Value::Null, Err(error));
+    let mut line = reply::<()>(Value::Null, Err(error));
     line.push('\n');
     // One non-blocking write straight to the socket: tokio's `try_write` would answer
     // WouldBlock until its reactor had seen the new socket become writable.
@@ -231,18 +234,20 @@ async fn connection(stream: UnixStream, d: Arc<Daemon>) {
                 continue;
             }
             buf.push(b);
-            if buf.len() > MAX_LINE {
+            if buf.len() > MAX_REQUEST_LINE {
                 buf.clear();
                 discarding = true;
-                let _ = tx
-                    .send(reply(
-                        Value::Null,
-                        Err(ApiError::new(
-                            "line_too_long",
-                            format!("request lines are limited to {MAX_LINE} bytes"),
-                        )),
-                    ))
-                    .await;
+                let refusal = ApiError::new(
+                    ErrorCode::LineTooLong,
+                    format!("request lines are limited to {MAX_REQUEST_LINE} bytes"),
+                );
+                if tx
+                    .send(reply::<()>(Value::Null, Err(refusal)))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
             }
         }
     }
@@ -250,26 +255,29 @@ async fn connection(stream: UnixStream, d: Arc<Daemon>) {
     let _ = write_task.await;
 }
 
-fn reply(id: Value, result: Result<Value, ApiError>) -> String {
-    let response = match result {
-        Ok(v) => Response {
-            id,
-            ok: true,
-            result: Some(v),
-            error: None,
-        },
-        Err(e) => Response {
-            id,
-            ok: false,
-            result: None,
-            error: Some(e),
-        },
-    };
-    serde_json::to_string(&response).unwrap_or_default()
+/// One answer line. Serialising these types cannot fail (no maps with non-string keys, no
+/// floats that JSON lacks); if it ever did, the client still gets an error it understands.
+fn reply<T: Serialize>(id: Value, outcome: Result<T, ApiError>) -> String {
+    serde_json::to_string(&Reply::new(id.clone(), outcome)).unwrap_or_else(|e| {
+        let error = ApiError::new(
+            ErrorCode::StoreError,
+            format!("cannot encode the answer: {e}"),
+        );
+        serde_json::to_string(&Reply::<()>::new(id, Err(error))).unwrap_or_default()
+    })
+}
+
+/// A pushed event line.
+fn pushed(event: Pushed) -> String {
+    #[derive(Serialize)]
+    struct Line {
+        event: Pushed,
+    }
+    serde_json::to_string(&Line { event }).unwrap_or_default()
 }
 
 async fn handle_line(line: &[u8], d: &Arc<Daemon>, peer: Peer, tx: &mpsc::Sender<String>) {
-    let request: Request = match serde_json::from_slice(line) {
+    let request: RequestLine = match serde_json::from_slice(line) {
         Ok(r) => r,
         Err(e) => {
             // Still echo the id when the line is JSON with one.
@@ -277,53 +285,52 @@ async fn handle_line(line: &[u8], d: &Arc<Daemon>, peer: Peer, tx: &mpsc::Sender
                 .ok()
                 .and_then(|v| v.get("id").cloned())
                 .unwrap_or(Value::Null);
-            let _ = tx
-                .send(reply(id, Err(ApiError::new("bad_request", e.to_string()))))
-                .await;
+            let refusal = ApiError::new(ErrorCode::BadRequest, e.to_string());
+            // A client that went away needs no answer.
+            let _ = tx.send(reply::<()>(id, Err(refusal))).await;
             return;
         }
     };
-    let span =
-        tracing::info_span!("request", op = request.op.name(), uid = ?peer.uid, pid = ?peer.pid);
+    let span = tracing::info_span!("request", op = request.request.name(), uid = ?peer.uid, pid = ?peer.pid);
     handle_request(request, d, peer, tx).instrument(span).await;
 }
 
-async fn handle_request(request: Request, d: &Arc<Daemon>, peer: Peer, tx: &mpsc::Sender<String>) {
+/// Runs one request through its handler and queues the answer (a client that went away
+/// needs none: a failed send to its writer is not an error).
+async fn handle_request(line: RequestLine, d: &Arc<Daemon>, peer: Peer, tx: &mpsc::Sender<String>) {
     debug!("request");
-    let id = request.id.clone();
-    let result = match request.op {
-        Op::Send(s) => d.submit(s, peer).await,
-        Op::Get { message } => d.get(message).await,
-        Op::List(l) => d.list(l).await,
-        Op::Cancel { message } => d.cancel(message).await,
-        Op::Retry { message } => d.retry(message).await,
-        Op::Modems => d.modems().await,
-        Op::Stats => d.stats().await,
-        Op::Estimate { text, encoding } => d.estimate(&text, encoding.as_deref()),
-        Op::Ussd { code, modem } => {
-            // The code goes into an AT command line: checked here, where it enters.
-            let code = match UssdString::parse(&code) {
+    let id = line.id;
+    let answer = match line.request {
+        Request::Send(r) => reply(id, handlers::send(d, r, peer).await),
+        Request::Get(r) => reply(id, handlers::get(d, r).await),
+        Request::List(r) => reply(id, handlers::list(d, r).await),
+        Request::Cancel(r) => reply(id, handlers::cancel(d, r).await),
+        Request::Retry(r) => reply(id, handlers::retry(d, r).await),
+        Request::Modems(r) => reply(id, handlers::modems(d, r).await),
+        Request::Stats(r) => reply(id, handlers::stats(d, r).await),
+        Request::Estimate(r) => reply(id, handlers::estimate(d, r)),
+        Request::Ussd(r) => {
+            let code = match handlers::ussd_code(&r) {
                 Ok(code) => code,
                 Err(e) => {
-                    let e = ApiError::new("invalid_ussd", e.to_string());
-                    let _ = tx.send(reply(id, Err(e))).await;
+                    let _ = tx.send(reply::<()>(id, Err(e))).await;
                     return;
                 }
             };
             // USSD can take tens of seconds: answer from a task so other requests go on.
-            let (d, tx, id) = (d.clone(), tx.clone(), id.clone());
+            let (d, tx) = (d.clone(), tx.clone());
             tokio::spawn(async move {
-                let r = d.ussd(&code, modem.as_deref()).await;
-                let _ = tx.send(reply(id, r)).await;
+                let answer = reply(id, handlers::ussd(&d, code, r.modem).await);
+                let _ = tx.send(answer).await;
             });
             return;
         }
-        Op::Subscribe { since } => {
-            subscribe(d.clone(), id, since, tx.clone()).await;
+        Request::Subscribe(r) => {
+            subscribe(d.clone(), id, r.since, tx.clone()).await;
             return;
         }
     };
-    let _ = tx.send(reply(id, result)).await;
+    let _ = tx.send(answer).await;
 }
 
 async fn subscribe(d: Arc<Daemon>, id: Value, since: Option<i64>, tx: mpsc::Sender<String>) {
@@ -335,21 +342,22 @@ async fn subscribe(d: Arc<Daemon>, id: Value, since: Option<i64>, tx: mpsc::Send
             let backlog = match d.history_since(since).await {
                 Ok(b) => b,
                 Err(e) => {
-                    let _ = tx.send(reply(id, Err(e))).await;
+                    let _ = tx.send(reply::<()>(id, Err(handlers::api_error(e)))).await;
                     return;
                 }
             };
-            let _ = tx
-                .send(reply(
-                    id,
-                    Ok(json!({"subscribed": true, "replayed": backlog.len()})),
-                ))
-                .await;
+            let subscribed = Subscribed {
+                subscribed: true,
+                replayed: Some(backlog.len()),
+            };
+            if tx.send(reply(id, Ok(subscribed))).await.is_err() {
+                return;
+            }
             let mut last = since;
             for event in backlog {
                 last = event.id;
                 if tx
-                    .send(json!({"event": super::event_json(&event)}).to_string())
+                    .send(pushed(Pushed::Event(handlers::event(&event))))
                     .await
                     .is_err()
                 {
@@ -359,7 +367,13 @@ async fn subscribe(d: Arc<Daemon>, id: Value, since: Option<i64>, tx: mpsc::Send
             last
         }
         None => {
-            let _ = tx.send(reply(id, Ok(json!({"subscribed": true})))).await;
+            let subscribed = Subscribed {
+                subscribed: true,
+                replayed: None,
+            };
+            if tx.send(reply(id, Ok(subscribed))).await.is_err() {
+                return;
+            }
             0
         }
     };
@@ -372,7 +386,7 @@ async fn subscribe(d: Arc<Daemon>, id: Value, since: Option<i64>, tx: mpsc::Send
                     }
                     last = event.id;
                     if tx
-                        .send(json!({"event": super::event_json(&event)}).to_string())
+                        .send(pushed(Pushed::Event(handlers::event(&event))))
                         .await
                         .is_err()
                     {
@@ -380,9 +394,12 @@ async fn subscribe(d: Arc<Daemon>, id: Value, since: Option<i64>, tx: mpsc::Send
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    let notice =
-                        json!({"event": {"kind": "lagged", "missed": missed, "resume_from": last}});
-                    if tx.send(notice.to_string()).await.is_err() {
+                    let notice = Pushed::Lagged(Lagged {
+                        kind: "lagged".into(),
+                        missed,
+                        resume_from: last,
+                    });
+                    if tx.send(pushed(notice)).await.is_err() {
                         return;
                     }
                 }

@@ -4,11 +4,14 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use serde_json::Value;
+use serde::Serialize;
 
 use super::{Failure, text_arg};
 use crate::api::client::{Client, ClientError};
-use crate::api::{ListRequest, Mailbox, Op, Recipients, SendRequest, ServerLine};
+use crate::api::{
+    Cancel, Event, Get, ListRequest, Listing, Mailbox, Modems, Pushed, Recipients, Retry,
+    SendRequest, ServerLine, Stats, Subscribe, Ussd,
+};
 
 #[derive(Debug, Args)]
 pub(crate) struct Connection {
@@ -137,10 +140,18 @@ pub(crate) const NO_DAEMON: u8 = 3;
 
 fn failure(e: ClientError) -> Failure {
     match e {
-        ClientError::Api(api) => Failure::new(api.code, api.message),
+        ClientError::Api(api) => Failure::new(api.code.as_str(), api.message),
         ClientError::Connect(..) => Failure::new("no_daemon", e.to_string()).exit(NO_DAEMON),
         other => Failure::new("connection", other.to_string()).exit(NO_DAEMON),
     }
+}
+
+/// Prints a reply exactly as smsqd sent it, for scripts.
+fn print_json(value: &impl Serialize) -> Result<(), Failure> {
+    let line = serde_json::to_string(value)
+        .map_err(|e| Failure::new("internal", format!("cannot print JSON: {e}")))?;
+    println!("{line}");
+    Ok(())
 }
 
 pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), Failure> {
@@ -165,7 +176,7 @@ pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), Fail
                     }
                 });
                 let r = client
-                    .call(Op::Send(SendRequest {
+                    .call(SendRequest {
                         to: Recipients::Many(batch.to_vec()),
                         text: text.clone(),
                         encoding: a.encoding.clone(),
@@ -175,7 +186,7 @@ pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), Fail
                         client_ref: a.client_ref.clone(),
                         idempotency_key: key,
                         report: a.no_report.then_some(false),
-                    }))
+                    })
                     .await
                     .map_err(|e| {
                         if progress {
@@ -190,7 +201,7 @@ pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), Fail
                         }
                         failure(e)
                     })?;
-                queued.extend(r["messages"].as_array().cloned().unwrap_or_default());
+                queued.extend(r.messages);
                 if progress {
                     eprint!("\rqueued {} of {total}", queued.len());
                 }
@@ -199,53 +210,50 @@ pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), Fail
                 eprintln!();
             }
             if a.json {
-                println!("{}", serde_json::json!({ "messages": queued }));
+                print_json(&crate::api::Queued { messages: queued })?;
             } else {
                 for m in &queued {
                     println!(
                         "queued {} to {} ({} part{})",
-                        m["id"],
-                        s(&m["to"]),
-                        m["parts"],
-                        if m["parts"] == 1 { "" } else { "s" }
+                        m.id,
+                        for_terminal(&m.to),
+                        m.parts,
+                        if m.parts == 1 { "" } else { "s" }
                     );
                 }
             }
         }
         DaemonCommand::Status { id, json } => {
-            let r = client
-                .call(Op::Get { message: id })
-                .await
-                .map_err(failure)?;
+            let r = client.call(Get { message: id }).await.map_err(failure)?;
             if json {
-                println!("{r}");
+                print_json(&r)?;
             } else {
                 println!(
                     "message {}  to {}  state {}",
-                    r["id"],
-                    s(&r["to"]),
-                    s(&r["state"])
+                    r.id,
+                    for_terminal(&r.to),
+                    r.state
                 );
-                println!("text: {}", s(&r["text"]));
-                if !r["last_error"].is_null() {
-                    println!("last error: {}", s(&r["last_error"]));
+                println!("text: {}", for_terminal(&r.text));
+                if let Some(error) = &r.last_error {
+                    println!("last error: {}", for_terminal(error));
                 }
-                for p in r["parts"].as_array().into_iter().flatten() {
+                for p in &r.parts {
                     println!(
                         "  part {}: {}  ref {}  sent {}",
-                        p["part"],
-                        s(&p["state"]),
-                        opt(&p["message_ref"]),
-                        opt(&p["sent_at"])
+                        p.part,
+                        p.state,
+                        p.message_ref.map_or("-".into(), |m| m.to_string()),
+                        p.sent_at.as_deref().map_or("-".into(), local_time)
                     );
                 }
                 println!("history:");
-                for e in r["history"].as_array().into_iter().flatten() {
+                for e in &r.history {
                     println!(
                         "  {}  {:<16} {}",
-                        local_time(&e["at"]),
-                        s(&e["kind"]),
-                        s(&e["detail"])
+                        local_time(&e.at),
+                        for_terminal(&e.kind),
+                        for_terminal(&e.detail)
                     );
                 }
             }
@@ -254,86 +262,75 @@ pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), Fail
         DaemonCommand::Inbox(a) => list(&mut client, Mailbox::Inbox, a, None).await?,
         DaemonCommand::Failed(a) => list(&mut client, Mailbox::Failed, a, None).await?,
         DaemonCommand::Watch { since, json } => {
-            client
-                .call(Op::Subscribe { since })
-                .await
-                .map_err(failure)?;
+            client.call(Subscribe { since }).await.map_err(failure)?;
             loop {
                 let line = client.next_line().await.map_err(failure)?;
                 let ServerLine::Event { event } = line else {
                     continue;
                 };
                 if json {
-                    println!("{event}");
+                    print_json(&event)?;
                 } else {
                     print_event(&event);
                 }
             }
         }
         DaemonCommand::Cancel { id } => {
-            client
-                .call(Op::Cancel { message: id })
-                .await
-                .map_err(failure)?;
+            client.call(Cancel { message: id }).await.map_err(failure)?;
             println!("cancelled {id}");
         }
         DaemonCommand::Retry { id } => {
-            client
-                .call(Op::Retry { message: id })
-                .await
-                .map_err(failure)?;
+            client.call(Retry { message: id }).await.map_err(failure)?;
             println!("queued {id} again");
         }
         DaemonCommand::Stats { json } => {
-            let r = client.call(Op::Stats).await.map_err(failure)?;
+            let r = client.call(Stats {}).await.map_err(failure)?;
             if json {
-                println!("{r}");
+                print_json(&r)?;
             } else {
-                let mb = |v: &serde_json::Value| v.as_i64().unwrap_or(0) as f64 / 1_048_576.0;
+                let mb = |bytes: i64| bytes as f64 / 1_048_576.0;
                 println!(
                     "database: {:.1} MiB ({:.1} MiB free for reuse), schema {}",
-                    mb(&r["database"]["size_bytes"]),
-                    mb(&r["database"]["free_bytes"]),
-                    s(&r["database"]["schema"])
+                    mb(r.database.size_bytes),
+                    mb(r.database.free_bytes),
+                    r.database.schema
                 );
-                for (table, n) in r["rows"].as_object().into_iter().flatten() {
-                    println!("{table:<16} {:>10}", s(n));
+                for (table, n) in &r.rows {
+                    println!("{:<16} {n:>10}", for_terminal(table));
                 }
-                let keep = |v: &serde_json::Value| v.as_str().unwrap_or("forever").to_string();
+                let keep = |v: &Option<String>| v.clone().unwrap_or_else(|| "forever".into());
                 println!(
                     "retention: texts {}, messages {}, events {}",
-                    keep(&r["retention"]["texts"]),
-                    keep(&r["retention"]["messages"]),
-                    keep(&r["retention"]["events"])
+                    keep(&r.retention.texts),
+                    keep(&r.retention.messages),
+                    keep(&r.retention.events)
                 );
             }
         }
         DaemonCommand::Modems { json } => {
-            let r = client.call(Op::Modems).await.map_err(failure)?;
+            let r = client.call(Modems {}).await.map_err(failure)?;
             if json {
-                println!("{r}");
+                print_json(&r)?;
             } else {
                 println!(
                     "{:<8} {:<13} {:<16} {:>7} {:<22} {:>6} {:>5}",
                     "MODEM", "STATE", "OPERATOR", "SIGNAL", "REGISTRATION", "QUEUED", "TODAY"
                 );
-                for m in r["modems"].as_array().into_iter().flatten() {
+                for m in &r.modems {
                     println!(
                         "{:<8} {:<13} {:<16} {:>7} {:<22} {:>6} {:>5}",
-                        s(&m["id"]),
-                        s(&m["state"]),
-                        opt(&m["operator"]),
-                        m["signal_dbm"]
-                            .as_i64()
-                            .map_or("-".into(), |d| format!("{d} dBm")),
-                        opt(&m["registration"]),
-                        s(&m["queue_depth"]),
-                        s(&m["sent_today"])
+                        for_terminal(&m.id),
+                        m.state,
+                        opt(m.operator.as_deref()),
+                        m.signal_dbm.map_or("-".into(), |d| format!("{d} dBm")),
+                        opt(m.registration.as_deref()),
+                        m.queue_depth,
+                        m.sent_today
                     );
-                    if let Some(reason) = m["reason"].as_str() {
+                    if let Some(reason) = &m.reason {
                         println!("         {}", for_terminal(reason));
                     }
-                    if let Some(error) = m["store_error"].as_str() {
+                    if let Some(error) = &m.store_error {
                         println!(
                             "         sending paused: the database cannot be written ({}); retrying",
                             for_terminal(error)
@@ -343,11 +340,8 @@ pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), Fail
             }
         }
         DaemonCommand::Ussd { code, modem } => {
-            let r = client
-                .call(Op::Ussd { code, modem })
-                .await
-                .map_err(failure)?;
-            println!("{}", s(&r["answer"]));
+            let r = client.call(Ussd { code, modem }).await.map_err(failure)?;
+            println!("{}", for_terminal(&r.answer));
         }
     }
     Ok(())
@@ -360,80 +354,91 @@ async fn list(
     state: Option<String>,
 ) -> Result<(), Failure> {
     let r = client
-        .call(Op::List(ListRequest {
+        .call(ListRequest {
             mailbox,
             limit: Some(a.limit),
             before: a.before,
             state,
-        }))
+        })
         .await
         .map_err(failure)?;
     if a.json {
-        println!("{r}");
-        return Ok(());
+        return print_json(&r);
     }
-    if mailbox == Mailbox::Inbox {
-        println!("{:>5}  {:<20} {:<16}  TEXT", "ID", "RECEIVED", "FROM");
-        for m in r["inbox"].as_array().into_iter().flatten() {
-            let mut text = s(&m["text"]);
-            if m["complete"] == false {
-                text.push_str("  [incomplete: parts missing]");
+    match r {
+        Listing::Inbox(messages) => {
+            println!("{:>5}  {:<20} {:<16}  TEXT", "ID", "RECEIVED", "FROM");
+            for m in &messages {
+                let mut text = match (&m.text, &m.data_hex) {
+                    (Some(t), _) => for_terminal(t).into_owned(),
+                    (None, Some(hex)) => format!("[data: {hex}]"),
+                    (None, None) => String::new(),
+                };
+                if !m.complete {
+                    text.push_str("  [incomplete: parts missing]");
+                }
+                println!(
+                    "{:>5}  {:<20} {:<16}  {}",
+                    m.id,
+                    local_time(&m.received_at),
+                    for_terminal(&m.from),
+                    text
+                );
             }
-            println!(
-                "{:>5}  {:<20} {:<16}  {}",
-                s(&m["id"]),
-                local_time(&m["received_at"]),
-                s(&m["from"]),
-                text
-            );
         }
-    } else {
-        println!(
-            "{:>5}  {:<20} {:<16} {:<10} {:>5}  TEXT",
-            "ID", "CREATED", "TO", "STATE", "PARTS"
-        );
-        for m in r["outbox"].as_array().into_iter().flatten() {
+        Listing::Outbox(messages) => {
             println!(
-                "{:>5}  {:<20} {:<16} {:<10} {:>5}  {}",
-                s(&m["id"]),
-                local_time(&m["created_at"]),
-                s(&m["to"]),
-                s(&m["state"]),
-                s(&m["parts"]),
-                s(&m["text"])
+                "{:>5}  {:<20} {:<16} {:<10} {:>5}  TEXT",
+                "ID", "CREATED", "TO", "STATE", "PARTS"
             );
-            if let Some(err) = m["last_error"].as_str() {
-                println!("       {}", for_terminal(err));
+            for m in &messages {
+                println!(
+                    "{:>5}  {:<20} {:<16} {:<10} {:>5}  {}",
+                    m.id,
+                    local_time(&m.created_at),
+                    for_terminal(&m.to),
+                    m.state.as_str(),
+                    m.parts,
+                    for_terminal(&m.text)
+                );
+                if let Some(err) = &m.last_error {
+                    println!("       {}", for_terminal(err));
+                }
             }
         }
     }
     Ok(())
 }
 
-fn print_event(e: &Value) {
-    let kind = s(&e["kind"]);
-    match kind.as_str() {
+fn print_event(pushed: &Pushed) {
+    let e: &Event = match pushed {
+        Pushed::Lagged(l) => {
+            println!(
+                "(missed {} events; resume with --since {})",
+                l.missed, l.resume_from
+            );
+            return;
+        }
+        Pushed::Event(e) => e,
+    };
+    match e.kind.as_str() {
         "received" | "received_incomplete" => println!(
             "{}  received from {}: {}{}",
-            local_time(&e["at"]),
-            s(&e["from"]),
-            s(&e["text"]),
-            if kind == "received_incomplete" {
+            local_time(&e.at),
+            opt(e.from.as_deref()),
+            for_terminal(e.text.as_deref().unwrap_or("")),
+            if e.kind == "received_incomplete" {
                 "  [incomplete]"
             } else {
                 ""
             }
         ),
-        "lagged" => println!(
-            "(missed {} events; resume with --since {})",
-            e["missed"], e["resume_from"]
-        ),
-        _ => println!(
+        kind => println!(
             "{}  {:<16} message {}  {}",
-            local_time(&e["at"]),
-            kind,
-            opt(&e["message_id"]),
-            s(&e["detail"])
+            local_time(&e.at),
+            for_terminal(kind),
+            e.message_id.map_or("-".into(), |id| id.to_string()),
+            for_terminal(&e.detail)
         ),
     }
 }
@@ -456,16 +461,13 @@ const SYSTEM_SOCKET: &str = "/run/smsq/smsq.sock";
 
 /// A time from smsqd (RFC 3339, UTC) as a person at this computer reads it: in the local
 /// time zone (the system's, or `TZ`), to the second. `--json` keeps RFC 3339.
-fn local_time(v: &Value) -> String {
-    let Some(text) = v.as_str() else {
-        return s(v);
-    };
+fn local_time(text: &str) -> String {
     match text.parse::<jiff::Timestamp>() {
         Ok(t) => jiff::tz::TimeZone::system()
             .to_datetime(t)
             .strftime("%Y-%m-%d %H:%M:%S")
             .to_string(),
-        Err(_) => s(v),
+        Err(_) => for_terminal(text).into_owned(),
     }
 }
 
@@ -473,23 +475,9 @@ fn local_time(v: &Value) -> String {
 /// line limit, with room for the longest text.
 const SEND_BATCH: usize = 1000;
 
-/// A value for a person's terminal: strings (customer texts and numbers among them) with
-/// their control characters made visible (see [`for_terminal`]).
-fn s(v: &Value) -> String {
-    v.as_str().map_or_else(
-        || {
-            if v.is_null() {
-                String::new()
-            } else {
-                v.to_string()
-            }
-        },
-        |text| for_terminal(text).into_owned(),
-    )
-}
-
-fn opt(v: &Value) -> String {
-    if v.is_null() { "-".into() } else { s(v) }
+/// An optional value from outside for a table: `-` when absent.
+fn opt(v: Option<&str>) -> String {
+    v.map_or_else(|| "-".into(), |v| for_terminal(v).into_owned())
 }
 
 /// Text from outside (a customer's SMS, a number, a modem's words) as a terminal may show

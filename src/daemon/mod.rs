@@ -6,24 +6,25 @@
 //! order.
 
 pub mod dispatch;
+mod error;
 pub mod receive;
 pub mod routing;
+mod submit;
+
+pub use error::Error;
+pub use submit::{Queued, Submission};
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Value, json};
 use tokio::sync::{Notify, broadcast, watch};
 use tracing::{info, warn};
 
-use crate::api::{self, ApiError, Mailbox, SendRequest};
 use crate::at::command::UssdString;
-use crate::modem::{ModemHandle, ModemState};
-use crate::pdu::{
-    self, Address, EncodingChoice, PlanOptions, Planner, SubmitEncoder, SubmitOptions, SubmitPdus,
-};
-use crate::phone::{self, Country};
-use crate::store::{EventRow, NewMessage, Store};
+use crate::modem::{ModemHandle, ModemState, ModemStatus};
+use crate::pdu::{self, PlanOptions, Planner};
+use crate::phone::Country;
+use crate::store::{EventRow, InboxRow, MessageDetail, MessageRow, MessageState, Stats, Store};
 use crate::time::now_ms;
 
 /// Behaviour that the configuration decides.
@@ -112,31 +113,6 @@ impl crate::modem::PinMemory for StorePinMemory {
                 .await
                 .map_err(|e| e.to_string())
         })
-    }
-}
-
-/// Control characters are refused in a text, except line feed and carriage return: a NUL,
-/// a tab or an escape code has no place in an SMS (GSM 7-bit has none of them, so each would
-/// silently force UCS-2 and halve the part size), a phone shows them as boxes or not at
-/// all, and they would reach terminals and logs that display the text later.
-fn check_text(text: &str) -> Result<(), ApiError> {
-    let bad = text
-        .chars()
-        .enumerate()
-        .find(|&(_, c)| c.is_control() && c != '\n' && c != '\r');
-    match bad {
-        None => Ok(()),
-        Some((i, c)) => {
-            let hint = if c == '\t' { "; use spaces" } else { "" };
-            Err(ApiError::new(
-                "invalid_text",
-                format!(
-                    "the text holds the control character U+{:04X} at position {}{hint}; only line breaks are allowed",
-                    c as u32,
-                    i + 1
-                ),
-            ))
-        }
     }
 }
 
@@ -295,273 +271,83 @@ impl Daemon {
         *self.shutdown.borrow()
     }
 
-    /// Validates, plans and queues one message per recipient. Nothing is queued unless every
-    /// recipient and the text are acceptable; each message is told only after its commit.
-    pub async fn submit(&self, req: SendRequest, peer: Peer) -> Result<Value, ApiError> {
-        check_text(&req.text)?;
-        let recipients = req.to.list();
-        if recipients.is_empty() {
-            return Err(ApiError::new("invalid_number", "no recipient"));
+    /// A message with its parts and history.
+    pub async fn message(&self, id: i64) -> Result<MessageDetail, Error> {
+        self.store
+            .call(move |db| db.message(id))
+            .await?
+            .ok_or(Error::NotFound(id))
+    }
+
+    /// Received messages, newest first, older than `before` (paging).
+    pub async fn inbox(&self, before: Option<i64>, limit: i64) -> Result<Vec<InboxRow>, Error> {
+        Ok(self
+            .store
+            .call(move |db| db.list_inbox(before, limit.clamp(1, 1000)))
+            .await?)
+    }
+
+    /// Outgoing messages, newest first, in any of `states` (all when empty).
+    pub async fn outbox(
+        &self,
+        states: Vec<MessageState>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<MessageRow>, Error> {
+        Ok(self
+            .store
+            .call(move |db| db.list_outbox(&states, before, limit.clamp(1, 1000)))
+            .await?)
+    }
+
+    /// Cancels a queued message nothing of which went out.
+    pub async fn cancel(&self, id: i64) -> Result<(), Error> {
+        let now = now_ms();
+        if self.store.call(move |db| db.cancel(id, now)).await? {
+            Ok(())
+        } else {
+            Err(Error::NotCancellable(id))
         }
-        // One snapshot for the whole request, so a reload midway cannot mix two settings.
-        let settings = self.settings();
-        let mut numbers = Vec::with_capacity(recipients.len());
-        for r in &recipients {
-            let n = phone::normalize(r, settings.default_country)
-                .map_err(|e| ApiError::new("invalid_number", e.to_string()))?;
-            numbers.push(n);
+    }
+
+    /// Queues a failed, expired or unknown message again, on purpose.
+    pub async fn retry(&self, id: i64) -> Result<(), Error> {
+        let now = now_ms();
+        let queued = self.store.call(move |db| db.retry_now(id, now)).await?;
+        self.wake();
+        if queued {
+            Ok(())
+        } else {
+            Err(Error::NotRetryable(id))
         }
-        let encoding_name = req.encoding.clone().unwrap_or_else(|| "auto".into());
-        let encoding = EncodingChoice::from_name(&encoding_name).ok_or_else(|| {
-            ApiError::new(
-                "invalid_encoding",
-                format!("unknown encoding {encoding_name:?}: use auto, gsm7, ucs2 or gsm7-fold"),
-            )
-        })?;
-        let time = |s: &Option<String>, what: &str| -> Result<Option<i64>, ApiError> {
-            s.as_deref()
-                .map(|t| {
-                    crate::time::parse_time(t, &settings.time_zone)
-                        .map_err(|e| ApiError::new("invalid_time", format!("{what}: {e}")))
-                })
-                .transpose()
-        };
-        let not_before = time(&req.not_before, "not_before")?;
-        let not_after = time(&req.not_after, "not_after")?;
-        if let Some(t) = not_after
-            && t <= now_ms()
-        {
-            return Err(ApiError::new(
-                "invalid_time",
-                "not_after is already past: the message could never be sent",
-            ));
-        }
-        if let (Some(a), Some(b)) = (not_before, not_after)
-            && b <= a
-        {
-            return Err(ApiError::new(
-                "invalid_time",
-                "not_after must be later than not_before",
-            ));
-        }
-        let report = req.report.unwrap_or(settings.status_reports);
-        // One reference base per request; consecutive messages get consecutive references,
-        // so two long texts to the same customer never share one.
-        let base = self.concat_refs(numbers.len()).await.map_err(internal)?;
-        let mut encoder = SubmitEncoder::new();
-        let mut out = SubmitPdus::new();
-        let mut messages = Vec::with_capacity(numbers.len());
-        for (i, number) in numbers.iter().enumerate() {
-            let concat_ref = base.wrapping_add(i as u8);
-            let address = Address::parse(number)
-                .map_err(|e| ApiError::new("invalid_number", e.to_string()))?;
-            let mut opts = SubmitOptions::new(address);
-            opts.status_report = report;
-            opts.plan = PlanOptions {
-                encoding,
-                concat: pdu::ConcatRef::Ref8(concat_ref),
-                max_parts: settings.max_parts,
-                ..PlanOptions::default()
-            };
-            encoder
-                .encode_text(&req.text, &opts, &mut out)
-                .map_err(|e| ApiError::new(e.code(), e.to_string()))?;
-            messages.push(NewMessage {
-                recipient: number.clone(),
-                body: req.text.clone(),
-                encoding: encoding_name.clone(),
-                alphabet: out.alphabet().map_or("gsm7", |a| a.name()).to_string(),
-                concat_ref: u16::from(concat_ref),
-                status_report: report,
-                priority: req.priority.unwrap_or(0),
-                client_ref: req.client_ref.clone(),
-                // One key per recipient, so a multi-recipient send is idempotent as a whole.
-                idempotency_key: req.idempotency_key.as_ref().map(|k| {
-                    if i == 0 {
-                        k.clone()
-                    } else {
-                        format!("{k}#{i}")
-                    }
-                }),
-                not_before,
-                not_after,
-                peer_uid: peer.uid,
-                peer_pid: peer.pid,
-                parts: out
-                    .iter()
-                    .map(|p| (p.tpdu_len, p.hex.to_string()))
-                    .collect(),
+    }
+
+    /// Every modem as it is now, with the queue and what it sent today.
+    pub async fn modems(&self) -> Result<Vec<ModemReport>, Error> {
+        let day_start = now_ms() - now_ms().rem_euclid(86_400_000);
+        let mut out = Vec::with_capacity(self.modems.len());
+        for (k, m) in self.modems.iter().enumerate() {
+            let id = m.id().to_string();
+            let (queue_depth, sent_today) =
+                self.store.call(move |db| db.counts(&id, day_start)).await?;
+            out.push(ModemReport {
+                id: m.id().to_string(),
+                status: m.status(),
+                queue_depth,
+                sent_today,
+                store_error: self.store_fault(k),
             });
         }
-        // All recipients in one transaction: the answer comes only after the commit.
-        let now = now_ms();
-        let counts: Vec<usize> = messages.iter().map(|m| m.parts.len()).collect();
-        let ids = self
-            .store
-            .call(move |db| db.enqueue_many(&messages, now))
-            .await
-            .map_err(internal)?;
-        let mut results = Vec::with_capacity(ids.len());
-        for ((number, (id, new)), parts) in numbers.iter().zip(ids).zip(counts) {
-            info!(event = "queued", message_id = id, to = %phone::mask(number), parts, uid = ?peer.uid, "message queued");
-            results.push(json!({"id": id, "to": number, "parts": parts, "new": new}));
-        }
-        self.wake();
-        Ok(json!({ "messages": results }))
+        Ok(out)
     }
 
-    pub async fn get(&self, id: i64) -> Result<Value, ApiError> {
-        let detail = self
-            .store
-            .call(move |db| db.message(id))
-            .await
-            .map_err(internal)?;
-        let Some((m, parts, history)) = detail else {
-            return Err(ApiError::new("not_found", format!("no message {id}")));
-        };
-        Ok(json!({
-            "id": m.id, "to": m.recipient, "text": m.body, "encoding": m.alphabet, "state": m.state,
-            "parts_total": m.parts, "attempts": m.attempts, "priority": m.priority,
-            "client_ref": m.client_ref, "last_error": m.last_error, "modem": m.modem,
-            "created_at": crate::time::rfc3339(m.created_at), "updated_at": crate::time::rfc3339(m.updated_at),
-            "next_attempt_at": crate::time::rfc3339(m.next_attempt_at),
-            "parts": parts.iter().map(|p| json!({
-                "part": p.part, "state": p.state, "message_ref": p.mr, "modem": p.modem,
-                "sent_at": p.sent_at.map(crate::time::rfc3339), "report_status": p.report_status,
-            })).collect::<Vec<_>>(),
-            "history": history.iter().map(api::event_json).collect::<Vec<_>>(),
-        }))
-    }
-
-    pub async fn list(&self, req: api::ListRequest) -> Result<Value, ApiError> {
-        let limit = req.limit.unwrap_or(50).clamp(1, 1000);
-        let before = req.before;
-        // A filter that cannot match is a mistake to say, not an empty list to show.
-        if let Some(state) = &req.state {
-            const STATES: [&str; 8] = api::MESSAGE_STATES;
-            if req.mailbox != Mailbox::Outbox {
-                return Err(ApiError::new(
-                    "invalid_state",
-                    "only the outbox can be filtered by state",
-                ));
-            }
-            if !STATES.contains(&state.as_str()) {
-                return Err(ApiError::new(
-                    "invalid_state",
-                    format!(
-                        "no state {:?}; use one of {}",
-                        state.chars().take(40).collect::<String>(),
-                        STATES.join(", ")
-                    ),
-                ));
-            }
-        }
-        match req.mailbox {
-            Mailbox::Inbox => {
-                let rows = self
-                    .store
-                    .call(move |db| db.list_inbox(before, limit))
-                    .await
-                    .map_err(internal)?;
-                Ok(json!({"inbox": rows.iter().map(|r| json!({
-                    "id": r.id, "from": r.sender, "text": r.body, "data_hex": r.data_hex,
-                    "parts": r.parts, "complete": r.complete, "modem": r.modem,
-                    "sent_at": r.sent_at, "received_at": crate::time::rfc3339(r.received_at),
-                })).collect::<Vec<_>>()}))
-            }
-            Mailbox::Outbox | Mailbox::Failed => {
-                let states: Vec<String> = match (req.mailbox, req.state) {
-                    (Mailbox::Failed, _) => {
-                        vec!["failed".into(), "expired".into(), "unknown".into()]
-                    }
-                    (_, Some(s)) => vec![s],
-                    _ => Vec::new(),
-                };
-                let rows = self
-                    .store
-                    .call(move |db| {
-                        let refs: Vec<&str> = states.iter().map(String::as_str).collect();
-                        db.list_outbox(&refs, before, limit)
-                    })
-                    .await
-                    .map_err(internal)?;
-                Ok(json!({"outbox": rows.iter().map(|m| json!({
-                    "id": m.id, "to": m.recipient, "text": m.body, "state": m.state, "parts": m.parts,
-                    "attempts": m.attempts, "last_error": m.last_error, "modem": m.modem,
-                    "created_at": crate::time::rfc3339(m.created_at), "updated_at": crate::time::rfc3339(m.updated_at),
-                })).collect::<Vec<_>>()}))
-            }
-        }
-    }
-
-    pub async fn cancel(&self, id: i64) -> Result<Value, ApiError> {
-        let now = now_ms();
-        let ok = self
-            .store
-            .call(move |db| db.cancel(id, now))
-            .await
-            .map_err(internal)?;
-        if ok {
-            Ok(json!({"id": id, "state": "cancelled"}))
-        } else {
-            Err(ApiError::new(
-                "not_cancellable",
-                format!("message {id} is not queued or has already started"),
-            ))
-        }
-    }
-
-    pub async fn retry(&self, id: i64) -> Result<Value, ApiError> {
-        let now = now_ms();
-        let ok = self
-            .store
-            .call(move |db| db.retry_now(id, now))
-            .await
-            .map_err(internal)?;
-        self.wake();
-        if ok {
-            Ok(json!({"id": id, "state": "queued"}))
-        } else {
-            Err(ApiError::new(
-                "not_retryable",
-                format!("message {id} is not failed, expired or unknown"),
-            ))
-        }
-    }
-
-    pub async fn modems(&self) -> Result<Value, ApiError> {
-        let day_start = now_ms() - now_ms().rem_euclid(86_400_000);
-        let mut out = Vec::new();
-        for (k, m) in self.modems.iter().enumerate() {
-            let s = m.status();
-            let id = m.id().to_string();
-            let (queued, sent_today) = self
-                .store
-                .call(move |db| db.counts(&id, day_start))
-                .await
-                .map_err(internal)?;
-            let reason = match &s.state {
-                ModemState::NeedsPin(w) | ModemState::Failed(w) => Some(w.clone()),
-                ModemState::Absent => s.absent_reason.clone(),
-                _ => None,
-            };
-            out.push(json!({
-                "id": m.id(), "state": s.state.name(), "reason": reason,
-                "operator": s.operator, "signal_dbm": s.signal_dbm,
-                "registration": s.registration.as_ref().map(|r| r.stat_name()),
-                "registered": s.is_registered(),
-                "manufacturer": s.identity.manufacturer, "model": s.identity.model,
-                "imei": s.identity.imei, "imsi": s.identity.imsi, "iccid": s.identity.iccid,
-                "smsc": s.smsc, "storage": s.storage.map(|(u, t)| json!({"used": u, "total": t})),
-                "queue_depth": queued, "sent_today": sent_today,
-                "store_error": self.store_fault(k),
-                "pin_attempts_left": s.pin_attempts_left,
-            }));
-        }
-        Ok(json!({ "modems": out }))
-    }
-
-    pub async fn ussd(&self, code: &UssdString, modem: Option<&str>) -> Result<Value, ApiError> {
+    /// Runs a USSD code through modem `modem` (by id), or the first ready one; returns the
+    /// modem's id and the network's answer.
+    pub async fn ussd(
+        &self,
+        code: &UssdString,
+        modem: Option<&str>,
+    ) -> Result<(String, String), Error> {
         let handle = match modem {
             Some(name) => self.modems.iter().find(|m| m.id() == name),
             None => self
@@ -569,20 +355,18 @@ impl Daemon {
                 .iter()
                 .find(|m| m.status().state == ModemState::Ready),
         }
-        .ok_or_else(|| ApiError::new("no_modem", "no ready modem for USSD"))?;
+        .ok_or_else(|| Error::NoModem("no ready modem for USSD".into()))?;
         let answer = handle
             .ussd(code)
             .await
-            .map_err(|e| ApiError::new("modem_error", e.to_string()))?;
-        Ok(json!({"modem": handle.id(), "answer": answer}))
+            .map_err(|e| Error::Modem(e.to_string()))?;
+        Ok((handle.id().to_string(), answer))
     }
 
-    pub fn estimate(&self, text: &str, encoding: Option<&str>) -> Result<Value, ApiError> {
-        let name = encoding.unwrap_or("auto");
-        let encoding = EncodingChoice::from_name(name).ok_or_else(|| {
-            ApiError::new("invalid_encoding", format!("unknown encoding {name:?}"))
-        })?;
-        let e = Planner::new()
+    /// How `text` would travel in `encoding` (a name, as in a submission).
+    pub fn estimate(&self, text: &str, encoding: &str) -> Result<pdu::Estimate, Error> {
+        let encoding = submit::encoding_choice(encoding)?;
+        Planner::new()
             .estimate(
                 text,
                 &PlanOptions {
@@ -590,20 +374,18 @@ impl Daemon {
                     ..PlanOptions::default()
                 },
             )
-            .map_err(|e| ApiError::new(e.code(), e.to_string()))?;
-        Ok(json!({
-            "encoding": e.alphabet.name(), "parts": e.parts, "units": e.units,
-            "units_per_part": e.units_per_part, "units_left": e.units_left,
-            "forced_ucs2_by": e.forced_ucs2_by.iter().map(|c| json!({"character": c.character.to_string(), "position": c.position})).collect::<Vec<_>>(),
-        }))
+            .map_err(|e| Error::Unencodable {
+                code: e.code(),
+                message: e.to_string(),
+            })
     }
 
     /// Events committed after `since`, for a subscriber resuming.
-    pub async fn history_since(&self, since: i64) -> Result<Vec<EventRow>, ApiError> {
-        self.store
+    pub async fn history_since(&self, since: i64) -> Result<Vec<EventRow>, Error> {
+        Ok(self
+            .store
             .call(move |db| db.events_since(since, 10_000))
-            .await
-            .map_err(internal)
+            .await?)
     }
 
     /// Every event committed from now on, in order, as the store commits it.
@@ -643,29 +425,10 @@ impl Daemon {
         }
     }
 
-    /// Rows per table, database size and retention, for `smsq stats`.
-    pub async fn stats(&self) -> Result<Value, ApiError> {
-        let stats = self.store.call(|db| db.stats()).await.map_err(internal)?;
-        let settings = self.settings();
-        let keep = |d: Option<Duration>| d.map(|d| format!("{}d", d.as_secs() / 86_400));
-        let rows: serde_json::Map<String, Value> = stats
-            .tables
-            .iter()
-            .map(|(table, n)| (table.to_string(), json!(n)))
-            .collect();
-        Ok(json!({
-            "database": {
-                "size_bytes": stats.pages * stats.page_size,
-                "free_bytes": stats.free_pages * stats.page_size,
-                "schema": stats.schema,
-            },
-            "rows": rows,
-            "retention": {
-                "texts": keep(settings.keep_texts),
-                "messages": keep(settings.keep_messages),
-                "events": keep(settings.keep_events),
-            },
-        }))
+    /// Rows per table, the database's size, and the retention in force.
+    pub async fn stats(&self) -> Result<(Stats, Settings), Error> {
+        let stats = self.store.call(|db| db.stats()).await?;
+        Ok((stats, self.settings()))
     }
 
     /// Expiry, incomplete multipart messages and periodic sweeps.
@@ -695,31 +458,6 @@ impl Daemon {
             }
         }
     }
-}
-
-/// The running daemon's tasks; `dispatcher` and `server` are awaited on shutdown.
-pub struct Tasks {
-    pub dispatcher: tokio::task::JoinHandle<()>,
-    pub server: tokio::task::JoinHandle<()>,
-}
-
-/// Starts dispatch, receiving for every modem, housekeeping, the event pump and the socket
-/// server for `d`.
-pub fn spawn_tasks(d: &Arc<Daemon>, listener: tokio::net::UnixListener) -> Tasks {
-    let dispatchers: Vec<_> = (0..d.modems.len())
-        .map(|k| tokio::spawn(dispatch::run(d.clone(), k)))
-        .collect();
-    let dispatcher = tokio::spawn(async move {
-        for task in dispatchers {
-            let _ = task.await;
-        }
-    });
-    for modem in &d.modems {
-        tokio::spawn(receive::run(d.clone(), modem.clone()));
-    }
-    tokio::spawn(d.clone().housekeeping());
-    let server = tokio::spawn(crate::api::server::serve(listener, d.clone()));
-    Tasks { dispatcher, server }
 }
 
 impl Daemon {
@@ -763,6 +501,15 @@ impl Daemon {
     }
 }
 
-fn internal(e: rusqlite::Error) -> ApiError {
-    ApiError::new("store_error", e.to_string())
+/// A modem as `smsq modems` reports it.
+#[derive(Debug, Clone)]
+pub struct ModemReport {
+    pub id: String,
+    pub status: ModemStatus,
+    /// Messages waiting or being sent (all modems).
+    pub queue_depth: i64,
+    /// Parts sent through this modem since midnight UTC.
+    pub sent_today: i64,
+    /// The store write that holds up its sending, while it fails.
+    pub store_error: Option<String>,
 }

@@ -297,7 +297,7 @@ async fn run(
     };
     info!(socket = %socket_path.display(), db = %db_path.display(), modems = d.modems.len(), "smsqd ready");
 
-    let crate::daemon::Tasks { dispatcher, server } = crate::daemon::spawn_tasks(&d, listener);
+    let Tasks { dispatcher, server } = spawn_tasks(&d, listener);
     // READY only now: the store is open and the socket bound.
     let notifier = Arc::new(Notifier::from_env());
     notifier.notify(&format!("READY=1\nSTATUS={}", d.status_line().await));
@@ -344,6 +344,31 @@ async fn run(
     let _ = std::fs::remove_dir_all(&sim_dir);
     info!("smsqd stopped");
     Ok(())
+}
+
+/// The running daemon's tasks; `dispatcher` and `server` are awaited on shutdown.
+pub struct Tasks {
+    pub dispatcher: tokio::task::JoinHandle<()>,
+    pub server: tokio::task::JoinHandle<()>,
+}
+
+/// Starts dispatch and receiving for every modem, housekeeping and the socket server for `d`:
+/// the one place where the core and its interfaces are put together.
+pub fn spawn_tasks(d: &Arc<Daemon>, listener: tokio::net::UnixListener) -> Tasks {
+    let dispatchers: Vec<_> = (0..d.modems.len())
+        .map(|k| tokio::spawn(crate::daemon::dispatch::run(d.clone(), k)))
+        .collect();
+    let dispatcher = tokio::spawn(async move {
+        for task in dispatchers {
+            let _ = task.await;
+        }
+    });
+    for modem in &d.modems {
+        tokio::spawn(crate::daemon::receive::run(d.clone(), modem.clone()));
+    }
+    tokio::spawn(d.clone().housekeeping());
+    let server = tokio::spawn(crate::api::server::serve(listener, d.clone()));
+    Tasks { dispatcher, server }
 }
 
 /// The simulated modems' links live in `$TMPDIR/smsqd-sim-<pid>`.

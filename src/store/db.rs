@@ -19,7 +19,26 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use super::state::{MessageState, PartState};
 use crate::pdu::{SplitSurrogates, join_text_parts};
+
+impl rusqlite::types::FromSql for MessageState {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let name = value.as_str()?;
+        Self::parse(name).ok_or_else(|| {
+            rusqlite::types::FromSqlError::Other(format!("unknown message state {name:?}").into())
+        })
+    }
+}
+
+impl rusqlite::types::FromSql for PartState {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let name = value.as_str()?;
+        Self::parse(name).ok_or_else(|| {
+            rusqlite::types::FromSqlError::Other(format!("unknown part state {name:?}").into())
+        })
+    }
+}
 
 /// Current schema version (`PRAGMA user_version`).
 pub const SCHEMA_VERSION: i64 = 3;
@@ -336,7 +355,7 @@ pub struct ReceivedSummary {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartRow {
     pub part: i64,
-    pub state: String,
+    pub state: PartState,
     pub mr: Option<i64>,
     pub modem: Option<String>,
     pub sent_at: Option<i64>,
@@ -350,7 +369,7 @@ pub struct MessageRow {
     pub body: String,
     pub alphabet: String,
     pub parts: i64,
-    pub state: String,
+    pub state: MessageState,
     pub attempts: i64,
     pub priority: i64,
     pub client_ref: Option<String>,
@@ -375,7 +394,12 @@ pub struct InboxRow {
 }
 
 /// A message with its parts and its history.
-pub type MessageDetail = (MessageRow, Vec<PartRow>, Vec<EventRow>);
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageDetail {
+    pub message: MessageRow,
+    pub parts: Vec<PartRow>,
+    pub history: Vec<EventRow>,
+}
 
 /// A received part, decoded by the caller.
 #[derive(Debug, Clone)]
@@ -1656,7 +1680,11 @@ impl Db {
             })?
             .collect::<Result<_>>()?;
         let history = self.events("WHERE e.message_id = ?1 ORDER BY e.id", params![id])?;
-        Ok(Some((m, parts, history)))
+        Ok(Some(MessageDetail {
+            message: m,
+            parts,
+            history,
+        }))
     }
 
     fn messages(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<MessageRow>> {
@@ -1688,17 +1716,15 @@ impl Db {
     /// Outgoing messages, newest first, optionally of some states, before an id (paging).
     pub fn list_outbox(
         &self,
-        states: &[&str],
+        states: &[MessageState],
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<MessageRow>> {
+        // The names are the state machine's own constants, never a client's text.
         let states_sql = if states.is_empty() {
             String::from("1")
         } else {
-            let quoted: Vec<String> = states
-                .iter()
-                .map(|s| format!("'{}'", s.replace('\'', "")))
-                .collect();
+            let quoted: Vec<String> = states.iter().map(|s| format!("'{}'", s.as_str())).collect();
             format!("state IN ({})", quoted.join(","))
         };
         self.messages(

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, oneshot};
 
 pub use db::{
-    Db, Due, EventRow, Inbound, InboundPart, InboxRow, MessageRow, NewMessage, PartRow,
-    ReceivedSummary, ReportIn, ReportOutcome, Start, Stats,
+    Db, Due, EventRow, Inbound, InboundPart, InboxRow, MessageDetail, MessageRow, NewMessage,
+    PartRow, ReceivedSummary, ReportIn, ReportOutcome, Start, Stats,
 };
 pub use state::{MessageState, PartState};
 

@@ -126,9 +126,13 @@ fn failures_retries_requeues_and_cancel() {
     );
     db.fail(id, "+CMS ERROR 1 (unassigned number)", 6000)
         .unwrap();
-    let (m, parts, history) = db.message(id).unwrap().unwrap();
-    assert_eq!(m.state, "failed");
-    assert_eq!(parts[0].state, "failed");
+    let MessageDetail {
+        message: m,
+        parts,
+        history,
+    } = db.message(id).unwrap().unwrap();
+    assert_eq!(m.state.as_str(), "failed");
+    assert_eq!(parts[0].state.as_str(), "failed");
     let kinds: Vec<&str> = history.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds, vec!["queued", "retry", "requeued", "failed"]);
     // Cancel: only before anything reached the modem.
@@ -153,9 +157,13 @@ fn unknown_outcome_after_a_crash_is_never_resent_automatically() {
         db.next_due(11).unwrap().is_none(),
         "not resent automatically"
     );
-    let (m, parts, _) = db.message(id).unwrap().unwrap();
-    assert_eq!(m.state, "unknown");
-    assert_eq!(parts[1].state, "unknown");
+    let MessageDetail {
+        message: m,
+        parts,
+        history: _,
+    } = db.message(id).unwrap().unwrap();
+    assert_eq!(m.state.as_str(), "unknown");
+    assert_eq!(parts[1].state.as_str(), "unknown");
     // A late report still settles it.
     let out = db
         .record_status_report(&report(3, "+1", 0, "R"), 1000, 12)
@@ -177,7 +185,10 @@ fn expiry_and_scheduling() {
     assert!(db.next_due(999).unwrap().is_none());
     assert_eq!(db.earliest_due().unwrap(), Some(1000));
     assert_eq!(db.expire(2001).unwrap(), vec![id]);
-    assert_eq!(db.message(id).unwrap().unwrap().0.state, "expired");
+    assert_eq!(
+        db.message(id).unwrap().unwrap().message.state.as_str(),
+        "expired"
+    );
 }
 
 fn part(pdu: &str, sender: &str, concat: Option<(u16, u8, u8, u8)>, body: &str) -> InboundPart {
@@ -293,7 +304,11 @@ fn reports_settle_parts_whose_reference_was_lost() {
         (out.message_id, out.message_state.as_str()),
         (lost, "delivered")
     );
-    let (_, parts, _) = db.message(lost).unwrap().unwrap();
+    let MessageDetail {
+        message: _,
+        parts,
+        history: _,
+    } = db.message(lost).unwrap().unwrap();
     assert_eq!(parts[0].mr, Some(41), "the part learns its reference");
 }
 
@@ -438,7 +453,11 @@ fn a_report_stored_before_its_answer_settles_the_part() {
         None
     );
     assert_eq!(db.mark_sent(id, 1, 33, 25).unwrap(), "delivered");
-    let (m, parts, _) = db.message(id).unwrap().unwrap();
+    let MessageDetail {
+        message: m,
+        parts,
+        history: _,
+    } = db.message(id).unwrap().unwrap();
     assert_eq!(
         (m.state.as_str(), parts[0].state.as_str()),
         ("delivered", "delivered")
@@ -633,14 +652,14 @@ fn retention_erases_then_deletes_in_batches_and_spares_live_messages() {
     assert!(db.apply_retention(Some(100), None, None, 2).unwrap() > 0);
     let erased = |db: &Db| {
         old.iter()
-            .filter(|&&id| db.message(id).unwrap().unwrap().0.body.is_empty())
+            .filter(|&&id| db.message(id).unwrap().unwrap().message.body.is_empty())
             .count()
     };
     assert_eq!(erased(&db), 2);
     while db.apply_retention(Some(100), None, None, 2).unwrap() > 0 {}
     assert_eq!(erased(&db), 5);
     assert_eq!(
-        db.message(queued).unwrap().unwrap().0.body,
+        db.message(queued).unwrap().unwrap().message.body,
         "hello",
         "still queued"
     );

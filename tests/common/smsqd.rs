@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use smsq::api::client::Client;
-use smsq::api::{Op, Recipients, SendRequest};
+use smsq::api::{Get, MessageDetail, SendRequest};
 use smsq::sim::{self, Simulator};
+use smsq::store::MessageState;
 
 pub struct Smsqd {
     pub child: Option<Child>,
@@ -108,31 +108,22 @@ impl Drop for Smsqd {
     }
 }
 
-pub fn send(to: &[&str], text: &str) -> Op {
-    Op::Send(SendRequest {
-        to: Recipients::Many(to.iter().map(|s| s.to_string()).collect()),
-        text: text.into(),
-        encoding: None,
-        priority: None,
-        not_before: None,
-        not_after: None,
-        client_ref: None,
-        idempotency_key: None,
-        report: None,
-    })
+pub fn send(to: &[&str], text: &str) -> SendRequest {
+    SendRequest::new(to.iter().map(|s| s.to_string()).collect(), text)
 }
 
-pub async fn wait_state(c: &mut Client, id: i64, states: &[&str]) -> Value {
+/// Waits until message `id` is in one of `states`.
+pub async fn wait_state(c: &mut Client, id: i64, states: &[MessageState]) -> MessageDetail {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let m = c.call(Op::Get { message: id }).await.unwrap();
-        if states.contains(&m["state"].as_str().unwrap_or("")) {
+        let m = c.call(Get { message: id }).await.unwrap();
+        if states.contains(&m.state) {
             return m;
         }
         assert!(
             Instant::now() < deadline,
             "message {id} stuck in {}",
-            m["state"]
+            m.state
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

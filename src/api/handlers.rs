@@ -1,0 +1,298 @@
+//! One handler per request: each reads its request's wire values (times, names, codes) into
+//! the core's types, calls the daemon core, and turns what the core returns into the
+//! request's typed reply. This is the only place where the socket protocol meets the core.
+
+use super::protocol::*;
+use crate::at::command::UssdString;
+use crate::daemon::{self, Daemon, Peer, Submission};
+use crate::store::{EventRow, MessageState};
+use crate::time::rfc3339;
+
+/// The socket's words for what the core refused.
+pub fn api_error(e: daemon::Error) -> ApiError {
+    use daemon::Error as E;
+    let code = match &e {
+        E::InvalidNumber(_) => ErrorCode::InvalidNumber,
+        E::InvalidText(_) => ErrorCode::InvalidText,
+        E::InvalidEncoding(_) => ErrorCode::InvalidEncoding,
+        E::InvalidTime(_) => ErrorCode::InvalidTime,
+        E::Unencodable { code, .. } => ErrorCode::parse(code),
+        E::NotFound(_) => ErrorCode::NotFound,
+        E::NotCancellable(_) => ErrorCode::NotCancellable,
+        E::NotRetryable(_) => ErrorCode::NotRetryable,
+        E::NoModem(_) => ErrorCode::NoModem,
+        E::Modem(_) => ErrorCode::ModemError,
+        E::Store(_) => ErrorCode::StoreError,
+    };
+    ApiError::new(code, e.to_string())
+}
+
+/// A time as the client wrote it, read in the shop's time zone.
+fn time(d: &Daemon, text: Option<&str>, what: &str) -> Result<Option<i64>, ApiError> {
+    text.map(|t| {
+        crate::time::parse_time(t, &d.settings().time_zone)
+            .map_err(|e| ApiError::new(ErrorCode::InvalidTime, format!("{what}: {e}")))
+    })
+    .transpose()
+}
+
+pub async fn send(d: &Daemon, req: SendRequest, peer: Peer) -> Result<Queued, ApiError> {
+    let submission = Submission {
+        recipients: req.to.list(),
+        not_before: time(d, req.not_before.as_deref(), "not_before")?,
+        not_after: time(d, req.not_after.as_deref(), "not_after")?,
+        text: req.text,
+        encoding: req.encoding.unwrap_or_else(|| "auto".into()),
+        priority: req.priority.unwrap_or(0),
+        client_ref: req.client_ref,
+        idempotency_key: req.idempotency_key,
+        report: req.report,
+    };
+    let queued = d.submit(submission, peer).await.map_err(api_error)?;
+    Ok(Queued {
+        messages: queued
+            .into_iter()
+            .map(|q| QueuedMessage {
+                id: q.id,
+                to: q.to,
+                parts: q.parts,
+                new: q.new,
+            })
+            .collect(),
+    })
+}
+
+pub fn event(e: &EventRow) -> Event {
+    let received = e.received.as_ref();
+    Event {
+        id: e.id,
+        at: rfc3339(e.at),
+        kind: e.kind.clone(),
+        message_id: e.message_id,
+        inbox_id: e.inbox_id,
+        detail: e.detail.clone(),
+        from: received.map(|r| r.from.clone()),
+        text: received.and_then(|r| r.text.clone()),
+        complete: received.map(|r| r.complete),
+    }
+}
+
+pub async fn get(d: &Daemon, req: Get) -> Result<MessageDetail, ApiError> {
+    let detail = d.message(req.message).await.map_err(api_error)?;
+    let m = detail.message;
+    Ok(MessageDetail {
+        id: m.id,
+        to: m.recipient,
+        text: m.body,
+        encoding: m.alphabet,
+        state: m.state,
+        parts_total: m.parts,
+        attempts: m.attempts,
+        priority: m.priority,
+        client_ref: m.client_ref,
+        last_error: m.last_error,
+        modem: m.modem,
+        created_at: rfc3339(m.created_at),
+        updated_at: rfc3339(m.updated_at),
+        next_attempt_at: rfc3339(m.next_attempt_at),
+        parts: detail
+            .parts
+            .into_iter()
+            .map(|p| PartDetail {
+                part: p.part,
+                state: p.state,
+                message_ref: p.mr,
+                modem: p.modem,
+                sent_at: p.sent_at.map(rfc3339),
+                report_status: p.report_status,
+            })
+            .collect(),
+        history: detail.history.iter().map(event).collect(),
+    })
+}
+
+pub async fn list(d: &Daemon, req: ListRequest) -> Result<Listing, ApiError> {
+    let limit = req.limit.unwrap_or(50);
+    // A filter that cannot match is a mistake to say, not an empty list to show.
+    let state = match &req.state {
+        None => None,
+        Some(_) if req.mailbox != Mailbox::Outbox => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidState,
+                "only the outbox can be filtered by state",
+            ));
+        }
+        Some(name) => Some(MessageState::parse(name).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidState,
+                format!(
+                    "no state {:?}; use one of {}",
+                    name.chars().take(40).collect::<String>(),
+                    super::MESSAGE_STATES.join(", ")
+                ),
+            )
+        })?),
+    };
+    match req.mailbox {
+        Mailbox::Inbox => {
+            let rows = d.inbox(req.before, limit).await.map_err(api_error)?;
+            Ok(Listing::Inbox(
+                rows.into_iter()
+                    .map(|r| InboxEntry {
+                        id: r.id,
+                        from: r.sender,
+                        text: r.body,
+                        data_hex: r.data_hex,
+                        parts: r.parts,
+                        complete: r.complete,
+                        modem: r.modem,
+                        sent_at: r.sent_at,
+                        received_at: rfc3339(r.received_at),
+                    })
+                    .collect(),
+            ))
+        }
+        Mailbox::Outbox | Mailbox::Failed => {
+            let states = match (req.mailbox, state) {
+                (Mailbox::Failed, _) => vec![
+                    MessageState::Failed,
+                    MessageState::Expired,
+                    MessageState::Unknown,
+                ],
+                (_, Some(s)) => vec![s],
+                _ => Vec::new(),
+            };
+            let rows = d
+                .outbox(states, req.before, limit)
+                .await
+                .map_err(api_error)?;
+            Ok(Listing::Outbox(
+                rows.into_iter()
+                    .map(|m| OutboxEntry {
+                        id: m.id,
+                        to: m.recipient,
+                        text: m.body,
+                        state: m.state,
+                        parts: m.parts,
+                        attempts: m.attempts,
+                        last_error: m.last_error,
+                        modem: m.modem,
+                        created_at: rfc3339(m.created_at),
+                        updated_at: rfc3339(m.updated_at),
+                    })
+                    .collect(),
+            ))
+        }
+    }
+}
+
+pub async fn cancel(d: &Daemon, req: Cancel) -> Result<StateChanged, ApiError> {
+    d.cancel(req.message).await.map_err(api_error)?;
+    Ok(StateChanged {
+        id: req.message,
+        state: MessageState::Cancelled,
+    })
+}
+
+pub async fn retry(d: &Daemon, req: Retry) -> Result<StateChanged, ApiError> {
+    d.retry(req.message).await.map_err(api_error)?;
+    Ok(StateChanged {
+        id: req.message,
+        state: MessageState::Queued,
+    })
+}
+
+pub async fn modems(d: &Daemon, _: Modems) -> Result<ModemList, ApiError> {
+    let reports = d.modems().await.map_err(api_error)?;
+    let modems = reports
+        .into_iter()
+        .map(|r| {
+            let s = r.status;
+            let reason = match &s.state {
+                crate::modem::ModemState::NeedsPin(w) | crate::modem::ModemState::Failed(w) => {
+                    Some(w.clone())
+                }
+                crate::modem::ModemState::Absent => s.absent_reason.clone(),
+                _ => None,
+            };
+            ModemInfo {
+                id: r.id,
+                state: s.state.name().to_string(),
+                reason,
+                registration: s.registration.as_ref().map(|x| x.stat_name().to_string()),
+                registered: s.is_registered(),
+                operator: s.operator,
+                signal_dbm: s.signal_dbm,
+                manufacturer: s.identity.manufacturer,
+                model: s.identity.model,
+                imei: s.identity.imei,
+                imsi: s.identity.imsi,
+                iccid: s.identity.iccid,
+                smsc: s.smsc,
+                storage: s.storage.map(|(used, total)| Storage { used, total }),
+                queue_depth: r.queue_depth,
+                sent_today: r.sent_today,
+                store_error: r.store_error,
+                pin_attempts_left: s.pin_attempts_left,
+            }
+        })
+        .collect();
+    Ok(ModemList { modems })
+}
+
+pub async fn stats(d: &Daemon, _: Stats) -> Result<StatsReply, ApiError> {
+    let (stats, settings) = d.stats().await.map_err(api_error)?;
+    let keep = |d: Option<std::time::Duration>| d.map(|d| format!("{}d", d.as_secs() / 86_400));
+    Ok(StatsReply {
+        database: DatabaseInfo {
+            size_bytes: stats.pages * stats.page_size,
+            free_bytes: stats.free_pages * stats.page_size,
+            schema: stats.schema,
+        },
+        rows: stats
+            .tables
+            .iter()
+            .map(|(table, n)| (table.to_string(), *n))
+            .collect(),
+        retention: Retention {
+            texts: keep(settings.keep_texts),
+            messages: keep(settings.keep_messages),
+            events: keep(settings.keep_events),
+        },
+    })
+}
+
+/// Reads the code where it enters (it goes into an AT command line), before the slow part.
+pub fn ussd_code(req: &Ussd) -> Result<UssdString, ApiError> {
+    UssdString::parse(&req.code).map_err(|e| ApiError::new(ErrorCode::InvalidUssd, e.to_string()))
+}
+
+pub async fn ussd(
+    d: &Daemon,
+    code: UssdString,
+    modem: Option<String>,
+) -> Result<UssdReply, ApiError> {
+    let (modem, answer) = d.ussd(&code, modem.as_deref()).await.map_err(api_error)?;
+    Ok(UssdReply { modem, answer })
+}
+
+pub fn estimate(d: &Daemon, req: Estimate) -> Result<EstimateReply, ApiError> {
+    let e = d
+        .estimate(&req.text, req.encoding.as_deref().unwrap_or("auto"))
+        .map_err(api_error)?;
+    Ok(EstimateReply {
+        encoding: e.alphabet.name().to_string(),
+        parts: e.parts,
+        units: e.units,
+        units_per_part: e.units_per_part,
+        units_left: e.units_left,
+        forced_ucs2_by: e
+            .forced_ucs2_by
+            .iter()
+            .map(|c| CharacterAt {
+                character: c.character.to_string(),
+                position: c.position,
+            })
+            .collect(),
+    })
+}

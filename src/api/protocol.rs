@@ -1,0 +1,637 @@
+//! The socket protocol as types: one enum of requests ([`Request`]), one typed reply per
+//! request (the [`Call`] trait ties them together), one error type with stable codes
+//! ([`ErrorCode`]), and what is pushed to subscribers ([`Pushed`]). The server and the client
+//! (and later the HTTP interfaces) use these definitions and nothing else, so the two sides
+//! cannot drift; the JSON on the wire is the README's (see the module docs of `api`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::store::{MessageState, PartState};
+
+/// Longest request line the server reads.
+pub const MAX_REQUEST_LINE: usize = 64 * 1024;
+
+/// A request and the reply it gets: `Client::call(req)` returns `Ok(req's Reply)`.
+pub trait Call: Into<Request> {
+    type Reply: Serialize + DeserializeOwned;
+}
+
+/// Every request a client can make, tagged by `op` on the wire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    Send(SendRequest),
+    Get(Get),
+    List(ListRequest),
+    Cancel(Cancel),
+    Retry(Retry),
+    Modems(Modems),
+    /// Database size, rows per table and retention.
+    Stats(Stats),
+    Ussd(Ussd),
+    Estimate(Estimate),
+    Subscribe(Subscribe),
+}
+
+impl Request {
+    /// The `op` of the request as clients write it, for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Send(_) => "send",
+            Self::Get(_) => "get",
+            Self::List(_) => "list",
+            Self::Cancel(_) => "cancel",
+            Self::Retry(_) => "retry",
+            Self::Modems(_) => "modems",
+            Self::Stats(_) => "stats",
+            Self::Ussd(_) => "ussd",
+            Self::Estimate(_) => "estimate",
+            Self::Subscribe(_) => "subscribe",
+        }
+    }
+}
+
+macro_rules! calls {
+    ($($request:ident => $variant:ident, $reply:ty;)*) => {$(
+        impl From<$request> for Request {
+            fn from(r: $request) -> Self {
+                Self::$variant(r)
+            }
+        }
+        impl Call for $request {
+            type Reply = $reply;
+        }
+    )*};
+}
+
+calls! {
+    SendRequest => Send, Queued;
+    Get => Get, MessageDetail;
+    ListRequest => List, Listing;
+    Cancel => Cancel, StateChanged;
+    Retry => Retry, StateChanged;
+    Modems => Modems, ModemList;
+    Stats => Stats, StatsReply;
+    Ussd => Ussd, UssdReply;
+    Estimate => Estimate, EstimateReply;
+    Subscribe => Subscribe, Subscribed;
+}
+
+/// `to` takes one number or a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Recipients {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Recipients {
+    pub fn list(&self) -> Vec<String> {
+        match self {
+            Self::One(s) => vec![s.clone()],
+            Self::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// Queue a text for one or more recipients.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendRequest {
+    pub to: Recipients,
+    pub text: String,
+    /// auto (default), gsm7, ucs2, gsm7-fold.
+    #[serde(default)]
+    pub encoding: Option<String>,
+    /// Higher goes first; default 0.
+    #[serde(default)]
+    pub priority: Option<i64>,
+    /// Not sent before this time: RFC 3339, or a date and time in the shop's time zone.
+    #[serde(default)]
+    pub not_before: Option<String>,
+    /// Given up (state `expired`) if not sent by then; written like `not_before`.
+    #[serde(default)]
+    pub not_after: Option<String>,
+    #[serde(default)]
+    pub client_ref: Option<String>,
+    /// A second `send` with the same key returns the first one's ids instead of queueing again.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+    /// Ask for a delivery report (default from the daemon's configuration).
+    #[serde(default)]
+    pub report: Option<bool>,
+}
+
+impl SendRequest {
+    /// A text to `to` with every option at its default.
+    pub fn new(to: Vec<String>, text: impl Into<String>) -> Self {
+        Self {
+            to: Recipients::Many(to),
+            text: text.into(),
+            encoding: None,
+            priority: None,
+            not_before: None,
+            not_after: None,
+            client_ref: None,
+            idempotency_key: None,
+            report: None,
+        }
+    }
+}
+
+/// One message: state, parts, history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Get {
+    pub message: i64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Mailbox {
+    Outbox,
+    Inbox,
+    /// Outgoing messages that failed, expired or whose outcome is unknown.
+    Failed,
+}
+
+/// A page of a mailbox, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListRequest {
+    #[serde(rename = "box")]
+    pub mailbox: Mailbox,
+    #[serde(default)]
+    pub limit: Option<i64>,
+    /// Paging cursor: only entries with a smaller id.
+    #[serde(default)]
+    pub before: Option<i64>,
+    /// Outbox only: only messages in this state.
+    #[serde(default)]
+    pub state: Option<String>,
+}
+
+impl ListRequest {
+    pub fn new(mailbox: Mailbox) -> Self {
+        Self {
+            mailbox,
+            limit: None,
+            before: None,
+            state: None,
+        }
+    }
+}
+
+/// Cancel a queued message nothing of which went out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cancel {
+    pub message: i64,
+}
+
+/// Queue a failed, expired or unknown message again (a deliberate resend).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retry {
+    pub message: i64,
+}
+
+/// The modems and their queues.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Modems {}
+
+/// The database's size, rows and retention.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {}
+
+/// A USSD code (a balance check) through a modem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ussd {
+    pub code: String,
+    #[serde(default)]
+    pub modem: Option<String>,
+}
+
+/// How a text would travel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Estimate {
+    pub text: String,
+    #[serde(default)]
+    pub encoding: Option<String>,
+}
+
+/// Events from now on (or from after event `since`), pushed as [`Pushed`] lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscribe {
+    #[serde(default)]
+    pub since: Option<i64>,
+}
+
+/// What `send` queued, one entry per recipient, in the order given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Queued {
+    pub messages: Vec<QueuedMessage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuedMessage {
+    pub id: i64,
+    /// The number as it will be dialled (E.164).
+    pub to: String,
+    pub parts: usize,
+    /// `false` when an idempotency key named a message queued before.
+    pub new: bool,
+}
+
+/// A message with its parts and history (`get`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageDetail {
+    pub id: i64,
+    pub to: String,
+    pub text: String,
+    pub encoding: String,
+    #[serde(with = "message_state")]
+    pub state: MessageState,
+    pub parts_total: i64,
+    pub attempts: i64,
+    pub priority: i64,
+    pub client_ref: Option<String>,
+    pub last_error: Option<String>,
+    pub modem: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub next_attempt_at: String,
+    pub parts: Vec<PartDetail>,
+    pub history: Vec<Event>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartDetail {
+    pub part: i64,
+    #[serde(with = "part_state")]
+    pub state: PartState,
+    pub message_ref: Option<i64>,
+    pub modem: Option<String>,
+    pub sent_at: Option<String>,
+    pub report_status: Option<i64>,
+}
+
+/// A page of one mailbox: `{"inbox": [...]}` or `{"outbox": [...]}` (also for `failed`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Listing {
+    Inbox(Vec<InboxEntry>),
+    Outbox(Vec<OutboxEntry>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxEntry {
+    pub id: i64,
+    pub from: String,
+    /// `None` for 8-bit data (see `data_hex`) or a text erased by retention.
+    pub text: Option<String>,
+    pub data_hex: Option<String>,
+    pub parts: i64,
+    /// `false` when parts never came (the message was closed after waiting for them).
+    pub complete: bool,
+    pub modem: Option<String>,
+    /// The sender's time stamp as the network gave it.
+    pub sent_at: Option<String>,
+    pub received_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub to: String,
+    pub text: String,
+    #[serde(with = "message_state")]
+    pub state: MessageState,
+    pub parts: i64,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub modem: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// What `cancel` and `retry` did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateChanged {
+    pub id: i64,
+    #[serde(with = "message_state")]
+    pub state: MessageState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModemList {
+    pub modems: Vec<ModemInfo>,
+}
+
+/// One modem as `smsq modems` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModemInfo {
+    pub id: String,
+    /// absent, initializing, needs_pin, ready, failed...
+    pub state: String,
+    /// Why it is absent, needs a PIN or failed.
+    pub reason: Option<String>,
+    pub operator: Option<String>,
+    pub signal_dbm: Option<i32>,
+    pub registration: Option<String>,
+    pub registered: bool,
+    pub manufacturer: Option<String>,
+    pub model: Option<String>,
+    pub imei: Option<String>,
+    pub imsi: Option<String>,
+    pub iccid: Option<String>,
+    pub smsc: Option<String>,
+    pub storage: Option<Storage>,
+    /// Messages waiting or being sent (all modems).
+    pub queue_depth: i64,
+    /// Parts this modem sent since midnight UTC.
+    pub sent_today: i64,
+    /// The database write that failed and holds up this modem's sending, while it fails.
+    pub store_error: Option<String>,
+    pub pin_attempts_left: Option<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Storage {
+    pub used: u32,
+    pub total: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsReply {
+    pub database: DatabaseInfo,
+    /// Rows per table.
+    pub rows: BTreeMap<String, i64>,
+    pub retention: Retention,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseInfo {
+    pub size_bytes: i64,
+    /// Freed by deletions, not yet given back to the file system.
+    pub free_bytes: i64,
+    pub schema: i64,
+}
+
+/// How long each kind of data is kept (`30d`), `None` for forever.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    pub texts: Option<String>,
+    pub messages: Option<String>,
+    pub events: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UssdReply {
+    pub modem: String,
+    pub answer: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EstimateReply {
+    /// gsm7, ucs2 or 8bit.
+    pub encoding: String,
+    pub parts: usize,
+    pub units: usize,
+    pub units_per_part: usize,
+    pub units_left: usize,
+    /// The characters that made the text UCS-2.
+    pub forced_ucs2_by: Vec<CharacterAt>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CharacterAt {
+    pub character: String,
+    pub position: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscribed {
+    pub subscribed: bool,
+    /// With `since`: how many past events follow before the live ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replayed: Option<usize>,
+}
+
+/// One committed event: history in `get`, and what subscribers receive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: i64,
+    pub at: String,
+    /// queued, part_sent, sent, delivered, failed, retry, requeued, expired, cancelled,
+    /// outcome_unknown, status_report, received, received_incomplete, part_received,
+    /// modem_state, quarantined, report_unmatched, pin_refused, retry_requested.
+    pub kind: String,
+    pub message_id: Option<i64>,
+    pub inbox_id: Option<i64>,
+    pub detail: String,
+    /// For a received message still in the inbox: its sender, text and completeness.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complete: Option<bool>,
+}
+
+/// A subscriber that read too slowly missed events; it resumes with `since: resume_from`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lagged {
+    /// Always "lagged".
+    pub kind: String,
+    pub missed: u64,
+    pub resume_from: i64,
+}
+
+/// What a subscription pushes: `{"event": ...}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Pushed {
+    Lagged(Lagged),
+    Event(Event),
+}
+
+/// Why a request was refused: a stable code for programs, a sentence for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)
+    }
+}
+
+macro_rules! error_codes {
+    ($($variant:ident = $code:literal,)*) => {
+        /// The stable codes of refused requests. A code this client does not know (from a
+        /// newer smsqd) is kept as it came.
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($variant,)*
+            Other(String),
+        }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(Self::$variant => $code,)*
+                    Self::Other(code) => code,
+                }
+            }
+
+            pub fn parse(code: &str) -> Self {
+                match code {
+                    $($code => Self::$variant,)*
+                    other => Self::Other(other.to_string()),
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    BadRequest = "bad_request",
+    LineTooLong = "line_too_long",
+    TooManyConnections = "too_many_connections",
+    InvalidNumber = "invalid_number",
+    InvalidText = "invalid_text",
+    InvalidEncoding = "invalid_encoding",
+    InvalidTime = "invalid_time",
+    InvalidState = "invalid_state",
+    InvalidUssd = "invalid_ussd",
+    NotGsm7 = "not_gsm7",
+    TooLong = "too_long",
+    EmptyText = "empty_text",
+    InvalidAddress = "invalid_address",
+    NotFound = "not_found",
+    NotCancellable = "not_cancellable",
+    NotRetryable = "not_retryable",
+    NoModem = "no_modem",
+    ModemError = "modem_error",
+    StoreError = "store_error",
+}
+
+/// Codes compare with the names programs match on (`e.code == "invalid_number"`).
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(|code| Self::parse(&code))
+    }
+}
+
+/// The answer line to one request: `{"id", "ok": true, "result"}` or `{"id", "ok": false,
+/// "error"}`; `id` is the client's, echoed (null when the line could not be read at all).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound(deserialize = "T: Deserialize<'de>"))]
+pub struct Reply<T> {
+    pub id: Value,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<T>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ApiError>,
+}
+
+impl<T> Reply<T> {
+    pub fn new(id: Value, outcome: Result<T, ApiError>) -> Self {
+        match outcome {
+            Ok(result) => Self {
+                id,
+                ok: true,
+                result: Some(result),
+                error: None,
+            },
+            Err(error) => Self {
+                id,
+                ok: false,
+                result: None,
+                error: Some(error),
+            },
+        }
+    }
+}
+
+/// A request line: the client's `id` and the request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestLine {
+    #[serde(default)]
+    pub id: Value,
+    #[serde(flatten)]
+    pub request: Request,
+}
+
+/// One line from the daemon, as a client reads it: a pushed event or the reply to a request
+/// (its result still to be read as the request's reply type).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ServerLine {
+    Event { event: Pushed },
+    Reply(Reply<Value>),
+}
+
+/// States travel by their names.
+mod message_state {
+    use super::MessageState;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(state: &MessageState, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(state.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<MessageState, D::Error> {
+        let name = String::deserialize(d)?;
+        MessageState::parse(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown message state {name:?}")))
+    }
+}
+
+mod part_state {
+    use super::PartState;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(state: &PartState, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(state.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PartState, D::Error> {
+        let name = String::deserialize(d)?;
+        PartState::parse(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown part state {name:?}")))
+    }
+}

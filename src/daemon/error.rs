@@ -1,0 +1,61 @@
+//! What the daemon core refuses or fails at, in its own words. Interfaces turn these into
+//! their wire errors (the socket's codes in `api::handlers`); the core never sees those.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// A recipient is not a number smsq can text (the reason in words).
+    InvalidNumber(String),
+    /// The text holds something no SMS may carry.
+    InvalidText(String),
+    /// An encoding name smsq does not know.
+    InvalidEncoding(String),
+    /// A time that cannot be used (already past, or in the wrong order).
+    InvalidTime(String),
+    /// The codec cannot carry the text as asked: `code` is its stable code (`not_gsm7`,
+    /// `too_long`, `empty_text`, `invalid_address`).
+    Unencodable {
+        code: &'static str,
+        message: String,
+    },
+    NotFound(i64),
+    /// Not queued, or a part already went out.
+    NotCancellable(i64),
+    /// Not failed, expired or unknown (or its text was erased by retention).
+    NotRetryable(i64),
+    /// No modem can do this now.
+    NoModem(String),
+    /// The modem refused or failed (the AT command's words).
+    Modem(String),
+    /// The database failed; nothing was changed.
+    Store(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidNumber(why)
+            | Self::InvalidText(why)
+            | Self::InvalidEncoding(why)
+            | Self::InvalidTime(why)
+            | Self::NoModem(why)
+            | Self::Modem(why)
+            | Self::Store(why) => f.write_str(why),
+            Self::Unencodable { message, .. } => f.write_str(message),
+            Self::NotFound(id) => write!(f, "no message {id}"),
+            Self::NotCancellable(id) => {
+                write!(f, "message {id} is not queued or has already started")
+            }
+            Self::NotRetryable(id) => write!(f, "message {id} is not failed, expired or unknown"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Store(e.to_string())
+    }
+}
