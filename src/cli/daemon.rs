@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use super::{Failure, text_arg};
+use super::{CommandError, text_arg};
 use crate::api::client::{Client, ClientError};
 use crate::api::{
     Cancel, Event, Get, ListRequest, Listing, Mailbox, Modems, Pushed, Recipients, Retry,
@@ -138,23 +138,23 @@ pub(crate) struct OutboxArgs {
 /// Exit code when the daemon cannot be reached.
 pub(crate) const NO_DAEMON: u8 = 3;
 
-fn failure(e: ClientError) -> Failure {
+fn failure(e: ClientError) -> CommandError {
     match e {
-        ClientError::Api(api) => Failure::new(api.code.as_str(), api.message),
-        ClientError::Connect(..) => Failure::new("no_daemon", e.to_string()).exit(NO_DAEMON),
-        other => Failure::new("connection", other.to_string()).exit(NO_DAEMON),
+        ClientError::Api(api) => CommandError::new(api.code.as_str(), api.message),
+        ClientError::Connect(..) => CommandError::new("no_daemon", e.to_string()).exit(NO_DAEMON),
+        other => CommandError::new("connection", other.to_string()).exit(NO_DAEMON),
     }
 }
 
 /// Prints a reply exactly as smsqd sent it, for scripts.
-fn print_json(value: &impl Serialize) -> Result<(), Failure> {
+fn print_json(value: &impl Serialize) -> Result<(), CommandError> {
     let line = serde_json::to_string(value)
-        .map_err(|e| Failure::new("internal", format!("cannot print JSON: {e}")))?;
+        .map_err(|e| CommandError::new("internal", format!("cannot print JSON: {e}")))?;
     println!("{line}");
     Ok(())
 }
 
-pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), Failure> {
+pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), CommandError> {
     let path = conn.socket.unwrap_or_else(client_socket_path);
     let mut client = Client::connect(&path).await.map_err(failure)?;
     match cmd {
@@ -352,7 +352,7 @@ async fn list(
     mailbox: Mailbox,
     a: ListArgs,
     state: Option<String>,
-) -> Result<(), Failure> {
+) -> Result<(), CommandError> {
     let r = client
         .call(ListRequest {
             mailbox,

@@ -38,14 +38,14 @@ enum Command {
 
 /// A failure to report: a stable code, a one-line message, and optional extra JSON fields.
 #[derive(Debug)]
-pub(crate) struct Failure {
+pub(crate) struct CommandError {
     pub code: String,
     pub message: String,
     pub details: serde_json::Map<String, serde_json::Value>,
     pub exit: u8,
 }
 
-impl Failure {
+impl CommandError {
     pub(crate) fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             code: code.into(),
@@ -88,7 +88,7 @@ pub fn main() -> ExitCode {
             .build()
         {
             Ok(rt) => rt.block_on(daemon::run(cli.connection, cmd)),
-            Err(e) => Err(Failure::new("runtime", e.to_string())),
+            Err(e) => Err(CommandError::new("runtime", e.to_string())),
         },
     };
     match result {
@@ -109,14 +109,14 @@ pub fn main() -> ExitCode {
 
 /// The text argument, or standard input when it is `-`. One trailing line end from stdin is
 /// dropped: `echo hi | smsq estimate -` means "hi", not "hi\n".
-pub(crate) fn text_arg(arg: &str) -> Result<String, Failure> {
+pub(crate) fn text_arg(arg: &str) -> Result<String, CommandError> {
     if arg != "-" {
         return Ok(arg.to_string());
     }
     let mut s = String::new();
     std::io::stdin()
         .read_to_string(&mut s)
-        .map_err(|e| Failure::new("stdin", format!("cannot read standard input: {e}")))?;
+        .map_err(|e| CommandError::new("stdin", format!("cannot read standard input: {e}")))?;
     if s.ends_with('\n') {
         s.pop();
         if s.ends_with('\r') {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 
-use super::{Failure, text_arg};
+use super::{CommandError, text_arg};
 use crate::pdu::{
     self, Address, Alphabet, Body, CharAt, ConcatRef, DecodeOptions, EncodeError, EncodingChoice,
     Gsm7Tables, NationalLanguage, PlanOptions, Planner, RelativeValidity, SubmitEncoder,
@@ -133,12 +133,12 @@ fn parse_language(s: &str) -> Result<NationalLanguage, String> {
 }
 
 impl PlanArgs {
-    fn options(&self, reference: u16) -> Result<PlanOptions, Failure> {
+    fn options(&self, reference: u16) -> Result<PlanOptions, CommandError> {
         let concat = if self.ref16 {
             ConcatRef::Ref16(reference)
         } else {
             ConcatRef::Ref8(u8::try_from(reference).map_err(|_| {
-                Failure::new(
+                CommandError::new(
                     "invalid_reference",
                     format!("--ref {reference} needs --ref16 (8-bit references are 0-255)"),
                 )
@@ -147,7 +147,7 @@ impl PlanArgs {
         if let Some(lang) = self.locking_shift
             && !lang.has_locking_table()
         {
-            return Err(Failure::new(
+            return Err(CommandError::new(
                 "invalid_language",
                 format!("{} has no locking shift table", lang.name()),
             ));
@@ -164,14 +164,14 @@ impl PlanArgs {
     }
 }
 
-pub(crate) fn run(cmd: PduCommand) -> Result<(), Failure> {
+pub(crate) fn run(cmd: PduCommand) -> Result<(), CommandError> {
     match cmd {
         PduCommand::Decode(args) => decode(args),
         PduCommand::Encode(args) => encode(args),
     }
 }
 
-fn decode(args: DecodeArgs) -> Result<(), Failure> {
+fn decode(args: DecodeArgs) -> Result<(), CommandError> {
     let hex = text_arg(&args.hex)?;
     let opts = DecodeOptions {
         has_smsc: !args.tpdu,
@@ -183,7 +183,7 @@ fn decode(args: DecodeArgs) -> Result<(), Failure> {
         },
     };
     let pdu = pdu::decode_hex(&hex, opts).map_err(|e| {
-        Failure::new(e.code(), format!("cannot decode PDU: {e}")).with("offset", e.offset)
+        CommandError::new(e.code(), format!("cannot decode PDU: {e}")).with("offset", e.offset)
     })?;
     let view = PduView::from(&pdu);
     println!(
@@ -193,7 +193,7 @@ fn decode(args: DecodeArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn encode(args: EncodeArgs) -> Result<(), Failure> {
+fn encode(args: EncodeArgs) -> Result<(), CommandError> {
     let text = text_arg(&args.text)?;
     let recipient = Address::parse(&args.to).map_err(encode_failure)?;
     let smsc = args
@@ -248,7 +248,7 @@ fn encode(args: EncodeArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-pub(crate) fn estimate(args: EstimateArgs) -> Result<(), Failure> {
+pub(crate) fn estimate(args: EstimateArgs) -> Result<(), CommandError> {
     let text = text_arg(&args.text)?;
     let plan = args.plan.options(0)?;
     let e = Planner::new()
@@ -296,8 +296,8 @@ pub(crate) fn estimate(args: EstimateArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn encode_failure(e: EncodeError) -> Failure {
-    let mut f = Failure::new(e.code(), e.to_string());
+fn encode_failure(e: EncodeError) -> CommandError {
+    let mut f = CommandError::new(e.code(), e.to_string());
     if let EncodeError::NotGsm7 { unencodable } = &e {
         let chars: Vec<CharView> = unencodable.iter().map(CharView::from).collect();
         f = f.with(

@@ -31,7 +31,8 @@ use serde::Deserialize;
 
 use crate::at::command::Pin;
 use crate::daemon::{ModemRules, Settings};
-use crate::modem::profile::{self, Profile};
+use crate::modem::ModemConfig;
+use crate::modem::profile;
 use crate::phone;
 
 #[derive(Debug, Deserialize)]
@@ -83,15 +84,21 @@ pub enum ModemSource {
     Simulated(&'static crate::sim::SimProfile),
 }
 
+/// One `[[modem]]` section: where the modem is, how its actor drives it (the actor's own
+/// [`ModemConfig`], not a copy of its fields), and how it takes part in routing.
 #[derive(Debug, Clone)]
 pub struct ModemSetup {
-    pub id: String,
     pub source: ModemSource,
-    pub profile: &'static Profile,
-    pub baud: u32,
-    pub pin: Option<Pin>,
-    pub send_timeout: Duration,
+    /// The actor's configuration; for a simulated modem, `path` is set at start-up, where
+    /// its pty is made.
+    pub modem: ModemConfig,
     pub rules: ModemRules,
+}
+
+impl ModemSetup {
+    pub fn id(&self) -> &str {
+        &self.modem.id
+    }
 }
 
 /// A validated configuration.
@@ -269,7 +276,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         {
             return Err(err(key("id"), "use letters, digits, '-' and '_' only"));
         }
-        if modems.iter().any(|x: &ModemSetup| x.id == id) {
+        if modems.iter().any(|x: &ModemSetup| x.id() == id) {
             return Err(err(key("id"), format!("{id:?} is used by another modem")));
         }
         let source = match (&m.device, &m.simulate) {
@@ -344,17 +351,21 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
                 "must be at least 1 (leave it out for no cap)",
             ));
         }
+        let path = match &source {
+            ModemSource::Device(path) => path.clone(),
+            ModemSource::Simulated(_) => PathBuf::new(),
+        };
+        let mut modem = ModemConfig::new(id, path, profile);
+        modem.baud = baud;
+        modem.pin = pin;
+        modem.send_timeout = duration(
+            &key("send_timeout"),
+            &m.send_timeout,
+            Duration::from_secs(60),
+        )?;
         modems.push(ModemSetup {
-            id,
             source,
-            profile,
-            baud,
-            pin,
-            send_timeout: duration(
-                &key("send_timeout"),
-                &m.send_timeout,
-                Duration::from_secs(60),
-            )?,
+            modem,
             rules: ModemRules {
                 prefixes: m.prefixes.clone(),
                 daily_cap: m.daily_cap,
@@ -415,11 +426,11 @@ mod tests {
         assert_eq!(c.settings.max_attempts, 4);
         assert_eq!(c.settings.multipart_timeout, Duration::from_secs(12 * 3600));
         assert_eq!(c.modems.len(), 2);
-        assert_eq!(c.modems[0].profile.name, "huawei");
+        assert_eq!(c.modems[0].modem.profile.name, "huawei");
         assert_eq!(c.modems[0].rules.daily_cap, Some(300));
         assert_eq!(c.modems[0].rules.send_gap, Some(Duration::from_secs(5)));
         assert_eq!(c.modems[1].rules.send_gap, None);
-        assert_eq!(c.modems[1].profile.name, "simcom");
+        assert_eq!(c.modems[1].modem.profile.name, "simcom");
         assert!(matches!(c.modems[1].source, ModemSource::Simulated(_)));
         assert!(c.reject_calls);
     }
@@ -487,173 +498,126 @@ mod example {
     }
 }
 
-/// What a reload changes: the keys applied now, and the keys that need a restart.
+/// Whether a changed key takes effect on SIGHUP or needs a restart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reload {
+    Live,
+    Restart,
+}
+
+/// Every top-level key a reload compares: its name, when a change applies, and how it reads.
+/// A key as the log names it, when a change applies, and how its value reads.
+type Key<T> = (&'static str, Reload, fn(&T) -> String);
+
+const KEYS: &[Key<Config>] = &[
+    ("country", Reload::Live, |c| {
+        format!("{:?}", c.settings.default_country.map(|c| c.iso))
+    }),
+    ("delivery_reports", Reload::Live, |c| {
+        c.settings.status_reports.to_string()
+    }),
+    ("send_gap", Reload::Live, |c| {
+        format!("{:?}", c.settings.send_gap)
+    }),
+    ("max_attempts", Reload::Live, |c| {
+        c.settings.max_attempts.to_string()
+    }),
+    ("retry_base", Reload::Live, |c| {
+        format!("{:?}", c.settings.retry_base)
+    }),
+    ("multipart_timeout", Reload::Live, |c| {
+        format!("{:?}", c.settings.multipart_timeout)
+    }),
+    ("time_zone", Reload::Live, |c| {
+        format!("{:?}", c.settings.time_zone.iana_name())
+    }),
+    ("keep_texts", Reload::Live, |c| {
+        format!("{:?}", c.settings.keep_texts)
+    }),
+    ("keep_messages", Reload::Live, |c| {
+        format!("{:?}", c.settings.keep_messages)
+    }),
+    ("keep_events", Reload::Live, |c| {
+        format!("{:?}", c.settings.keep_events)
+    }),
+    ("max_connections", Reload::Live, |c| {
+        c.settings.max_connections.to_string()
+    }),
+    ("max_parts", Reload::Live, |c| {
+        c.settings.max_parts.to_string()
+    }),
+    ("log_sensitive", Reload::Live, |c| {
+        c.log_sensitive.to_string()
+    }),
+    ("log_level", Reload::Live, |c| format!("{:?}", c.log_level)),
+    ("reject_calls", Reload::Restart, |c| {
+        c.reject_calls.to_string()
+    }),
+    ("database", Reload::Restart, |c| format!("{:?}", c.database)),
+    ("socket", Reload::Restart, |c| format!("{:?}", c.socket)),
+    ("socket_group", Reload::Restart, |c| {
+        format!("{:?}", c.socket_group)
+    }),
+];
+
+/// Every key of a `[[modem]]` section a reload compares.
+const MODEM_KEYS: &[Key<ModemSetup>] = &[
+    ("device", Reload::Restart, |m| match &m.source {
+        ModemSource::Device(p) => p.display().to_string(),
+        ModemSource::Simulated(p) => format!("simulate {}", p.name),
+    }),
+    ("profile", Reload::Restart, |m| m.modem.profile.name.into()),
+    ("baud", Reload::Restart, |m| m.modem.baud.to_string()),
+    // Whether one is set, never the PIN itself: this goes to the log.
+    ("pin", Reload::Restart, |m| {
+        m.modem.pin.as_ref().map_or("none", |_| "set").into()
+    }),
+    ("send_timeout", Reload::Restart, |m| {
+        format!("{:?}", m.modem.send_timeout)
+    }),
+    ("prefixes", Reload::Live, |m| {
+        format!("{:?}", m.rules.prefixes)
+    }),
+    ("daily_cap", Reload::Live, |m| {
+        format!("{:?}", m.rules.daily_cap)
+    }),
+    ("send_gap", Reload::Live, |m| {
+        format!("{:?}", m.rules.send_gap)
+    }),
+];
+
+/// What a reload changes: the keys applied now, and the keys that need a restart
+/// (`key: old -> new` each).
 pub fn diff(old: &Config, new: &Config) -> (Vec<String>, Vec<String>) {
     let mut applied = Vec::new();
     let mut restart = Vec::new();
-    let mut check = |key: &str, a: String, b: String, live: bool| {
+    let mut note = |key: &str, reload: Reload, a: String, b: String| {
         if a != b {
             let line = format!("{key}: {a} -> {b}");
-            if live {
-                applied.push(line)
-            } else {
-                restart.push(line)
+            match reload {
+                Reload::Live => applied.push(line),
+                Reload::Restart => restart.push(line),
             }
         }
     };
-    let (o, n) = (&old.settings, &new.settings);
-    check(
-        "country",
-        format!("{:?}", o.default_country.map(|c| c.iso)),
-        format!("{:?}", n.default_country.map(|c| c.iso)),
-        true,
-    );
-    check(
-        "delivery_reports",
-        o.status_reports.to_string(),
-        n.status_reports.to_string(),
-        true,
-    );
-    check(
-        "send_gap",
-        format!("{:?}", o.send_gap),
-        format!("{:?}", n.send_gap),
-        true,
-    );
-    check(
-        "max_attempts",
-        o.max_attempts.to_string(),
-        n.max_attempts.to_string(),
-        true,
-    );
-    check(
-        "retry_base",
-        format!("{:?}", o.retry_base),
-        format!("{:?}", n.retry_base),
-        true,
-    );
-    check(
-        "multipart_timeout",
-        format!("{:?}", o.multipart_timeout),
-        format!("{:?}", n.multipart_timeout),
-        true,
-    );
-    check(
-        "time_zone",
-        format!("{:?}", o.time_zone.iana_name()),
-        format!("{:?}", n.time_zone.iana_name()),
-        true,
-    );
-    for (key, a, b) in [
-        ("keep_texts", o.keep_texts, n.keep_texts),
-        ("keep_messages", o.keep_messages, n.keep_messages),
-        ("keep_events", o.keep_events, n.keep_events),
-    ] {
-        check(key, format!("{a:?}"), format!("{b:?}"), true);
+    for (key, reload, show) in KEYS {
+        note(key, *reload, show(old), show(new));
     }
-    check(
-        "max_connections",
-        o.max_connections.to_string(),
-        n.max_connections.to_string(),
-        true,
-    );
-    check(
-        "max_parts",
-        o.max_parts.to_string(),
-        n.max_parts.to_string(),
-        true,
-    );
-    check(
-        "log_sensitive",
-        old.log_sensitive.to_string(),
-        new.log_sensitive.to_string(),
-        true,
-    );
-    check(
-        "log_level",
-        format!("{:?}", old.log_level),
-        format!("{:?}", new.log_level),
-        true,
-    );
-    check(
-        "reject_calls",
-        old.reject_calls.to_string(),
-        new.reject_calls.to_string(),
-        false,
-    );
-    check(
-        "database",
-        format!("{:?}", old.database),
-        format!("{:?}", new.database),
-        false,
-    );
-    check(
-        "socket",
-        format!("{:?}", old.socket),
-        format!("{:?}", new.socket),
-        false,
-    );
-    check(
-        "socket_group",
-        format!("{:?}", old.socket_group),
-        format!("{:?}", new.socket_group),
-        false,
-    );
     let ids = |c: &Config| {
         c.modems
             .iter()
-            .map(|m| m.id.clone())
+            .map(|m| m.id().to_string())
             .collect::<Vec<_>>()
             .join(",")
     };
     if ids(old) != ids(new) {
-        check("modem", ids(old), ids(new), false);
+        note("modem", Reload::Restart, ids(old), ids(new));
         return (applied, restart);
     }
     for (i, (a, b)) in old.modems.iter().zip(&new.modems).enumerate() {
-        let key = |k: &str| format!("modem[{i}].{k}");
-        let source = |m: &ModemSetup| match &m.source {
-            ModemSource::Device(p) => p.display().to_string(),
-            ModemSource::Simulated(p) => format!("simulate {}", p.name),
-        };
-        check(&key("device"), source(a), source(b), false);
-        check(
-            &key("profile"),
-            a.profile.name.into(),
-            b.profile.name.into(),
-            false,
-        );
-        check(&key("baud"), a.baud.to_string(), b.baud.to_string(), false);
-        check(
-            &key("pin"),
-            a.pin.as_ref().map(|_| "set").unwrap_or("none").into(),
-            b.pin.as_ref().map(|_| "set").unwrap_or("none").into(),
-            false,
-        );
-        check(
-            &key("send_timeout"),
-            format!("{:?}", a.send_timeout),
-            format!("{:?}", b.send_timeout),
-            false,
-        );
-        check(
-            &key("prefixes"),
-            format!("{:?}", a.rules.prefixes),
-            format!("{:?}", b.rules.prefixes),
-            true,
-        );
-        check(
-            &key("daily_cap"),
-            format!("{:?}", a.rules.daily_cap),
-            format!("{:?}", b.rules.daily_cap),
-            true,
-        );
-        check(
-            &key("send_gap"),
-            format!("{:?}", a.rules.send_gap),
-            format!("{:?}", b.rules.send_gap),
-            true,
-        );
+        for (key, reload, show) in MODEM_KEYS {
+            note(&format!("modem[{i}].{key}"), *reload, show(a), show(b));
+        }
     }
     (applied, restart)
 }

@@ -175,17 +175,22 @@ fn configuration(args: &Args) -> Result<Config, String> {
         socket: None,
         socket_group: None,
         modems: vec![ModemSetup {
-            id: "modem0".into(),
+            modem: {
+                let path = match &source {
+                    ModemSource::Device(path) => path.clone(),
+                    ModemSource::Simulated(_) => PathBuf::new(),
+                };
+                let mut modem = ModemConfig::new("modem0", path, profile);
+                modem.baud = args.baud;
+                modem.pin = args
+                    .pin
+                    .as_deref()
+                    .map(Pin::parse)
+                    .transpose()
+                    .map_err(|e| format!("--pin: {e}"))?;
+                modem
+            },
             source,
-            profile,
-            baud: args.baud,
-            pin: args
-                .pin
-                .as_deref()
-                .map(Pin::parse)
-                .transpose()
-                .map_err(|e| format!("--pin: {e}"))?,
-            send_timeout: Duration::from_secs(60),
             rules: ModemRules::default(),
         }],
     })
@@ -206,9 +211,9 @@ async fn run(
                 .iter()
                 .map(|m| match m.source {
                     ModemSource::Simulated(_) => {
-                        format!("{} (SIMULATED: messages go nowhere)", m.id)
+                        format!("{} (SIMULATED: messages go nowhere)", m.id())
                     }
-                    ModemSource::Device(_) => m.id.clone(),
+                    ModemSource::Device(_) => m.id().to_string(),
                 })
                 .collect::<Vec<_>>()
                 .join(", ")
@@ -238,29 +243,21 @@ async fn run(
     let mut handles = Vec::new();
     let mut rules = Vec::new();
     for setup in &config.modems {
-        let path = match &setup.source {
-            ModemSource::Device(path) => path.clone(),
-            ModemSource::Simulated(sim_profile) => {
-                std::fs::create_dir_all(&sim_dir).map_err(|e| format!("simulator: {e}"))?;
-                let link = sim_dir.join(&setup.id);
-                let sim = Simulator::start(sim_profile, &link, |_| {})
-                    .await
-                    .map_err(|e| format!("simulator: {e}"))?;
-                sim.faults().network_delay = args.sim_network_delay;
-                warn!(modem = %setup.id, path = %link.display(), profile = sim_profile.name, "this modem is SIMULATED: nothing sent through it reaches a phone");
-                simulators.push(Arc::new(sim));
-                link
-            }
-        };
-        let mut modem = ModemConfig::new(setup.id.clone(), path, setup.profile);
-        modem.baud = setup.baud;
-        modem.pin = setup.pin.clone();
-        modem.pin_memory = Some(Arc::new(crate::daemon::StorePinMemory(store.clone())));
-        modem.send_timeout = setup.send_timeout;
-        modem.reject_calls = config.reject_calls;
-        if matches!(setup.source, ModemSource::Simulated(_)) {
+        let mut modem = setup.modem.clone();
+        if let ModemSource::Simulated(sim_profile) = &setup.source {
+            std::fs::create_dir_all(&sim_dir).map_err(|e| format!("simulator: {e}"))?;
+            let link = sim_dir.join(setup.id());
+            let sim = Simulator::start(sim_profile, &link, |_| {})
+                .await
+                .map_err(|e| format!("simulator: {e}"))?;
+            sim.faults().network_delay = args.sim_network_delay;
+            warn!(modem = %setup.id(), path = %link.display(), profile = sim_profile.name, "this modem is SIMULATED: nothing sent through it reaches a phone");
+            simulators.push(Arc::new(sim));
+            modem.path = link;
             modem.registration_wait = Duration::from_secs(5);
         }
+        modem.pin_memory = Some(Arc::new(crate::daemon::StorePinMemory(store.clone())));
+        modem.reject_calls = config.reject_calls;
         handles.push(ModemHandle::spawn(modem));
         rules.push(setup.rules.clone());
     }
