@@ -5,21 +5,29 @@
 //! Default location: `$STATE_DIRECTORY` (systemd), else `$XDG_STATE_HOME/smsq`, else
 //! `~/.local/state/smsq`; the file is `smsq.db`.
 
-pub mod db;
+mod db;
+mod events;
+mod inbox;
+mod outbox;
+mod reports;
+mod retention;
+mod schema;
 pub mod state;
 
 use std::fs::{DirBuilder, OpenOptions, Permissions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-
 use std::sync::Arc;
 
 use tokio::sync::{broadcast, oneshot};
 
-pub use db::{
-    Db, Due, EventRow, Inbound, InboundPart, InboxRow, MessageDetail, MessageRow, NewMessage,
-    PartRow, ReceivedSummary, ReportIn, ReportOutcome, Start, Stats,
-};
+pub use db::Db;
+pub use events::{EventRow, ReceivedSummary};
+pub use inbox::{Inbound, InboundPart, InboxRow};
+pub use outbox::{Due, MessageDetail, MessageRow, NewMessage, PartRow, Start};
+pub use reports::{ReportIn, ReportOutcome};
+pub use retention::Stats;
+pub use schema::SCHEMA_VERSION;
 pub use state::{MessageState, PartState};
 
 type Job = Box<dyn FnOnce(&mut Db) + Send>;

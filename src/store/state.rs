@@ -171,7 +171,7 @@ mod tests {
         for s in MessageState::ALL {
             assert_eq!(MessageState::parse(s.as_str()), Some(s));
             assert!(
-                super::super::db::SCHEMA_V3.contains(&format!("'{s}'")),
+                super::super::schema::SCHEMA_V3.contains(&format!("'{s}'")),
                 "{s} missing from the CHECK"
             );
         }

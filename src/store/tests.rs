@@ -1,4 +1,6 @@
 use super::db::*;
+use super::schema::SCHEMA_V1;
+use super::*;
 
 fn report(mr: u8, recipient: &str, status: u8, pdu: &str) -> ReportIn {
     ReportIn {
@@ -360,7 +362,7 @@ fn a_version_1_database_is_migrated() {
     let path = dir.path().join("v1.db");
     // A database as version 1 made it, with a message queued and one received.
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch(super::db::SCHEMA_V1).unwrap();
+    conn.execute_batch(SCHEMA_V1).unwrap();
     conn.execute_batch(
         "INSERT INTO outbox (id, recipient, body, encoding, alphabet, parts, concat_ref,
             status_report, state, next_attempt_at, created_at, updated_at)

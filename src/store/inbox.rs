@@ -1,0 +1,249 @@
+//! Received messages: each part kept once per (modem, PDU), reassembly of concatenated
+//! messages in the database (so nothing waits in memory across a restart), incomplete ones
+//! closed after a timeout, and undecodable PDUs quarantined with their hex.
+
+use rusqlite::{Transaction, params};
+
+use super::db::*;
+use super::events::*;
+use crate::pdu::{SplitSurrogates, join_text_parts};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxRow {
+    pub id: i64,
+    pub sender: String,
+    pub body: Option<String>,
+    pub data_hex: Option<String>,
+    pub parts: i64,
+    pub complete: bool,
+    pub modem: Option<String>,
+    pub sent_at: Option<String>,
+    pub received_at: i64,
+}
+
+/// A received part, decoded by the caller.
+#[derive(Debug, Clone)]
+pub struct InboundPart {
+    pub modem: String,
+    pub pdu: String,
+    pub sender: String,
+    /// (reference, reference bits, total, part) for concatenated messages.
+    pub concat: Option<(u16, u8, u8, u8)>,
+    pub body: Option<String>,
+    pub data_hex: Option<String>,
+    pub sent_at: Option<String>,
+    /// Surrogate halves at the edges of a UCS-2 part (see [`SplitSurrogates`]).
+    pub split: SplitSurrogates,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inbound {
+    /// The same PDU from the same modem was already stored (a re-read during a sweep).
+    Duplicate,
+    /// Stored; `Some` when it completed a message.
+    Stored(Option<i64>),
+}
+
+/// One stored part of a concatenation group.
+#[derive(Debug, Clone)]
+pub(super) struct GroupPart {
+    id: i64,
+    part: i64,
+    body: Option<String>,
+    data_hex: Option<String>,
+    sent_at: Option<String>,
+    split: SplitSurrogates,
+}
+
+/// The parts of a group not yet in a message, ordered by part number. With `only`, just
+/// that row (a message without concatenation is a group of its own).
+pub(super) fn group_parts(
+    tx: &Transaction<'_>,
+    sender: &str,
+    reference: Option<i64>,
+    bits: Option<i64>,
+    total: i64,
+    only: Option<i64>,
+) -> Result<Vec<GroupPart>> {
+    let mut st = tx.prepare_cached(
+        "SELECT id, part, body, data_hex, sent_at, split_low, split_high FROM inbox_parts
+         WHERE sender = ?1 AND concat_ref IS ?2 AND concat_bits IS ?3 AND total = ?4 AND message_id IS NULL
+           AND (?5 IS NULL OR id = ?5)
+         ORDER BY part, id",
+    )?;
+    st.query_map(params![sender, reference, bits, total, only], |r| {
+        Ok(GroupPart {
+            id: r.get(0)?,
+            part: r.get(1)?,
+            body: r.get(2)?,
+            data_hex: r.get(3)?,
+            sent_at: r.get(4)?,
+            split: SplitSurrogates {
+                leading_low: r.get(5)?,
+                trailing_high: r.get(6)?,
+            },
+        })
+    })?
+    .collect()
+}
+
+impl Db {
+    /// Stores a received part; completes the message when its last part arrives.
+    pub fn store_inbound(&mut self, p: &InboundPart, now: i64) -> Result<Inbound> {
+        let tx = self.conn.transaction()?;
+        let (reference, bits, total, part) = match p.concat {
+            Some((r, b, t, n)) => (
+                Some(i64::from(r)),
+                Some(i64::from(b)),
+                i64::from(t),
+                i64::from(n),
+            ),
+            None => (None, None, 1, 1),
+        };
+        let inserted = exec(&tx,
+            "INSERT OR IGNORE INTO inbox_parts (modem, pdu, sender, concat_ref, concat_bits, total, part, body, data_hex, sent_at, received_at, split_low, split_high)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            params![p.modem, p.pdu, p.sender, reference, bits, total, part, p.body, p.data_hex, p.sent_at, now, p.split.leading_low, p.split.trailing_high],
+        )?;
+        if inserted == 0 {
+            return Ok(Inbound::Duplicate);
+        }
+        // The group's parts not yet in a message; a part number seen twice (the same part
+        // kept by two modems) counts once.
+        let only = reference.is_none().then(|| tx.last_insert_rowid());
+        let rows = group_parts(&tx, &p.sender, reference, bits, total, only)?;
+        let mut distinct: Vec<i64> = rows.iter().map(|r| r.part).collect();
+        distinct.dedup();
+        if distinct.len() as i64 != total {
+            event(
+                &tx,
+                now,
+                "part_received",
+                None,
+                None,
+                &format!("part {part} of {total}"),
+            )?;
+            tx.commit()?;
+            return Ok(Inbound::Stored(None));
+        }
+        let id = Self::create_inbox(&tx, &p.sender, &p.modem, &rows, total, true, now)?;
+        tx.commit()?;
+        Ok(Inbound::Stored(Some(id)))
+    }
+
+    pub(super) fn create_inbox(
+        tx: &Transaction<'_>,
+        sender: &str,
+        modem: &str,
+        rows: &[GroupPart],
+        parts: i64,
+        complete: bool,
+        now: i64,
+    ) -> Result<i64> {
+        let mut texts = Vec::new();
+        let mut data: Option<String> = None;
+        let mut last_part = 0;
+        for row in rows {
+            if row.part == last_part {
+                continue;
+            }
+            last_part = row.part;
+            if let Some(b) = &row.body {
+                texts.push((b.as_str(), row.split));
+            }
+            if let Some(d) = &row.data_hex {
+                data.get_or_insert_with(String::new).push_str(d);
+            }
+        }
+        let body = (!texts.is_empty()).then(|| join_text_parts(texts));
+        let sent_at = rows.first().and_then(|r| r.sent_at.clone());
+        exec(
+            tx,
+            "INSERT INTO inbox (sender, body, data_hex, parts, complete, modem, sent_at, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![sender, body, data, parts, complete, modem, sent_at, now],
+        )?;
+        let id = tx.last_insert_rowid();
+        for row in rows {
+            exec(
+                tx,
+                "UPDATE inbox_parts SET message_id = ?2 WHERE id = ?1",
+                params![row.id, id],
+            )?;
+        }
+        let kind = if complete {
+            "received"
+        } else {
+            "received_incomplete"
+        };
+        event(tx, now, kind, None, Some(id), &format!("{parts} part(s)"))?;
+        Ok(id)
+    }
+
+    /// Turns part groups whose first part is older than `max_age_ms` into incomplete inbox
+    /// messages (clearly flagged), so nothing waits forever. Returns their ids.
+    pub fn expire_incomplete(&mut self, now: i64, max_age_ms: i64) -> Result<Vec<i64>> {
+        let tx = self.conn.transaction()?;
+        type GroupKey = (String, String, Option<i64>, Option<i64>, i64);
+        let groups: Vec<GroupKey> = {
+            let mut st = tx.prepare_cached(
+                "SELECT sender, modem, concat_ref, concat_bits, total FROM inbox_parts WHERE message_id IS NULL
+                 GROUP BY sender, concat_ref, concat_bits, total HAVING MIN(received_at) <= ?1",
+            )?;
+            st.query_map([now - max_age_ms], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect::<Result<_>>()?
+        };
+        let mut ids = Vec::new();
+        for (sender, modem, reference, bits, total) in groups {
+            let rows = group_parts(&tx, &sender, reference, bits, total, None)?;
+            ids.push(Self::create_inbox(
+                &tx, &sender, &modem, &rows, total, false, now,
+            )?);
+        }
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    /// Keeps an undecodable PDU with its error; `false` if it was already quarantined.
+    pub fn quarantine(&mut self, modem: &str, pdu: &str, error: &str, now: i64) -> Result<bool> {
+        let tx = self.conn.transaction()?;
+        let n = exec(
+            &tx,
+            "INSERT OR IGNORE INTO quarantine (modem, pdu, error, received_at) VALUES (?1, ?2, ?3, ?4)",
+            params![modem, pdu, error, now],
+        )?;
+        if n == 1 {
+            event(&tx, now, "quarantined", None, None, error)?;
+        }
+        tx.commit()?;
+        Ok(n == 1)
+    }
+
+    pub fn list_inbox(&self, before: Option<i64>, limit: i64) -> Result<Vec<InboxRow>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, sender, body, data_hex, parts, complete, modem, sent_at, received_at FROM inbox WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
+        )?;
+        st.query_map(params![before.unwrap_or(i64::MAX), limit], |r| {
+            Ok(InboxRow {
+                id: r.get(0)?,
+                sender: r.get(1)?,
+                body: r.get(2)?,
+                data_hex: r.get(3)?,
+                parts: r.get(4)?,
+                complete: r.get(5)?,
+                modem: r.get(6)?,
+                sent_at: r.get(7)?,
+                received_at: r.get(8)?,
+            })
+        })?
+        .collect()
+    }
+
+    pub fn inbox_message(&self, id: i64) -> Result<Option<InboxRow>> {
+        Ok(self
+            .list_inbox(Some(id + 1), 1)?
+            .into_iter()
+            .find(|r| r.id == id))
+    }
+}

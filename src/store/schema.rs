@@ -1,0 +1,259 @@
+//! The schema and its migrations, one version at a time (`PRAGMA user_version`).
+
+use rusqlite::OptionalExtension;
+
+use super::db::*;
+
+/// Current schema version (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = 3;
+
+pub(crate) const SCHEMA_V1: &str = r#"
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,
+    recipient       TEXT    NOT NULL,
+    body            TEXT    NOT NULL,
+    encoding        TEXT    NOT NULL,
+    alphabet        TEXT    NOT NULL,
+    parts           INTEGER NOT NULL,
+    concat_ref      INTEGER NOT NULL,
+    status_report   INTEGER NOT NULL,
+    priority        INTEGER NOT NULL DEFAULT 0,
+    client_ref      TEXT,
+    idempotency_key TEXT UNIQUE,
+    state           TEXT    NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    not_before      INTEGER,
+    not_after       INTEGER,
+    last_error      TEXT,
+    modem           TEXT,
+    peer_uid        INTEGER,
+    peer_pid        INTEGER,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL
+);
+CREATE INDEX outbox_due ON outbox (state, priority DESC, created_at);
+
+CREATE TABLE outbox_parts (
+    message_id    INTEGER NOT NULL REFERENCES outbox (id),
+    part          INTEGER NOT NULL,
+    tpdu_len      INTEGER NOT NULL,
+    pdu           TEXT    NOT NULL,
+    state         TEXT    NOT NULL,
+    mr            INTEGER,
+    modem         TEXT,
+    sent_at       INTEGER,
+    report_status INTEGER,
+    report_at     INTEGER,
+    PRIMARY KEY (message_id, part)
+);
+CREATE INDEX parts_mr ON outbox_parts (mr, sent_at);
+
+CREATE TABLE inbox (
+    id          INTEGER PRIMARY KEY,
+    sender      TEXT    NOT NULL,
+    body        TEXT,
+    data_hex    TEXT,
+    parts       INTEGER NOT NULL,
+    complete    INTEGER NOT NULL,
+    modem       TEXT,
+    sent_at     TEXT,
+    received_at INTEGER NOT NULL
+);
+CREATE INDEX inbox_received ON inbox (received_at);
+
+CREATE TABLE inbox_parts (
+    id          INTEGER PRIMARY KEY,
+    modem       TEXT    NOT NULL,
+    pdu         TEXT    NOT NULL,
+    sender      TEXT    NOT NULL,
+    concat_ref  INTEGER,
+    concat_bits INTEGER,
+    total       INTEGER NOT NULL,
+    part        INTEGER NOT NULL,
+    body        TEXT,
+    data_hex    TEXT,
+    sent_at     TEXT,
+    received_at INTEGER NOT NULL,
+    message_id  INTEGER REFERENCES inbox (id),
+    UNIQUE (modem, pdu)
+);
+CREATE INDEX inbox_parts_group ON inbox_parts (sender, concat_ref, concat_bits, total, message_id);
+
+CREATE TABLE quarantine (
+    id          INTEGER PRIMARY KEY,
+    modem       TEXT    NOT NULL,
+    pdu         TEXT    NOT NULL,
+    error       TEXT    NOT NULL,
+    received_at INTEGER NOT NULL,
+    UNIQUE (modem, pdu)
+);
+
+CREATE TABLE status_reports (
+    id          INTEGER PRIMARY KEY,
+    modem       TEXT    NOT NULL,
+    mr          INTEGER NOT NULL,
+    recipient   TEXT    NOT NULL,
+    status      INTEGER NOT NULL,
+    pdu         TEXT    NOT NULL,
+    message_id  INTEGER,
+    part        INTEGER,
+    received_at INTEGER NOT NULL,
+    UNIQUE (modem, pdu)
+);
+
+CREATE TABLE events (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    at         INTEGER NOT NULL,
+    kind       TEXT    NOT NULL,
+    message_id INTEGER,
+    inbox_id   INTEGER,
+    detail     TEXT    NOT NULL
+);
+CREATE INDEX events_message ON events (message_id);
+"#;
+
+/// Version 2: when each part was handed to the modem, so a status report for a part whose
+/// `+CMGS` answer was lost (no message reference known) can still be matched to it; and the
+/// halves of a character a sender split between two received UCS-2 parts, so joining the
+/// parts mends it; the PINs each SIM refused (see `modem::pin`), so none is tried twice; and
+/// indexes so that no statement on the dispatch, receive and report paths reads the whole
+/// history (`store::tests::the_daemons_paths_never_scan_a_growing_table`).
+pub(crate) const SCHEMA_V2: &str = r#"
+ALTER TABLE outbox_parts ADD COLUMN handed_at INTEGER;
+CREATE INDEX parts_unknown ON outbox_parts (modem, handed_at) WHERE state = 'unknown';
+CREATE INDEX parts_handed ON outbox_parts (modem, handed_at);
+CREATE INDEX parts_sent ON outbox_parts (sent_at, modem);
+CREATE INDEX parts_state ON outbox_parts (state, message_id);
+CREATE INDEX inbox_parts_open ON inbox_parts (message_id, sender, concat_ref, concat_bits, total);
+CREATE INDEX reports_unmatched ON status_reports (mr, received_at) WHERE message_id IS NULL;
+CREATE INDEX reports_message ON status_reports (message_id);
+CREATE INDEX reports_received ON status_reports (received_at);
+CREATE INDEX outbox_updated ON outbox (updated_at);
+CREATE INDEX outbox_bodies ON outbox (updated_at) WHERE body != '';
+CREATE INDEX inbox_bodies ON inbox (received_at) WHERE body IS NOT NULL OR data_hex IS NOT NULL;
+CREATE INDEX inbox_parts_bodies ON inbox_parts (received_at)
+    WHERE message_id IS NOT NULL AND pdu NOT LIKE 'erased %';
+CREATE INDEX events_inbox ON events (inbox_id);
+CREATE INDEX events_at ON events (at);
+CREATE INDEX quarantine_received ON quarantine (received_at);
+ALTER TABLE inbox_parts ADD COLUMN split_low INTEGER;
+ALTER TABLE inbox_parts ADD COLUMN split_high INTEGER;
+CREATE TABLE pin_refusals (
+    sim         TEXT    NOT NULL,
+    fingerprint TEXT    NOT NULL,
+    refused_at  INTEGER NOT NULL,
+    PRIMARY KEY (sim, fingerprint)
+);
+"#;
+
+/// Version 3: the states of messages and parts are constrained to the ones the state
+/// machine knows (`store::state`), so no bug or hand edit can store another; SQLite cannot
+/// add a CHECK to a table, so both tables are rebuilt (the procedure of
+/// <https://sqlite.org/lang_altertable.html#otheralter>, foreign keys off meanwhile).
+///
+/// The indexes are rebuilt for what each commit costs: every b-tree a statement touches is
+/// one more page written to the WAL, and those writes were most of the daemon's CPU per
+/// message. So the parts are keyed by (message, part) alone (WITHOUT ROWID: no separate
+/// key index), and indexes hold only the rows their queries look for: the queue's own
+/// (priority order, next due time) only queued and sending messages; retention's only
+/// finished ones; the report and load indexes only parts that were handed over, sent or
+/// given a reference; idempotency keys only when there is one. Picking the next message and
+/// the next due time cost the same with ten messages queued as with ten thousand.
+pub(crate) const SCHEMA_V3: &str = r#"
+CREATE TABLE outbox_v3 (
+    id              INTEGER PRIMARY KEY,
+    recipient       TEXT    NOT NULL,
+    body            TEXT    NOT NULL,
+    encoding        TEXT    NOT NULL,
+    alphabet        TEXT    NOT NULL,
+    parts           INTEGER NOT NULL,
+    concat_ref      INTEGER NOT NULL,
+    status_report   INTEGER NOT NULL,
+    priority        INTEGER NOT NULL DEFAULT 0,
+    client_ref      TEXT,
+    idempotency_key TEXT,
+    state           TEXT    NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'delivered',
+                                                      'failed', 'expired', 'cancelled', 'unknown')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    not_before      INTEGER,
+    not_after       INTEGER,
+    last_error      TEXT,
+    modem           TEXT,
+    peer_uid        INTEGER,
+    peer_pid        INTEGER,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL
+);
+INSERT INTO outbox_v3 SELECT * FROM outbox;
+CREATE TABLE outbox_parts_v3 (
+    message_id    INTEGER NOT NULL REFERENCES outbox (id),
+    part          INTEGER NOT NULL,
+    tpdu_len      INTEGER NOT NULL,
+    pdu           TEXT    NOT NULL,
+    state         TEXT    NOT NULL CHECK (state IN ('pending', 'sending', 'sent', 'delivered',
+                                                    'failed', 'cancelled', 'unknown')),
+    mr            INTEGER,
+    modem         TEXT,
+    sent_at       INTEGER,
+    report_status INTEGER,
+    report_at     INTEGER,
+    handed_at     INTEGER,
+    PRIMARY KEY (message_id, part)
+);
+INSERT INTO outbox_parts_v3 SELECT * FROM outbox_parts;
+DROP TABLE outbox_parts;
+DROP TABLE outbox;
+ALTER TABLE outbox_v3 RENAME TO outbox;
+ALTER TABLE outbox_parts_v3 RENAME TO outbox_parts;
+CREATE UNIQUE INDEX outbox_idempotency ON outbox (idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+CREATE INDEX outbox_queue ON outbox (priority DESC, created_at, id)
+    WHERE state IN ('queued', 'sending');
+CREATE INDEX outbox_next ON outbox (next_attempt_at) WHERE state IN ('queued', 'sending');
+CREATE INDEX outbox_finished ON outbox (updated_at) WHERE state NOT IN ('queued', 'sending');
+CREATE INDEX outbox_bodies ON outbox (updated_at)
+    WHERE body != '' AND state NOT IN ('queued', 'sending');
+CREATE INDEX parts_mr ON outbox_parts (mr, sent_at) WHERE mr IS NOT NULL;
+CREATE INDEX parts_unknown ON outbox_parts (modem, handed_at) WHERE state = 'unknown';
+CREATE INDEX parts_handed ON outbox_parts (modem, handed_at) WHERE handed_at IS NOT NULL;
+CREATE INDEX parts_sent ON outbox_parts (sent_at, modem) WHERE sent_at IS NOT NULL;
+DROP INDEX events_inbox;
+CREATE INDEX events_inbox ON events (inbox_id) WHERE inbox_id IS NOT NULL;
+"#;
+
+impl Db {
+    pub(super) fn migrate(&mut self) -> Result<()> {
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(rusqlite::Error::InvalidParameterName(format!(
+                "database schema {version} is newer than this smsqd ({SCHEMA_VERSION}); upgrade smsqd"
+            )));
+        }
+        let tx = self.conn.transaction()?;
+        if version < 1 {
+            tx.execute_batch(SCHEMA_V1)?;
+        }
+        if version < 2 {
+            tx.execute_batch(SCHEMA_V2)?;
+        }
+        if version < 3 {
+            tx.execute_batch(SCHEMA_V3)?;
+        }
+        // The rebuilt tables run with foreign keys off: check them before committing.
+        let broken: Option<String> = tx
+            .prepare("PRAGMA foreign_key_check")?
+            .query_row([], |r| r.get(0))
+            .optional()?;
+        if let Some(table) = broken {
+            return Err(rusqlite::Error::InvalidParameterName(format!(
+                "migration left rows in {table} without their parent; database not changed"
+            )));
+        }
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()
+    }
+}
