@@ -94,6 +94,23 @@ fn no_module_uses_one_above_it() {
     );
 }
 
+/// Only the store holds SQLite: no other module names rusqlite, so no SQLite error or type
+/// leaks upward.
+#[test]
+fn only_the_store_speaks_sqlite() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&root, &mut files);
+    let store = root.join("store");
+    let leaks: Vec<String> = files
+        .iter()
+        .filter(|f| !f.starts_with(&store))
+        .filter(|f| std::fs::read_to_string(f).unwrap().contains("rusqlite"))
+        .map(|f| f.strip_prefix(&root).unwrap().display().to_string())
+        .collect();
+    assert!(leaks.is_empty(), "rusqlite outside the store: {leaks:?}");
+}
+
 #[test]
 fn the_check_sees_what_it_checks() {
     let found = used_modules("use crate::daemon::Daemon;\nuse crate::{api::X, store};");

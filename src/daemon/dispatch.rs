@@ -285,7 +285,7 @@ const STORE_PAUSE_LONGEST: Duration = Duration::from_secs(5);
 /// A store write failed before anything reached the modem (a claim, `sending`): the fault is
 /// shown for this modem and the dispatcher waits, doubling the pause, so a full disk or a
 /// broken database costs no CPU; the next write that commits clears it.
-async fn wait_for_store(d: &Daemon, k: usize, e: &rusqlite::Error, pause: &mut Duration) {
+async fn wait_for_store(d: &Daemon, k: usize, e: &crate::store::StoreError, pause: &mut Duration) {
     d.set_store_fault(k, Some(e.to_string()));
     tokio::time::sleep(*pause).await;
     *pause = (*pause * 2).min(STORE_PAUSE_LONGEST);
@@ -299,7 +299,7 @@ async fn wait_for_store(d: &Daemon, k: usize, e: &rusqlite::Error, pause: &mut D
 async fn persist<T, W>(d: &Daemon, k: usize, write: W) -> Option<T>
 where
     T: Send + 'static,
-    W: Fn(&mut crate::store::Db) -> rusqlite::Result<T> + Clone + Send + 'static,
+    W: Fn(&mut crate::store::Db) -> crate::store::Result<T> + Clone + Send + 'static,
 {
     let mut pause = STORE_PAUSE_FIRST;
     loop {

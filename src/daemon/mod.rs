@@ -187,12 +187,12 @@ impl Daemon {
     /// `count` consecutive concatenation references (wrapping at 256): the first of them.
     /// Consecutive messages get consecutive references, so two long texts to the same
     /// customer never share one; the start survives restarts (it comes from the store).
-    async fn concat_refs(&self, count: usize) -> rusqlite::Result<u8> {
+    async fn concat_refs(&self, count: usize) -> crate::store::Result<u8> {
         let counter = self
             .next_concat_ref
             .get_or_try_init(|| async {
                 let first = self.store.call(|db| db.next_concat_ref()).await?;
-                Ok::<_, rusqlite::Error>(std::sync::atomic::AtomicU8::new(first))
+                Ok::<_, crate::store::StoreError>(std::sync::atomic::AtomicU8::new(first))
             })
             .await?;
         Ok(counter.fetch_add(count as u8, std::sync::atomic::Ordering::Relaxed))

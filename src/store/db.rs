@@ -27,12 +27,60 @@ impl rusqlite::types::FromSql for PartState {
     }
 }
 
-pub type Result<T> = rusqlite::Result<T>;
+/// Why the store could not do what it was asked. Nothing was changed: every change is one
+/// transaction, rolled back on any error.
+#[derive(Debug)]
+pub enum StoreError {
+    /// SQLite refused or failed (disk full, I/O error, a constraint, a locked file).
+    Sqlite(rusqlite::Error),
+    /// The database was written by a newer smsqd, whose schema this one does not know.
+    NewerSchema { found: i64, supported: i64 },
+    /// A migration would have left the database inconsistent, so it was not committed.
+    Migration(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(e) => write!(f, "{e}"),
+            Self::NewerSchema { found, supported } => write!(
+                f,
+                "database schema {found} is newer than this smsqd ({supported}); upgrade smsqd"
+            ),
+            Self::Migration(why) => write!(f, "cannot migrate the database: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Sqlite(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sqlite(e)
+    }
+}
+
+/// What the store's operations return.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// What SQLite's own calls return, inside the store.
+pub(super) type SqlResult<T> = rusqlite::Result<T>;
 
 /// Runs one statement through the connection's statement cache: the daemon runs the same
 /// few statements for every message, and parsing them again each time cost more than
 /// running them.
-pub(super) fn exec(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<usize> {
+pub(super) fn exec(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> SqlResult<usize> {
     conn.prepare_cached(sql)?.execute(params)
 }
 
@@ -41,8 +89,8 @@ pub(super) fn row<T>(
     conn: &Connection,
     sql: &str,
     params: impl rusqlite::Params,
-    f: impl FnOnce(&rusqlite::Row<'_>) -> Result<T>,
-) -> Result<T> {
+    f: impl FnOnce(&rusqlite::Row<'_>) -> SqlResult<T>,
+) -> SqlResult<T> {
     conn.prepare_cached(sql)?.query_row(params, f)
 }
 
@@ -105,6 +153,7 @@ impl Db {
         )
         .optional()
         .map(|row| row.is_some())
+        .map_err(StoreError::from)
     }
 
     /// Remembers that `sim` refused the PIN with `fingerprint`.
@@ -123,6 +172,6 @@ impl Db {
             None,
             "a SIM refused the configured PIN; it will not be entered again",
         )?;
-        tx.commit()
+        Ok(tx.commit()?)
     }
 }

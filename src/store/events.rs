@@ -74,7 +74,8 @@ impl Db {
                 },
             })
         })?
-        .collect()
+        .collect::<SqlResult<_>>()
+        .map_err(StoreError::from)
     }
 
     /// History after event `since`, oldest first: what a subscriber resuming missed.
@@ -115,12 +116,13 @@ impl Db {
             [],
             |r| r.get(0),
         )
+        .map_err(StoreError::from)
     }
 
     /// Records something that is not about one message (a modem's state changing).
     pub fn note(&mut self, kind: &str, detail: &str, now: i64) -> Result<()> {
         let tx = self.conn.transaction()?;
         event(&tx, now, kind, None, None, detail)?;
-        tx.commit()
+        Ok(tx.commit()?)
     }
 }

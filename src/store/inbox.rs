@@ -84,7 +84,8 @@ pub(super) fn group_parts(
             },
         })
     })?
-    .collect()
+    .collect::<SqlResult<_>>()
+    .map_err(StoreError::from)
 }
 
 impl Db {
@@ -192,7 +193,7 @@ impl Db {
             st.query_map([now - max_age_ms], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
             })?
-            .collect::<Result<_>>()?
+            .collect::<SqlResult<_>>()?
         };
         let mut ids = Vec::new();
         for (sender, modem, reference, bits, total) in groups {
@@ -237,7 +238,8 @@ impl Db {
                 received_at: r.get(8)?,
             })
         })?
-        .collect()
+        .collect::<SqlResult<_>>()
+        .map_err(StoreError::from)
     }
 
     pub fn inbox_message(&self, id: i64) -> Result<Option<InboxRow>> {

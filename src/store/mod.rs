@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use tokio::sync::{broadcast, oneshot};
 
-pub use db::Db;
+pub use db::{Db, Result, StoreError};
 pub use events::{EventRow, ReceivedSummary};
 pub use inbox::{Inbound, InboundPart, InboxRow};
 pub use outbox::{Due, MessageDetail, MessageRow, NewMessage, PartRow, Start};
@@ -37,7 +37,7 @@ type Job = Box<dyn FnOnce(&mut Db) + Send>;
 pub enum OpenError {
     /// Its directory or files could not be created or made private.
     Files(std::io::Error),
-    Database(rusqlite::Error),
+    Database(StoreError),
 }
 
 impl std::fmt::Display for OpenError {
@@ -95,7 +95,7 @@ const EVENT_BACKLOG: usize = 4096;
 
 impl Store {
     /// Opens (creating and migrating) the database at `path` on a thread of its own.
-    pub fn open(path: &Path) -> Result<Self, OpenError> {
+    pub fn open(path: &Path) -> std::result::Result<Self, OpenError> {
         make_private(path).map_err(OpenError::Files)?;
         let db = Db::open(path).map_err(OpenError::Database)?;
         Ok(Self::spawn(db))

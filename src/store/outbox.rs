@@ -183,7 +183,7 @@ impl Db {
                    AND EXISTS (SELECT 1 FROM outbox_parts p
                                WHERE p.message_id = o.id AND p.state = 'sending')",
             )?;
-            st.query_map([], |r| r.get(0))?.collect::<Result<_>>()?
+            st.query_map([], |r| r.get(0))?.collect::<SqlResult<_>>()?
         };
         for id in &ids {
             exec(
@@ -306,7 +306,8 @@ impl Db {
         st.query_map(params![now, limit], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?
-        .collect()
+        .collect::<SqlResult<_>>()
+        .map_err(StoreError::from)
     }
 
     /// Takes message `id` for `modem` unless another modem has it. `true` if taken. The claim
@@ -347,7 +348,7 @@ impl Db {
             .query_map([id], |r| {
                 Ok((r.get(0)?, r.get::<_, i64>(1)? as usize, r.get(2)?))
             })?
-            .collect::<Result<_>>()?;
+            .collect::<SqlResult<_>>()?;
         Ok(Some(Due {
             id,
             recipient,
@@ -368,7 +369,8 @@ impl Db {
              WHERE sent_at >= ?1 AND modem IS NOT NULL GROUP BY modem",
         )?;
         st.query_map([since], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect()
+            .collect::<SqlResult<_>>()
+            .map_err(StoreError::from)
     }
 
     /// When the next queued message becomes due, if any.
@@ -379,13 +381,14 @@ impl Db {
             [],
             |r| r.get(0),
         )
+        .map_err(StoreError::from)
     }
 
     /// Committed before the PDU goes to the modem (see the module docs).
     pub fn mark_sending(&mut self, id: i64, part: i64, modem: &str, now: i64) -> Result<()> {
         let tx = self.conn.transaction()?;
         Self::sending_in(&tx, id, part, modem, now)?;
-        tx.commit()
+        Ok(tx.commit()?)
     }
 
     pub(super) fn sending_in(
@@ -493,7 +496,7 @@ impl Db {
         )?;
         release_if_unstarted(&tx, id)?;
         event(&tx, now, "retry", Some(id), None, error)?;
-        tx.commit()
+        Ok(tx.commit()?)
     }
 
     /// The modem went away or was not ready: back to the queue, no attempt counted.
@@ -511,7 +514,7 @@ impl Db {
         )?;
         release_if_unstarted(&tx, id)?;
         event(&tx, now, "requeued", Some(id), None, why)?;
-        tx.commit()
+        Ok(tx.commit()?)
     }
 
     /// A permanent failure, or a message that cannot be sent at all.
@@ -528,7 +531,7 @@ impl Db {
             params![id, reason, now],
         )?;
         event(&tx, now, "failed", Some(id), None, reason)?;
-        tx.commit()
+        Ok(tx.commit()?)
     }
 
     /// The part went to the modem but its fate is unknown (see the module docs).
@@ -545,7 +548,7 @@ impl Db {
             params![id, why, now],
         )?;
         event(&tx, now, "outcome_unknown", Some(id), None, why)?;
-        tx.commit()
+        Ok(tx.commit()?)
     }
 
     /// Cancels a message nothing of which has reached the modem. `false` if too late.
@@ -625,7 +628,8 @@ impl Db {
                 "SELECT id FROM outbox WHERE state IN ('queued', 'sending') AND state = 'queued'
                    AND not_after IS NOT NULL AND not_after < ?1",
             )?;
-            st.query_map([now], |r| r.get(0))?.collect::<Result<_>>()?
+            st.query_map([now], |r| r.get(0))?
+                .collect::<SqlResult<_>>()?
         };
         for &id in &ids {
             expire_one(&tx, id, now)?;
@@ -683,7 +687,7 @@ impl Db {
                     report_status: r.get(5)?,
                 })
             })?
-            .collect::<Result<_>>()?;
+            .collect::<SqlResult<_>>()?;
         let history = self.events("WHERE e.message_id = ?1 ORDER BY e.id", params![id])?;
         Ok(Some(MessageDetail {
             message: m,
@@ -719,7 +723,8 @@ impl Db {
                 next_attempt_at: r.get(13)?,
             })
         })?
-        .collect()
+        .collect::<SqlResult<_>>()
+        .map_err(StoreError::from)
     }
 
     /// Outgoing messages, newest first, optionally of some states, before an id (paging).

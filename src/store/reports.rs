@@ -145,7 +145,7 @@ pub(super) fn match_unknown_part(
         .query_map(params![modem, recipient, since, now], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?
-        .collect::<Result<_>>()?;
+        .collect::<SqlResult<_>>()?;
     if candidates.len() <= 1 && !must_predict {
         return Ok(candidates.first().map(|&(m, p, _)| (m, p)));
     }

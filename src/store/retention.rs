@@ -73,7 +73,7 @@ impl Db {
             let doomed: Vec<i64> = {
                 let mut st = tx.prepare_cached(&ids)?;
                 st.query_map(params![before, batch], |r| r.get(0))?
-                    .collect::<Result<_>>()?
+                    .collect::<SqlResult<_>>()?
             };
             for id in &doomed {
                 exec(
@@ -89,7 +89,7 @@ impl Db {
                 let mut st =
                     tx.prepare_cached("SELECT id FROM inbox WHERE received_at < ?1 LIMIT ?2")?;
                 st.query_map(params![before, batch], |r| r.get(0))?
-                    .collect::<Result<_>>()?
+                    .collect::<SqlResult<_>>()?
             };
             for id in &inbox {
                 exec(&tx, "DELETE FROM events WHERE inbox_id = ?1", [id])?;
@@ -127,7 +127,7 @@ impl Db {
 
     /// Rows per table and the database's size, for `smsq stats`.
     pub fn stats(&self) -> Result<Stats> {
-        let count = |table: &str| -> Result<i64> {
+        let count = |table: &str| -> SqlResult<i64> {
             row(
                 &self.conn,
                 &format!("SELECT COUNT(*) FROM {table}"),
@@ -135,8 +135,9 @@ impl Db {
                 |r| r.get(0),
             )
         };
-        let pragma =
-            |name: &str| -> Result<i64> { self.conn.pragma_query_value(None, name, |r| r.get(0)) };
+        let pragma = |name: &str| -> SqlResult<i64> {
+            self.conn.pragma_query_value(None, name, |r| r.get(0))
+        };
         Ok(Stats {
             tables: vec![
                 ("outbox", count("outbox")?),

@@ -229,9 +229,10 @@ impl Db {
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version > SCHEMA_VERSION {
-            return Err(rusqlite::Error::InvalidParameterName(format!(
-                "database schema {version} is newer than this smsqd ({SCHEMA_VERSION}); upgrade smsqd"
-            )));
+            return Err(StoreError::NewerSchema {
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
         }
         let tx = self.conn.transaction()?;
         if version < 1 {
@@ -249,11 +250,11 @@ impl Db {
             .query_row([], |r| r.get(0))
             .optional()?;
         if let Some(table) = broken {
-            return Err(rusqlite::Error::InvalidParameterName(format!(
-                "migration left rows in {table} without their parent; database not changed"
+            return Err(StoreError::Migration(format!(
+                "rows in {table} would be left without their parent"
             )));
         }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-        tx.commit()
+        Ok(tx.commit()?)
     }
 }
