@@ -62,10 +62,10 @@ fn one_message_through_the_store(bencher: Bencher, older_messages: u64) {
     let day_start = now - now.rem_euclid(86_400_000);
     bencher.bench_local(|| {
         now += 1;
-        let (id, _) = db.enqueue(&message, now).expect("enqueue");
+        let id = db.enqueue(&message, now).expect("enqueue").id;
         divan::black_box(db.take_new_events().expect("events"));
         let due = db.due_candidates(now, 200).expect("due");
-        assert!(due.iter().any(|d| d.0 == id));
+        assert!(due.iter().any(|d| d.id == id));
         divan::black_box(db.modem_load(day_start).expect("load"));
         let started = db.start(id, "m0", now).expect("start");
         assert!(matches!(started, Start::Sending(_)), "{started:?}");

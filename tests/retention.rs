@@ -22,7 +22,10 @@ async fn old_messages_go_and_stats_show_it() {
         let mut db = Db::open(&db_path).unwrap();
         let long_ago = 1_710_000_000_000;
         for i in 0..40 {
-            let (id, _) = db.enqueue(&message("+639171234567"), long_ago + i).unwrap();
+            let id = db
+                .enqueue(&message("+639171234567"), long_ago + i)
+                .unwrap()
+                .id;
             db.mark_sending(id, 1, "modem0", long_ago + i).unwrap();
             db.mark_sent(id, 1, i as u8, long_ago + i).unwrap();
         }

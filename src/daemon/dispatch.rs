@@ -76,6 +76,10 @@ async fn views(d: &Daemon) -> Vec<ModemView> {
         .collect()
 }
 
+/// Due messages a dispatcher looks at first, and when routing passed over all of those.
+const CANDIDATES_FIRST: i64 = 16;
+const CANDIDATES_MORE: i64 = 500;
+
 /// The dispatcher of modem `k`: sends what routing gives it, paced, one message at a time.
 pub async fn run(d: Arc<Daemon>, k: usize) {
     let modem = d.modems[k].clone();
@@ -96,19 +100,27 @@ pub async fn run(d: Arc<Daemon>, k: usize) {
         let now = now_ms();
         let views = views(&d).await;
         let usable = views[k].usable();
-        let candidates = if usable {
-            d.store
-                .call(move |db| db.due_candidates(now, 200))
-                .await
-                .unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        let picked = candidates
-            .iter()
-            .find(|(_, to, owner)| routing::may_send(k, to, owner.as_deref(), &views))
-            .cloned();
-        let Some((id, _, _)) = picked else {
+        // The head of the queue is nearly always this modem's to take: a few rows first, a
+        // longer look only when routing passes over all of them.
+        let mut candidates = Vec::new();
+        let mut picked = None;
+        if usable {
+            for limit in [CANDIDATES_FIRST, CANDIDATES_MORE] {
+                candidates = d
+                    .store
+                    .call(move |db| db.due_candidates(now, limit))
+                    .await
+                    .unwrap_or_default();
+                picked = candidates
+                    .iter()
+                    .find(|c| routing::may_send(k, &c.recipient, c.owner.as_deref(), &views))
+                    .map(|c| c.id);
+                if picked.is_some() || (candidates.len() as i64) < limit {
+                    break;
+                }
+            }
+        }
+        let Some(id) = picked else {
             // Nothing for this modem now. If work is due but this modem cannot take it (absent,
             // capped, routed elsewhere), only a change can help: wait to be woken (modem state
             // changes and new work wake every dispatcher), never spin. If nothing is due yet,
@@ -175,7 +187,7 @@ async fn send_parts(
     store_pause: &mut Duration,
 ) {
     let modem = &d.modems[k];
-    for (n, (part, tpdu_len, pdu)) in due.parts.iter().enumerate() {
+    for (n, part) in due.parts.iter().enumerate() {
         if n > 0 {
             if let Some(t) = *last_send {
                 let gap = d.send_gap(k).saturating_sub(t.elapsed());
@@ -183,10 +195,10 @@ async fn send_parts(
                     tokio::time::sleep(gap).await;
                 }
             }
-            let (id, part, modem_id) = (due.id, *part, modem.id().to_string());
+            let (id, number, modem_id) = (due.id, part.part, modem.id().to_string());
             if let Err(e) = d
                 .store
-                .call(move |db| db.mark_sending(id, part, &modem_id, now_ms()))
+                .call(move |db| db.mark_sending(id, number, &modem_id, now_ms()))
                 .await
             {
                 // Nothing reached the modem: not sending is all it takes; wait for the store.
@@ -197,8 +209,8 @@ async fn send_parts(
             *store_pause = STORE_PAUSE_FIRST;
         }
         *last_send = Some(Instant::now());
-        let result = modem.send_pdu(*tpdu_len, pdu).await;
-        let stop = record(d, k, modem, due, *part, result).await;
+        let result = modem.send_pdu(part.tpdu_len, &part.pdu).await;
+        let stop = record(d, k, modem, due, part.part, result).await;
         // A daily cap may just have been reached: let the other dispatchers re-route.
         d.wake();
         if stop {

@@ -328,13 +328,12 @@ impl Daemon {
         let mut out = Vec::with_capacity(self.modems.len());
         for (k, m) in self.modems.iter().enumerate() {
             let id = m.id().to_string();
-            let (queue_depth, sent_today) =
-                self.store.call(move |db| db.counts(&id, day_start)).await?;
+            let counts = self.store.call(move |db| db.counts(&id, day_start)).await?;
             out.push(ModemReport {
                 id: m.id().to_string(),
                 status: m.status(),
-                queue_depth,
-                sent_today,
+                queue_depth: counts.queued,
+                sent_today: counts.sent_since,
                 store_error: self.store_fault(k),
             });
         }
@@ -489,7 +488,7 @@ impl Daemon {
         }
         let queued = self
             .store
-            .call(|db| db.counts("", 0).map(|(q, _)| q))
+            .call(|db| db.counts("", 0).map(|c| c.queued))
             .await
             .unwrap_or(0);
         format!(

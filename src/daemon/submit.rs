@@ -178,7 +178,8 @@ impl Daemon {
             .call(move |db| db.enqueue_many(&messages, now))
             .await?;
         let mut queued = Vec::with_capacity(ids.len());
-        for ((number, (id, new)), parts) in numbers.into_iter().zip(ids).zip(counts) {
+        for ((number, done), parts) in numbers.into_iter().zip(ids).zip(counts) {
+            let (id, new) = (done.id, done.new);
             info!(event = "queued", message_id = id, to = %phone::mask(&number), parts, uid = ?peer.uid, "message queued");
             queued.push(Queued {
                 id,

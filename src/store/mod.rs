@@ -24,7 +24,10 @@ use tokio::sync::{broadcast, oneshot};
 pub use db::{Db, Result, StoreError};
 pub use events::{EventRow, ReceivedSummary};
 pub use inbox::{Inbound, InboundPart, InboxRow};
-pub use outbox::{Due, MessageDetail, MessageRow, NewMessage, PartRow, Start};
+pub use outbox::{
+    Candidate, Due, DuePart, Enqueued, MessageDetail, MessageRow, NewMessage, PartRow, QueueCounts,
+    Start,
+};
 pub use reports::{ReportIn, ReportOutcome};
 pub use retention::Stats;
 pub use schema::SCHEMA_VERSION;

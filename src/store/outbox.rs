@@ -75,8 +75,8 @@ pub struct Due {
     pub modem: Option<String>,
     /// The message's state when it was read.
     pub state: String,
-    /// Parts still to send, in order: (part, tpdu_len, pdu).
-    pub parts: Vec<(i64, usize, String)>,
+    /// Parts still to send, in order.
+    pub parts: Vec<DuePart>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,6 +151,42 @@ pub(super) fn expire_one(tx: &Transaction<'_>, id: i64, now: i64) -> Result<()> 
     )
 }
 
+/// A due message as the dispatcher chooses among them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub id: i64,
+    pub recipient: String,
+    /// The modem that owns it (claimed it, or sent a part of it); `None`: any modem.
+    pub owner: Option<String>,
+}
+
+/// One part still to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuePart {
+    /// 1-based.
+    pub part: i64,
+    /// The TPDU's length, as `AT+CMGS` wants it.
+    pub tpdu_len: usize,
+    pub pdu: String,
+}
+
+/// A message `enqueue` recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Enqueued {
+    pub id: i64,
+    /// `false` when its idempotency key named a message queued before (whose id this is).
+    pub new: bool,
+}
+
+/// The queue, and one modem's recent sending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueCounts {
+    /// Messages queued or being sent (all modems).
+    pub queued: i64,
+    /// Parts the modem sent since the time asked about.
+    pub sent_since: i64,
+}
+
 /// What [`Db::start`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Start {
@@ -211,12 +247,12 @@ impl Db {
 
     /// Queues a message; with an idempotency key already used, returns the existing id and
     /// `false`.
-    pub fn enqueue(&mut self, m: &NewMessage, now: i64) -> Result<(i64, bool)> {
+    pub fn enqueue(&mut self, m: &NewMessage, now: i64) -> Result<Enqueued> {
         Ok(self.enqueue_many(std::slice::from_ref(m), now)?[0])
     }
 
     /// Queues several messages in one transaction (a batched `send`): all or none.
-    pub fn enqueue_many(&mut self, messages: &[NewMessage], now: i64) -> Result<Vec<(i64, bool)>> {
+    pub fn enqueue_many(&mut self, messages: &[NewMessage], now: i64) -> Result<Vec<Enqueued>> {
         let tx = self.conn.transaction()?;
         let mut out = Vec::with_capacity(messages.len());
         for m in messages {
@@ -226,18 +262,14 @@ impl Db {
         Ok(out)
     }
 
-    pub(super) fn enqueue_in(
-        tx: &Transaction<'_>,
-        m: &NewMessage,
-        now: i64,
-    ) -> Result<(i64, bool)> {
+    pub(super) fn enqueue_in(tx: &Transaction<'_>, m: &NewMessage, now: i64) -> Result<Enqueued> {
         if let Some(key) = &m.idempotency_key {
             let existing: Option<i64> = tx
                 .prepare_cached("SELECT id FROM outbox WHERE idempotency_key = ?1")?
                 .query_row([key], |r| r.get(0))
                 .optional()?;
             if let Some(id) = existing {
-                return Ok((id, false));
+                return Ok(Enqueued { id, new: false });
             }
         }
         tx.prepare_cached(
@@ -279,24 +311,20 @@ impl Db {
             None,
             &format!("{} part(s)", m.parts.len()),
         )?;
-        Ok((id, true))
+        Ok(Enqueued { id, new: true })
     }
 
     /// The most urgent message that may be worked on now: priority, then age.
     pub fn next_due(&mut self, now: i64) -> Result<Option<Due>> {
         match self.due_candidates(now, 1)?.first() {
-            Some(&(id, ..)) => self.due(id),
+            Some(c) => self.due(c.id),
             None => Ok(None),
         }
     }
 
     /// Due messages in dispatch order, with the modem that owns each (claimed it, or sent a
     /// part of it); `None` while it may go to any modem.
-    pub fn due_candidates(
-        &self,
-        now: i64,
-        limit: i64,
-    ) -> Result<Vec<(i64, String, Option<String>)>> {
+    pub fn due_candidates(&self, now: i64, limit: i64) -> Result<Vec<Candidate>> {
         let mut st = self.conn.prepare_cached(
             "SELECT o.id, o.recipient, o.modem
              FROM outbox o
@@ -304,7 +332,11 @@ impl Db {
              ORDER BY o.priority DESC, o.created_at, o.id LIMIT ?2",
         )?;
         st.query_map(params![now, limit], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            Ok(Candidate {
+                id: r.get(0)?,
+                recipient: r.get(1)?,
+                owner: r.get(2)?,
+            })
         })?
         .collect::<SqlResult<_>>()
         .map_err(StoreError::from)
@@ -346,7 +378,11 @@ impl Db {
         )?;
         let parts = st
             .query_map([id], |r| {
-                Ok((r.get(0)?, r.get::<_, i64>(1)? as usize, r.get(2)?))
+                Ok(DuePart {
+                    part: r.get(0)?,
+                    tpdu_len: r.get::<_, i64>(1)? as usize,
+                    pdu: r.get(2)?,
+                })
             })?
             .collect::<SqlResult<_>>()?;
         Ok(Some(Due {
@@ -659,8 +695,8 @@ impl Db {
         let outcome = if due.not_after.is_some_and(|t| t <= now) && due.state == "queued" {
             expire_one(&tx, id, now)?;
             Start::Expired
-        } else if let Some(&(part, ..)) = due.parts.first() {
-            Self::sending_in(&tx, id, part, modem, now)?;
+        } else if let Some(first) = due.parts.first() {
+            Self::sending_in(&tx, id, first.part, modem, now)?;
             Start::Sending(due)
         } else {
             Start::NothingLeft
@@ -748,7 +784,7 @@ impl Db {
     }
 
     /// Queued (not yet finished) messages, and parts sent since `since` through `modem`.
-    pub fn counts(&self, modem: &str, since: i64) -> Result<(i64, i64)> {
+    pub fn counts(&self, modem: &str, since: i64) -> Result<QueueCounts> {
         let queued = row(
             &self.conn,
             "SELECT COUNT(*) FROM outbox WHERE state IN ('queued', 'sending')",
@@ -761,7 +797,10 @@ impl Db {
             params![modem, since],
             |r| r.get(0),
         )?;
-        Ok((queued, sent))
+        Ok(QueueCounts {
+            queued,
+            sent_since: sent,
+        })
     }
 
     /// The next free concatenation reference (8-bit), from the store so that it survives

@@ -27,28 +27,34 @@ fn msg(to: &str, parts: usize) -> NewMessage {
 #[test]
 fn priority_then_age_and_idempotency() {
     let mut db = Db::open_in_memory().unwrap();
-    let (a, _) = db.enqueue(&msg("+1", 1), 100).unwrap();
+    let a = db.enqueue(&msg("+1", 1), 100).unwrap().id;
     let mut urgent = msg("+2", 1);
     urgent.priority = 5;
-    let (b, _) = db.enqueue(&urgent, 200).unwrap();
+    let b = db.enqueue(&urgent, 200).unwrap().id;
     assert_eq!(db.next_due(300).unwrap().unwrap().id, b);
     db.mark_sending(b, 1, "m0", 300).unwrap();
     db.mark_sent(b, 1, 7, 301).unwrap();
     assert_eq!(db.next_due(302).unwrap().unwrap().id, a);
     let mut keyed = msg("+3", 1);
     keyed.idempotency_key = Some("order-4411".into());
-    let (c, new) = db.enqueue(&keyed, 400).unwrap();
-    assert!(new);
-    assert_eq!(db.enqueue(&keyed, 401).unwrap(), (c, false));
+    let first = db.enqueue(&keyed, 400).unwrap();
+    assert!(first.new);
+    assert_eq!(
+        db.enqueue(&keyed, 401).unwrap(),
+        Enqueued {
+            id: first.id,
+            new: false
+        }
+    );
 }
 
 #[test]
 fn multipart_is_sent_in_order_and_completes() {
     let mut db = Db::open_in_memory().unwrap();
-    let (id, _) = db.enqueue(&msg("+1", 3), 0).unwrap();
+    let id = db.enqueue(&msg("+1", 3), 0).unwrap().id;
     let due = db.next_due(0).unwrap().unwrap();
     assert_eq!(
-        due.parts.iter().map(|p| p.0).collect::<Vec<_>>(),
+        due.parts.iter().map(|p| p.part).collect::<Vec<_>>(),
         vec![1, 2, 3]
     );
     for part in 1..=3 {
@@ -80,10 +86,10 @@ fn multipart_is_sent_in_order_and_completes() {
 #[test]
 fn report_matching_respects_recipient_window_and_wrap() {
     let mut db = Db::open_in_memory().unwrap();
-    let (old, _) = db.enqueue(&msg("+1", 1), 0).unwrap();
+    let old = db.enqueue(&msg("+1", 1), 0).unwrap().id;
     db.mark_sending(old, 1, "m0", 0).unwrap();
     db.mark_sent(old, 1, 9, 0).unwrap();
-    let (new, _) = db.enqueue(&msg("+1", 1), 1000).unwrap();
+    let new = db.enqueue(&msg("+1", 1), 1000).unwrap().id;
     db.mark_sending(new, 1, "m0", 1000).unwrap();
     db.mark_sent(new, 1, 9, 1000).unwrap();
     // MR 9 to +1 twice: the newest wins.
@@ -113,7 +119,7 @@ fn report_matching_respects_recipient_window_and_wrap() {
 #[test]
 fn failures_retries_requeues_and_cancel() {
     let mut db = Db::open_in_memory().unwrap();
-    let (id, _) = db.enqueue(&msg("+1", 1), 0).unwrap();
+    let id = db.enqueue(&msg("+1", 1), 0).unwrap().id;
     db.mark_sending(id, 1, "m0", 0).unwrap();
     db.retry_later(id, 1, "+CMS ERROR 332 (network timeout)", 5000, 1)
         .unwrap();
@@ -138,10 +144,10 @@ fn failures_retries_requeues_and_cancel() {
     let kinds: Vec<&str> = history.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(kinds, vec!["queued", "retry", "requeued", "failed"]);
     // Cancel: only before anything reached the modem.
-    let (c, _) = db.enqueue(&msg("+2", 2), 0).unwrap();
+    let c = db.enqueue(&msg("+2", 2), 0).unwrap().id;
     assert!(db.cancel(c, 1).unwrap());
     assert!(db.next_due(2).unwrap().is_none());
-    let (d, _) = db.enqueue(&msg("+3", 2), 0).unwrap();
+    let d = db.enqueue(&msg("+3", 2), 0).unwrap().id;
     db.mark_sending(d, 1, "m0", 1).unwrap();
     assert!(!db.cancel(d, 2).unwrap());
 }
@@ -149,7 +155,7 @@ fn failures_retries_requeues_and_cancel() {
 #[test]
 fn unknown_outcome_after_a_crash_is_never_resent_automatically() {
     let mut db = Db::open_in_memory().unwrap();
-    let (id, _) = db.enqueue(&msg("+1", 2), 0).unwrap();
+    let id = db.enqueue(&msg("+1", 2), 0).unwrap().id;
     db.mark_sending(id, 1, "m0", 1).unwrap();
     db.mark_sent(id, 1, 3, 2).unwrap();
     db.mark_sending(id, 2, "m0", 3).unwrap();
@@ -174,7 +180,10 @@ fn unknown_outcome_after_a_crash_is_never_resent_automatically() {
     // Resending is a decision: only the unknown part goes again.
     assert!(db.retry_now(id, 20).unwrap());
     let due = db.next_due(20).unwrap().unwrap();
-    assert_eq!(due.parts.iter().map(|p| p.0).collect::<Vec<_>>(), vec![2]);
+    assert_eq!(
+        due.parts.iter().map(|p| p.part).collect::<Vec<_>>(),
+        vec![2]
+    );
 }
 
 #[test]
@@ -183,7 +192,7 @@ fn expiry_and_scheduling() {
     let mut later = msg("+1", 1);
     later.not_before = Some(1000);
     later.not_after = Some(2000);
-    let (id, _) = db.enqueue(&later, 0).unwrap();
+    let id = db.enqueue(&later, 0).unwrap().id;
     assert!(db.next_due(999).unwrap().is_none());
     assert_eq!(db.earliest_due().unwrap(), Some(1000));
     assert_eq!(db.expire(2001).unwrap(), vec![id]);
@@ -280,10 +289,10 @@ fn schema_survives_reopen_and_refuses_newer() {
 fn reports_settle_parts_whose_reference_was_lost() {
     let mut db = Db::open_in_memory().unwrap();
     // Accepted earlier with reference 40; then a part handed over whose answer was lost.
-    let (before, _) = db.enqueue(&msg("+1", 1), 0).unwrap();
+    let before = db.enqueue(&msg("+1", 1), 0).unwrap().id;
     db.mark_sending(before, 1, "m0", 0).unwrap();
     db.mark_sent(before, 1, 40, 10).unwrap();
-    let (lost, _) = db.enqueue(&msg("+1", 1), 20).unwrap();
+    let lost = db.enqueue(&msg("+1", 1), 20).unwrap().id;
     db.mark_sending(lost, 1, "m0", 30).unwrap();
     assert_eq!(db.reconcile_after_restart(100).unwrap(), vec![lost]);
     // Another modem's or another recipient's report does not settle it.
@@ -317,17 +326,17 @@ fn reports_settle_parts_whose_reference_was_lost() {
 #[test]
 fn among_several_lost_references_the_modems_next_one_decides() {
     let mut db = Db::open_in_memory().unwrap();
-    let (a, _) = db.enqueue(&msg("+1", 1), 0).unwrap();
+    let a = db.enqueue(&msg("+1", 1), 0).unwrap().id;
     db.mark_sending(a, 1, "m0", 0).unwrap();
     db.mark_sent(a, 1, 7, 10).unwrap();
-    let (b, _) = db.enqueue(&msg("+1", 1), 20).unwrap();
+    let b = db.enqueue(&msg("+1", 1), 20).unwrap().id;
     db.mark_sending(b, 1, "m0", 20).unwrap();
     db.mark_unknown(b, 1, "timeout after hand-over", 25)
         .unwrap();
-    let (c, _) = db.enqueue(&msg("+1", 1), 30).unwrap();
+    let c = db.enqueue(&msg("+1", 1), 30).unwrap().id;
     db.mark_sending(c, 1, "m0", 30).unwrap();
     db.mark_sent(c, 1, 9, 35).unwrap();
-    let (d, _) = db.enqueue(&msg("+1", 1), 40).unwrap();
+    let d = db.enqueue(&msg("+1", 1), 40).unwrap().id;
     db.mark_sending(d, 1, "m0", 40).unwrap();
     db.mark_unknown(d, 1, "unplugged after hand-over", 45)
         .unwrap();
@@ -343,10 +352,10 @@ fn among_several_lost_references_the_modems_next_one_decides() {
         .unwrap();
     assert_eq!((out.message_id, out.message_state.as_str()), (b, "failed"));
     // Two candidates and no reference that tells them apart: left unmatched.
-    let (e, _) = db.enqueue(&msg("+3", 1), 50).unwrap();
+    let e = db.enqueue(&msg("+3", 1), 50).unwrap().id;
     db.mark_sending(e, 1, "m0", 50).unwrap();
     db.mark_unknown(e, 1, "x", 51).unwrap();
-    let (f, _) = db.enqueue(&msg("+3", 1), 52).unwrap();
+    let f = db.enqueue(&msg("+3", 1), 52).unwrap().id;
     db.mark_sending(f, 1, "m0", 52).unwrap();
     db.mark_unknown(f, 1, "x", 53).unwrap();
     assert_eq!(
@@ -447,7 +456,7 @@ fn refused_pins_are_remembered_per_sim() {
 #[test]
 fn a_report_stored_before_its_answer_settles_the_part() {
     let mut db = Db::open_in_memory().unwrap();
-    let (id, _) = db.enqueue(&msg("+1", 1), 0).unwrap();
+    let id = db.enqueue(&msg("+1", 1), 0).unwrap().id;
     db.mark_sending(id, 1, "m0", 10).unwrap();
     assert_eq!(
         db.record_status_report(&report(33, "+1", 0, "EARLY"), 10_000, 20)
@@ -465,7 +474,7 @@ fn a_report_stored_before_its_answer_settles_the_part() {
         ("delivered", "delivered")
     );
     // Another recipient's or another reference's early report is not taken.
-    let (other, _) = db.enqueue(&msg("+2", 1), 30).unwrap();
+    let other = db.enqueue(&msg("+2", 1), 30).unwrap().id;
     db.mark_sending(other, 1, "m0", 31).unwrap();
     db.record_status_report(&report(40, "+2", 0, "OTHER"), 10_000, 32)
         .unwrap();
@@ -478,17 +487,17 @@ fn a_report_stored_before_its_answer_settles_the_part() {
 #[test]
 fn a_wrapped_reference_goes_to_the_lost_part_the_modem_gave_it_to() {
     let mut db = Db::open_in_memory().unwrap();
-    let (old, _) = db.enqueue(&msg("+1", 1), 0).unwrap();
+    let old = db.enqueue(&msg("+1", 1), 0).unwrap().id;
     db.mark_sending(old, 1, "m0", 0).unwrap();
     db.mark_sent(old, 1, 7, 1).unwrap();
     db.record_status_report(&report(7, "+1", 0, "OLD"), 10_000, 2)
         .unwrap()
         .unwrap();
     // 255 sends later the modem is at 6 again; the next part's answer is lost (it had 7).
-    let (before, _) = db.enqueue(&msg("+1", 1), 100).unwrap();
+    let before = db.enqueue(&msg("+1", 1), 100).unwrap().id;
     db.mark_sending(before, 1, "m0", 100).unwrap();
     db.mark_sent(before, 1, 6, 101).unwrap();
-    let (lost, _) = db.enqueue(&msg("+1", 1), 102).unwrap();
+    let lost = db.enqueue(&msg("+1", 1), 102).unwrap().id;
     db.mark_sending(lost, 1, "m0", 102).unwrap();
     db.mark_unknown(lost, 1, "timeout after hand-over", 103)
         .unwrap();
@@ -499,10 +508,10 @@ fn a_wrapped_reference_goes_to_the_lost_part_the_modem_gave_it_to() {
     assert_eq!(out.message_id, lost);
     // A report for a part that was accepted is not taken by a lost part the modem would
     // have numbered differently.
-    let (sent, _) = db.enqueue(&msg("+1", 1), 200).unwrap();
+    let sent = db.enqueue(&msg("+1", 1), 200).unwrap().id;
     db.mark_sending(sent, 1, "m0", 200).unwrap();
     db.mark_sent(sent, 1, 8, 201).unwrap();
-    let (lost2, _) = db.enqueue(&msg("+1", 1), 202).unwrap();
+    let lost2 = db.enqueue(&msg("+1", 1), 202).unwrap().id;
     db.mark_sending(lost2, 1, "m0", 202).unwrap();
     db.mark_unknown(lost2, 1, "unplugged", 203).unwrap();
     let out = db
@@ -521,7 +530,7 @@ fn the_daemons_paths_never_scan_a_growing_table() {
     let mut db = Db::open_in_memory().unwrap();
     // Some history, so the plans are those of a used database.
     for i in 0..50 {
-        let (id, _) = db.enqueue(&msg(&format!("+{i}"), 2), i).unwrap();
+        let id = db.enqueue(&msg(&format!("+{i}"), 2), i).unwrap().id;
         db.mark_sending(id, 1, "m0", i).unwrap();
         db.mark_sent(id, 1, (i % 256) as u8, i).unwrap();
     }
@@ -539,7 +548,7 @@ fn the_daemons_paths_never_scan_a_growing_table() {
         )
         .unwrap();
     // Dispatch.
-    let (id, _) = db.enqueue(&msg("+1", 2), 1000).unwrap();
+    let id = db.enqueue(&msg("+1", 2), 1000).unwrap().id;
     db.due_candidates(1001, 200).unwrap();
     db.earliest_due().unwrap();
     db.modem_load(0).unwrap();
@@ -555,7 +564,7 @@ fn the_daemons_paths_never_scan_a_growing_table() {
     db.mark_sending(id, 2, "m0", 1008).unwrap();
     db.mark_unknown(id, 2, "timeout after hand-over", 1009)
         .unwrap();
-    let (other, _) = db.enqueue(&msg("+2", 1), 1010).unwrap();
+    let other = db.enqueue(&msg("+2", 1), 1010).unwrap().id;
     db.fail(other, "unassigned number", 1011).unwrap();
     db.expire(1012).unwrap();
     db.reconcile_after_restart(1013).unwrap();
@@ -642,12 +651,12 @@ fn retention_erases_then_deletes_in_batches_and_spares_live_messages() {
     let mut db = Db::open_in_memory().unwrap();
     let mut old = Vec::new();
     for i in 0..5 {
-        let (id, _) = db.enqueue(&msg("+1", 1), i).unwrap();
+        let id = db.enqueue(&msg("+1", 1), i).unwrap().id;
         db.mark_sending(id, 1, "m0", i).unwrap();
         db.mark_unknown(id, 1, "lost", 10 + i).unwrap();
         old.push(id);
     }
-    let (queued, _) = db.enqueue(&msg("+2", 1), 0).unwrap();
+    let queued = db.enqueue(&msg("+2", 1), 0).unwrap().id;
     db.store_inbound(&part("P1", "+5", None, "old reply"), 5)
         .unwrap();
     // Texts older than 100, two at a time.
@@ -744,7 +753,7 @@ fn every_state_change_the_store_makes_is_legal() {
         .unwrap();
     let rep = |mr: u8, status: u8, pdu: &str| report(mr, "+1", status, pdu);
     // Sent in two parts, one retried and requeued on the way, then delivered.
-    let (a, _) = db.enqueue(&msg("+1", 2), 10).unwrap();
+    let a = db.enqueue(&msg("+1", 2), 10).unwrap().id;
     assert!(matches!(db.start(a, "m0", 11).unwrap(), Start::Sending(_)));
     db.mark_sent(a, 1, 1, 12).unwrap();
     db.mark_sending(a, 2, "m0", 13).unwrap();
@@ -760,7 +769,7 @@ fn every_state_change_the_store_makes_is_legal() {
     db.record_status_report(&rep(2, 0, "R3"), 10_000, 21)
         .unwrap();
     // Unknown, settled by a report; unknown again, resent on purpose; failed for good.
-    let (b, _) = db.enqueue(&msg("+1", 1), 30).unwrap();
+    let b = db.enqueue(&msg("+1", 1), 30).unwrap().id;
     assert!(matches!(db.start(b, "m0", 31).unwrap(), Start::Sending(_)));
     db.mark_unknown(b, 1, "timeout after hand-over", 32)
         .unwrap();
@@ -772,16 +781,16 @@ fn every_state_change_the_store_makes_is_legal() {
     // Expired before it went; expired at the moment it was started; cancelled; a crash.
     let mut late = msg("+1", 1);
     late.not_after = Some(45);
-    let (c, _) = db.enqueue(&late, 40).unwrap();
+    let c = db.enqueue(&late, 40).unwrap().id;
     db.expire(50).unwrap();
     assert!(db.retry_now(c, 51).unwrap());
     let mut later = msg("+1", 1);
     later.not_after = Some(55);
-    let (d, _) = db.enqueue(&later, 52).unwrap();
+    let d = db.enqueue(&later, 52).unwrap().id;
     assert_eq!(db.start(d, "m0", 56).unwrap(), Start::Expired);
-    let (e, _) = db.enqueue(&msg("+1", 1), 60).unwrap();
+    let e = db.enqueue(&msg("+1", 1), 60).unwrap().id;
     assert!(db.cancel(e, 61).unwrap());
-    let (f, _) = db.enqueue(&msg("+1", 1), 70).unwrap();
+    let f = db.enqueue(&msg("+1", 1), 70).unwrap().id;
     assert!(matches!(db.start(f, "m0", 71).unwrap(), Start::Sending(_)));
     assert_eq!(
         db.reconcile_after_restart(72).unwrap(),
