@@ -117,8 +117,7 @@ pub fn main() -> ExitCode {
     let args = Args::parse();
     let sink = logging::init(args.log_level.as_deref().unwrap_or("info"));
     tracing::debug!(sink, "logging");
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
