@@ -64,15 +64,18 @@ fn one_message_through_the_store(bencher: Bencher, older_messages: u64) {
         now += 1;
         let id = db.enqueue(&message, now).expect("enqueue").id;
         divan::black_box(db.take_new_events().expect("events"));
+        db.relax();
         let due = db.due_candidates(now, 200).expect("due");
         assert!(due.iter().any(|d| d.id == id));
         divan::black_box(db.modem_load(day_start).expect("load"));
         let started = db.start(id, "m0", now).expect("start");
         assert!(matches!(started, Start::Sending(_)), "{started:?}");
         divan::black_box(db.take_new_events().expect("events"));
+        db.relax();
         let mr = (id % 256) as u8;
         db.mark_sent(id, 1, mr, now).expect("sent");
         divan::black_box(db.take_new_events().expect("events"));
+        db.relax();
         let report = ReportIn {
             modem: "m0".into(),
             mr,
@@ -85,5 +88,6 @@ fn one_message_through_the_store(bencher: Bencher, older_messages: u64) {
             .expect("report");
         assert!(settled.is_some());
         divan::black_box(db.take_new_events().expect("events"));
+        db.relax();
     });
 }

@@ -37,6 +37,9 @@ pub enum StoreError {
     NewerSchema { found: i64, supported: i64 },
     /// A migration would have left the database inconsistent, so it was not committed.
     Migration(String),
+    /// The change was made, but the transaction it shared with others did not commit (the
+    /// reason in words): it is not in the database.
+    Commit(String),
 }
 
 impl std::fmt::Display for StoreError {
@@ -48,6 +51,7 @@ impl std::fmt::Display for StoreError {
                 "database schema {found} is newer than this smsqd ({supported}); upgrade smsqd"
             ),
             Self::Migration(why) => write!(f, "cannot migrate the database: {why}"),
+            Self::Commit(why) => write!(f, "not committed: {why}"),
         }
     }
 }
@@ -100,6 +104,8 @@ pub struct Db {
     pub(super) published: i64,
     /// `total_changes` when events were last looked for: unchanged, there is nothing new.
     pub(super) changes_seen: u64,
+    /// Whether commits are flushed to the disk now (`synchronous = FULL`).
+    flushing: bool,
 }
 
 impl Db {
@@ -107,6 +113,67 @@ impl Db {
     #[cfg(test)]
     pub(crate) fn connection(&mut self) -> &mut Connection {
         &mut self.conn
+    }
+
+    /// Makes the coming commit reach the disk before it returns. Called first by every
+    /// change that is followed by something that cannot be taken back: an answer to a
+    /// client (queued, cancelled, queued again), a PDU handed to the modem, a message
+    /// deleted from the SIM. Other changes commit without a flush (`synchronous = NORMAL`
+    /// in WAL mode): a power cut may undo them, and each falls back to a safe state (a part
+    /// left `sending` becomes `unknown` at the next start, never resent). Inside a shared
+    /// transaction the group commit already flushes.
+    pub(super) fn durable(&mut self) -> Result<()> {
+        if !self.flushing && self.conn.is_autocommit() {
+            self.conn.pragma_update(None, "synchronous", "FULL")?;
+            self.flushing = true;
+        }
+        Ok(())
+    }
+
+    /// Back to commits without a flush once a durable change committed (the store's thread
+    /// calls it after every call; code that drives a `Db` directly does the same).
+    pub fn relax(&mut self) {
+        if self.flushing && self.conn.is_autocommit() {
+            match self.conn.pragma_update(None, "synchronous", "NORMAL") {
+                Ok(()) => self.flushing = false,
+                // Flushing more than needed is safe: it stays FULL and tries again later.
+                Err(e) => {
+                    tracing::warn!(event = "store_error", error = %e, "cannot set synchronous back to NORMAL")
+                }
+            }
+        }
+    }
+
+    /// Starts a transaction that several calls share (see `Store::spawn`); each call's own
+    /// transaction becomes a savepoint inside it. Its commit is flushed to the disk: one
+    /// flush for all of them.
+    pub(super) fn begin_group(&mut self) -> Result<()> {
+        if !self.flushing {
+            self.conn.pragma_update(None, "synchronous", "FULL")?;
+            self.flushing = true;
+        }
+        Ok(self.conn.execute_batch("BEGIN")?)
+    }
+
+    /// Whether the shared transaction is still open (SQLite rolls it back by itself after
+    /// some errors).
+    pub(super) fn in_group(&self) -> bool {
+        !self.conn.is_autocommit()
+    }
+
+    /// Commits the shared transaction; on failure, rolls back what is left of it.
+    pub(super) fn commit_group(&mut self) -> Result<()> {
+        match self.conn.execute_batch("COMMIT") {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                if !self.conn.is_autocommit()
+                    && let Err(rollback) = self.conn.execute_batch("ROLLBACK")
+                {
+                    tracing::error!(event = "store_error", error = %rollback, "cannot roll back a failed group commit");
+                }
+                Err(e.into())
+            }
+        }
     }
 
     pub fn open(path: &Path) -> Result<Self> {
@@ -118,8 +185,10 @@ impl Db {
     }
 
     pub(super) fn setup(conn: Connection) -> Result<Self> {
-        // WAL keeps readers and the single writer apart and survives power loss with
-        // synchronous=NORMAL; a busy timeout covers a backup tool holding a read lock.
+        // WAL keeps readers and the single writer apart. synchronous=NORMAL never corrupts
+        // the file on power loss but may undo the last commits: changes that something
+        // irreversible follows flush first (`durable`). A busy timeout covers a backup tool
+        // holding a read lock.
         // A new file gives pages freed by retention back bit by bit (incremental_vacuum);
         // an existing one keeps its setting (changing it needs a full VACUUM).
         conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
@@ -133,6 +202,7 @@ impl Db {
             conn,
             published: 0,
             changes_seen: 0,
+            flushing: false,
         };
         // Migrations rebuild tables, which foreign keys would forbid; they check the keys
         // themselves before committing.
@@ -158,7 +228,8 @@ impl Db {
 
     /// Remembers that `sim` refused the PIN with `fingerprint`.
     pub fn record_pin_refusal(&mut self, sim: &str, fingerprint: &str, now: i64) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        self.durable()?;
+        let tx = self.conn.savepoint()?;
         exec(
             &tx,
             "INSERT OR IGNORE INTO pin_refusals (sim, fingerprint, refused_at) VALUES (?1, ?2, ?3)",

@@ -1,7 +1,7 @@
 //! The history: one event per state change, written in the change's own transaction, and
 //! read back for subscribers (right after each commit, by the store's thread) and resumers.
 
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, params};
 
 use super::db::*;
 
@@ -29,7 +29,7 @@ pub struct ReceivedSummary {
 }
 
 pub(super) fn event(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     at: i64,
     kind: &str,
     message_id: Option<i64>,
@@ -121,7 +121,7 @@ impl Db {
 
     /// Records something that is not about one message (a modem's state changing).
     pub fn note(&mut self, kind: &str, detail: &str, now: i64) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         event(&tx, now, kind, None, None, detail)?;
         Ok(tx.commit()?)
     }

@@ -2,7 +2,7 @@
 //! messages in the database (so nothing waits in memory across a restart), incomplete ones
 //! closed after a timeout, and undecodable PDUs quarantined with their hex.
 
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, params};
 
 use super::db::*;
 use super::events::*;
@@ -58,7 +58,7 @@ pub(super) struct GroupPart {
 /// The parts of a group not yet in a message, ordered by part number. With `only`, just
 /// that row (a message without concatenation is a group of its own).
 pub(super) fn group_parts(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     sender: &str,
     reference: Option<i64>,
     bits: Option<i64>,
@@ -91,7 +91,8 @@ pub(super) fn group_parts(
 impl Db {
     /// Stores a received part; completes the message when its last part arrives.
     pub fn store_inbound(&mut self, p: &InboundPart, now: i64) -> Result<Inbound> {
-        let tx = self.conn.transaction()?;
+        self.durable()?;
+        let tx = self.conn.savepoint()?;
         let (reference, bits, total, part) = match p.concat {
             Some((r, b, t, n)) => (
                 Some(i64::from(r)),
@@ -133,7 +134,7 @@ impl Db {
     }
 
     pub(super) fn create_inbox(
-        tx: &Transaction<'_>,
+        tx: &Connection,
         sender: &str,
         modem: &str,
         rows: &[GroupPart],
@@ -183,7 +184,7 @@ impl Db {
     /// Turns part groups whose first part is older than `max_age_ms` into incomplete inbox
     /// messages (clearly flagged), so nothing waits forever. Returns their ids.
     pub fn expire_incomplete(&mut self, now: i64, max_age_ms: i64) -> Result<Vec<i64>> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         type GroupKey = (String, String, Option<i64>, Option<i64>, i64);
         let groups: Vec<GroupKey> = {
             let mut st = tx.prepare_cached(
@@ -208,7 +209,8 @@ impl Db {
 
     /// Keeps an undecodable PDU with its error; `false` if it was already quarantined.
     pub fn quarantine(&mut self, modem: &str, pdu: &str, error: &str, now: i64) -> Result<bool> {
-        let tx = self.conn.transaction()?;
+        self.durable()?;
+        let tx = self.conn.savepoint()?;
         let n = exec(
             &tx,
             "INSERT OR IGNORE INTO quarantine (modem, pdu, error, received_at) VALUES (?1, ?2, ?3, ?4)",

@@ -33,7 +33,16 @@ pub use retention::Stats;
 pub use schema::SCHEMA_VERSION;
 pub use state::{MessageState, PartState};
 
-type Job = Box<dyn FnOnce(&mut Db) + Send>;
+/// One call's work on the database thread. It returns how to hand its result over, which
+/// happens only once the transaction it ran in has committed (see [`Store::spawn`]).
+type Job = Box<dyn FnOnce(&mut Db) -> Handover + Send>;
+
+/// Gives a job's result to its caller; `Some` when the commit it waited for failed, so the
+/// result must not be believed.
+type Handover = Box<dyn FnOnce(Option<&StoreError>) + Send>;
+
+/// Most calls committed together.
+const GROUP_MAX: usize = 64;
 
 /// Why the database could not be opened.
 #[derive(Debug)]
@@ -104,6 +113,14 @@ impl Store {
         Ok(Self::spawn(db))
     }
 
+    /// Runs `db` on a thread of its own. Calls that queue up while the thread is busy (most
+    /// often while it waits for the disk) run together in one transaction, each in a
+    /// savepoint of its own, and their callers hear back only after that transaction
+    /// committed: one WAL write and one flush serve several changes (group commit), and
+    /// nothing is acknowledged before its commit. A call that fails rolls back its own
+    /// savepoint only. If the commit fails, or SQLite rolled the whole transaction back on
+    /// an error (a full disk), every call in it is told it failed, and the calls not yet run
+    /// then run alone.
     pub fn spawn(mut db: Db) -> Self {
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         let (events, _) = broadcast::channel(EVENT_BACKLOG);
@@ -111,21 +128,22 @@ impl Store {
         std::thread::Builder::new()
             .name("smsq-store".into())
             .spawn(move || {
-                for job in rx {
-                    job(&mut db);
-                    // Right after the change, on this thread: subscribers see exactly what was
-                    // committed, in commit order, without reading it back later.
-                    match db.take_new_events() {
-                        Ok(new) => {
-                            for event in new {
-                                // Nobody listening is fine: the history keeps it.
-                                let _ = publish.send(Arc::new(event));
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!(event = "store_error", error = %e, "cannot read the new history; subscribers get it after the next change")
+                let mut waiting: std::collections::VecDeque<Job> = Default::default();
+                loop {
+                    if waiting.is_empty() {
+                        match rx.recv() {
+                            Ok(job) => waiting.push_back(job),
+                            Err(_) => return,
                         }
                     }
+                    while waiting.len() < GROUP_MAX {
+                        match rx.try_recv() {
+                            Ok(job) => waiting.push_back(job),
+                            Err(_) => break,
+                        }
+                    }
+                    run_group(&mut db, &mut waiting);
+                    publish_new_events(&mut db, &publish);
                 }
             })
             .expect("the store thread starts");
@@ -138,17 +156,81 @@ impl Store {
         self.events.subscribe()
     }
 
-    /// Runs `f` on the database thread and returns its result.
-    pub async fn call<R: Send + 'static>(
+    /// Runs `f` on the database thread and returns its result once what it changed is
+    /// committed.
+    pub async fn call<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Db) -> R + Send + 'static,
-    ) -> R {
+        f: impl FnOnce(&mut Db) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |db| {
-            let _ = tx.send(f(db));
+            let result = f(db);
+            Box::new(move |commit_failed: Option<&StoreError>| {
+                let result = match commit_failed {
+                    Some(e) => Err(StoreError::Commit(e.to_string())),
+                    None => result,
+                };
+                // A caller that stopped waiting needs no answer.
+                let _ = tx.send(result);
+            })
         });
         self.jobs.send(job).expect("the store thread is alive");
         rx.await.expect("the store thread answers")
+    }
+}
+
+/// Runs the jobs at the front of `waiting`: one alone, in its own transactions, or several in
+/// one shared transaction. Jobs left in `waiting` (the shared transaction was lost midway)
+/// run at the next turn.
+fn run_group(db: &mut Db, waiting: &mut std::collections::VecDeque<Job>) {
+    if waiting.len() == 1 || db.begin_group().is_err() {
+        if let Some(job) = waiting.pop_front() {
+            let handover = job(db);
+            db.relax();
+            handover(None);
+        }
+        return;
+    }
+    let mut handovers = Vec::with_capacity(waiting.len());
+    let mut lost = None;
+    while let Some(job) = waiting.pop_front() {
+        handovers.push(job(db));
+        if !db.in_group() {
+            // SQLite rolled the whole transaction back (a full disk, an I/O error): what
+            // ran in it is gone; the rest runs on its own.
+            lost = Some(StoreError::Commit(
+                "the transaction was rolled back by an error".into(),
+            ));
+            break;
+        }
+    }
+    let failed = match lost {
+        Some(e) => Some(e),
+        None => db.commit_group().err(),
+    };
+    db.relax();
+    if let Some(e) = &failed {
+        tracing::warn!(event = "store_error", error = %e, calls = handovers.len(), "a shared commit failed; every change in it is reported failed");
+    }
+    for handover in handovers {
+        handover(failed.as_ref());
+    }
+}
+
+/// Hands every event committed since the last call to subscribers, on the store's thread,
+/// right after the commit: they see exactly what was committed, in commit order, without
+/// reading it back later.
+fn publish_new_events(db: &mut Db, publish: &broadcast::Sender<Arc<EventRow>>) {
+    match db.take_new_events() {
+        Ok(new) => {
+            for event in new {
+                // Nobody listening is fine: the history keeps it.
+                let _ = publish.send(Arc::new(event));
+            }
+        }
+        Err(e) => {
+            tracing::warn!(event = "store_error", error = %e, "cannot read the new history; subscribers get it after the next change")
+        }
     }
 }
 

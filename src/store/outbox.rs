@@ -14,7 +14,7 @@
 //! next); see `reports::match_unknown_part`.
 //! `smsq retry ID` (or the `retry` request) puts it back in the queue on purpose.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::db::*;
 use super::events::*;
@@ -118,7 +118,7 @@ pub struct MessageDetail {
 /// Lets go of the claim on message `id` when none of its parts has left the queue, so that
 /// another modem may send it; a started message stays with its modem (one sender for all
 /// the parts of a concatenated message).
-pub(super) fn release_if_unstarted(tx: &Transaction<'_>, id: i64) -> Result<()> {
+pub(super) fn release_if_unstarted(tx: &Connection, id: i64) -> Result<()> {
     exec(
         tx,
         "UPDATE outbox SET modem = NULL WHERE id = ?1
@@ -130,7 +130,7 @@ pub(super) fn release_if_unstarted(tx: &Transaction<'_>, id: i64) -> Result<()> 
 }
 
 /// Message `id` was not sent before its `not_after` time: given up, with its history.
-pub(super) fn expire_one(tx: &Transaction<'_>, id: i64, now: i64) -> Result<()> {
+pub(super) fn expire_one(tx: &Connection, id: i64, now: i64) -> Result<()> {
     exec(
         tx,
         "UPDATE outbox SET state = 'expired', last_error = 'not sent before its not_after time', updated_at = ?2 WHERE id = ?1",
@@ -203,7 +203,7 @@ pub enum Start {
 impl Db {
     /// Applies the unknown-outcome rule to parts left `sending` by a previous run.
     pub fn reconcile_after_restart(&mut self, now: i64) -> Result<Vec<i64>> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         // Claims of the previous run that never reached a modem: any modem may take them.
         exec(
             &tx,
@@ -253,7 +253,8 @@ impl Db {
 
     /// Queues several messages in one transaction (a batched `send`): all or none.
     pub fn enqueue_many(&mut self, messages: &[NewMessage], now: i64) -> Result<Vec<Enqueued>> {
-        let tx = self.conn.transaction()?;
+        self.durable()?;
+        let tx = self.conn.savepoint()?;
         let mut out = Vec::with_capacity(messages.len());
         for m in messages {
             out.push(Self::enqueue_in(&tx, m, now)?);
@@ -262,7 +263,7 @@ impl Db {
         Ok(out)
     }
 
-    pub(super) fn enqueue_in(tx: &Transaction<'_>, m: &NewMessage, now: i64) -> Result<Enqueued> {
+    pub(super) fn enqueue_in(tx: &Connection, m: &NewMessage, now: i64) -> Result<Enqueued> {
         if let Some(key) = &m.idempotency_key {
             let existing: Option<i64> = tx
                 .prepare_cached("SELECT id FROM outbox WHERE idempotency_key = ?1")?
@@ -422,13 +423,14 @@ impl Db {
 
     /// Committed before the PDU goes to the modem (see the module docs).
     pub fn mark_sending(&mut self, id: i64, part: i64, modem: &str, now: i64) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        self.durable()?;
+        let tx = self.conn.savepoint()?;
         Self::sending_in(&tx, id, part, modem, now)?;
         Ok(tx.commit()?)
     }
 
     pub(super) fn sending_in(
-        tx: &Transaction<'_>,
+        tx: &Connection,
         id: i64,
         part: i64,
         modem: &str,
@@ -449,7 +451,7 @@ impl Db {
 
     /// The network accepted part `part` with reference `mr`. Returns the message's state.
     pub fn mark_sent(&mut self, id: i64, part: i64, mr: u8, now: i64) -> Result<String> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         exec(
             &tx,
             "UPDATE outbox_parts SET state = 'sent', mr = ?3, sent_at = ?4 WHERE message_id = ?1 AND part = ?2",
@@ -519,7 +521,7 @@ impl Db {
         next_at: i64,
         now: i64,
     ) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         exec(
             &tx,
             "UPDATE outbox_parts SET state = 'pending' WHERE message_id = ?1 AND part = ?2",
@@ -537,7 +539,7 @@ impl Db {
 
     /// The modem went away or was not ready: back to the queue, no attempt counted.
     pub fn requeue(&mut self, id: i64, part: i64, why: &str, now: i64) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         exec(
             &tx,
             "UPDATE outbox_parts SET state = 'pending', modem = NULL WHERE message_id = ?1 AND part = ?2 AND state = 'sending'",
@@ -555,7 +557,7 @@ impl Db {
 
     /// A permanent failure, or a message that cannot be sent at all.
     pub fn fail(&mut self, id: i64, reason: &str, now: i64) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         exec(
             &tx,
             "UPDATE outbox_parts SET state = 'failed' WHERE message_id = ?1 AND state IN ('pending', 'sending')",
@@ -572,7 +574,7 @@ impl Db {
 
     /// The part went to the modem but its fate is unknown (see the module docs).
     pub fn mark_unknown(&mut self, id: i64, part: i64, why: &str, now: i64) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         exec(
             &tx,
             "UPDATE outbox_parts SET state = 'unknown' WHERE message_id = ?1 AND part = ?2",
@@ -589,7 +591,8 @@ impl Db {
 
     /// Cancels a message nothing of which has reached the modem. `false` if too late.
     pub fn cancel(&mut self, id: i64, now: i64) -> Result<bool> {
-        let tx = self.conn.transaction()?;
+        self.durable()?;
+        let tx = self.conn.savepoint()?;
         let started: i64 = row(
             &tx,
             "SELECT COUNT(*) FROM outbox_parts WHERE message_id = ?1 AND state != 'pending'",
@@ -627,7 +630,8 @@ impl Db {
     /// Puts a failed or unknown message back in the queue on purpose: unsent parts and
     /// unknown parts go again; parts already accepted do not.
     pub fn retry_now(&mut self, id: i64, now: i64) -> Result<bool> {
-        let tx = self.conn.transaction()?;
+        self.durable()?;
+        let tx = self.conn.savepoint()?;
         let n = exec(
             &tx,
             // A message whose text retention erased has nothing left to send.
@@ -656,7 +660,7 @@ impl Db {
 
     /// Marks queued messages whose `not_after` passed as expired; returns their ids.
     pub fn expire(&mut self, now: i64) -> Result<Vec<i64>> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let ids: Vec<i64> = {
             let mut st = tx.prepare_cached(
                 // The first term picks the queue's own index (outbox_queue): the queue, not
@@ -678,7 +682,8 @@ impl Db {
     /// transaction, unless another modem has it (see [`Db::claim`]) or its `not_after` time
     /// passed (then it expires here, just before the modem would have had it).
     pub fn start(&mut self, id: i64, modem: &str, now: i64) -> Result<Start> {
-        let tx = self.conn.transaction()?;
+        self.durable()?;
+        let tx = self.conn.savepoint()?;
         let claimed = exec(
             &tx,
             "UPDATE outbox SET modem = ?2, updated_at = ?3

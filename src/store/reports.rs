@@ -2,7 +2,7 @@
 //! part whose reference was lost, by what the modem would have numbered it), and what they
 //! settle.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::db::*;
 use super::events::*;
@@ -33,7 +33,7 @@ pub(super) const EARLY_REPORT_MS: i64 = 10 * 60 * 1000;
 /// `status`): the part's state, its message's state, and the history. Returns the message's
 /// state.
 pub(super) fn apply_report(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     report_id: i64,
     message_id: i64,
     part: i64,
@@ -127,7 +127,7 @@ pub(super) fn apply_report(
 /// wrapped), so only a candidate handed over after it whose predicted reference is this one
 /// may take the report from it.
 pub(super) fn match_unknown_part(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     modem: &str,
     mr: u8,
     recipient: &str,
@@ -179,6 +179,7 @@ impl Db {
         window_ms: i64,
         now: i64,
     ) -> Result<Option<ReportOutcome>> {
+        self.durable()?;
         let (modem, mr, recipient, status, pdu) = (
             r.modem.as_str(),
             r.mr,
@@ -186,7 +187,7 @@ impl Db {
             r.status,
             r.pdu.as_str(),
         );
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let inserted = exec(
             &tx,
             "INSERT OR IGNORE INTO status_reports (modem, mr, recipient, status, pdu, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

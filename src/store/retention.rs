@@ -34,7 +34,7 @@ impl Db {
         // Every state but queued and sending (the term of the retention indexes: a list of
         // two, which SQLite tests without building a table for each row it updates).
         const FINISHED: &str = "state NOT IN ('queued', 'sending')";
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let mut changed = 0;
         if let Some(before) = bodies_before {
             let ids = format!(

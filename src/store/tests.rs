@@ -845,3 +845,102 @@ fn every_state_change_the_store_makes_is_legal() {
         );
     }
 }
+
+/// Every change followed by something that cannot be taken back (an answer to a client, a
+/// PDU handed to the modem, a message deleted from the SIM, a PIN not to be tried again)
+/// commits with a flush to the disk; the outcomes that fall back to a safe state on a power
+/// cut do not pay for one.
+#[test]
+fn irreversible_steps_are_flushed_to_the_disk_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = Db::open(&dir.path().join("smsq.db")).unwrap();
+    let level = |db: &mut Db| -> i64 {
+        db.connection()
+            .pragma_query_value(None, "synchronous", |r| r.get(0))
+            .unwrap()
+    };
+    const NORMAL: i64 = 1;
+    const FULL: i64 = 2;
+    assert_eq!(level(&mut db), NORMAL);
+    let check = |db: &mut Db, what: &str, expected: i64| {
+        assert_eq!(level(db), expected, "{what}");
+        db.relax();
+        assert_eq!(level(db), NORMAL, "relaxed after {what}");
+    };
+    let id = db.enqueue(&msg("+1", 2), 10).unwrap().id;
+    check(&mut db, "enqueue", FULL);
+    assert!(matches!(db.start(id, "m0", 11).unwrap(), Start::Sending(_)));
+    check(&mut db, "start", FULL);
+    db.mark_sent(id, 1, 1, 12).unwrap();
+    check(&mut db, "mark_sent", NORMAL);
+    db.mark_sending(id, 2, "m0", 13).unwrap();
+    check(&mut db, "mark_sending", FULL);
+    db.mark_unknown(id, 2, "timeout", 14).unwrap();
+    check(&mut db, "mark_unknown", NORMAL);
+    assert!(db.retry_now(id, 15).unwrap());
+    check(&mut db, "retry_now", FULL);
+    let other = db.enqueue(&msg("+2", 1), 16).unwrap().id;
+    db.relax();
+    assert!(db.cancel(other, 17).unwrap());
+    check(&mut db, "cancel", FULL);
+    db.store_inbound(&part("P1", "+5", None, "hi"), 18).unwrap();
+    check(&mut db, "store_inbound", FULL);
+    db.record_status_report(&report(1, "+1", 0, "R1"), 10_000, 19)
+        .unwrap();
+    check(&mut db, "record_status_report", FULL);
+    db.quarantine("m0", "00FF", "truncated", 20).unwrap();
+    check(&mut db, "quarantine", FULL);
+    db.record_pin_refusal("8963", "fp", 21).unwrap();
+    check(&mut db, "record_pin_refusal", FULL);
+    db.expire(22).unwrap();
+    check(&mut db, "expire", NORMAL);
+}
+
+/// Calls that arrive together share one transaction; each still gets its own result, only
+/// after the commit, and the events of all of them reach a subscriber once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_that_arrive_together_commit_together_and_each_gets_its_own_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = super::Store::open(&dir.path().join("smsq.db")).unwrap();
+    let mut events = store.subscribe();
+    let calls: Vec<_> = (0..200)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let m = msg(&format!("+63917{i:07}"), 1);
+                store.call(move |db| db.enqueue(&m, 1000 + i)).await
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for call in calls {
+        ids.push(call.await.unwrap().unwrap().id);
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 200, "each call got its own message");
+    // One call in a group that fails does not take the others with it.
+    let failing = store.call(|db| {
+        db.connection()
+            .execute("UPDATE outbox SET state = 'lost'", [])
+            .map(|_| ())
+            .map_err(StoreError::from)
+    });
+    let fine = store.call(|db| db.enqueue(&msg("+1", 1), 5000));
+    let (failing, fine) = tokio::join!(failing, fine);
+    assert!(failing.is_err(), "the CHECK refuses an unknown state");
+    fine.unwrap();
+    let count = store
+        .call(|db| Ok(db.list_outbox(&[], None, 1000)?.len()))
+        .await
+        .unwrap();
+    assert_eq!(count, 201);
+    let mut seen = Vec::new();
+    while let Ok(Ok(event)) =
+        tokio::time::timeout(std::time::Duration::from_millis(500), events.recv()).await
+    {
+        seen.push(event.id);
+    }
+    assert_eq!(seen.len(), 201, "one queued event per message");
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "in commit order");
+}
