@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod common;
+#[path = "common/smsqd.rs"]
+mod smsqd;
 
 use std::path::{Path, PathBuf};
 
@@ -77,19 +79,7 @@ async fn get(sock: &Path, id: i64) -> MessageDetail {
 }
 
 async fn wait_state(sock: &Path, id: i64, states: &[S]) -> MessageDetail {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let m = get(sock, id).await;
-        if states.contains(&m.state) {
-            return m;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "message {id} stuck in {}",
-            m.state
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    smsqd::wait_state(&mut client(sock).await, id, states).await
 }
 
 fn kinds(m: &MessageDetail) -> Vec<&str> {
