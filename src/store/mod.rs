@@ -2,6 +2,13 @@
 //! database (schema, migrations, one transaction per state change); [`Store`] runs it on its
 //! own thread behind an async handle, so the daemon's tasks never block on disk.
 //!
+//! Three promises hold for every caller: a call's result arrives only after what it changed
+//! is committed; a change that something irreversible follows (an answer to a client, a PDU
+//! handed to the modem, a message deleted from the SIM) is flushed to the disk before the
+//! result arrives (`Db::durable`); and subscribers get each committed event once, in commit
+//! order, from the store's thread. Calls that queue up meanwhile share one transaction and
+//! one flush ([`Store::spawn`]).
+//!
 //! Default location: `$STATE_DIRECTORY` (systemd), else `$XDG_STATE_HOME/smsq`, else
 //! `~/.local/state/smsq`; the file is `smsq.db`.
 
