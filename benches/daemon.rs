@@ -19,20 +19,7 @@ use smsq::api::{ModemList, Modems, Pushed, SendRequest, ServerLine, Subscribe};
 
 #[path = "../tests/common/smsqd.rs"]
 mod smsqd;
-use smsqd::{ExternalModem, Smsqd};
-
-/// smsqd's CPU time so far (user + system, all threads).
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("smsqd runs");
-    // The command name is in parentheses and may hold spaces: count fields after it.
-    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    // SAFETY: sysconf has no preconditions.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-    Duration::from_nanos(ticks * 1_000_000_000 / per_second)
-}
+use smsqd::{ExternalModem, Smsqd, cpu_time};
 
 struct Rig {
     modem: ExternalModem,

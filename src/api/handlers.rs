@@ -28,19 +28,24 @@ pub fn api_error(e: daemon::Error) -> ApiError {
 }
 
 /// A time as the client wrote it, read in the shop's time zone.
-fn time(d: &Daemon, text: Option<&str>, what: &str) -> Result<Option<i64>, ApiError> {
+fn time(
+    zone: &jiff::tz::TimeZone,
+    text: Option<&str>,
+    what: &str,
+) -> Result<Option<i64>, ApiError> {
     text.map(|t| {
-        crate::time::parse_time(t, &d.settings().time_zone)
+        crate::time::parse_time(t, zone)
             .map_err(|e| ApiError::new(ErrorCode::InvalidTime, format!("{what}: {e}")))
     })
     .transpose()
 }
 
 pub async fn send(d: &Daemon, req: SendRequest, peer: Peer) -> Result<Queued, ApiError> {
+    let zone = d.settings().time_zone;
     let submission = Submission {
         recipients: req.to.list(),
-        not_before: time(d, req.not_before.as_deref(), "not_before")?,
-        not_after: time(d, req.not_after.as_deref(), "not_after")?,
+        not_before: time(&zone, req.not_before.as_deref(), "not_before")?,
+        not_after: time(&zone, req.not_after.as_deref(), "not_after")?,
         text: req.text,
         encoding: req.encoding.unwrap_or_else(|| "auto".into()),
         priority: req.priority.unwrap_or(0),

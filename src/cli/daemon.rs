@@ -320,7 +320,7 @@ pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), Comm
                     println!(
                         "{:<8} {:<13} {:<16} {:>7} {:<22} {:>6} {:>5}",
                         for_terminal(&m.id),
-                        m.state,
+                        for_terminal(&m.state),
                         opt(m.operator.as_deref()),
                         m.signal_dbm.map_or("-".into(), |d| format!("{d} dBm")),
                         opt(m.registration.as_deref()),
@@ -371,7 +371,7 @@ async fn list(
             for m in &messages {
                 let mut text = match (&m.text, &m.data_hex) {
                     (Some(t), _) => for_terminal(t).into_owned(),
-                    (None, Some(hex)) => format!("[data: {hex}]"),
+                    (None, Some(hex)) => format!("[data: {}]", for_terminal(hex)),
                     (None, None) => String::new(),
                 };
                 if !m.complete {

@@ -29,7 +29,7 @@ use crate::at::codes::ErrorClass;
 use crate::at::parse::Final;
 use crate::modem::{ModemError, ModemHandle, ModemState};
 use crate::phone;
-use crate::store::Start;
+use crate::store::{Start, StoreError};
 use crate::time::now_ms;
 
 /// Delay before attempt `attempts + 1`: base × 2^attempts, capped at an hour, ±20 % jitter so
@@ -48,19 +48,16 @@ fn random_seed() -> u64 {
 }
 
 /// What routing sees of every modem now.
-async fn views(d: &Daemon) -> Vec<ModemView> {
+async fn views(d: &Daemon) -> Result<Vec<ModemView>, StoreError> {
     let rules = d.rules();
     // Today's load matters only to a capped SIM: without caps it is not read at all.
     let load = if rules.iter().any(|r| r.daily_cap.is_some()) {
         let day_start = now_ms() - now_ms().rem_euclid(86_400_000);
-        d.store
-            .call(move |db| db.modem_load(day_start))
-            .await
-            .unwrap_or_default()
+        d.store.call(move |db| db.modem_load(day_start)).await?
     } else {
         Default::default()
     };
-    d.modems
+    Ok(d.modems
         .iter()
         .zip(rules)
         .map(|(m, rules)| {
@@ -73,7 +70,49 @@ async fn views(d: &Daemon) -> Vec<ModemView> {
                 daily_cap: rules.daily_cap,
             }
         })
-        .collect()
+        .collect())
+}
+
+/// What the dispatcher of modem `k` found: the message it may take, if any; otherwise how
+/// long nothing can change without a wake-up.
+enum Choice {
+    Take(i64),
+    Wait(Duration),
+}
+
+/// Reads the queue for modem `k`. The head of the queue is nearly always this modem's to
+/// take: a few rows first, a longer look only when routing passes over all of them.
+async fn choose(d: &Daemon, k: usize, now: i64) -> Result<Choice, StoreError> {
+    let views = views(d).await?;
+    if !views[k].usable() {
+        // Absent, unregistered or capped: only a change of state can help, and it wakes
+        // every dispatcher.
+        return Ok(Choice::Wait(Duration::from_secs(60)));
+    }
+    for limit in [CANDIDATES_FIRST, CANDIDATES_MORE] {
+        let candidates = d
+            .store
+            .call(move |db| db.due_candidates(now, limit))
+            .await?;
+        let picked = candidates
+            .iter()
+            .find(|c| routing::may_send(k, &c.recipient, c.owner.as_deref(), &views));
+        if let Some(c) = picked {
+            return Ok(Choice::Take(c.id));
+        }
+        if candidates.is_empty() {
+            // Nothing due yet: sleep until the earliest retry or scheduled time.
+            let next = d.store.call(|db| db.earliest_due()).await?;
+            return Ok(Choice::Wait(next.map_or(Duration::from_secs(60), |t| {
+                Duration::from_millis((t - now_ms()).clamp(50, 60_000) as u64)
+            })));
+        }
+        if (candidates.len() as i64) < limit {
+            break;
+        }
+    }
+    // Due work routed elsewhere: wait to be woken, never spin.
+    Ok(Choice::Wait(Duration::from_secs(60)))
 }
 
 /// Due messages a dispatcher looks at first, and when routing passed over all of those.
@@ -85,6 +124,8 @@ pub async fn run(d: Arc<Daemon>, k: usize) {
     let modem = d.modems[k].clone();
     let mut last_send: Option<Instant> = None;
     let mut store_pause = STORE_PAUSE_FIRST;
+    // Set while the store fault shown for this modem came from reading the queue.
+    let mut read_failed = false;
     loop {
         if d.is_stopping() {
             return;
@@ -98,46 +139,27 @@ pub async fn run(d: Arc<Daemon>, k: usize) {
             }
         }
         let now = now_ms();
-        let views = views(&d).await;
-        let usable = views[k].usable();
-        // The head of the queue is nearly always this modem's to take: a few rows first, a
-        // longer look only when routing passes over all of them.
-        let mut candidates = Vec::new();
-        let mut picked = None;
-        if usable {
-            for limit in [CANDIDATES_FIRST, CANDIDATES_MORE] {
-                candidates = d
-                    .store
-                    .call(move |db| db.due_candidates(now, limit))
-                    .await
-                    .unwrap_or_default();
-                picked = candidates
-                    .iter()
-                    .find(|c| routing::may_send(k, &c.recipient, c.owner.as_deref(), &views))
-                    .map(|c| c.id);
-                if picked.is_some() || (candidates.len() as i64) < limit {
-                    break;
-                }
-            }
+        let choice = choose(&d, k, now).await;
+        if choice.is_ok() && read_failed {
+            // The queue can be read again: the fault its reading showed is over.
+            read_failed = false;
+            d.set_store_fault(k, None);
+            store_pause = STORE_PAUSE_FIRST;
         }
-        let Some(id) = picked else {
-            // Nothing for this modem now. If work is due but this modem cannot take it (absent,
-            // capped, routed elsewhere), only a change can help: wait to be woken (modem state
-            // changes and new work wake every dispatcher), never spin. If nothing is due yet,
-            // sleep until the earliest retry or scheduled time.
-            let wait = if usable && candidates.is_empty() {
-                let next = d.store.call(|db| db.earliest_due()).await.ok().flatten();
-                next.map_or(Duration::from_secs(60), |t| {
-                    Duration::from_millis((t - now_ms()).clamp(50, 60_000) as u64)
-                })
-            } else {
-                Duration::from_secs(60)
-            };
-            tokio::select! {
-                _ = d.work.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
+        let id = match choice {
+            Ok(Choice::Take(id)) => id,
+            Ok(Choice::Wait(wait)) => {
+                tokio::select! {
+                    _ = d.work.notified() => {}
+                    _ = tokio::time::sleep(wait) => {}
+                }
+                continue;
             }
-            continue;
+            Err(e) => {
+                read_failed = true;
+                wait_for_store(&d, k, &e, &mut store_pause).await;
+                continue;
+            }
         };
         // Claimed, checked for expiry and its first part committed `sending` in one step.
         let modem_id = modem.id().to_string();
@@ -294,10 +316,11 @@ async fn record(
 const STORE_PAUSE_FIRST: Duration = Duration::from_millis(100);
 const STORE_PAUSE_LONGEST: Duration = Duration::from_secs(5);
 
-/// A store write failed before anything reached the modem (a claim, `sending`): the fault is
-/// shown for this modem and the dispatcher waits, doubling the pause, so a full disk or a
-/// broken database costs no CPU; the next write that commits clears it.
-async fn wait_for_store(d: &Daemon, k: usize, e: &crate::store::StoreError, pause: &mut Duration) {
+/// The store failed before anything reached the modem (reading the queue, a claim,
+/// `sending`): the fault is shown for this modem and the dispatcher waits, doubling the
+/// pause, so a full disk or a broken database costs no CPU; the next call that succeeds
+/// clears it.
+async fn wait_for_store(d: &Daemon, k: usize, e: &StoreError, pause: &mut Duration) {
     d.set_store_fault(k, Some(e.to_string()));
     tokio::time::sleep(*pause).await;
     *pause = (*pause * 2).min(STORE_PAUSE_LONGEST);

@@ -356,7 +356,9 @@ pub fn spawn_tasks(d: &Arc<Daemon>, listener: tokio::net::UnixListener) -> Tasks
         .collect();
     let dispatcher = tokio::spawn(async move {
         for task in dispatchers {
-            let _ = task.await;
+            if let Err(e) = task.await {
+                error!(event = "dispatcher_failed", error = %e, "a dispatcher ended abnormally; its modem sends nothing until smsqd restarts");
+            }
         }
     });
     for modem in &d.modems {

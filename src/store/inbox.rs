@@ -244,7 +244,8 @@ impl Db {
         .map_err(StoreError::from)
     }
 
-    pub fn inbox_message(&self, id: i64) -> Result<Option<InboxRow>> {
+    #[cfg(test)]
+    pub(crate) fn inbox_message(&self, id: i64) -> Result<Option<InboxRow>> {
         Ok(self
             .list_inbox(Some(id + 1), 1)?
             .into_iter()

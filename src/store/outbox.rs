@@ -315,8 +315,10 @@ impl Db {
         Ok(Enqueued { id, new: true })
     }
 
-    /// The most urgent message that may be worked on now: priority, then age.
-    pub fn next_due(&mut self, now: i64) -> Result<Option<Due>> {
+    /// The most urgent message that may be worked on now: priority, then age (for tests of
+    /// the queue's order; the dispatcher chooses among `due_candidates`).
+    #[cfg(test)]
+    pub(crate) fn next_due(&mut self, now: i64) -> Result<Option<Due>> {
         match self.due_candidates(now, 1)?.first() {
             Some(c) => self.due(c.id),
             None => Ok(None),
@@ -341,21 +343,6 @@ impl Db {
         })?
         .collect::<SqlResult<_>>()
         .map_err(StoreError::from)
-    }
-
-    /// Takes message `id` for `modem` unless another modem has it. `true` if taken. The claim
-    /// is exclusive from this commit on: `outbox.modem` names the owner, and only the owner
-    /// claims it again. It is let go (back to NULL) when the message returns to the queue
-    /// before any part went out (`release_if_unstarted`), and at start-up.
-    pub fn claim(&mut self, id: i64, modem: &str, now: i64) -> Result<bool> {
-        let n = exec(
-            &self.conn,
-            "UPDATE outbox SET modem = ?2, updated_at = ?3
-             WHERE id = ?1 AND state IN ('queued', 'sending') AND next_attempt_at <= ?3
-               AND (modem IS NULL OR modem = ?2)",
-            params![id, modem, now],
-        )?;
-        Ok(n == 1)
     }
 
     /// The unsent parts of message `id`, for the modem that claimed it.
@@ -679,8 +666,11 @@ impl Db {
     }
 
     /// Takes message `id` for `modem` and commits its first unsent part `sending`, in one
-    /// transaction, unless another modem has it (see [`Db::claim`]) or its `not_after` time
-    /// passed (then it expires here, just before the modem would have had it).
+    /// transaction, unless another modem has it or its `not_after` time passed (then it
+    /// expires here, just before the modem would have had it). The claim is exclusive from
+    /// this commit on: `outbox.modem` names the owner, and only the owner takes it again.
+    /// It is let go (back to NULL) when the message returns to the queue before any part
+    /// went out (`release_if_unstarted`), and at start-up.
     pub fn start(&mut self, id: i64, modem: &str, now: i64) -> Result<Start> {
         self.durable()?;
         let tx = self.conn.savepoint()?;

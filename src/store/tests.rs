@@ -552,7 +552,10 @@ fn the_daemons_paths_never_scan_a_growing_table() {
     db.due_candidates(1001, 200).unwrap();
     db.earliest_due().unwrap();
     db.modem_load(0).unwrap();
-    assert!(db.claim(id, "m0", 1001).unwrap());
+    assert!(matches!(
+        db.start(id, "m0", 1001).unwrap(),
+        Start::Sending(_)
+    ));
     db.due(id).unwrap();
     db.mark_sending(id, 1, "m0", 1002).unwrap();
     db.mark_sent(id, 1, 9, 1003).unwrap();
