@@ -239,6 +239,22 @@ pub fn normalize(input: &str, default: Option<&Country>) -> Result<String, Numbe
     Ok(number.format().mode(phonenumber::Mode::E164).to_string())
 }
 
+/// The country (ISO code) of an E.164 number, for its time zone and quiet hours: by calling
+/// code for the countries in [`COUNTRIES`] (no parsing on the hot path), else from the
+/// numbering plans. `None` for short codes and numbers no plan places (`+1` is shared by the
+/// US and Canada: the numbering plans tell them apart).
+pub fn country_of(number: &str) -> Option<String> {
+    let digits = number.strip_prefix('+')?;
+    let mut by_code = COUNTRIES
+        .iter()
+        .filter(|c| c.calling_code != "1" && digits.starts_with(c.calling_code));
+    if let Some(c) = by_code.next() {
+        return Some(c.iso.to_string());
+    }
+    let parsed = phonenumber::parse(None, number).ok()?;
+    parsed.country().id().map(|id| id.as_ref().to_string())
+}
+
 static SHOW_NUMBERS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Shows numbers in full in logs (the `log_sensitive` debugging switch); off by default.
@@ -365,5 +381,20 @@ mod tests {
         assert_eq!(mask("+639171234567"), "+*********567");
         assert_eq!(mask("2910"), "****");
         assert_eq!(mask("09171234567"), "********567");
+    }
+}
+
+#[cfg(test)]
+mod country_tests {
+    use super::*;
+
+    #[test]
+    fn numbers_tell_their_country() {
+        assert_eq!(country_of("+639171234567").as_deref(), Some("PH"));
+        assert_eq!(country_of("+48601234567").as_deref(), Some("PL"));
+        assert_eq!(country_of("+14155552671").as_deref(), Some("US"));
+        assert_eq!(country_of("+16135550123").as_deref(), Some("CA"));
+        assert_eq!(country_of("+8613812345678").as_deref(), Some("CN"));
+        assert_eq!(country_of("2910"), None);
     }
 }

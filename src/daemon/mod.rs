@@ -5,6 +5,7 @@
 //! event to subscribers right after the commit, so they see exactly what was committed, in
 //! order.
 
+pub mod care;
 pub mod dispatch;
 mod error;
 pub mod receive;
