@@ -5,11 +5,25 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Now, in Unix milliseconds (the store's unit of time).
+/// Now, in Unix milliseconds (the store's unit of time): the system clock, moved by the
+/// offset a test set ([`set_test_offset`]; zero otherwise).
 pub fn now_ms() -> i64 {
-    SystemTime::now()
+    let system = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+        .map_or(0, |d| d.as_millis() as i64);
+    system + TEST_OFFSET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+static TEST_OFFSET: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// Moves this process's clock so that [`now_ms`] reads `now` (Unix ms) from here on. Only
+/// `smsqd --test-clock` lets a client do this: tests of quiet hours and caps set the time of
+/// day instead of waiting for it.
+pub fn set_test_offset(now: i64) {
+    let system = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    TEST_OFFSET.store(now - system, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Unix milliseconds to RFC 3339 in UTC.

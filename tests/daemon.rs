@@ -382,7 +382,12 @@ async fn a_send_to_five_thousand_numbers_completes() {
         args.push(n.clone());
     }
     args.push("Weekend promo: 20% off".into());
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+    // More than 50 recipients needs the sender's explicit confirmation (CC-2.5).
+    let out = d.smsq(&args);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--confirm-bulk"));
+    args.insert(1, "--confirm-bulk");
     let started = Instant::now();
     let out = d.smsq(&args);
     assert!(
@@ -402,15 +407,14 @@ async fn a_send_to_five_thousand_numbers_completes() {
     );
 
     let mut c = d.client().await;
-    let r = tokio::time::timeout(
-        Duration::from_secs(10),
-        c.call(send(
-            &numbers.iter().map(String::as_str).collect::<Vec<_>>(),
-            "one request over 64 KiB",
-        )),
-    )
-    .await
-    .expect("an answer, not a wait without end");
+    let mut over = send(
+        &numbers.iter().map(String::as_str).collect::<Vec<_>>(),
+        "one request over 64 KiB",
+    );
+    over.confirm_bulk = true;
+    let r = tokio::time::timeout(Duration::from_secs(10), c.call(over))
+        .await
+        .expect("an answer, not a wait without end");
     match r {
         Err(smsq::api::client::ClientError::Api(e)) => assert_eq!(e.code, "line_too_long"),
         other => panic!("{other:?}"),

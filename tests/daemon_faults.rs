@@ -568,12 +568,11 @@ async fn two_modems_prefix_routing_failover_and_daily_cap() {
         smsq::daemon::ModemRules {
             prefixes: vec!["+63917".into()],
             daily_cap: Some(3),
-            send_gap: None,
+            ..Default::default()
         },
         smsq::daemon::ModemRules {
             prefixes: vec!["+63918".into()],
-            daily_cap: None,
-            send_gap: None,
+            ..Default::default()
         },
     ];
     let store = Store::open(&dir.path().join("smsq.db")).unwrap();

@@ -4,8 +4,11 @@
 
 use super::protocol::*;
 use crate::at::command::UssdString;
-use crate::daemon::{self, Daemon, Peer, Submission};
-use crate::store::{EventRow, MessageState};
+use crate::daemon::{self, Class, ConsentRecord, ContactEdit, Daemon, Peer, Submission};
+use crate::store::{
+    ConsentEntry, ConsentSource, ConsentState, Contact, EventRow, InboxRow, MessageRow,
+    MessageState,
+};
 use crate::time::rfc3339;
 
 /// The socket's words for what the core refused.
@@ -23,6 +26,9 @@ pub fn api_error(e: daemon::Error) -> ApiError {
         E::NoModem(_) => ErrorCode::NoModem,
         E::Modem(_) => ErrorCode::ModemError,
         E::Store(_) => ErrorCode::StoreError,
+        E::InvalidClass(_) => ErrorCode::InvalidClass,
+        E::InvalidContact(_) => ErrorCode::InvalidContact,
+        E::Refused { code, .. } | E::NeedsConfirmation { code, .. } => ErrorCode::parse(code),
     };
     ApiError::new(code, e.to_string())
 }
@@ -40,9 +46,29 @@ fn time(
     .transpose()
 }
 
+/// A class a client names.
+fn class(name: Option<&str>) -> Result<Class, ApiError> {
+    match name {
+        None => Ok(Class::Transactional),
+        Some(n) => Class::parse(n).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidClass,
+                format!(
+                    "no class {:?}; use transactional, reply, marketing or survey",
+                    n.chars().take(40).collect::<String>()
+                ),
+            )
+        }),
+    }
+}
+
 pub async fn send(d: &Daemon, req: SendRequest, peer: Peer) -> Result<Queued, ApiError> {
     let zone = d.settings().time_zone;
     let submission = Submission {
+        class: class(req.class.as_deref())?,
+        topic: req.topic.map(|t| t.trim().to_lowercase()),
+        confirm_bulk: req.confirm_bulk,
+        allow_links: req.allow_links,
         recipients: req.to.list(),
         not_before: time(&zone, req.not_before.as_deref(), "not_before")?,
         not_after: time(&zone, req.not_after.as_deref(), "not_after")?,
@@ -62,6 +88,11 @@ pub async fn send(d: &Daemon, req: SendRequest, peer: Peer) -> Result<Queued, Ap
                 to: q.to,
                 parts: q.parts,
                 new: q.new,
+                state: q.state,
+                held_until: q.held_until.map(rfc3339),
+                refused: q
+                    .refusal
+                    .map(|(code, reason)| ApiError::new(ErrorCode::parse(code), reason)),
             })
             .collect(),
     })
@@ -100,6 +131,8 @@ pub async fn get(d: &Daemon, req: Get) -> Result<MessageDetail, ApiError> {
         created_at: rfc3339(m.created_at),
         updated_at: rfc3339(m.updated_at),
         next_attempt_at: rfc3339(m.next_attempt_at),
+        class: m.class.as_str().to_string(),
+        topic: m.topic,
         parts: detail
             .parts
             .into_iter()
@@ -141,21 +174,7 @@ pub async fn list(d: &Daemon, req: ListRequest) -> Result<Listing, ApiError> {
     match req.mailbox {
         Mailbox::Inbox => {
             let rows = d.inbox(req.before, limit).await.map_err(api_error)?;
-            Ok(Listing::Inbox(
-                rows.into_iter()
-                    .map(|r| InboxEntry {
-                        id: r.id,
-                        from: r.sender,
-                        text: r.body,
-                        data_hex: r.data_hex,
-                        parts: r.parts,
-                        complete: r.complete,
-                        modem: r.modem,
-                        sent_at: r.sent_at,
-                        received_at: rfc3339(r.received_at),
-                    })
-                    .collect(),
-            ))
+            Ok(Listing::Inbox(rows.into_iter().map(inbox_entry).collect()))
         }
         Mailbox::Outbox | Mailbox::Failed => {
             let states = match (req.mailbox, state) {
@@ -172,22 +191,40 @@ pub async fn list(d: &Daemon, req: ListRequest) -> Result<Listing, ApiError> {
                 .await
                 .map_err(api_error)?;
             Ok(Listing::Outbox(
-                rows.into_iter()
-                    .map(|m| OutboxEntry {
-                        id: m.id,
-                        to: m.recipient,
-                        text: m.body,
-                        state: m.state,
-                        parts: m.parts,
-                        attempts: m.attempts,
-                        last_error: m.last_error,
-                        modem: m.modem,
-                        created_at: rfc3339(m.created_at),
-                        updated_at: rfc3339(m.updated_at),
-                    })
-                    .collect(),
+                rows.into_iter().map(outbox_entry).collect(),
             ))
         }
+    }
+}
+
+fn inbox_entry(r: InboxRow) -> InboxEntry {
+    InboxEntry {
+        id: r.id,
+        from: r.sender,
+        text: r.body,
+        data_hex: r.data_hex,
+        parts: r.parts,
+        complete: r.complete,
+        modem: r.modem,
+        sent_at: r.sent_at,
+        received_at: rfc3339(r.received_at),
+    }
+}
+
+fn outbox_entry(m: MessageRow) -> OutboxEntry {
+    OutboxEntry {
+        id: m.id,
+        to: m.recipient,
+        text: m.body,
+        state: m.state,
+        parts: m.parts,
+        attempts: m.attempts,
+        last_error: m.last_error,
+        modem: m.modem,
+        created_at: rfc3339(m.created_at),
+        updated_at: rfc3339(m.updated_at),
+        class: m.class.as_str().to_string(),
+        topic: m.topic,
     }
 }
 
@@ -282,8 +319,14 @@ pub async fn ussd(
 }
 
 pub fn estimate(d: &Daemon, req: Estimate) -> Result<EstimateReply, ApiError> {
+    let class = class(req.class.as_deref())?;
+    let text = if class.is_promotional() {
+        d.settings().care.promotional_text(&req.text)
+    } else {
+        req.text
+    };
     let e = d
-        .estimate(&req.text, req.encoding.as_deref().unwrap_or("auto"))
+        .estimate(&text, req.encoding.as_deref().unwrap_or("auto"))
         .map_err(api_error)?;
     Ok(EstimateReply {
         encoding: e.alphabet.name().to_string(),
@@ -300,4 +343,195 @@ pub fn estimate(d: &Daemon, req: Estimate) -> Result<EstimateReply, ApiError> {
             })
             .collect(),
     })
+}
+
+fn contact_info(c: Contact) -> ContactInfo {
+    ContactInfo {
+        number: c.number,
+        name: c.name,
+        time_zone: c.time_zone,
+        language: c.language,
+        notes: c.notes,
+        fields: c.fields,
+        tags: c.tags,
+        created_at: rfc3339(c.created_at),
+        updated_at: rfc3339(c.updated_at),
+    }
+}
+
+pub async fn contact_save(d: &Daemon, req: ContactSave) -> Result<ContactInfo, ApiError> {
+    let edit = ContactEdit {
+        number: req.number,
+        name: req.name,
+        time_zone: req.time_zone,
+        language: req.language,
+        notes: req.notes,
+        fields: req.fields,
+        add_tags: req.add_tags,
+        remove_tags: req.remove_tags,
+    };
+    let c = d.save_contact(edit, req.create).await.map_err(api_error)?;
+    Ok(contact_info(c))
+}
+
+pub async fn contact(d: &Daemon, req: ContactGet) -> Result<ContactInfo, ApiError> {
+    Ok(contact_info(
+        d.contact(&req.number).await.map_err(api_error)?,
+    ))
+}
+
+pub async fn contacts(d: &Daemon, req: ContactsRequest) -> Result<ContactListing, ApiError> {
+    let list = d
+        .contacts(req.tags, req.group, req.limit.unwrap_or(1000))
+        .await
+        .map_err(api_error)?;
+    Ok(ContactListing {
+        contacts: list.into_iter().map(contact_info).collect(),
+    })
+}
+
+pub async fn contact_remove(d: &Daemon, req: ContactRemove) -> Result<Removed, ApiError> {
+    let number = d.customer_number(&req.number).map_err(api_error)?;
+    d.remove_contact(&number).await.map_err(api_error)?;
+    Ok(Removed { removed: number })
+}
+
+pub async fn group_save(d: &Daemon, req: GroupSave) -> Result<GroupSaved, ApiError> {
+    let tags = d.save_group(&req.name, req.tags).await.map_err(api_error)?;
+    Ok(GroupSaved {
+        group: req.name.trim().to_lowercase(),
+        tags,
+    })
+}
+
+fn consent_state_name(s: ConsentState) -> &'static str {
+    match s {
+        ConsentState::Granted => "granted",
+        ConsentState::Pending => "pending",
+        ConsentState::Revoked => "revoked",
+    }
+}
+
+fn consent_entry(e: ConsentEntry) -> ConsentEntryInfo {
+    ConsentEntryInfo {
+        id: e.id,
+        number: e.number,
+        topic: (!e.topic.is_empty()).then_some(e.topic),
+        state: consent_state_name(e.state).to_string(),
+        source: e.source,
+        evidence: e.evidence,
+        text_shown: e.text_shown,
+        actor: e.actor,
+        at: rfc3339(e.at),
+        double_opt_in_confirmed_at: e.double_opt_in_confirmed_at.map(rfc3339),
+    }
+}
+
+/// Where each topic stands: its latest entry (`*` for every topic).
+fn current_consent(history: &[ConsentEntry]) -> (bool, std::collections::BTreeMap<String, String>) {
+    let mut current = std::collections::BTreeMap::new();
+    for e in history {
+        let topic = if e.topic.is_empty() {
+            "*"
+        } else {
+            e.topic.as_str()
+        };
+        current.insert(topic.to_string(), consent_state_name(e.state).to_string());
+    }
+    let opted_out = current.get("*").is_some_and(|s| s == "revoked");
+    (opted_out, current)
+}
+
+pub async fn consent(d: &Daemon, req: ConsentGet) -> Result<ConsentReply, ApiError> {
+    let (number, history) = d.consent_history(&req.number).await.map_err(api_error)?;
+    let (opted_out, current) = current_consent(&history);
+    Ok(ConsentReply {
+        number,
+        opted_out,
+        current,
+        history: history.into_iter().map(consent_entry).collect(),
+    })
+}
+
+pub async fn consent_record(
+    d: &Daemon,
+    req: ConsentRecordRequest,
+    peer: Peer,
+) -> Result<ConsentEntryInfo, ApiError> {
+    let grant = match req.action.as_str() {
+        "grant" => true,
+        "revoke" => false,
+        other => {
+            return Err(ApiError::new(
+                ErrorCode::BadRequest,
+                format!(
+                    "action {:?}: use grant or revoke",
+                    other.chars().take(20).collect::<String>()
+                ),
+            ));
+        }
+    };
+    let source = match req.source.as_deref() {
+        None => ConsentSource::Operator,
+        Some(name) => ConsentSource::parse(name).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidContact,
+                format!(
+                    "source {:?}: use in_store, web_form, import, operator or api",
+                    name.chars().take(20).collect::<String>()
+                ),
+            )
+        })?,
+    };
+    let actor = req
+        .actor
+        .or_else(|| peer.uid.map(|uid| format!("uid {uid}")));
+    let entry = d
+        .record_consent(ConsentRecord {
+            number: req.number,
+            topic: req.topic.filter(|t| !t.is_empty() && t != "*"),
+            grant,
+            source,
+            evidence: req.evidence,
+            text_shown: req.text_shown,
+            actor,
+        })
+        .await
+        .map_err(api_error)?;
+    Ok(consent_entry(entry))
+}
+
+pub async fn subject_export(d: &Daemon, req: SubjectExport) -> Result<SubjectReply, ApiError> {
+    let data = d.subject_export(&req.number).await.map_err(api_error)?;
+    Ok(SubjectReply {
+        number: data.number,
+        suppressed: data.suppressed,
+        contact: data.contact.map(contact_info),
+        consent: data.consent.into_iter().map(consent_entry).collect(),
+        sent: data.sent.into_iter().map(outbox_entry).collect(),
+        received: data.received.into_iter().map(inbox_entry).collect(),
+    })
+}
+
+pub async fn subject_erase(d: &Daemon, req: SubjectErase) -> Result<Erased, ApiError> {
+    let (number, rows_changed) = d.subject_erase(&req.number).await.map_err(api_error)?;
+    Ok(Erased {
+        erased: number,
+        rows_changed,
+    })
+}
+
+/// Only a daemon started with `--test-clock` lets a client move its clock.
+pub fn set_clock(d: &Daemon, req: SetClock) -> Result<ClockSet, ApiError> {
+    if !d.settings().test_clock {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "the clock can be set only when smsqd runs with --test-clock",
+        ));
+    }
+    let zone = d.settings().time_zone;
+    let now = time(&zone, Some(&req.now), "now")?.unwrap_or_default();
+    crate::time::set_test_offset(now);
+    d.wake();
+    Ok(ClockSet { now: rfc3339(now) })
 }

@@ -36,6 +36,23 @@ pub enum Request {
     Ussd(Ussd),
     Estimate(Estimate),
     Subscribe(Subscribe),
+    /// Add or change a contact.
+    ContactSave(ContactSave),
+    Contact(ContactGet),
+    Contacts(ContactsRequest),
+    ContactRemove(ContactRemove),
+    /// Save a group: the contacts having every one of its tags.
+    GroupSave(GroupSave),
+    /// A number's consent history and current state.
+    Consent(ConsentGet),
+    /// Append a grant or a revocation to the consent ledger.
+    ConsentRecord(ConsentRecordRequest),
+    /// Everything kept about a number (contact, consent, messages both ways).
+    SubjectExport(SubjectExport),
+    /// Erase what is kept about a number; it stays suppressed.
+    SubjectErase(SubjectErase),
+    /// Set the daemon's clock (only `smsqd --test-clock`).
+    SetClock(SetClock),
 }
 
 impl Request {
@@ -52,6 +69,16 @@ impl Request {
             Self::Ussd(_) => "ussd",
             Self::Estimate(_) => "estimate",
             Self::Subscribe(_) => "subscribe",
+            Self::ContactSave(_) => "contact_save",
+            Self::Contact(_) => "contact",
+            Self::Contacts(_) => "contacts",
+            Self::ContactRemove(_) => "contact_remove",
+            Self::GroupSave(_) => "group_save",
+            Self::Consent(_) => "consent",
+            Self::ConsentRecord(_) => "consent_record",
+            Self::SubjectExport(_) => "subject_export",
+            Self::SubjectErase(_) => "subject_erase",
+            Self::SetClock(_) => "set_clock",
         }
     }
 }
@@ -80,6 +107,16 @@ calls! {
     Ussd => Ussd, UssdReply;
     Estimate => Estimate, EstimateReply;
     Subscribe => Subscribe, Subscribed;
+    ContactSave => ContactSave, ContactInfo;
+    ContactGet => Contact, ContactInfo;
+    ContactsRequest => Contacts, ContactListing;
+    ContactRemove => ContactRemove, Removed;
+    GroupSave => GroupSave, GroupSaved;
+    ConsentGet => Consent, ConsentReply;
+    ConsentRecordRequest => ConsentRecord, ConsentEntryInfo;
+    SubjectExport => SubjectExport, SubjectReply;
+    SubjectErase => SubjectErase, Erased;
+    SetClock => SetClock, ClockSet;
 }
 
 /// `to` takes one number or a list.
@@ -124,6 +161,18 @@ pub struct SendRequest {
     /// Ask for a delivery report (default from the daemon's configuration).
     #[serde(default)]
     pub report: Option<bool>,
+    /// transactional (default), reply, marketing or survey.
+    #[serde(default)]
+    pub class: Option<String>,
+    /// A configured topic customers can opt out of on its own (`STOP PROMO`).
+    #[serde(default)]
+    pub topic: Option<String>,
+    /// Needed for more recipients than the configured bulk limit (default 50).
+    #[serde(default)]
+    pub confirm_bulk: bool,
+    /// Needed for a text with a link to Philippine numbers.
+    #[serde(default)]
+    pub allow_links: bool,
 }
 
 impl SendRequest {
@@ -139,6 +188,10 @@ impl SendRequest {
             client_ref: None,
             idempotency_key: None,
             report: None,
+            class: None,
+            topic: None,
+            confirm_bulk: false,
+            allow_links: false,
         }
     }
 }
@@ -218,6 +271,102 @@ pub struct Estimate {
     pub text: String,
     #[serde(default)]
     pub encoding: Option<String>,
+    /// marketing and survey texts are counted with the shop's name and the opt-out footer.
+    #[serde(default)]
+    pub class: Option<String>,
+}
+
+/// A contact to add (`create`) or change. Absent values stay as they are; an empty string
+/// clears one; a field set to "" is removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactSave {
+    pub number: String,
+    #[serde(default)]
+    pub create: bool,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    #[serde(default)]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub notes: Option<String>,
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+    #[serde(default)]
+    pub add_tags: Vec<String>,
+    #[serde(default)]
+    pub remove_tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactGet {
+    pub number: String,
+}
+
+/// Contacts with every one of `tags`, and of `group`'s tags.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactsRequest {
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactRemove {
+    pub number: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupSave {
+    pub name: String,
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentGet {
+    pub number: String,
+}
+
+/// A grant or a revocation to append to the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentRecordRequest {
+    pub number: String,
+    /// grant or revoke.
+    pub action: String,
+    /// A configured topic; absent: every topic.
+    #[serde(default)]
+    pub topic: Option<String>,
+    /// in_store, web_form, import, operator (default) or api.
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub evidence: Option<String>,
+    /// The exact words the customer agreed to (required for a grant).
+    #[serde(default)]
+    pub text_shown: Option<String>,
+    /// Who records it (default: the client's user id).
+    #[serde(default)]
+    pub actor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubjectExport {
+    pub number: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubjectErase {
+    pub number: String,
+}
+
+/// The time the daemon should believe it is (RFC 3339, or a local time in the shop's zone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetClock {
+    pub now: String,
 }
 
 /// Events from now on (or from after event `since`), pushed as [`Pushed`] lines.
@@ -241,6 +390,18 @@ pub struct QueuedMessage {
     pub parts: usize,
     /// `false` when an idempotency key named a message queued before.
     pub new: bool,
+    /// queued, held (until `held_until`, the recipient's quiet hours) or refused (see
+    /// `refused`: recorded, never sent).
+    #[serde(default = "queued_state", with = "message_state")]
+    pub state: MessageState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_until: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<ApiError>,
+}
+
+fn queued_state() -> MessageState {
+    MessageState::Queued
 }
 
 /// A message with its parts and history (`get`).
@@ -261,8 +422,17 @@ pub struct MessageDetail {
     pub created_at: String,
     pub updated_at: String,
     pub next_attempt_at: String,
+    /// transactional, reply, marketing, survey or system.
+    #[serde(default = "transactional")]
+    pub class: String,
+    #[serde(default)]
+    pub topic: Option<String>,
     pub parts: Vec<PartDetail>,
     pub history: Vec<Event>,
+}
+
+fn transactional() -> String {
+    "transactional".into()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -313,6 +483,10 @@ pub struct OutboxEntry {
     pub modem: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    #[serde(default = "transactional")]
+    pub class: String,
+    #[serde(default)]
+    pub topic: Option<String>,
 }
 
 /// What `cancel` and `retry` did.
@@ -425,7 +599,8 @@ pub struct Event {
     pub at: String,
     /// queued, part_sent, sent, delivered, failed, retry, requeued, expired, cancelled,
     /// outcome_unknown, status_report, received, received_incomplete, part_received,
-    /// modem_state, quarantined, report_unmatched, pin_refused, retry_requested.
+    /// modem_state, quarantined, report_unmatched, pin_refused, retry_requested, held,
+    /// released, refused, opted_out, opted_in, consent_pending, flagged, erased.
     pub kind: String,
     pub message_id: Option<i64>,
     pub inbox_id: Option<i64>,
@@ -437,6 +612,87 @@ pub struct Event {
     pub text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub complete: Option<bool>,
+}
+
+/// A contact (`contact_save`, `contact`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactInfo {
+    pub number: String,
+    pub name: Option<String>,
+    pub time_zone: Option<String>,
+    pub language: Option<String>,
+    pub notes: Option<String>,
+    pub fields: BTreeMap<String, String>,
+    pub tags: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactListing {
+    pub contacts: Vec<ContactInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Removed {
+    pub removed: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupSaved {
+    pub group: String,
+    pub tags: Vec<String>,
+}
+
+/// One entry of the consent ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentEntryInfo {
+    pub id: i64,
+    pub number: String,
+    /// `null`: every topic.
+    pub topic: Option<String>,
+    /// granted, pending (double opt-in) or revoked.
+    pub state: String,
+    pub source: String,
+    pub evidence: Option<String>,
+    pub text_shown: Option<String>,
+    pub actor: Option<String>,
+    pub at: String,
+    pub double_opt_in_confirmed_at: Option<String>,
+}
+
+/// A number's consent: where it stands now per topic, and the history it comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentReply {
+    pub number: String,
+    /// Said STOP (and not START since).
+    pub opted_out: bool,
+    /// Per topic (`*` for every topic): granted, pending or revoked.
+    pub current: BTreeMap<String, String>,
+    pub history: Vec<ConsentEntryInfo>,
+}
+
+/// Everything kept about a number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubjectReply {
+    pub number: String,
+    /// Erased on request: kept only so that it is never texted again.
+    pub suppressed: bool,
+    pub contact: Option<ContactInfo>,
+    pub consent: Vec<ConsentEntryInfo>,
+    pub sent: Vec<OutboxEntry>,
+    pub received: Vec<InboxEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Erased {
+    pub erased: String,
+    pub rows_changed: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockSet {
+    pub now: String,
 }
 
 /// A subscriber that read too slowly missed events; it resumes with `since: resume_from`.
@@ -528,6 +784,14 @@ error_codes! {
     NoModem = "no_modem",
     ModemError = "modem_error",
     StoreError = "store_error",
+    InvalidClass = "invalid_class",
+    InvalidContact = "invalid_contact",
+    OptedOut = "opted_out",
+    NoConsent = "no_consent",
+    FrequencyCap = "frequency_cap",
+    BulkConfirmationNeeded = "bulk_confirmation_needed",
+    LinksBlockedPh = "links_blocked_ph",
+    Forbidden = "forbidden",
 }
 
 /// Codes compare with the names programs match on (`e.code == "invalid_number"`).

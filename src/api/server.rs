@@ -309,6 +309,16 @@ async fn handle_request(line: RequestLine, d: &Arc<Daemon>, peer: Peer, tx: &mps
         Request::Modems(r) => reply(id, handlers::modems(d, r).await),
         Request::Stats(r) => reply(id, handlers::stats(d, r).await),
         Request::Estimate(r) => reply(id, handlers::estimate(d, r)),
+        Request::ContactSave(r) => reply(id, handlers::contact_save(d, r).await),
+        Request::Contact(r) => reply(id, handlers::contact(d, r).await),
+        Request::Contacts(r) => reply(id, handlers::contacts(d, r).await),
+        Request::ContactRemove(r) => reply(id, handlers::contact_remove(d, r).await),
+        Request::GroupSave(r) => reply(id, handlers::group_save(d, r).await),
+        Request::Consent(r) => reply(id, handlers::consent(d, r).await),
+        Request::ConsentRecord(r) => reply(id, handlers::consent_record(d, r, peer).await),
+        Request::SubjectExport(r) => reply(id, handlers::subject_export(d, r).await),
+        Request::SubjectErase(r) => reply(id, handlers::subject_erase(d, r).await),
+        Request::SetClock(r) => reply(id, handlers::set_clock(d, r)),
         Request::Ussd(r) => {
             let code = match handlers::ussd_code(&r) {
                 Ok(code) => code,

@@ -45,6 +45,7 @@ fn every_request_round_trips_with_its_op() {
         Estimate {
             text: "Cześć!".into(),
             encoding: None,
+            class: Some("marketing".into()),
         }
         .into(),
         Subscribe { since: Some(120) }.into(),
@@ -90,6 +91,9 @@ fn every_reply_round_trips() {
             to: "+639171234567".into(),
             parts: 1,
             new: true,
+            state: MessageState::Held,
+            held_until: Some("2026-11-23T23:00:00Z".into()),
+            refused: None,
         }],
     });
     let detail = round_trip(MessageDetail {
@@ -107,6 +111,8 @@ fn every_reply_round_trips() {
         created_at: "2026-11-23T02:15:00Z".into(),
         updated_at: "2026-11-23T02:15:03Z".into(),
         next_attempt_at: "2026-11-23T02:15:00Z".into(),
+        class: "transactional".into(),
+        topic: None,
         parts: vec![PartDetail {
             part: 1,
             state: PartState::Delivered,
@@ -143,6 +149,8 @@ fn every_reply_round_trips() {
         modem: None,
         created_at: "2026-11-23T02:15:00Z".into(),
         updated_at: "2026-11-23T02:15:00Z".into(),
+        class: "marketing".into(),
+        topic: Some("promo".into()),
     }]));
     assert_eq!(outbox["outbox"][0]["state"], "unknown");
     round_trip(StateChanged {

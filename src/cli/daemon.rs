@@ -78,6 +78,15 @@ pub(crate) enum DaemonCommand {
         #[arg(long)]
         modem: Option<String>,
     },
+    /// The shop's customers: add, edit, list, show, tag, remove, group.
+    #[command(subcommand)]
+    Contacts(super::care::ContactsCommand),
+    /// What customers agreed to: show, grant, revoke.
+    #[command(subcommand)]
+    Consent(super::care::ConsentCommand),
+    /// A customer's data: export it, or erase it on request.
+    #[command(subcommand)]
+    Subject(super::care::SubjectCommand),
 }
 
 #[derive(Debug, Args)]
@@ -106,6 +115,20 @@ pub(crate) struct SendArgs {
     /// Do not ask for a delivery report.
     #[arg(long)]
     no_report: bool,
+    /// transactional (an order ready, an appointment; the default), reply, marketing or
+    /// survey. Marketing and surveys need the customer's consent, wait for decent hours and
+    /// count toward the per-customer caps.
+    #[arg(long, value_parser = ["transactional", "reply", "marketing", "survey"])]
+    class: Option<String>,
+    /// A configured topic (promo, events) the customer can opt out of on its own.
+    #[arg(long)]
+    topic: Option<String>,
+    /// Confirm a send to more recipients than the bulk limit (default 50).
+    #[arg(long)]
+    confirm_bulk: bool,
+    /// Confirm a link in a text to Philippine numbers (their carriers block links).
+    #[arg(long)]
+    allow_links: bool,
     /// Print JSON (exact values, for scripts) instead of a table.
     #[arg(long)]
     json: bool,
@@ -138,7 +161,7 @@ pub(crate) struct OutboxArgs {
 /// Exit code when the daemon cannot be reached.
 pub(crate) const NO_DAEMON: u8 = 3;
 
-fn failure(e: ClientError) -> CommandError {
+pub(crate) fn failure(e: ClientError) -> CommandError {
     match e {
         ClientError::Api(api) => CommandError::new(api.code.as_str(), api.message),
         ClientError::Connect(..) => CommandError::new("no_daemon", e.to_string()).exit(NO_DAEMON),
@@ -147,7 +170,7 @@ fn failure(e: ClientError) -> CommandError {
 }
 
 /// Prints a reply exactly as smsqd sent it, for scripts.
-fn print_json(value: &impl Serialize) -> Result<(), CommandError> {
+pub(crate) fn print_json(value: &impl Serialize) -> Result<(), CommandError> {
     let line = serde_json::to_string(value)
         .map_err(|e| CommandError::new("internal", format!("cannot print JSON: {e}")))?;
     println!("{line}");
@@ -186,6 +209,10 @@ pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), Comm
                         client_ref: a.client_ref.clone(),
                         idempotency_key: key,
                         report: a.no_report.then_some(false),
+                        class: a.class.clone(),
+                        topic: a.topic.clone(),
+                        confirm_bulk: a.confirm_bulk,
+                        allow_links: a.allow_links,
                     })
                     .await
                     .map_err(|e| {
@@ -213,13 +240,25 @@ pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), Comm
                 print_json(&crate::api::Queued { messages: queued })?;
             } else {
                 for m in &queued {
-                    println!(
-                        "queued {} to {} ({} part{})",
-                        m.id,
-                        for_terminal(&m.to),
-                        m.parts,
-                        if m.parts == 1 { "" } else { "s" }
-                    );
+                    let parts = format!("{} part{}", m.parts, if m.parts == 1 { "" } else { "s" });
+                    match (&m.refused, &m.held_until) {
+                        (Some(why), _) => println!(
+                            "refused {} to {}: {} ({}); recorded, not sent",
+                            m.id,
+                            for_terminal(&m.to),
+                            for_terminal(&why.message),
+                            why.code
+                        ),
+                        (None, Some(until)) => println!(
+                            "held {} to {} ({parts}) until {}: the recipient's quiet hours",
+                            m.id,
+                            for_terminal(&m.to),
+                            local_time(until)
+                        ),
+                        (None, None) => {
+                            println!("queued {} to {} ({parts})", m.id, for_terminal(&m.to))
+                        }
+                    }
                 }
             }
         }
@@ -229,10 +268,15 @@ pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), Comm
                 print_json(&r)?;
             } else {
                 println!(
-                    "message {}  to {}  state {}",
+                    "message {}  to {}  state {}  class {}{}",
                     r.id,
                     for_terminal(&r.to),
-                    r.state
+                    r.state,
+                    for_terminal(&r.class),
+                    r.topic
+                        .as_deref()
+                        .map(|t| format!(" ({})", for_terminal(t)))
+                        .unwrap_or_default()
                 );
                 println!("text: {}", for_terminal(&r.text));
                 if let Some(error) = &r.last_error {
@@ -343,6 +387,9 @@ pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), Comm
             let r = client.call(Ussd { code, modem }).await.map_err(failure)?;
             println!("{}", for_terminal(&r.answer));
         }
+        DaemonCommand::Contacts(cmd) => super::care::contacts(&mut client, cmd).await?,
+        DaemonCommand::Consent(cmd) => super::care::consent(&mut client, cmd).await?,
+        DaemonCommand::Subject(cmd) => super::care::subject(&mut client, cmd).await?,
     }
     Ok(())
 }
@@ -388,16 +435,17 @@ async fn list(
         }
         Listing::Outbox(messages) => {
             println!(
-                "{:>5}  {:<20} {:<16} {:<10} {:>5}  TEXT",
-                "ID", "CREATED", "TO", "STATE", "PARTS"
+                "{:>5}  {:<20} {:<16} {:<10} {:<13} {:>5}  TEXT",
+                "ID", "CREATED", "TO", "STATE", "CLASS", "PARTS"
             );
             for m in &messages {
                 println!(
-                    "{:>5}  {:<20} {:<16} {:<10} {:>5}  {}",
+                    "{:>5}  {:<20} {:<16} {:<10} {:<13} {:>5}  {}",
                     m.id,
                     local_time(&m.created_at),
                     for_terminal(&m.to),
                     m.state.as_str(),
+                    for_terminal(&m.class),
                     m.parts,
                     for_terminal(&m.text)
                 );
@@ -461,7 +509,7 @@ const SYSTEM_SOCKET: &str = "/run/smsq/smsq.sock";
 
 /// A time from smsqd (RFC 3339, UTC) as a person at this computer reads it: in the local
 /// time zone (the system's, or `TZ`), to the second. `--json` keeps RFC 3339.
-fn local_time(text: &str) -> String {
+pub(crate) fn local_time(text: &str) -> String {
     match text.parse::<jiff::Timestamp>() {
         Ok(t) => jiff::tz::TimeZone::system()
             .to_datetime(t)
@@ -476,7 +524,7 @@ fn local_time(text: &str) -> String {
 const SEND_BATCH: usize = 1000;
 
 /// An optional value from outside for a table: `-` when absent.
-fn opt(v: Option<&str>) -> String {
+pub(crate) fn opt(v: Option<&str>) -> String {
     v.map_or_else(|| "-".into(), |v| for_terminal(v).into_owned())
 }
 

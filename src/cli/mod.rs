@@ -5,6 +5,7 @@
 //! running or its socket is not accessible. Errors go to stderr as one line; with
 //! `--json-errors` a JSON error object also goes to stdout for scripts.
 
+mod care;
 mod daemon;
 mod pdu;
 

@@ -41,7 +41,7 @@ pub fn backoff(base: Duration, attempts: i64, jitter_seed: u64) -> Duration {
     Duration::from_millis((capped * (0.8 + 0.4 * unit)) as u64)
 }
 
-fn random_seed() -> u64 {
+pub(crate) fn random_seed() -> u64 {
     std::collections::hash_map::RandomState::new()
         .build_hasher()
         .finish()
@@ -57,6 +57,12 @@ async fn views(d: &Daemon) -> Result<Vec<ModemView>, StoreError> {
     } else {
         Default::default()
     };
+    let hour = if rules.iter().any(|r| r.hourly_cap.is_some()) {
+        let since = now_ms() - 3_600_000;
+        d.store.call(move |db| db.modem_load(since)).await?
+    } else {
+        Default::default()
+    };
     Ok(d.modems
         .iter()
         .zip(rules)
@@ -68,6 +74,8 @@ async fn views(d: &Daemon) -> Result<Vec<ModemView>, StoreError> {
                 prefixes: rules.prefixes.clone(),
                 sent_today: load.get(m.id()).copied().unwrap_or(0),
                 daily_cap: rules.daily_cap,
+                sent_last_hour: hour.get(m.id()).copied().unwrap_or(0),
+                hourly_cap: rules.hourly_cap,
             }
         })
         .collect())
@@ -161,11 +169,32 @@ pub async fn run(d: Arc<Daemon>, k: usize) {
                 continue;
             }
         };
-        // Claimed, checked for expiry and its first part committed `sending` in one step.
+        // Claimed, checked for expiry, asked through the customer-care gate again (a STOP may
+        // have come since it was queued; its quiet hours may have begun) and its first part
+        // committed `sending`, in one transaction.
         let modem_id = modem.id().to_string();
-        let due = match d.store.call(move |db| db.start(id, &modem_id, now)).await {
+        let care = d.settings().care;
+        let started = d.store.call(move |db| {
+            db.start_gated(id, &modem_id, now, &mut |facts| {
+                super::care::gate::may_send(&care.policy, facts, now)
+            })
+        });
+        let due = match started.await {
             Ok(Start::Sending(due)) => due,
             Ok(Start::Taken) => continue,
+            Ok(Start::Held { until }) => {
+                info!(event = "held", message_id = id, until = %crate::time::rfc3339(until), "held until the recipient's window opens");
+                continue;
+            }
+            Ok(Start::Refused { code, .. }) => {
+                info!(
+                    event = "refused",
+                    message_id = id,
+                    code,
+                    "refused by the customer-care gate just before sending; never sent"
+                );
+                continue;
+            }
             Ok(Start::Expired) => {
                 info!(
                     event = "expired",

@@ -30,6 +30,23 @@ pub enum Error {
     Modem(String),
     /// The database failed; nothing was changed.
     Store(String),
+    /// A class or topic the request may not use (`system` is smsq's own; a topic must be
+    /// configured so that customers can opt out of it).
+    InvalidClass(String),
+    /// The customer-care gate refused every recipient: `code` is `opted_out`, `no_consent`
+    /// or `frequency_cap`.
+    Refused {
+        code: &'static str,
+        message: String,
+    },
+    /// The request needs an explicit confirmation first: `code` is `bulk_confirmation_needed`
+    /// or `links_blocked_ph`.
+    NeedsConfirmation {
+        code: &'static str,
+        message: String,
+    },
+    /// A contact or consent entry that cannot be recorded as given.
+    InvalidContact(String),
 }
 
 impl fmt::Display for Error {
@@ -41,8 +58,12 @@ impl fmt::Display for Error {
             | Self::InvalidTime(why)
             | Self::NoModem(why)
             | Self::Modem(why)
-            | Self::Store(why) => f.write_str(why),
-            Self::Unencodable { message, .. } => f.write_str(message),
+            | Self::Store(why)
+            | Self::InvalidClass(why)
+            | Self::InvalidContact(why) => f.write_str(why),
+            Self::Unencodable { message, .. }
+            | Self::Refused { message, .. }
+            | Self::NeedsConfirmation { message, .. } => f.write_str(message),
             Self::NotFound(id) => write!(f, "no message {id}"),
             Self::NotCancellable(id) => {
                 write!(f, "message {id} is not queued or has already started")

@@ -6,12 +6,15 @@
 //! order.
 
 pub mod care;
+mod customers;
 pub mod dispatch;
 mod error;
 pub mod receive;
 pub mod routing;
 mod submit;
 
+pub use crate::store::Class;
+pub use customers::{ConsentRecord, ContactEdit, SubjectData};
 pub use error::Error;
 pub use submit::{Queued, Submission};
 
@@ -60,6 +63,10 @@ pub struct Settings {
     pub keep_events: Option<Duration>,
     /// The shop's time zone: times written without an offset are read in it.
     pub time_zone: jiff::tz::TimeZone,
+    /// Consent, keywords, quiet hours, caps and the shop's own texts.
+    pub care: Arc<care::CareSettings>,
+    /// Clients may set the clock (`smsqd --test-clock`, for tests of quiet hours and caps).
+    pub test_clock: bool,
 }
 
 impl Default for Settings {
@@ -80,6 +87,8 @@ impl Default for Settings {
             keep_messages: None,
             keep_events: None,
             time_zone: jiff::tz::TimeZone::system(),
+            care: Arc::new(care::CareSettings::default()),
+            test_clock: false,
         }
     }
 }
@@ -131,8 +140,13 @@ pub struct ModemRules {
     pub prefixes: Vec<String>,
     /// Parts this SIM may send per day (UTC); `None` for no cap.
     pub daily_cap: Option<i64>,
+    /// Parts this SIM may send in any hour; `None` for no cap.
+    pub hourly_cap: Option<i64>,
     /// This modem's least time between the starts of two sends; `None`: the global `send_gap`.
     pub send_gap: Option<Duration>,
+    /// With a gap: each gap is drawn between it and this, so that the sends do not tick
+    /// like a machine's (carriers' flood rules look for regular beats).
+    pub send_gap_max: Option<Duration>,
 }
 
 /// The shared state of a running daemon.
@@ -241,15 +255,23 @@ impl Daemon {
         self.rules.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// The minimum time between two sends through modem `k`: its own, else the global one.
+    /// The time between two sends through modem `k`: its own gap, else the global one; with
+    /// a `send_gap_max`, a random time between the two.
     pub fn send_gap(&self, k: usize) -> Duration {
-        let own = self
+        let (own, max) = self
             .rules
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(k)
-            .and_then(|r| r.send_gap);
-        own.unwrap_or_else(|| self.settings().send_gap)
+            .map_or((None, None), |r| (r.send_gap, r.send_gap_max));
+        let gap = own.unwrap_or_else(|| self.settings().send_gap);
+        match max {
+            Some(max) if max > gap => {
+                let spread = (max - gap).as_millis() as u64;
+                gap + Duration::from_millis(dispatch::random_seed() % (spread + 1))
+            }
+            _ => gap,
+        }
     }
 
     /// Applies reloaded settings and rules (SIGHUP); takes effect from the next decision.

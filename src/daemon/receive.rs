@@ -281,8 +281,28 @@ pub async fn store_pdu(d: &Daemon, modem: &str, pdu_hex: &str) -> Stored {
                     sent_at: msg.timestamp.map(|t| t.to_string()),
                     split: msg.user_data.split,
                 };
-                let stored = d.store.call(move |db| db.store_inbound(&part, now)).await;
+                let settings = d.settings();
+                let (care, reports) = (settings.care, settings.status_reports);
+                let stored = d
+                    .store
+                    .call(move |db| {
+                        db.store_inbound_reacting(&part, now, &mut |facts| {
+                            let reaction = super::care::reactions::react(&care, facts, reports, now);
+                            if let Some(flag) = &reaction.flag {
+                                info!(event = "flagged", inbox_id = facts.inbox_id, from = %phone::mask(&facts.sender), why = %flag, "a reply for a person to read");
+                            }
+                            for c in &reaction.consent {
+                                info!(event = c.state.event_name(), from = %phone::mask(&facts.sender), topic = %c.topic, "consent changed by the customer's reply");
+                            }
+                            reaction
+                        })
+                    })
+                    .await;
                 // Logged for what it is: a new message, or a copy already stored (a re-read).
+                if let Ok(Inbound::Stored(Some(_))) = &stored {
+                    // Its answer (a confirmation, HELP) may be queued: it goes at once.
+                    d.wake();
+                }
                 match &stored {
                     Ok(Inbound::Duplicate) => {
                         debug!(modem = %modem_id, from = %masked, part = ?part_no, "already stored")

@@ -22,11 +22,17 @@ pub struct ModemView {
     pub sent_today: i64,
     /// None: no cap.
     pub daily_cap: Option<i64>,
+    /// Parts sent in the last hour (read only when an hourly cap is set).
+    pub sent_last_hour: i64,
+    /// None: no cap.
+    pub hourly_cap: Option<i64>,
 }
 
 impl ModemView {
     pub fn usable(&self) -> bool {
-        self.healthy && self.daily_cap.is_none_or(|cap| self.sent_today < cap)
+        self.healthy
+            && self.daily_cap.is_none_or(|cap| self.sent_today < cap)
+            && self.hourly_cap.is_none_or(|cap| self.sent_last_hour < cap)
     }
 
     fn match_len(&self, recipient: &str) -> usize {
@@ -68,6 +74,8 @@ mod tests {
             prefixes: prefixes.iter().map(|p| p.to_string()).collect(),
             sent_today,
             daily_cap: None,
+            sent_last_hour: 0,
+            hourly_cap: None,
         }
     }
 

@@ -8,7 +8,7 @@ use crate::pdu::{
     self, Address, EncodingChoice, PlanOptions, SubmitEncoder, SubmitOptions, SubmitPdus,
 };
 use crate::phone;
-use crate::store::NewMessage;
+use crate::store::{Class, Decision, MessageState, NewMessage};
 use crate::time::now_ms;
 
 /// A text to queue, as an interface hands it to the core (times already read).
@@ -27,6 +27,14 @@ pub struct Submission {
     pub idempotency_key: Option<String>,
     /// `None`: the configured default.
     pub report: Option<bool>,
+    /// What kind of text this is (default transactional); `system` is smsq's own.
+    pub class: Class,
+    /// A configured topic customers can opt out of on its own.
+    pub topic: Option<String>,
+    /// The sender confirmed a request to more recipients than the bulk limit.
+    pub confirm_bulk: bool,
+    /// The sender confirmed a link in a text to Philippine numbers.
+    pub allow_links: bool,
 }
 
 impl Submission {
@@ -42,6 +50,10 @@ impl Submission {
             client_ref: None,
             idempotency_key: None,
             report: None,
+            class: Class::Transactional,
+            topic: None,
+            confirm_bulk: false,
+            allow_links: false,
         }
     }
 }
@@ -55,6 +67,12 @@ pub struct Queued {
     pub parts: usize,
     /// `false` when the idempotency key named a message queued before.
     pub new: bool,
+    /// Queued, held for the recipient's quiet hours, or refused by the gate.
+    pub state: MessageState,
+    /// When a held message's window opens (Unix ms).
+    pub held_until: Option<i64>,
+    /// Why the gate refused it: its stable code and the reason in words.
+    pub refusal: Option<(&'static str, String)>,
 }
 
 /// Control characters are refused in a text, except line feed and carriage return: a NUL,
@@ -106,6 +124,13 @@ impl Daemon {
             numbers.push(n);
         }
         let encoding = encoding_choice(&s.encoding)?;
+        let care = settings.care.clone();
+        check_care(&s, &numbers, &care)?;
+        let text = if s.class.is_promotional() {
+            care.promotional_text(&s.text)
+        } else {
+            s.text.clone()
+        };
         if let Some(t) = s.not_after
             && t <= now_ms()
         {
@@ -138,14 +163,14 @@ impl Daemon {
                 ..PlanOptions::default()
             };
             encoder
-                .encode_text(&s.text, &opts, &mut out)
+                .encode_text(&text, &opts, &mut out)
                 .map_err(|e| Error::Unencodable {
                     code: e.code(),
                     message: e.to_string(),
                 })?;
             messages.push(NewMessage {
                 recipient: number.clone(),
-                body: s.text.clone(),
+                body: text.clone(),
                 encoding: s.encoding.clone(),
                 alphabet: out.alphabet().map_or("gsm7", |a| a.name()).to_string(),
                 concat_ref: u16::from(concat_ref),
@@ -164,6 +189,8 @@ impl Daemon {
                 not_after: s.not_after,
                 peer_uid: peer.uid,
                 peer_pid: peer.pid,
+                class: s.class,
+                topic: s.topic.clone(),
                 parts: out
                     .iter()
                     .map(|p| (p.tpdu_len, p.hex.to_string()))
@@ -173,22 +200,110 @@ impl Daemon {
         // All recipients in one transaction: the answer comes only after the commit.
         let now = now_ms();
         let counts: Vec<usize> = messages.iter().map(|m| m.parts.len()).collect();
+        // The gate decides each recipient inside the transaction that queues it.
+        let policy = care.policy.clone();
         let ids = self
             .store
-            .call(move |db| db.enqueue_many(&messages, now))
+            .call(move |db| {
+                db.enqueue_gated(&messages, now, &mut |facts| {
+                    super::care::gate::may_send(&policy, facts, now)
+                })
+            })
             .await?;
         let mut queued = Vec::with_capacity(ids.len());
         for ((number, done), parts) in numbers.into_iter().zip(ids).zip(counts) {
             let (id, new) = (done.id, done.new);
-            info!(event = "queued", message_id = id, to = %phone::mask(&number), parts, uid = ?peer.uid, "message queued");
+            let (state, held_until, refusal) = match done.decision {
+                Decision::Send => (MessageState::Queued, None, None),
+                Decision::Hold { until } => (MessageState::Held, Some(until), None),
+                Decision::Refuse { code, reason } => {
+                    (MessageState::Refused, None, Some((code, reason)))
+                }
+            };
+            match &refusal {
+                None => {
+                    info!(event = "queued", message_id = id, to = %phone::mask(&number), parts, class = %s.class, state = %state, uid = ?peer.uid, "message queued")
+                }
+                Some((code, _)) => {
+                    info!(event = "refused", message_id = id, to = %phone::mask(&number), class = %s.class, code, uid = ?peer.uid, "refused by the customer-care gate; recorded, never sent")
+                }
+            }
             queued.push(Queued {
                 id,
                 to: number,
                 parts,
                 new,
+                state,
+                held_until,
+                refusal,
             });
         }
         self.wake();
+        // A request the gate refused for every recipient fails with the (first) reason, so
+        // a one-recipient send to an opted-out number is an error with its code.
+        if let Some(Queued {
+            refusal: Some((code, reason)),
+            ..
+        }) = queued.first()
+            && queued.iter().all(|q| q.refusal.is_some())
+        {
+            return Err(Error::Refused {
+                code,
+                message: format!("not sent: {reason} (recorded as refused)"),
+            });
+        }
         Ok(queued)
     }
+}
+
+/// What customer care asks of a request before anything is planned: a class and topic
+/// clients may use, an explicit confirmation for bulk sends and for links to Philippine
+/// numbers (CC-2.5, CC-2.6).
+fn check_care(
+    s: &Submission,
+    numbers: &[String],
+    care: &super::care::CareSettings,
+) -> Result<(), Error> {
+    if s.class == Class::System {
+        return Err(Error::InvalidClass(
+            "class system is smsq's own (confirmations of STOP and START); use transactional, \
+             reply, marketing or survey"
+                .into(),
+        ));
+    }
+    if let Some(topic) = &s.topic
+        && !care.topics.iter().any(|t| t == topic)
+    {
+        return Err(Error::InvalidClass(format!(
+            "unknown topic {topic:?}: configure it first ([care] topics), so that customers can \
+             opt out of it with STOP {}",
+            topic.to_uppercase()
+        )));
+    }
+    if numbers.len() > care.bulk_limit && !s.confirm_bulk {
+        return Err(Error::NeedsConfirmation {
+            code: "bulk_confirmation_needed",
+            message: format!(
+                "{} recipients is more than {} in one request: confirm the bulk send \
+                 (--confirm-bulk, or confirm_bulk: true)",
+                numbers.len(),
+                care.bulk_limit
+            ),
+        });
+    }
+    if !s.allow_links
+        && super::care::has_link(&s.text)
+        && numbers
+            .iter()
+            .any(|n| phone::country_of(n).as_deref() == Some("PH"))
+    {
+        return Err(Error::NeedsConfirmation {
+            code: "links_blocked_ph",
+            message: "the text holds a link and goes to Philippine numbers, whose carriers \
+                      block texts with links: remove it, or confirm (--allow-links, or \
+                      allow_links: true)"
+                .into(),
+        });
+    }
+    Ok(())
 }

@@ -56,6 +56,7 @@ struct RawConfig {
     keep_messages: Option<String>,
     keep_events: Option<String>,
     time_zone: Option<String>,
+    care: Option<super::care_config::RawCare>,
     #[serde(default)]
     modem: Vec<RawModem>,
 }
@@ -72,7 +73,9 @@ struct RawModem {
     #[serde(default)]
     prefixes: Vec<String>,
     daily_cap: Option<i64>,
+    hourly_cap: Option<i64>,
     send_gap: Option<String>,
+    send_gap_max: Option<String>,
     send_timeout: Option<String>,
 }
 
@@ -134,14 +137,18 @@ impl std::fmt::Display for ConfigError {
     }
 }
 
-fn err(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+pub(super) fn err(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
     ConfigError {
         key: key.into(),
         problem: problem.into(),
     }
 }
 
-fn duration(key: &str, value: &Option<String>, default: Duration) -> Result<Duration, ConfigError> {
+pub(super) fn duration(
+    key: &str,
+    value: &Option<String>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
     match value {
         None => Ok(default),
         Some(v) if v.trim() == "0" || v.trim() == "0s" => Ok(Duration::ZERO),
@@ -259,6 +266,11 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         },
         ..defaults
     };
+    let care = super::care_config::care(raw.care.as_ref(), &settings.time_zone)?;
+    let settings = Settings {
+        care: std::sync::Arc::new(care),
+        ..settings
+    };
     if raw.modem.is_empty() {
         return Err(err(
             "modem",
@@ -343,13 +355,15 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
                 ));
             }
         }
-        if let Some(cap) = m.daily_cap
-            && cap < 1
-        {
-            return Err(err(
-                key("daily_cap"),
-                "must be at least 1 (leave it out for no cap)",
-            ));
+        for (name, cap) in [("daily_cap", m.daily_cap), ("hourly_cap", m.hourly_cap)] {
+            if let Some(cap) = cap
+                && cap < 1
+            {
+                return Err(err(
+                    key(name),
+                    "must be at least 1 (leave it out for no cap)",
+                ));
+            }
         }
         let path = match &source {
             ModemSource::Device(path) => path.clone(),
@@ -369,9 +383,27 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
             rules: ModemRules {
                 prefixes: m.prefixes.clone(),
                 daily_cap: m.daily_cap,
+                hourly_cap: m.hourly_cap,
                 send_gap: match &m.send_gap {
                     None => None,
                     Some(_) => Some(duration(&key("send_gap"), &m.send_gap, Duration::ZERO)?),
+                },
+                send_gap_max: match &m.send_gap_max {
+                    None => None,
+                    Some(_) => {
+                        let max = duration(&key("send_gap_max"), &m.send_gap_max, Duration::ZERO)?;
+                        let gap = match &m.send_gap {
+                            None => settings.send_gap,
+                            Some(_) => duration(&key("send_gap"), &m.send_gap, Duration::ZERO)?,
+                        };
+                        if max < gap {
+                            return Err(err(
+                                key("send_gap_max"),
+                                "must not be shorter than send_gap (the gaps are drawn between the two)",
+                            ));
+                        }
+                        Some(max)
+                    }
                 },
             },
         });
@@ -558,6 +590,47 @@ const KEYS: &[Key<Config>] = &[
     ("socket_group", Reload::Restart, |c| {
         format!("{:?}", c.socket_group)
     }),
+    ("care.shop_name", Reload::Live, |c| {
+        c.settings.care.shop_name.clone()
+    }),
+    ("care.topics", Reload::Live, |c| {
+        format!(
+            "{:?} (double opt-in {:?})",
+            c.settings.care.topics, c.settings.care.double_opt_in
+        )
+    }),
+    ("care.quiet_hours", Reload::Live, |c| {
+        let q = &c.settings.care.policy.quiet_hours;
+        let countries: Vec<String> = q
+            .by_country
+            .iter()
+            .map(|(c, w)| format!("{c} {w}"))
+            .collect();
+        format!(
+            "{}, default {}, {} holiday(s), hold_transactional {}",
+            countries.join(", "),
+            q.default,
+            q.holidays.len(),
+            c.settings.care.policy.hold_transactional
+        )
+    }),
+    ("care.caps", Reload::Live, |c| {
+        let care = &c.settings.care;
+        format!(
+            "{}/day {}/30 days, bulk over {}",
+            care.policy.cap_per_day, care.policy.cap_per_30_days, care.bulk_limit
+        )
+    }),
+    ("care.keywords", Reload::Live, |c| {
+        format!("{:?}", c.settings.care.keywords)
+    }),
+    ("care.texts", Reload::Live, |c| {
+        let care = &c.settings.care;
+        format!(
+            "{:?} {:?} {:?} {:?} {:?}",
+            care.stop_text, care.start_text, care.help_text, care.footer, care.confirmation_window
+        )
+    }),
 ];
 
 /// Every key of a `[[modem]]` section a reload compares.
@@ -583,6 +656,12 @@ const MODEM_KEYS: &[Key<ModemSetup>] = &[
     }),
     ("send_gap", Reload::Live, |m| {
         format!("{:?}", m.rules.send_gap)
+    }),
+    ("hourly_cap", Reload::Live, |m| {
+        format!("{:?}", m.rules.hourly_cap)
+    }),
+    ("send_gap_max", Reload::Live, |m| {
+        format!("{:?}", m.rules.send_gap_max)
     }),
 ];
 

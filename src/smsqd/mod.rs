@@ -3,6 +3,7 @@
 //! simulator), the dispatcher, the receiver, housekeeping, the event pump and the socket;
 //! stop cleanly on SIGTERM/SIGINT.
 
+mod care_config;
 pub mod config;
 pub mod logging;
 pub mod notify;
@@ -45,6 +46,10 @@ struct Args {
     /// Simulated modem family: simcom, huawei or quectel.
     #[arg(long, default_value = "simcom")]
     sim_profile: String,
+    /// Lets clients set the daemon's clock (the `set_clock` request), for tests of quiet
+    /// hours and caps. Never in production.
+    #[arg(long, hide = true)]
+    test_clock: bool,
     /// With --simulate, a simulated customer texts back every this many seconds (0: never).
     #[arg(long, default_value_t = 45)]
     sim_inbound_every: u64,
@@ -199,7 +204,8 @@ async fn run(
     args: Args,
     activated: Option<std::os::unix::net::UnixListener>,
 ) -> Result<(), String> {
-    let config = configuration(&args)?;
+    let mut config = configuration(&args)?;
+    config.settings.test_clock = args.test_clock;
     crate::phone::show_numbers_in_logs(config.log_sensitive);
     if args.check_config {
         println!(
@@ -466,6 +472,7 @@ fn reload(path: &std::path::Path, d: &Daemon, current: &mut Config) {
     crate::phone::show_numbers_in_logs(new.log_sensitive);
     let mut settings = new.settings.clone();
     settings.housekeeping_interval = current.settings.housekeeping_interval;
+    settings.test_clock = current.settings.test_clock;
     d.replace_settings(
         settings,
         new.modems.iter().map(|m| m.rules.clone()).collect(),

@@ -4,8 +4,10 @@
 
 use rusqlite::{Connection, params};
 
+use super::care::{Decision, NewConsent, append_consent};
 use super::db::*;
 use super::events::*;
+use super::outbox::NewMessage;
 use crate::pdu::{SplitSurrogates, join_text_parts};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +36,34 @@ pub struct InboundPart {
     pub sent_at: Option<String>,
     /// Surrogate halves at the edges of a UCS-2 part (see [`SplitSurrogates`]).
     pub split: SplitSurrogates,
+}
+
+/// What the store knows when a received text is complete, for deciding what it asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundFacts {
+    pub inbox_id: i64,
+    pub sender: String,
+    /// `None` for 8-bit data.
+    pub text: Option<String>,
+    /// The latest entry for every topic is a revocation (the sender said STOP).
+    pub opted_out: bool,
+    /// Topics with a grant waiting for this sender's confirmation (double opt-in).
+    pub pending_topics: Vec<String>,
+    /// The topics (kinds) of smsq's own texts to this sender in the last 24 hours
+    /// (`stop_confirmation`, `start_confirmation`, `help`).
+    pub recent_confirmations: Vec<String>,
+    /// A concatenation reference for an answer.
+    pub concat_ref: u8,
+}
+
+/// What a received text makes the store do, in the transaction that stores it: entries for
+/// the consent ledger, smsq's own answers to queue, and a note for a person.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reaction {
+    pub consent: Vec<NewConsent>,
+    pub send: Vec<NewMessage>,
+    /// Why a person should read it (a possible opt-out).
+    pub flag: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,8 +119,20 @@ pub(super) fn group_parts(
 }
 
 impl Db {
-    /// Stores a received part; completes the message when its last part arrives.
+    /// Stores a received part without reacting to what it says (tests of the store).
     pub fn store_inbound(&mut self, p: &InboundPart, now: i64) -> Result<Inbound> {
+        self.store_inbound_reacting(p, now, &mut |_| Reaction::default())
+    }
+
+    /// Stores a received part; completes the message when its last part arrives, and then
+    /// applies what `react` makes of it (a STOP's ledger entry and its one confirmation) in
+    /// the same transaction: nothing is stored without its consequences, or the reverse.
+    pub fn store_inbound_reacting(
+        &mut self,
+        p: &InboundPart,
+        now: i64,
+        react: &mut dyn FnMut(&InboundFacts) -> Reaction,
+    ) -> Result<Inbound> {
         self.durable()?;
         let tx = self.conn.savepoint()?;
         let (reference, bits, total, part) = match p.concat {
@@ -129,8 +171,56 @@ impl Db {
             return Ok(Inbound::Stored(None));
         }
         let id = Self::create_inbox(&tx, &p.sender, &p.modem, &rows, total, true, now)?;
+        Self::react_in(&tx, id, &p.sender, now, react)?;
         tx.commit()?;
         Ok(Inbound::Stored(Some(id)))
+    }
+
+    fn react_in(
+        tx: &Connection,
+        inbox_id: i64,
+        sender: &str,
+        now: i64,
+        react: &mut dyn FnMut(&InboundFacts) -> Reaction,
+    ) -> Result<()> {
+        let (text, opted_out, concat_ref) = row(
+            tx,
+            "SELECT body,
+                    (SELECT action = 'revoke' FROM consent_events WHERE number = ?2 AND topic = ''
+                     ORDER BY id DESC LIMIT 1),
+                    (SELECT COALESCE(MAX(id), 0) + 1 FROM outbox)
+             FROM inbox WHERE id = ?1",
+            params![inbox_id, sender],
+            |r| Ok((r.get(0)?, r.get::<_, Option<bool>>(1)?, r.get::<_, i64>(2)?)),
+        )?;
+        let recent_confirmations = {
+            let mut st = tx.prepare_cached(
+                "SELECT DISTINCT topic FROM outbox WHERE recipient = ?1 AND class = 'system'
+                   AND created_at >= ?2 AND topic IS NOT NULL",
+            )?;
+            st.query_map(params![sender, now - 86_400_000], |r| r.get(0))?
+                .collect::<SqlResult<_>>()?
+        };
+        let facts = InboundFacts {
+            inbox_id,
+            sender: sender.to_string(),
+            text,
+            opted_out: opted_out.unwrap_or(false),
+            pending_topics: Self::pending_topics(tx, sender)?,
+            recent_confirmations,
+            concat_ref: (concat_ref % 256) as u8,
+        };
+        let reaction = react(&facts);
+        for c in &reaction.consent {
+            append_consent(tx, c, now)?;
+        }
+        for m in &reaction.send {
+            Self::enqueue_in(tx, m, now, &mut |_| Decision::Send)?;
+        }
+        if let Some(why) = &reaction.flag {
+            event(tx, now, "flagged", None, Some(inbox_id), why)?;
+        }
+        Ok(())
     }
 
     pub(super) fn create_inbox(
@@ -224,10 +314,22 @@ impl Db {
     }
 
     pub fn list_inbox(&self, before: Option<i64>, limit: i64) -> Result<Vec<InboxRow>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT id, sender, body, data_hex, parts, complete, modem, sent_at, received_at FROM inbox WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
-        )?;
-        st.query_map(params![before.unwrap_or(i64::MAX), limit], |r| {
+        self.inbox_rows(
+            "WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
+            params![before.unwrap_or(i64::MAX), limit],
+        )
+    }
+
+    /// Every message received from `sender`, oldest first (a data-subject export).
+    pub fn inbox_for(&self, sender: &str) -> Result<Vec<InboxRow>> {
+        self.inbox_rows("WHERE sender = ?1 ORDER BY id", [sender])
+    }
+
+    fn inbox_rows(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<InboxRow>> {
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT id, sender, body, data_hex, parts, complete, modem, sent_at, received_at FROM inbox {filter}"
+        ))?;
+        st.query_map(args, |r| {
             Ok(InboxRow {
                 id: r.get(0)?,
                 sender: r.get(1)?,

@@ -12,6 +12,7 @@
 //! Default location: `$STATE_DIRECTORY` (systemd), else `$XDG_STATE_HOME/smsq`, else
 //! `~/.local/state/smsq`; the file is `smsq.db`.
 
+mod care;
 mod db;
 mod events;
 mod inbox;
@@ -28,9 +29,13 @@ use std::sync::Arc;
 
 use tokio::sync::{broadcast, oneshot};
 
+pub use care::{
+    Class, ConsentEntry, ConsentSource, ConsentState, Contact, ContactChange, Decision, NewConsent,
+    SendFacts,
+};
 pub use db::{Db, Result, StoreError};
 pub use events::{EventRow, ReceivedSummary};
-pub use inbox::{Inbound, InboundPart, InboxRow};
+pub use inbox::{Inbound, InboundFacts, InboundPart, InboxRow, Reaction};
 pub use outbox::{
     Candidate, Due, DuePart, Enqueued, MessageDetail, MessageRow, NewMessage, PartRow, QueueCounts,
     Start,

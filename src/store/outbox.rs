@@ -16,13 +16,14 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::care::{Class, Decision, SendFacts, send_facts};
 use super::db::*;
 use super::events::*;
 use super::reports::*;
 use super::state::{MessageState, PartState};
 
 /// A message to queue, already planned and encoded.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMessage {
     pub recipient: String,
     pub body: String,
@@ -37,6 +38,9 @@ pub struct NewMessage {
     pub not_after: Option<i64>,
     pub peer_uid: Option<u32>,
     pub peer_pid: Option<i32>,
+    pub class: Class,
+    /// The topic a customer can opt out of on its own (`STOP PROMO`).
+    pub topic: Option<String>,
     /// (TPDU length, PDU hex) per part.
     pub parts: Vec<(usize, String)>,
 }
@@ -60,6 +64,8 @@ impl NewMessage {
             not_after: None,
             peer_uid: None,
             peer_pid: None,
+            class: Class::Transactional,
+            topic: None,
             parts,
         }
     }
@@ -75,8 +81,20 @@ pub struct Due {
     pub modem: Option<String>,
     /// The message's state when it was read.
     pub state: String,
+    pub class: Class,
+    pub topic: Option<String>,
+    /// Parts the message has in all.
+    pub total_parts: i64,
     /// Parts still to send, in order.
     pub parts: Vec<DuePart>,
+}
+
+impl Due {
+    /// Whether a part of it already went to a modem (the gate is not asked again then: a
+    /// concatenated text is never cut in half).
+    pub fn started(&self) -> bool {
+        (self.parts.len() as i64) < self.total_parts
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +123,8 @@ pub struct MessageRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub next_attempt_at: i64,
+    pub class: Class,
+    pub topic: Option<String>,
 }
 
 /// A message with its parts and its history.
@@ -151,6 +171,51 @@ pub(super) fn expire_one(tx: &Connection, id: i64, now: i64) -> Result<()> {
     )
 }
 
+/// Message `id`, nothing of which went out, refused by the gate: never sent.
+pub(super) fn refuse_in(
+    tx: &Connection,
+    id: i64,
+    code: &str,
+    reason: &str,
+    now: i64,
+) -> Result<()> {
+    exec(
+        tx,
+        "UPDATE outbox SET state = 'refused', modem = NULL, last_error = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id, format!("{code}: {reason}"), now],
+    )?;
+    exec(
+        tx,
+        "UPDATE outbox_parts SET state = 'cancelled' WHERE message_id = ?1 AND state = 'pending'",
+        [id],
+    )?;
+    event(
+        tx,
+        now,
+        "refused",
+        Some(id),
+        None,
+        &format!("{code}: {reason}"),
+    )
+}
+
+/// Message `id` waits for its recipient's window to open at `until`.
+pub(super) fn hold_in(tx: &Connection, id: i64, until: i64, now: i64) -> Result<()> {
+    exec(
+        tx,
+        "UPDATE outbox SET state = 'held', modem = NULL, next_attempt_at = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id, until, now],
+    )?;
+    event(
+        tx,
+        now,
+        "held",
+        Some(id),
+        None,
+        &format!("quiet_hours: waits for the recipient's window, until {until}"),
+    )
+}
+
 /// A due message as the dispatcher chooses among them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
@@ -171,11 +236,13 @@ pub struct DuePart {
 }
 
 /// A message `enqueue` recorded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Enqueued {
     pub id: i64,
     /// `false` when its idempotency key named a message queued before (whose id this is).
     pub new: bool,
+    /// What the gate decided: queued (`Send`), held, or refused (recorded, never sent).
+    pub decision: Decision,
 }
 
 /// The queue, and one modem's recent sending.
@@ -196,6 +263,10 @@ pub enum Start {
     Taken,
     /// Its `not_after` time passed: it is `expired` now.
     Expired,
+    /// The gate held it for the recipient's quiet hours, until this time.
+    Held { until: i64 },
+    /// The gate refused it: `refused` now, never sent.
+    Refused { code: &'static str, reason: String },
     /// No part is left to send (a defensive case: start-up settles such messages).
     NothingLeft,
 }
@@ -208,14 +279,14 @@ impl Db {
         exec(
             &tx,
             "UPDATE outbox SET modem = NULL
-             WHERE state IN ('queued', 'sending') AND state = 'queued' AND modem IS NOT NULL
+             WHERE state IN ('queued', 'held', 'sending') AND state = 'queued' AND modem IS NOT NULL
                AND NOT EXISTS (SELECT 1 FROM outbox_parts p WHERE p.message_id = outbox.id
                                AND p.state != 'pending')",
             [],
         )?;
         let ids: Vec<i64> = {
             let mut st = tx.prepare_cached(
-                "SELECT o.id FROM outbox o WHERE o.state IN ('queued', 'sending')
+                "SELECT o.id FROM outbox o WHERE o.state IN ('queued', 'held', 'sending')
                    AND EXISTS (SELECT 1 FROM outbox_parts p
                                WHERE p.message_id = o.id AND p.state = 'sending')",
             )?;
@@ -245,39 +316,60 @@ impl Db {
         Ok(ids)
     }
 
-    /// Queues a message; with an idempotency key already used, returns the existing id and
-    /// `false`.
+    /// Queues a message without asking a gate, for tests and benchmarks of the store; the
+    /// daemon always passes its gate ([`Db::enqueue_gated`]).
     pub fn enqueue(&mut self, m: &NewMessage, now: i64) -> Result<Enqueued> {
-        Ok(self.enqueue_many(std::slice::from_ref(m), now)?[0])
+        Ok(self
+            .enqueue_gated(std::slice::from_ref(m), now, &mut |_| Decision::Send)?
+            .remove(0))
     }
 
-    /// Queues several messages in one transaction (a batched `send`): all or none.
-    pub fn enqueue_many(&mut self, messages: &[NewMessage], now: i64) -> Result<Vec<Enqueued>> {
+    /// Queues several messages in one transaction (a batched `send`): all or none. `gate`
+    /// decides each one from the facts read in this same transaction (so a STOP committed
+    /// before is seen): queued, held until the recipient's window opens, or refused (recorded
+    /// with its reason, never sent).
+    pub fn enqueue_gated(
+        &mut self,
+        messages: &[NewMessage],
+        now: i64,
+        gate: &mut dyn FnMut(&SendFacts) -> Decision,
+    ) -> Result<Vec<Enqueued>> {
         self.durable()?;
         let tx = self.conn.savepoint()?;
         let mut out = Vec::with_capacity(messages.len());
         for m in messages {
-            out.push(Self::enqueue_in(&tx, m, now)?);
+            out.push(Self::enqueue_in(&tx, m, now, gate)?);
         }
         tx.commit()?;
         Ok(out)
     }
 
-    pub(super) fn enqueue_in(tx: &Connection, m: &NewMessage, now: i64) -> Result<Enqueued> {
+    pub(super) fn enqueue_in(
+        tx: &Connection,
+        m: &NewMessage,
+        now: i64,
+        gate: &mut dyn FnMut(&SendFacts) -> Decision,
+    ) -> Result<Enqueued> {
         if let Some(key) = &m.idempotency_key {
             let existing: Option<i64> = tx
                 .prepare_cached("SELECT id FROM outbox WHERE idempotency_key = ?1")?
                 .query_row([key], |r| r.get(0))
                 .optional()?;
             if let Some(id) = existing {
-                return Ok(Enqueued { id, new: false });
+                return Ok(Enqueued {
+                    id,
+                    new: false,
+                    decision: Decision::Send,
+                });
             }
         }
+        let facts = send_facts(tx, &m.recipient, m.class, m.topic.as_deref(), now, None)?;
+        let decision = gate(&facts);
         tx.prepare_cached(
             "INSERT INTO outbox (recipient, body, encoding, alphabet, parts, concat_ref, status_report,
                 priority, client_ref, idempotency_key, state, next_attempt_at, not_before, not_after,
-                peer_uid, peer_pid, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?11, ?12, ?13, ?14, ?15, ?16, ?16)",
+                peer_uid, peer_pid, created_at, updated_at, class, topic)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?11, ?12, ?13, ?14, ?15, ?16, ?16, ?17, ?18)",
         )?
         .execute(params![
             m.recipient,
@@ -295,7 +387,9 @@ impl Db {
             m.not_after,
             m.peer_uid,
             m.peer_pid,
-            now
+            now,
+            m.class.as_str(),
+            m.topic
         ])?;
         let id = tx.last_insert_rowid();
         let mut part_insert = tx.prepare_cached(
@@ -310,9 +404,21 @@ impl Db {
             "queued",
             Some(id),
             None,
-            &format!("{} part(s)", m.parts.len()),
+            &format!("{} part(s), {}", m.parts.len(), m.class),
         )?;
-        Ok(Enqueued { id, new: true })
+        match &decision {
+            Decision::Send => {}
+            Decision::Hold { until } => {
+                // A later `not_before` than the window's opening stands.
+                hold_in(tx, id, (*until).max(m.not_before.unwrap_or(0)), now)?
+            }
+            Decision::Refuse { code, reason } => refuse_in(tx, id, code, reason, now)?,
+        }
+        Ok(Enqueued {
+            id,
+            new: true,
+            decision,
+        })
     }
 
     /// The most urgent message that may be worked on now: priority, then age (for tests of
@@ -331,7 +437,7 @@ impl Db {
         let mut st = self.conn.prepare_cached(
             "SELECT o.id, o.recipient, o.modem
              FROM outbox o
-             WHERE o.state IN ('queued', 'sending') AND o.next_attempt_at <= ?1
+             WHERE o.state IN ('queued', 'held', 'sending') AND o.next_attempt_at <= ?1
              ORDER BY o.priority DESC, o.created_at, o.id LIMIT ?2",
         )?;
         st.query_map(params![now, limit], |r| {
@@ -353,12 +459,19 @@ impl Db {
     pub(super) fn due_in(conn: &Connection, id: i64) -> Result<Option<Due>> {
         let head = row(
             conn,
-            "SELECT recipient, attempts, not_after, modem, state FROM outbox WHERE id = ?1",
+            "SELECT recipient, attempts, not_after, modem, state, class, topic, parts FROM outbox WHERE id = ?1",
             [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            |r| {
+                Ok((
+                    (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?),
+                    (r.get(5)?, r.get(6)?, r.get(7)?),
+                ))
+            },
         )
         .optional()?;
-        let Some((recipient, attempts, not_after, modem, state)) = head else {
+        let Some(((recipient, attempts, not_after, modem, state), (class, topic, total_parts))) =
+            head
+        else {
             return Ok(None);
         };
         let mut st = conn.prepare_cached(
@@ -380,6 +493,9 @@ impl Db {
             not_after,
             modem,
             state,
+            class,
+            topic,
+            total_parts,
             parts,
         }))
     }
@@ -401,7 +517,7 @@ impl Db {
     pub fn earliest_due(&self) -> Result<Option<i64>> {
         row(
             &self.conn,
-            "SELECT MIN(next_attempt_at) FROM outbox WHERE state IN ('queued', 'sending')",
+            "SELECT MIN(next_attempt_at) FROM outbox WHERE state IN ('queued', 'held', 'sending')",
             [],
             |r| r.get(0),
         )
@@ -589,7 +705,7 @@ impl Db {
         let n = if started == 0 {
             exec(
                 &tx,
-                "UPDATE outbox SET state = 'cancelled', updated_at = ?2 WHERE id = ?1 AND state = 'queued'",
+                "UPDATE outbox SET state = 'cancelled', updated_at = ?2 WHERE id = ?1 AND state IN ('queued', 'held')",
                 params![id, now],
             )?
         } else {
@@ -621,9 +737,11 @@ impl Db {
         let tx = self.conn.savepoint()?;
         let n = exec(
             &tx,
-            // A message whose text retention erased has nothing left to send.
+            // A message whose text retention erased has nothing left to send; a confirmation
+            // (class system) is sent within minutes of what it confirms or never.
             "UPDATE outbox SET state = 'queued', next_attempt_at = ?2, updated_at = ?2
-             WHERE id = ?1 AND state IN ('failed', 'unknown', 'expired') AND body != ''",
+             WHERE id = ?1 AND state IN ('failed', 'unknown', 'expired') AND body != ''
+               AND class != 'system'",
             params![id, now],
         )?;
         if n == 1 {
@@ -652,8 +770,8 @@ impl Db {
             let mut st = tx.prepare_cached(
                 // The first term picks the queue's own index (outbox_queue): the queue, not
                 // the history, is read.
-                "SELECT id FROM outbox WHERE state IN ('queued', 'sending') AND state = 'queued'
-                   AND not_after IS NOT NULL AND not_after < ?1",
+                "SELECT id FROM outbox WHERE state IN ('queued', 'held', 'sending')
+                   AND state IN ('queued', 'held') AND not_after IS NOT NULL AND not_after < ?1",
             )?;
             st.query_map([now], |r| r.get(0))?
                 .collect::<SqlResult<_>>()?
@@ -671,13 +789,29 @@ impl Db {
     /// this commit on: `outbox.modem` names the owner, and only the owner takes it again.
     /// It is let go (back to NULL) when the message returns to the queue before any part
     /// went out (`release_if_unstarted`), and at start-up.
+    /// Without a gate, for tests and benchmarks of the store; the daemon always passes its
+    /// gate ([`Db::start_gated`]).
     pub fn start(&mut self, id: i64, modem: &str, now: i64) -> Result<Start> {
+        self.start_gated(id, modem, now, &mut |_| Decision::Send)
+    }
+
+    /// [`Db::start`], asking `gate` first, in the same transaction, about a message nothing of
+    /// which went out yet: a STOP, an erasure or a cap reached since it was queued refuses
+    /// it; the recipient's quiet hours hold it (again); a held message whose window opened
+    /// is released.
+    pub fn start_gated(
+        &mut self,
+        id: i64,
+        modem: &str,
+        now: i64,
+        gate: &mut dyn FnMut(&SendFacts) -> Decision,
+    ) -> Result<Start> {
         self.durable()?;
         let tx = self.conn.savepoint()?;
         let claimed = exec(
             &tx,
             "UPDATE outbox SET modem = ?2, updated_at = ?3
-             WHERE id = ?1 AND state IN ('queued', 'sending') AND next_attempt_at <= ?3
+             WHERE id = ?1 AND state IN ('queued', 'held', 'sending') AND next_attempt_at <= ?3
                AND (modem IS NULL OR modem = ?2)",
             params![id, modem, now],
         )? == 1;
@@ -687,10 +821,40 @@ impl Db {
         let Some(due) = Self::due_in(&tx, id)? else {
             return Ok(Start::Taken);
         };
-        let outcome = if due.not_after.is_some_and(|t| t <= now) && due.state == "queued" {
+        let waiting = due.state == "queued" || due.state == "held";
+        let decision = if waiting && !due.started() {
+            let facts = send_facts(
+                &tx,
+                &due.recipient,
+                due.class,
+                due.topic.as_deref(),
+                now,
+                Some(id),
+            )?;
+            gate(&facts)
+        } else {
+            Decision::Send
+        };
+        let outcome = if due.not_after.is_some_and(|t| t <= now) && waiting {
             expire_one(&tx, id, now)?;
             Start::Expired
+        } else if let Decision::Refuse { code, reason } = decision {
+            refuse_in(&tx, id, code, &reason, now)?;
+            Start::Refused { code, reason }
+        } else if let Decision::Hold { until } = decision {
+            hold_in(&tx, id, until, now)?;
+            Start::Held { until }
         } else if let Some(first) = due.parts.first() {
+            if due.state == "held" {
+                event(
+                    &tx,
+                    now,
+                    "released",
+                    Some(id),
+                    None,
+                    "the recipient's window opened",
+                )?;
+            }
             Self::sending_in(&tx, id, first.part, modem, now)?;
             Start::Sending(due)
         } else {
@@ -733,7 +897,7 @@ impl Db {
         args: impl rusqlite::Params,
     ) -> Result<Vec<MessageRow>> {
         let sql = format!(
-            "SELECT id, recipient, body, alphabet, parts, state, attempts, priority, client_ref, last_error, modem, created_at, updated_at, next_attempt_at FROM outbox {filter}"
+            "SELECT id, recipient, body, alphabet, parts, state, attempts, priority, client_ref, last_error, modem, created_at, updated_at, next_attempt_at, class, topic FROM outbox {filter}"
         );
         let mut st = self.conn.prepare_cached(&sql)?;
         st.query_map(args, |r| {
@@ -752,6 +916,8 @@ impl Db {
                 created_at: r.get(11)?,
                 updated_at: r.get(12)?,
                 next_attempt_at: r.get(13)?,
+                class: r.get(14)?,
+                topic: r.get(15)?,
             })
         })?
         .collect::<SqlResult<_>>()
@@ -778,11 +944,16 @@ impl Db {
         )
     }
 
+    /// Every message to `recipient`, oldest first (a data-subject export).
+    pub fn outbox_for(&self, recipient: &str) -> Result<Vec<MessageRow>> {
+        self.messages("WHERE recipient = ?1 ORDER BY id", [recipient])
+    }
+
     /// Queued (not yet finished) messages, and parts sent since `since` through `modem`.
     pub fn counts(&self, modem: &str, since: i64) -> Result<QueueCounts> {
         let queued = row(
             &self.conn,
-            "SELECT COUNT(*) FROM outbox WHERE state IN ('queued', 'sending')",
+            "SELECT COUNT(*) FROM outbox WHERE state IN ('queued', 'held', 'sending')",
             [],
             |r| r.get(0),
         )?;

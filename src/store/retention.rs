@@ -31,9 +31,9 @@ impl Db {
         events_before: Option<i64>,
         batch: i64,
     ) -> Result<usize> {
-        // Every state but queued and sending (the term of the retention indexes: a list of
-        // two, which SQLite tests without building a table for each row it updates).
-        const FINISHED: &str = "state NOT IN ('queued', 'sending')";
+        // Every state but queued, held and sending (the term of the retention indexes: a list of
+        // three, which SQLite tests without building a table for each row it updates).
+        const FINISHED: &str = "state NOT IN ('queued', 'held', 'sending')";
         let tx = self.conn.savepoint()?;
         let mut changed = 0;
         if let Some(before) = bodies_before {

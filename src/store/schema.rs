@@ -5,7 +5,7 @@ use rusqlite::OptionalExtension;
 use super::db::*;
 
 /// Current schema version (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 pub(crate) const SCHEMA_V1: &str = r#"
 CREATE TABLE outbox (
@@ -223,6 +223,123 @@ DROP INDEX events_inbox;
 CREATE INDEX events_inbox ON events (inbox_id) WHERE inbox_id IS NOT NULL;
 "#;
 
+/// Version 4: customer care. Every outgoing message has a class (transactional, reply,
+/// marketing, survey, system) and an optional topic; two states join the machine: `held`
+/// (waiting for the recipient's quiet hours to end) and `refused` (the gate said no: never
+/// sent). The outbox is rebuilt for its new CHECK constraints, as in version 3. New tables:
+/// contacts with their fields and tags, saved groups, the consent ledger (append-only: its
+/// triggers refuse updates, and deletions except of a number erased at the customer's
+/// request) and the suppression list of erased numbers. The promotional index serves the
+/// per-customer caps; the system index finds the confirmation sent in the last day.
+pub(crate) const SCHEMA_V4: &str = r#"
+CREATE TABLE outbox_v4 (
+    id              INTEGER PRIMARY KEY,
+    recipient       TEXT    NOT NULL,
+    body            TEXT    NOT NULL,
+    encoding        TEXT    NOT NULL,
+    alphabet        TEXT    NOT NULL,
+    parts           INTEGER NOT NULL,
+    concat_ref      INTEGER NOT NULL,
+    status_report   INTEGER NOT NULL,
+    priority        INTEGER NOT NULL DEFAULT 0,
+    client_ref      TEXT,
+    idempotency_key TEXT,
+    state           TEXT    NOT NULL CHECK (state IN ('queued', 'held', 'sending', 'sent',
+                                                      'delivered', 'failed', 'expired',
+                                                      'cancelled', 'unknown', 'refused')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    not_before      INTEGER,
+    not_after       INTEGER,
+    last_error      TEXT,
+    modem           TEXT,
+    peer_uid        INTEGER,
+    peer_pid        INTEGER,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    class           TEXT    NOT NULL DEFAULT 'transactional'
+                            CHECK (class IN ('transactional', 'reply', 'marketing', 'survey',
+                                             'system')),
+    topic           TEXT
+);
+INSERT INTO outbox_v4 (id, recipient, body, encoding, alphabet, parts, concat_ref,
+    status_report, priority, client_ref, idempotency_key, state, attempts, next_attempt_at,
+    not_before, not_after, last_error, modem, peer_uid, peer_pid, created_at, updated_at)
+  SELECT id, recipient, body, encoding, alphabet, parts, concat_ref, status_report, priority,
+    client_ref, idempotency_key, state, attempts, next_attempt_at, not_before, not_after,
+    last_error, modem, peer_uid, peer_pid, created_at, updated_at FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_v4 RENAME TO outbox;
+CREATE UNIQUE INDEX outbox_idempotency ON outbox (idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+CREATE INDEX outbox_queue ON outbox (priority DESC, created_at, id)
+    WHERE state IN ('queued', 'held', 'sending');
+CREATE INDEX outbox_next ON outbox (next_attempt_at) WHERE state IN ('queued', 'held', 'sending');
+CREATE INDEX outbox_finished ON outbox (updated_at)
+    WHERE state NOT IN ('queued', 'held', 'sending');
+CREATE INDEX outbox_bodies ON outbox (updated_at)
+    WHERE body != '' AND state NOT IN ('queued', 'held', 'sending');
+CREATE INDEX outbox_promotional ON outbox (recipient, created_at)
+    WHERE class IN ('marketing', 'survey');
+CREATE INDEX outbox_system ON outbox (recipient, topic, created_at) WHERE class = 'system';
+
+CREATE TABLE contacts (
+    number     TEXT PRIMARY KEY,
+    name       TEXT,
+    time_zone  TEXT,
+    language   TEXT,
+    notes      TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE contact_fields (
+    number TEXT NOT NULL REFERENCES contacts (number) ON DELETE CASCADE,
+    name   TEXT NOT NULL,
+    value  TEXT NOT NULL,
+    PRIMARY KEY (number, name)
+) WITHOUT ROWID;
+CREATE TABLE contact_tags (
+    number TEXT NOT NULL REFERENCES contacts (number) ON DELETE CASCADE,
+    tag    TEXT NOT NULL,
+    PRIMARY KEY (number, tag)
+) WITHOUT ROWID;
+CREATE INDEX contact_tags_tag ON contact_tags (tag, number);
+CREATE TABLE contact_groups (
+    name TEXT PRIMARY KEY,
+    tags TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE consent_events (
+    id         INTEGER PRIMARY KEY,
+    number     TEXT    NOT NULL,
+    topic      TEXT    NOT NULL,
+    action     TEXT    NOT NULL CHECK (action IN ('grant', 'revoke')),
+    pending    INTEGER NOT NULL DEFAULT 0 CHECK (pending IN (0, 1)),
+    source     TEXT    NOT NULL CHECK (source IN ('keyword', 'in_store', 'web_form', 'import',
+                                                  'operator', 'api')),
+    evidence   TEXT,
+    text_shown TEXT,
+    actor      TEXT,
+    at         INTEGER NOT NULL,
+    double_opt_in_confirmed_at INTEGER
+);
+CREATE INDEX consent_current ON consent_events (number, topic, id);
+CREATE TABLE suppressions (
+    number TEXT PRIMARY KEY,
+    reason TEXT    NOT NULL,
+    at     INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TRIGGER consent_append_only BEFORE UPDATE ON consent_events
+BEGIN
+    SELECT RAISE(ABORT, 'the consent ledger is append-only');
+END;
+CREATE TRIGGER consent_kept BEFORE DELETE ON consent_events
+    WHEN NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.number = OLD.number)
+BEGIN
+    SELECT RAISE(ABORT, 'consent history is deleted only when its number is erased');
+END;
+"#;
+
 impl Db {
     pub(super) fn migrate(&mut self) -> Result<()> {
         let version: i64 = self
@@ -243,6 +360,9 @@ impl Db {
         }
         if version < 3 {
             tx.execute_batch(SCHEMA_V3)?;
+        }
+        if version < 4 {
+            tx.execute_batch(SCHEMA_V4)?;
         }
         // The rebuilt tables run with foreign keys off: check them before committing.
         let broken: Option<String> = tx

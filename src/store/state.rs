@@ -1,6 +1,6 @@
 //! The states of an outgoing message and of each of its parts, and the only changes between
 //! them that the store may make. The database holds the same lists as CHECK constraints
-//! (schema v3), and `store::tests::every_state_change_the_store_makes_is_legal` records what
+//! (schemas v3 and v4), and `store::tests::every_state_change_the_store_makes_is_legal` records what
 //! the store's operations really do and holds them to [`MessageState::may_become`] and
 //! [`PartState::may_become`].
 
@@ -11,6 +11,9 @@ use std::fmt;
 pub enum MessageState {
     /// Waiting for its time, a modem or a retry.
     Queued,
+    /// Waiting for the recipient's quiet hours to end (marketing and surveys): it goes out
+    /// when the window opens, never earlier, and is never dropped for it.
+    Held,
     /// A part is with the modem, or some parts went and others wait.
     Sending,
     /// Every part was accepted by the network.
@@ -26,11 +29,15 @@ pub enum MessageState {
     /// A part went to the modem and nobody knows whether the network took it: never resent
     /// automatically.
     Unknown,
+    /// The customer-care gate refused it (opted out, no consent, over a cap): nothing of it
+    /// ever reached a modem.
+    Refused,
 }
 
 impl MessageState {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 10] = [
         Self::Queued,
+        Self::Held,
         Self::Sending,
         Self::Sent,
         Self::Delivered,
@@ -38,11 +45,13 @@ impl MessageState {
         Self::Expired,
         Self::Cancelled,
         Self::Unknown,
+        Self::Refused,
     ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Queued => "queued",
+            Self::Held => "held",
             Self::Sending => "sending",
             Self::Sent => "sent",
             Self::Delivered => "delivered",
@@ -50,6 +59,7 @@ impl MessageState {
             Self::Expired => "expired",
             Self::Cancelled => "cancelled",
             Self::Unknown => "unknown",
+            Self::Refused => "refused",
         }
     }
 
@@ -60,7 +70,7 @@ impl MessageState {
     /// Still on its way: the dispatcher may work on it. The others are finished (retention
     /// may erase and delete them).
     pub const fn is_pending(self) -> bool {
-        matches!(self, Self::Queued | Self::Sending)
+        matches!(self, Self::Queued | Self::Held | Self::Sending)
     }
 
     /// Whether the store may move a message from `self` to `to`. Staying is always allowed
@@ -72,6 +82,10 @@ impl MessageState {
                 (self, to),
                 // Taken by a modem; cancelled or expired before anything went; given up.
                 (Queued, Sending | Cancelled | Expired | Failed)
+                // The gate, asked again just before a modem would take it: wait for the
+                // recipient's window, or refused; a held message goes out when it opens.
+                | (Queued | Held, Held | Refused)
+                | (Held, Sending | Cancelled | Expired)
                 // The outcomes of a send: accepted, waiting again, refused, unknown.
                 | (Sending, Sent | Queued | Failed | Unknown)
                 // A report for one part can settle the whole message before the last part
@@ -171,7 +185,7 @@ mod tests {
         for s in MessageState::ALL {
             assert_eq!(MessageState::parse(s.as_str()), Some(s));
             assert!(
-                super::super::schema::SCHEMA_V3.contains(&format!("'{s}'")),
+                super::super::schema::SCHEMA_V4.contains(&format!("'{s}'")),
                 "{s} missing from the CHECK"
             );
         }
@@ -204,6 +218,9 @@ mod tests {
             (Expired, Sending),
             (Unknown, Sending),
             (Failed, Sent),
+            (Held, Sent),
+            (Refused, Queued),
+            (Refused, Sending),
         ] {
             assert!(!bad.0.may_become(bad.1), "{} -> {}", bad.0, bad.1);
         }
@@ -225,7 +242,7 @@ mod tests {
             .flat_map(|a| MessageState::ALL.iter().map(move |b| a.may_become(*b)))
             .filter(|&ok| ok)
             .count();
-        assert_eq!(legal_messages, 8 + 17);
+        assert_eq!(legal_messages, 10 + 17 + 6);
         let legal_parts = PartState::ALL
             .iter()
             .flat_map(|a| PartState::ALL.iter().map(move |b| a.may_become(*b)))

@@ -1,3 +1,4 @@
+use super::care::{Decision, SendFacts};
 use super::db::*;
 use super::schema::SCHEMA_V1;
 use super::*;
@@ -43,7 +44,8 @@ fn priority_then_age_and_idempotency() {
         db.enqueue(&keyed, 401).unwrap(),
         Enqueued {
             id: first.id,
-            new: false
+            new: false,
+            decision: crate::store::Decision::Send,
         }
     );
 }
@@ -802,6 +804,56 @@ fn every_state_change_the_store_makes_is_legal() {
             .filter(|&x| x == f)
             .collect::<Vec<_>>()
     );
+    // The customer-care gate: held, held again, released; cancelled or expired while held;
+    // refused when it comes due.
+    let hold = |until| move |_: &SendFacts| Decision::Hold { until };
+    let mut refuse = |_: &SendFacts| Decision::Refuse {
+        code: "opted_out",
+        reason: "STOP".into(),
+    };
+    let g = db
+        .enqueue_gated(&[msg("+1", 1)], 80, &mut hold(90))
+        .unwrap()[0]
+        .id;
+    assert_eq!(
+        db.start_gated(g, "m0", 90, &mut hold(95)).unwrap(),
+        Start::Held { until: 95 }
+    );
+    assert!(matches!(
+        db.start_gated(g, "m0", 95, &mut |_| Decision::Send)
+            .unwrap(),
+        Start::Sending(_)
+    ));
+    db.mark_sent(g, 1, 9, 96).unwrap();
+    let h = db
+        .enqueue_gated(&[msg("+1", 1)], 100, &mut hold(200))
+        .unwrap()[0]
+        .id;
+    assert!(db.cancel(h, 101).unwrap());
+    let mut short = msg("+1", 1);
+    short.not_after = Some(150);
+    let i = db.enqueue_gated(&[short], 100, &mut hold(200)).unwrap()[0].id;
+    assert!(db.expire(160).unwrap().contains(&i));
+    let j = db.enqueue(&msg("+1", 1), 170).unwrap().id;
+    assert!(matches!(
+        db.start_gated(j, "m0", 171, &mut refuse).unwrap(),
+        Start::Refused {
+            code: "opted_out",
+            ..
+        }
+    ));
+    let k = db
+        .enqueue_gated(&[msg("+1", 1)], 180, &mut hold(190))
+        .unwrap()[0]
+        .id;
+    assert!(matches!(
+        db.start_gated(k, "m0", 190, &mut refuse).unwrap(),
+        Start::Refused { .. }
+    ));
+    assert!(
+        !db.retry_now(k, 191).unwrap(),
+        "a refused message is never resent"
+    );
 
     let mut st = db
         .connection()
@@ -837,6 +889,13 @@ fn every_state_change_the_store_makes_is_legal() {
         "message failed->queued",
         "message queued->expired",
         "message expired->queued",
+        "message held->held",
+        "message held->sending",
+        "message held->cancelled",
+        "message held->expired",
+        "message queued->refused",
+        "message held->refused",
+        "part pending->cancelled",
         "message queued->cancelled",
         "part pending->sending",
         "part sending->unknown",
@@ -946,4 +1005,151 @@ async fn calls_that_arrive_together_commit_together_and_each_gets_its_own_answer
     }
     assert_eq!(seen.len(), 201, "one queued event per message");
     assert!(seen.windows(2).all(|w| w[0] < w[1]), "in commit order");
+}
+
+fn grant(number: &str, topic: &str, state: ConsentState) -> NewConsent {
+    NewConsent {
+        number: number.into(),
+        topic: topic.into(),
+        state,
+        source: ConsentSource::InStore,
+        evidence: Some("slip 1".into()),
+        text_shown: Some("Offers by text, at most 4 a month".into()),
+        actor: Some("ana".into()),
+        double_opt_in_confirmed_at: None,
+    }
+}
+
+/// The ledger is append-only: SQL that tries to rewrite or delete history is refused by the
+/// database itself, except the deletion an erasure makes once the number is suppressed.
+#[test]
+fn the_consent_ledger_cannot_be_rewritten() {
+    let mut db = Db::open_in_memory().unwrap();
+    db.record_consent(&[grant("+1", "", ConsentState::Granted)], 1)
+        .unwrap();
+    db.record_consent(&[grant("+1", "", ConsentState::Revoked)], 2)
+        .unwrap();
+    db.record_consent(&[grant("+1", "", ConsentState::Granted)], 3)
+        .unwrap();
+    let history = db.consent_history("+1").unwrap();
+    assert_eq!(history.len(), 3, "grant, revoke, grant: three rows");
+    let conn = db.connection();
+    let update = conn.execute(
+        "UPDATE consent_events SET action = 'grant' WHERE id = 2",
+        [],
+    );
+    assert!(update.unwrap_err().to_string().contains("append-only"));
+    let delete = conn.execute("DELETE FROM consent_events", []);
+    assert!(delete.unwrap_err().to_string().contains("erased"));
+    db.erase_subject("+1", 4).unwrap();
+    assert!(db.consent_history("+1").unwrap().is_empty());
+    assert!(db.is_suppressed("+1").unwrap());
+}
+
+/// What the gate reads: the latest entry for every topic and for the message's topic,
+/// promotions counted over a day and 30 days (refused ones not counted), the contact's zone.
+#[test]
+fn the_gate_reads_the_latest_entry_and_counts_promotions() {
+    let mut db = Db::open_in_memory().unwrap();
+    let day = 86_400_000;
+    let f = db
+        .facts("+1", Class::Marketing, Some("promo"), 40 * day)
+        .unwrap();
+    assert_eq!((f.everything, f.topic_state), (None, None));
+    db.record_consent(&[grant("+1", "", ConsentState::Granted)], day)
+        .unwrap();
+    db.record_consent(&[grant("+1", "promo", ConsentState::Revoked)], 2 * day)
+        .unwrap();
+    let f = db
+        .facts("+1", Class::Marketing, Some("promo"), 40 * day)
+        .unwrap();
+    assert_eq!(f.topic_state, Some(ConsentState::Revoked));
+    let f = db
+        .facts("+1", Class::Marketing, Some("events"), 40 * day)
+        .unwrap();
+    assert_eq!(f.topic_state, Some(ConsentState::Granted));
+    let f = db
+        .facts("+1", Class::Transactional, None, 40 * day)
+        .unwrap();
+    assert_eq!(
+        (f.everything, f.topic_state),
+        (Some(ConsentState::Granted), None)
+    );
+    for (at, decision) in [
+        (5 * day, Decision::Send),
+        (20 * day, Decision::Send),
+        (39 * day + 1, Decision::Send),
+        (
+            39 * day + 2,
+            Decision::Refuse {
+                code: "frequency_cap",
+                reason: "cap".into(),
+            },
+        ),
+    ] {
+        let mut m = msg("+1", 1);
+        m.class = Class::Marketing;
+        db.enqueue_gated(&[m], at, &mut |_| decision.clone())
+            .unwrap();
+    }
+    let f = db.facts("+1", Class::Survey, None, 40 * day).unwrap();
+    assert_eq!((f.promotional_last_day, f.promotional_last_30_days), (1, 2));
+    db.save_contact(
+        "+1",
+        &ContactChange {
+            time_zone: Some(Some("Europe/Warsaw".into())),
+            ..ContactChange::default()
+        },
+        true,
+        0,
+    )
+    .unwrap();
+    let f = db.facts("+1", Class::Transactional, None, 0).unwrap();
+    assert_eq!(f.contact_zone.as_deref(), Some("Europe/Warsaw"));
+}
+
+/// A STOP, its ledger entry and its confirmation commit together with the reply.
+#[test]
+fn a_reply_and_what_it_causes_commit_together() {
+    let mut db = Db::open_in_memory().unwrap();
+    let part = InboundPart {
+        modem: "m0".into(),
+        pdu: "P1".into(),
+        sender: "+1".into(),
+        concat: None,
+        body: Some("STOP".into()),
+        data_hex: None,
+        sent_at: None,
+        split: Default::default(),
+    };
+    let mut seen = None;
+    db.store_inbound_reacting(&part, 5, &mut |facts| {
+        seen = Some(facts.clone());
+        let mut confirmation = msg("+1", 1);
+        confirmation.class = Class::System;
+        confirmation.topic = Some("stop_confirmation".into());
+        Reaction {
+            consent: vec![grant("+1", "", ConsentState::Revoked)],
+            send: vec![confirmation],
+            flag: None,
+        }
+    })
+    .unwrap();
+    let facts = seen.unwrap();
+    assert_eq!(
+        (facts.text.as_deref(), facts.opted_out),
+        (Some("STOP"), false)
+    );
+    assert_eq!(db.consent_history("+1").unwrap().len(), 1);
+    let queued = db.list_outbox(&[], None, 10).unwrap();
+    assert_eq!(queued[0].class, Class::System);
+    // The next reply sees the opt-out and the confirmation of the last day.
+    let mut again = part.clone();
+    again.pdu = "P2".into();
+    db.store_inbound_reacting(&again, 6, &mut |facts| {
+        assert!(facts.opted_out);
+        assert_eq!(facts.recent_confirmations, ["stop_confirmation"]);
+        Reaction::default()
+    })
+    .unwrap();
 }

@@ -1,0 +1,270 @@
+//! What smsq does when a customer's reply is a keyword. [`react`] runs on the store's thread
+//! inside the transaction that stores the reply, so the ledger's entry, the one confirmation
+//! and the reply itself commit together or not at all.
+//!
+//! | reply | ledger | answer (class `system`, at most one per kind per 24 h, sent within the confirmation window or never) |
+//! |---|---|---|
+//! | STOP-family | revoke every topic (unless already opted out) | the STOP confirmation |
+//! | `STOP <topic>` | revoke that topic | the STOP confirmation |
+//! | START, UNSTOP | grant every topic | the START confirmation |
+//! | YES | confirms pending sign-ups (double opt-in); else, when opted out, as START | the START confirmation |
+//! | HELP, INFO | — | the help text, except to an opted-out number |
+//! | a text that mentions an opt-out word | — | none: flagged for a person |
+//!
+//! Only international numbers are answered or recorded: alphanumeric senders and short codes
+//! are carriers' robots, and answering them can start a loop.
+
+use super::CareSettings;
+use super::keywords::Keyword;
+use crate::pdu::{Address, PlanOptions, SubmitEncoder, SubmitOptions, SubmitPdus};
+use crate::store::{
+    Class, ConsentSource, ConsentState, InboundFacts, NewConsent, NewMessage, Reaction,
+};
+
+/// The kinds of answer, as recorded in their message's topic.
+pub const STOP_CONFIRMATION: &str = "stop_confirmation";
+pub const START_CONFIRMATION: &str = "start_confirmation";
+pub const HELP_ANSWER: &str = "help";
+
+/// What a received text makes smsq do.
+pub fn react(
+    care: &CareSettings,
+    facts: &InboundFacts,
+    status_reports: bool,
+    now: i64,
+) -> Reaction {
+    let mut reaction = Reaction::default();
+    let Some(text) = &facts.text else {
+        return reaction;
+    };
+    if !is_customer_number(&facts.sender) {
+        return reaction;
+    }
+    let keyword = care.keywords.classify(text);
+    let evidence = Some(format!("received message {}", facts.inbox_id));
+    let entry = |topic: &str, state, text_shown: &str| NewConsent {
+        number: facts.sender.clone(),
+        topic: topic.to_string(),
+        state,
+        source: ConsentSource::Keyword,
+        evidence: evidence.clone(),
+        text_shown: Some(text_shown.to_string()),
+        actor: Some("customer".into()),
+        double_opt_in_confirmed_at: None,
+    };
+    let answer = |kind: &str, words: String, reaction: &mut Reaction| {
+        if facts.recent_confirmations.iter().any(|k| k == kind) {
+            return;
+        }
+        if let Some(m) = confirmation(care, facts, kind, &words, status_reports, now) {
+            reaction.send.push(m);
+        }
+    };
+    match keyword {
+        Keyword::OptOut(None) => {
+            let words = care.words(&care.stop_text);
+            if !facts.opted_out {
+                reaction
+                    .consent
+                    .push(entry("", ConsentState::Revoked, &words));
+            }
+            answer(STOP_CONFIRMATION, words, &mut reaction);
+        }
+        Keyword::OptOut(Some(topic)) => {
+            let words = format!(
+                "{}: you will get no more {topic} texts from us.",
+                care.shop_name
+            );
+            reaction
+                .consent
+                .push(entry(&topic, ConsentState::Revoked, &words));
+            answer(STOP_CONFIRMATION, words, &mut reaction);
+        }
+        Keyword::OptIn => {
+            let words = care.words(&care.start_text);
+            reaction
+                .consent
+                .push(entry("", ConsentState::Granted, &words));
+            answer(START_CONFIRMATION, words, &mut reaction);
+        }
+        Keyword::GuardedOptIn if !facts.pending_topics.is_empty() => {
+            let words = care.words(&care.start_text);
+            for topic in &facts.pending_topics {
+                let mut confirmed = entry(topic, ConsentState::Granted, &words);
+                confirmed.double_opt_in_confirmed_at = Some(now);
+                reaction.consent.push(confirmed);
+            }
+            answer(START_CONFIRMATION, words, &mut reaction);
+        }
+        // No survey exists yet that a YES could answer: an opted-out YES re-subscribes.
+        Keyword::GuardedOptIn if facts.opted_out => {
+            let words = care.words(&care.start_text);
+            reaction
+                .consent
+                .push(entry("", ConsentState::Granted, &words));
+            answer(START_CONFIRMATION, words, &mut reaction);
+        }
+        Keyword::Help if !facts.opted_out => {
+            answer(HELP_ANSWER, care.words(&care.help_text), &mut reaction);
+        }
+        Keyword::PossibleOptOut => {
+            reaction.flag = Some(
+                "possible_opt_out: the reply mentions an opt-out word; a person should read it \
+                 (nothing was changed)"
+                    .into(),
+            );
+        }
+        Keyword::GuardedOptIn | Keyword::Help | Keyword::Text => {}
+    }
+    reaction
+}
+
+/// An international number (`+` and 8 to 15 digits): not a short code, not a name.
+fn is_customer_number(sender: &str) -> bool {
+    sender
+        .strip_prefix('+')
+        .is_some_and(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// smsq's own answer to `facts.sender`, sent first (priority) within the confirmation window.
+fn confirmation(
+    care: &CareSettings,
+    facts: &InboundFacts,
+    kind: &str,
+    words: &str,
+    status_reports: bool,
+    now: i64,
+) -> Option<NewMessage> {
+    let address = Address::parse(&facts.sender).ok()?;
+    let mut opts = SubmitOptions::new(address);
+    opts.status_report = status_reports;
+    opts.plan = PlanOptions {
+        concat: crate::pdu::ConcatRef::Ref8(facts.concat_ref),
+        ..PlanOptions::default()
+    };
+    let mut out = SubmitPdus::new();
+    // The configured texts are checked to encode at start-up; a failure here leaves the
+    // reply stored and the keyword applied, without an answer.
+    SubmitEncoder::new()
+        .encode_text(words, &opts, &mut out)
+        .ok()?;
+    let mut m = NewMessage::new(
+        &facts.sender,
+        words,
+        out.iter()
+            .map(|p| (p.tpdu_len, p.hex.to_string()))
+            .collect(),
+    );
+    m.alphabet = out.alphabet().map_or("gsm7", |a| a.name()).to_string();
+    m.concat_ref = u16::from(facts.concat_ref);
+    m.status_report = status_reports;
+    m.priority = 100;
+    m.class = Class::System;
+    m.topic = Some(kind.to_string());
+    m.not_after = Some(now + care.confirmation_window.as_millis() as i64);
+    Some(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(text: &str) -> InboundFacts {
+        InboundFacts {
+            inbox_id: 7,
+            sender: "+639171234567".into(),
+            text: Some(text.into()),
+            opted_out: false,
+            pending_topics: vec![],
+            recent_confirmations: vec![],
+            concat_ref: 1,
+        }
+    }
+
+    fn care() -> CareSettings {
+        CareSettings {
+            shop_name: "Ana's Print".into(),
+            keywords: super::super::Keywords::new(
+                &[super::super::keywords::english()],
+                &["promo".into()],
+            ),
+            ..CareSettings::default()
+        }
+    }
+
+    #[test]
+    fn stop_revokes_everything_and_queues_one_confirmation() {
+        let r = react(&care(), &facts("Stop."), true, 1_000);
+        assert_eq!(r.consent.len(), 1);
+        assert_eq!(r.consent[0].state, ConsentState::Revoked);
+        assert_eq!(r.consent[0].topic, "");
+        assert_eq!(r.consent[0].evidence.as_deref(), Some("received message 7"));
+        assert_eq!(r.send.len(), 1);
+        let m = &r.send[0];
+        assert_eq!(m.class, Class::System);
+        assert_eq!(m.not_after, Some(1_000 + 300_000));
+        assert!(m.body.starts_with("Ana's Print: "), "{}", m.body);
+        assert_eq!(r.consent[0].text_shown.as_deref(), Some(m.body.as_str()));
+        // Sent already in the last day: nothing more; already opted out: no second entry.
+        let again = InboundFacts {
+            opted_out: true,
+            recent_confirmations: vec![STOP_CONFIRMATION.into()],
+            ..facts("STOP")
+        };
+        assert_eq!(react(&care(), &again, true, 2_000), Reaction::default());
+    }
+
+    #[test]
+    fn every_shipped_answer_is_one_gsm7_part() {
+        let care = CareSettings {
+            shop_name: "A shop with a twenty-char".into(),
+            ..CareSettings::default()
+        };
+        for text in [&care.stop_text, &care.start_text, &care.help_text] {
+            let words = care.words(text);
+            let e = crate::pdu::Planner::new()
+                .estimate(&words, &PlanOptions::default())
+                .unwrap();
+            assert_eq!((e.parts, e.alphabet.name()), (1, "gsm7"), "{words}");
+        }
+    }
+
+    #[test]
+    fn help_start_yes_and_possible_opt_outs() {
+        let help = react(&care(), &facts("help"), true, 0);
+        assert_eq!(help.send.len(), 1);
+        assert!(help.consent.is_empty());
+        let opted_out = InboundFacts {
+            opted_out: true,
+            ..facts("HELP")
+        };
+        assert_eq!(react(&care(), &opted_out, true, 0), Reaction::default());
+        let start = react(&care(), &facts("START"), true, 0);
+        assert_eq!(start.consent[0].state, ConsentState::Granted);
+        assert_eq!(start.send.len(), 1);
+        // YES from someone not opted out and with nothing pending is an ordinary reply.
+        assert_eq!(react(&care(), &facts("yes"), true, 0), Reaction::default());
+        let pending = InboundFacts {
+            pending_topics: vec!["promo".into()],
+            ..facts("Yes!")
+        };
+        let confirmed = react(&care(), &pending, true, 5);
+        assert_eq!(confirmed.consent[0].topic, "promo");
+        assert_eq!(confirmed.consent[0].double_opt_in_confirmed_at, Some(5));
+        let flagged = react(&care(), &facts("please stop texting me"), true, 0);
+        assert!(flagged.flag.is_some() && flagged.consent.is_empty() && flagged.send.is_empty());
+        let topic = react(&care(), &facts("STOP PROMO"), true, 0);
+        assert_eq!(topic.consent[0].topic, "promo");
+    }
+
+    #[test]
+    fn robots_and_short_codes_get_nothing() {
+        for sender in ["GLOBE", "2910", "+63"] {
+            let f = InboundFacts {
+                sender: sender.into(),
+                ..facts("STOP")
+            };
+            assert_eq!(react(&care(), &f, true, 0), Reaction::default(), "{sender}");
+        }
+    }
+}
