@@ -18,9 +18,11 @@
 //!   migrations, every state change in one transaction, the states and their legal changes
 //!   ([`store::state`]), reassembly of received parts, and the events it hands to
 //!   subscribers right after each commit.
-//! - [`daemon`]: the domain core. Submission, dispatch, receiving, routing, housekeeping;
-//!   it takes and returns its own types ([`daemon::Submission`], [`daemon::Error`], store
-//!   rows) and never sees an interface's wire format.
+//! - [`daemon`]: the domain core. Submission, dispatch, receiving, routing, housekeeping,
+//!   the shop's customers (contacts, consent, export and erasure), and customer care
+//!   ([`daemon::care`]: the send gate, quiet hours, keyword replies); it takes and returns
+//!   its own types ([`daemon::Submission`], [`daemon::Error`], store rows) and never sees an
+//!   interface's wire format.
 //! - [`api`]: the socket interface. [`api::protocol`] defines every request, reply, error
 //!   code and event as types shared by the server and the client; [`api::handlers`] turns
 //!   each request into a call of the core; [`api::server`] and [`api::client`] own the socket.
@@ -43,6 +45,11 @@
 //!   (`DecodeError`), odd-but-readable ones carry `Warning`s.
 //! - Serde types live at the edges (the socket protocol, the CLI's JSON views), never in
 //!   the codec, the store or the core.
+//! - Every outgoing message passes one gate ([`daemon::care::gate::may_send`]) twice: in
+//!   the transaction that queues it and in the one that hands its first part to a modem, so
+//!   a STOP committed in between is obeyed; only smsq's own confirmations (class `system`,
+//!   which no client may use) pass an opted-out number. A reply's keyword, its ledger entry
+//!   and its one confirmation commit with the reply.
 //! - Every client value that reaches an AT command is a checked type ([`at::UssdString`],
 //!   [`at::Pin`]): no value can end a quoted string or a command line.
 

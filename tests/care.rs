@@ -491,3 +491,180 @@ async fn an_erased_customer_is_never_texted_again() {
     );
     assert_eq!(sent_to(&modem, ANA).len(), 1);
 }
+
+/// CC-1.9: a web-form sign-up for a double-opt-in topic waits for the customer's YES; until
+/// then promotions are refused `no_consent`.
+#[tokio::test]
+async fn a_web_form_sign_up_waits_for_the_customers_yes() {
+    let modem = ExternalModem::start(|_| {}).await;
+    let d = start(&modem, "double_opt_in = [\"promo\"]");
+    let mut c = d.client().await;
+    set_clock(&mut c, "2026-12-02T10:00:00+08:00").await;
+    let entry = c
+        .call(ConsentRecordRequest {
+            number: BEN.into(),
+            action: "grant".into(),
+            topic: Some("promo".into()),
+            source: Some("web_form".into()),
+            evidence: Some("form 88".into()),
+            text_shown: Some("Send me promos (reply YES to confirm)".into()),
+            actor: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(entry.state, "pending");
+    let mut promo = send(&[BEN], "New arrivals!");
+    promo.class = Some("marketing".into());
+    promo.topic = Some("promo".into());
+    assert_eq!(
+        refusal(c.call(promo.clone()).await.unwrap_err()),
+        "no_consent"
+    );
+    modem.sim.deliver_text(BEN, "Yes", 1);
+    until("the confirmation of the sign-up", async || {
+        let r = c.call(ConsentGet { number: BEN.into() }).await.unwrap();
+        r.current.get("promo").is_some_and(|s| s == "granted")
+    })
+    .await;
+    let r = c.call(ConsentGet { number: BEN.into() }).await.unwrap();
+    assert!(
+        r.history
+            .last()
+            .unwrap()
+            .double_opt_in_confirmed_at
+            .is_some()
+    );
+    assert_eq!(
+        c.call(promo).await.unwrap().messages[0].state,
+        MessageState::Queued
+    );
+}
+
+/// The command line: contacts with tags and groups, the ledger with the words shown, and an
+/// export whose CSV no spreadsheet reads as a formula (CC-3.8's rule) while JSON keeps the
+/// text exact; client values that could break out of SQL or a terminal are refused or
+/// escaped.
+#[tokio::test]
+async fn the_shop_works_from_the_command_line() {
+    let modem = ExternalModem::start(|_| {}).await;
+    let d = start(&modem, "");
+    let ok = |args: &[&str]| {
+        let out = d.smsq(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    ok(&[
+        "contacts",
+        "add",
+        "09171234567",
+        "--name",
+        "Ana Santos",
+        "--tag",
+        "vip",
+        "--field",
+        "city=Cebu",
+    ]);
+    ok(&[
+        "contacts",
+        "add",
+        "09171234568",
+        "--name",
+        "Ben",
+        "--tag",
+        "regular",
+    ]);
+    ok(&["contacts", "tag", "09171234568", "vip", "walk-in"]);
+    ok(&["contacts", "group", "best", "vip", "walk-in"]);
+    let vip = ok(&["contacts", "list", "--tag", "vip"]);
+    assert!(vip.contains("Ana Santos") && vip.contains("Ben"), "{vip}");
+    let best = ok(&["contacts", "list", "--group", "best"]);
+    assert!(
+        !best.contains("Ana Santos") && best.contains("Ben"),
+        "{best}"
+    );
+    let shown = ok(&["contacts", "show", "+639171234567"]);
+    assert!(shown.contains("city:") && shown.contains("Cebu"), "{shown}");
+
+    let out = d.smsq(&[
+        "--json-errors",
+        "contacts",
+        "tag",
+        "09171234567",
+        "vip'); DROP TABLE contacts;--",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("invalid_contact"));
+    let out = d.smsq(&[
+        "--json-errors",
+        "contacts",
+        "edit",
+        "09171234567",
+        "--tz",
+        "Mars/Olympus",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("invalid_contact"));
+    let out = d.smsq(&[
+        "--json-errors",
+        "contacts",
+        "edit",
+        "09171234567",
+        "--name",
+        "Ana\u{1b}[2J",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("invalid_contact"));
+
+    ok(&[
+        "consent",
+        "grant",
+        "09171234567",
+        "--text-shown",
+        "Yes to offers, max 4 a month",
+        "--source",
+        "in_store",
+    ]);
+    ok(&["consent", "revoke", "09171234567"]);
+    ok(&[
+        "consent",
+        "grant",
+        "09171234567",
+        "--text-shown",
+        "Yes again",
+    ]);
+    let history = ok(&["consent", "show", "09171234567"]);
+    assert_eq!(history.matches("shown: \"").count(), 2, "{history}");
+    assert!(history.contains("revoked") && history.contains("Yes to offers, max 4 a month"));
+
+    modem.sim.deliver_text(ANA, "=1+1", 1);
+    let mut c = d.client().await;
+    until("the reply", async || inbox_len(&mut c).await == 1).await;
+    let csv = ok(&["subject", "export", "09171234567", "--csv"]);
+    assert!(csv.contains(",'=1+1\r\n"), "{csv}");
+    let json = ok(&["subject", "export", "09171234567"]);
+    assert!(json.contains("\"text\":\"=1+1\""), "{json}");
+    let out = d.smsq(&["subject", "erase", "09171234567"]);
+    assert_eq!(out.status.code(), Some(1), "erasing needs --yes");
+    ok(&["subject", "erase", "09171234567", "--yes"]);
+    let csv = ok(&["subject", "export", "09171234567", "--csv"]);
+    assert!(
+        csv.contains("suppressed") && !csv.contains("Ana Santos"),
+        "{csv}"
+    );
+}
+
+/// Only a daemon started for tests lets a client move its clock.
+#[tokio::test]
+async fn the_clock_is_not_settable_in_production() {
+    let d = Smsqd::start(&["--sim-inbound-every", "0"]);
+    let mut c = d.client().await;
+    let e = c
+        .call(SetClock {
+            now: "2030-01-01T00:00:00Z".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refusal(e), "forbidden");
+}
