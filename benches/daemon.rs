@@ -67,6 +67,8 @@ impl Rig {
 fn send(to: Vec<String>, text: &str) -> SendRequest {
     SendRequest {
         report: Some(false),
+        // Batches are bulk sends by design (the shop confirms them).
+        confirm_bulk: true,
         ..SendRequest::new(to, text)
     }
 }

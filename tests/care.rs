@@ -668,3 +668,51 @@ async fn the_clock_is_not_settable_in_production() {
         .unwrap_err();
     assert_eq!(refusal(e), "forbidden");
 }
+
+/// CC-2.6, CC-1.11 and the classes a client may use: a link to a Philippine number needs an
+/// explicit allow (a Polish one does not); an estimate of a marketing text counts the shop's
+/// name and the footer; `system` and unconfigured topics are refused.
+#[tokio::test]
+async fn links_classes_and_estimates() {
+    let modem = ExternalModem::start(|_| {}).await;
+    let d = start(&modem, "");
+    let mut c = d.client().await;
+    set_clock(&mut c, "2026-12-02T10:00:00+08:00").await;
+    let linked = send(&[ANA], "Order status: see shop.ph/orders");
+    assert_eq!(
+        refusal(c.call(linked.clone()).await.unwrap_err()),
+        "links_blocked_ph"
+    );
+    let mut allowed = linked;
+    allowed.allow_links = true;
+    assert_eq!(
+        c.call(allowed).await.unwrap().messages[0].state,
+        MessageState::Queued
+    );
+    let to_poland = send(&[KASIA], "Status zamówienia: shop.ph/orders");
+    assert_eq!(
+        c.call(to_poland).await.unwrap().messages[0].state,
+        MessageState::Queued
+    );
+
+    let estimate = |class: Option<&str>| smsq::api::Estimate {
+        text: "x".repeat(140),
+        encoding: None,
+        class: class.map(str::to_string),
+    };
+    let plain = c.call(estimate(None)).await.unwrap();
+    let promo = c.call(estimate(Some("marketing"))).await.unwrap();
+    assert_eq!(
+        (plain.parts, promo.parts),
+        (1, 2),
+        "prefix and footer counted"
+    );
+
+    let mut system = send(&[ANA], "Fake confirmation");
+    system.class = Some("system".into());
+    assert_eq!(refusal(c.call(system).await.unwrap_err()), "invalid_class");
+    let mut topic = send(&[ANA], "Promo");
+    topic.class = Some("marketing".into());
+    topic.topic = Some("lottery".into());
+    assert_eq!(refusal(c.call(topic).await.unwrap_err()), "invalid_class");
+}

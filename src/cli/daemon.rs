@@ -481,6 +481,12 @@ fn print_event(pushed: &Pushed) {
                 ""
             }
         ),
+        "flagged" => println!(
+            "{}  flagged for you to read: from {}: {}",
+            local_time(&e.at),
+            opt(e.from.as_deref()),
+            for_terminal(e.text.as_deref().unwrap_or(""))
+        ),
         kind => println!(
             "{}  {:<16} message {}  {}",
             local_time(&e.at),

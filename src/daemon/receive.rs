@@ -283,11 +283,17 @@ pub async fn store_pdu(d: &Daemon, modem: &str, pdu_hex: &str) -> Stored {
                 };
                 let settings = d.settings();
                 let (care, reports) = (settings.care, settings.status_reports);
+                // Set on the store's thread when the reply queued an answer.
+                let answered = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let queued_answer = answered.clone();
                 let stored = d
                     .store
                     .call(move |db| {
                         db.store_inbound_reacting(&part, now, &mut |facts| {
                             let reaction = super::care::reactions::react(&care, facts, reports, now);
+                            if !reaction.send.is_empty() {
+                                queued_answer.store(true, std::sync::atomic::Ordering::Relaxed);
+                            }
                             if let Some(flag) = &reaction.flag {
                                 info!(event = "flagged", inbox_id = facts.inbox_id, from = %phone::mask(&facts.sender), why = %flag, "a reply for a person to read");
                             }
@@ -299,8 +305,8 @@ pub async fn store_pdu(d: &Daemon, modem: &str, pdu_hex: &str) -> Stored {
                     })
                     .await;
                 // Logged for what it is: a new message, or a copy already stored (a re-read).
-                if let Ok(Inbound::Stored(Some(_))) = &stored {
-                    // Its answer (a confirmation, HELP) may be queued: it goes at once.
+                if stored.is_ok() && answered.load(std::sync::atomic::Ordering::Relaxed) {
+                    // A confirmation or a HELP answer was queued: it goes at once.
                     d.wake();
                 }
                 match &stored {

@@ -124,6 +124,14 @@ mod tests {
             vec![1],
             "a capped SIM rests"
         );
+        modems[0].sent_today = 0;
+        modems[0].hourly_cap = Some(30);
+        modems[0].sent_last_hour = 30;
+        assert_eq!(
+            senders("+639171234567", None, &modems),
+            vec![1],
+            "a SIM over its hourly cap rests too"
+        );
         modems[1].healthy = false;
         assert!(
             senders("+639171234567", None, &modems).is_empty(),

@@ -724,4 +724,33 @@ mod reload_tests {
             ]
         );
     }
+
+    #[test]
+    fn customer_care_and_pacing_changes_apply_live() {
+        let modem = "[[modem]]\nid = \"g\"\nsimulate = \"simcom\"\n";
+        let a = super::parse(&format!("{modem}[care]\nshop_name = \"Ana\"\n")).unwrap();
+        let b = super::parse(&format!(
+            "{modem}hourly_cap = 60\nsend_gap_max = \"9s\"\n[care]\nshop_name = \"Ana's\"\nmarketing_per_30_days = 2\n[care.quiet_hours]\nPH = \"08:00-20:00\"\n"
+        ))
+        .unwrap();
+        let (applied, restart) = super::diff(&a, &b);
+        assert!(restart.is_empty(), "{restart:?}");
+        let keys: Vec<&str> = applied
+            .iter()
+            .map(|l| l.split(':').next().unwrap())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "care.shop_name",
+                "care.quiet_hours",
+                "care.caps",
+                "modem[0].hourly_cap",
+                "modem[0].send_gap_max"
+            ],
+            "{applied:?}"
+        );
+        let c = super::parse(&format!("{modem}send_gap_max = \"1s\"\n")).unwrap_err();
+        assert_eq!(c.key, "modem[0].send_gap_max");
+    }
 }

@@ -229,6 +229,17 @@ pub struct ContactChange {
 
 const MS_PER_DAY: i64 = 86_400_000;
 
+/// What the gate reads about every recipient, in one statement run for every message.
+const RECIPIENT_FACTS: &str = "SELECT (SELECT 1 FROM suppressions WHERE number = ?1),
+            (SELECT action || pending FROM consent_events WHERE number = ?1 AND topic = ''
+             ORDER BY id DESC LIMIT 1),
+            (SELECT time_zone FROM contacts WHERE number = ?1)";
+
+/// `grant0`, `grant1` (pending), `revoke0`: an entry's action and pending flag together.
+fn latest_state(latest: &str) -> ConsentState {
+    state_of(latest.trim_end_matches(['0', '1']), latest.ends_with('1'))
+}
+
 fn state_of(action: &str, pending: bool) -> ConsentState {
     match (action, pending) {
         ("revoke", _) => ConsentState::Revoked,
@@ -247,25 +258,14 @@ pub(super) fn send_facts(
     now: i64,
     exclude: Option<i64>,
 ) -> Result<SendFacts> {
-    let (suppressed, everything, contact_zone) = row(
-        tx,
-        "SELECT EXISTS (SELECT 1 FROM suppressions WHERE number = ?1),
-                (SELECT action FROM consent_events WHERE number = ?1 AND topic = ''
-                 ORDER BY id DESC LIMIT 1),
-                (SELECT pending FROM consent_events WHERE number = ?1 AND topic = ''
-                 ORDER BY id DESC LIMIT 1),
-                (SELECT time_zone FROM contacts WHERE number = ?1)",
-        [recipient],
-        |r| {
-            let action: Option<String> = r.get(1)?;
-            let pending: Option<bool> = r.get(2)?;
-            Ok((
-                r.get::<_, bool>(0)?,
-                action.map(|a| state_of(&a, pending.unwrap_or(false))),
-                r.get::<_, Option<String>>(3)?,
-            ))
-        },
-    )?;
+    let (suppressed, everything, contact_zone) = row(tx, RECIPIENT_FACTS, [recipient], |r| {
+        let latest: Option<String> = r.get(1)?;
+        Ok((
+            r.get::<_, Option<i64>>(0)?.is_some(),
+            latest.as_deref().map(latest_state),
+            r.get::<_, Option<String>>(2)?,
+        ))
+    })?;
     let mut facts = SendFacts {
         recipient: recipient.to_string(),
         class,

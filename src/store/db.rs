@@ -196,6 +196,15 @@ impl Db {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.set_prepared_statement_cache_capacity(128);
+        // The bundled SQLite is built with STAT4, whose planner peeks at the values bound to
+        // a statement and so recompiles it whenever they change: every call, for most of the
+        // store's statements. Without ANALYZE there are no statistics to gain from it; the
+        // query-planner stability guarantee keeps each compiled plan
+        // (`store::tests::no_statement_on_the_daemons_paths_is_compiled_at_every_call`).
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )?;
         // Off while migrating (SQLite as bundled turns them on by default).
         conn.pragma_update(None, "foreign_keys", "OFF")?;
         let mut db = Self {
