@@ -37,8 +37,8 @@ pub use protocol::*;
 
 /// The states an outgoing message can be in (the README's table), for `list` filters: the
 /// store's own names ([`crate::store::MessageState`]).
-pub const MESSAGE_STATES: [&str; 8] = {
-    let mut names = [""; 8];
+pub const MESSAGE_STATES: [&str; crate::store::MessageState::ALL.len()] = {
+    let mut names = [""; crate::store::MessageState::ALL.len()];
     let mut i = 0;
     while i < names.len() {
         names[i] = crate::store::MessageState::ALL[i].as_str();

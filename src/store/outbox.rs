@@ -199,6 +199,31 @@ pub(super) fn refuse_in(
     )
 }
 
+/// What the gate decided for a message queued earlier (an idempotent resend reports it).
+fn earlier_decision(tx: &Connection, id: i64) -> Result<Decision> {
+    let (state, next, error): (MessageState, i64, Option<String>) = row(
+        tx,
+        "SELECT state, next_attempt_at, last_error FROM outbox WHERE id = ?1",
+        [id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    Ok(match state {
+        MessageState::Held => Decision::Hold { until: next },
+        MessageState::Refused => {
+            let error = error.unwrap_or_default();
+            let (code, reason) = error.split_once(": ").unwrap_or(("opted_out", &error));
+            Decision::Refuse {
+                code: ["no_consent", "frequency_cap"]
+                    .into_iter()
+                    .find(|c| *c == code)
+                    .unwrap_or("opted_out"),
+                reason: reason.to_string(),
+            }
+        }
+        _ => Decision::Send,
+    })
+}
+
 /// Message `id` waits for its recipient's window to open at `until`.
 pub(super) fn hold_in(tx: &Connection, id: i64, until: i64, now: i64) -> Result<()> {
     exec(
@@ -359,7 +384,7 @@ impl Db {
                 return Ok(Enqueued {
                     id,
                     new: false,
-                    decision: Decision::Send,
+                    decision: earlier_decision(tx, id)?,
                 });
             }
         }

@@ -1232,3 +1232,23 @@ fn no_statement_on_the_daemons_paths_is_compiled_at_every_call() {
         .collect();
     assert!(again.is_empty(), "compiled again at every call: {again:#?}");
 }
+
+/// A resend with the same idempotency key reports what the gate decided the first time.
+#[test]
+fn an_idempotent_resend_reports_the_first_decision() {
+    let mut db = Db::open_in_memory().unwrap();
+    let mut keyed = msg("+1", 1);
+    keyed.idempotency_key = Some("promo-7".into());
+    let refuse = Decision::Refuse {
+        code: "frequency_cap",
+        reason: "cap of 4 reached".into(),
+    };
+    let first = db
+        .enqueue_gated(std::slice::from_ref(&keyed), 1, &mut |_| refuse.clone())
+        .unwrap();
+    let again = db
+        .enqueue_gated(&[keyed], 2, &mut |_| Decision::Send)
+        .unwrap();
+    assert_eq!((again[0].id, again[0].new), (first[0].id, false));
+    assert_eq!(again[0].decision, refuse);
+}
