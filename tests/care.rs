@@ -23,6 +23,11 @@ const KASIA: &str = "+48601234567";
 
 /// smsqd on `modem` with a `[care]` section, in Manila, with a settable clock.
 fn start(modem: &ExternalModem, care: &str) -> Smsqd {
+    start_with(modem, "", care)
+}
+
+/// Like `start`, with more keys in the modem's section.
+fn start_with(modem: &ExternalModem, modem_keys: &str, care: &str) -> Smsqd {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("smsqd.toml");
     std::fs::write(
@@ -37,6 +42,7 @@ retry_base = "1s"
 id = "globe"
 device = "{}"
 profile = "simcom"
+{modem_keys}
 [care]
 shop_name = "Ana's Print"
 topics = ["promo"]
@@ -262,6 +268,13 @@ async fn a_late_promotion_waits_for_the_morning_and_an_order_ready_text_does_not
 
     set_clock(&mut c, "2026-12-02T23:00:00+08:00").await;
     let order = c.call(send(&[BEN], "Your laptop is ready.")).await.unwrap();
+    // CC-2.7: it goes, and the sender is told what time it is for the customer.
+    let note = order.messages[0].warning.as_deref().unwrap();
+    assert!(note.starts_with("it is Wed 23:00 (Asia/Manila)"), "{note}");
+    let out = d.smsq(&["send", "--to", "09171234569", "Your phone is repaired."]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("warning: +639171234569: it is Wed 23:00")
+    );
     let order = order.messages[0].id;
     wait_state(
         &mut c,
@@ -715,4 +728,38 @@ async fn links_classes_and_estimates() {
     topic.class = Some("marketing".into());
     topic.topic = Some("lottery".into());
     assert_eq!(refusal(c.call(topic).await.unwrap_err()), "invalid_class");
+}
+
+/// CC-2.5: a SIM's hourly cap spreads a bulk send so that no hour exceeds it; the rest wait
+/// (and are not lost) until the hour has passed.
+#[tokio::test]
+async fn an_hourly_cap_spreads_a_bulk_send() {
+    let modem = ExternalModem::start(|_| {}).await;
+    let d = start_with(&modem, "hourly_cap = 5", "bulk_limit = 10");
+    let mut c = d.client().await;
+    set_clock(&mut c, "2026-12-02T10:00:00+08:00").await;
+    let to: Vec<String> = (0..12).map(|i| format!("+6391712345{i:02}")).collect();
+    let to: Vec<&str> = to.iter().map(String::as_str).collect();
+    let mut bulk = send(&to, "Your orders are ready.");
+    assert_eq!(
+        refusal(c.call(bulk.clone()).await.unwrap_err()),
+        "bulk_confirmation_needed"
+    );
+    bulk.confirm_bulk = true;
+    c.call(bulk).await.unwrap();
+    until("the first hour's five", async || {
+        modem.sim.sent().len() == 5
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(modem.sim.sent().len(), 5, "the cap holds within the hour");
+    set_clock(&mut c, "2026-12-02T11:00:01+08:00").await;
+    until("the second hour's five", async || {
+        modem.sim.sent().len() == 10
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(modem.sim.sent().len(), 10);
+    set_clock(&mut c, "2026-12-02T12:00:02+08:00").await;
+    until("the last two", async || modem.sim.sent().len() == 12).await;
 }

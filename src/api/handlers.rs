@@ -93,6 +93,7 @@ pub async fn send(d: &Daemon, req: SendRequest, peer: Peer) -> Result<Queued, Ap
                 refused: q
                     .refusal
                     .map(|(code, reason)| ApiError::new(ErrorCode::parse(code), reason)),
+                warning: q.warning,
             })
             .collect(),
     })

@@ -398,6 +398,9 @@ pub struct QueuedMessage {
     pub held_until: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused: Option<ApiError>,
+    /// Sent now although it is outside the recipient's usual hours (their local time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 fn queued_state() -> MessageState {

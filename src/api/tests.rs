@@ -94,6 +94,7 @@ fn every_reply_round_trips() {
             state: MessageState::Held,
             held_until: Some("2026-11-23T23:00:00Z".into()),
             refused: None,
+            warning: None,
         }],
     });
     let detail = round_trip(MessageDetail {

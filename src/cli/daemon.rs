@@ -259,6 +259,13 @@ pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), Comm
                             println!("queued {} to {} ({parts})", m.id, for_terminal(&m.to))
                         }
                     }
+                    if let Some(note) = &m.warning {
+                        eprintln!(
+                            "smsq: warning: {}: {}",
+                            for_terminal(&m.to),
+                            for_terminal(note)
+                        );
+                    }
                 }
             }
         }

@@ -265,13 +265,7 @@ impl Daemon {
             .get(k)
             .map_or((None, None), |r| (r.send_gap, r.send_gap_max));
         let gap = own.unwrap_or_else(|| self.settings().send_gap);
-        match max {
-            Some(max) if max > gap => {
-                let spread = (max - gap).as_millis() as u64;
-                gap + Duration::from_millis(dispatch::random_seed() % (spread + 1))
-            }
-            _ => gap,
-        }
+        gap_between(gap, max, dispatch::random_seed())
     }
 
     /// Applies reloaded settings and rules (SIGHUP); takes effect from the next decision.
@@ -520,6 +514,39 @@ impl Daemon {
             if self.modems.len() == 1 { "" } else { "s" },
             parts.join(", ")
         )
+    }
+}
+
+/// A gap drawn from `seed` between `gap` and `max` (to the millisecond), or `gap` itself.
+fn gap_between(gap: Duration, max: Option<Duration>, seed: u64) -> Duration {
+    match max {
+        Some(max) if max > gap => {
+            let spread = (max - gap).as_millis() as u64;
+            gap + Duration::from_millis(seed % (spread + 1))
+        }
+        _ => gap,
+    }
+}
+
+#[cfg(test)]
+mod gap_tests {
+    use super::*;
+
+    #[test]
+    fn gaps_are_drawn_within_their_range() {
+        let (gap, max) = (Duration::from_secs(3), Duration::from_secs(9));
+        let drawn: Vec<Duration> = (0..2000u64)
+            .map(|i| gap_between(gap, Some(max), i.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+            .collect();
+        assert!(drawn.iter().all(|d| *d >= gap && *d <= max));
+        let spread = drawn
+            .iter()
+            .max()
+            .unwrap()
+            .saturating_sub(*drawn.iter().min().unwrap());
+        assert!(spread > Duration::from_secs(5), "they vary: {spread:?}");
+        assert_eq!(gap_between(gap, None, 7), gap);
+        assert_eq!(gap_between(gap, Some(Duration::from_secs(1)), 7), gap);
     }
 }
 

@@ -73,6 +73,8 @@ pub struct Queued {
     pub held_until: Option<i64>,
     /// Why the gate refused it: its stable code and the reason in words.
     pub refusal: Option<(&'static str, String)>,
+    /// For the sender: the text goes now although it is late or early for the recipient.
+    pub warning: Option<String>,
 }
 
 /// Control characters are refused in a text, except line feed and carriage return: a NUL,
@@ -202,12 +204,27 @@ impl Daemon {
         let counts: Vec<usize> = messages.iter().map(|m| m.parts.len()).collect();
         // The gate decides each recipient inside the transaction that queues it.
         let policy = care.policy.clone();
-        let ids = self
+        let scheduled = s.not_before.is_some_and(|t| t > now);
+        let (ids, mut notes) = self
             .store
             .call(move |db| {
-                db.enqueue_gated(&messages, now, &mut |facts| {
-                    super::care::gate::may_send(&policy, facts, now)
-                })
+                let mut notes = std::collections::HashMap::new();
+                let ids = db.enqueue_gated(&messages, now, &mut |facts| {
+                    let decision = super::care::gate::may_send(&policy, facts, now);
+                    if decision == Decision::Send
+                        && !scheduled
+                        && facts.class != Class::System
+                        && let Some(note) = policy.late_hour_note(
+                            &facts.recipient,
+                            facts.contact_zone.as_deref(),
+                            now,
+                        )
+                    {
+                        notes.insert(facts.recipient.clone(), note);
+                    }
+                    decision
+                })?;
+                Ok((ids, notes))
             })
             .await?;
         let mut queued = Vec::with_capacity(ids.len());
@@ -230,6 +247,7 @@ impl Daemon {
             }
             queued.push(Queued {
                 id,
+                warning: notes.remove(&number),
                 to: number,
                 parts,
                 new,

@@ -130,6 +130,29 @@ pub fn may_send(policy: &Policy, facts: &SendFacts, now: i64) -> Decision {
 }
 
 impl Policy {
+    /// For a text that goes now whatever the hour (an order ready, a reply): a note for the
+    /// person sending it when the recipient's local time is outside their window (CC-2.7:
+    /// a warning, not a block).
+    pub fn late_hour_note(
+        &self,
+        number: &str,
+        contact_zone: Option<&str>,
+        now: i64,
+    ) -> Option<String> {
+        self.next_window(number, contact_zone, now)?;
+        let country = crate::phone::country_of(number);
+        let zone = recipient_zone(contact_zone, country.as_deref(), &self.shop_zone);
+        let local = jiff::Timestamp::from_millisecond(now)
+            .ok()?
+            .to_zoned_datetime(zone.clone());
+        Some(format!(
+            "it is {} ({}) for this customer, outside {}; it goes now",
+            local.strftime("%a %H:%M"),
+            zone.iana_name().unwrap_or("their time"),
+            self.quiet_hours.window(country.as_deref())
+        ))
+    }
+
     /// When the recipient's window next opens, or `None` while it is open.
     pub fn next_window(&self, number: &str, contact_zone: Option<&str>, now: i64) -> Option<i64> {
         let country = crate::phone::country_of(number);
@@ -261,6 +284,13 @@ mod tests {
             refused(&may_send(&policy(), &today, at(MORNING))),
             Some("frequency_cap")
         );
+    }
+
+    #[test]
+    fn a_late_order_text_goes_with_a_note_for_the_sender() {
+        let note = policy().late_hour_note(PH, None, at(NIGHT)).unwrap();
+        assert!(note.starts_with("it is Wed 23:00 (Asia/Manila)"), "{note}");
+        assert_eq!(policy().late_hour_note(PH, None, at(MORNING)), None);
     }
 
     #[test]
