@@ -7,71 +7,18 @@
 #[path = "common/smsqd.rs"]
 mod smsqd;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use smsq::api::client::{Client, ClientError};
+use smsq::api::client::Client;
 use smsq::api::{
     ConsentGet, ConsentRecordRequest, ContactSave, ContactsRequest, ListRequest, Listing, Mailbox,
     Pushed, ServerLine, SetClock, SubjectErase, SubjectExport, Subscribe,
 };
 use smsq::store::MessageState;
-use smsqd::{ExternalModem, Smsqd, send, wait_state};
-
-const ANA: &str = "+639171234567";
-const BEN: &str = "+639171234568";
-const KASIA: &str = "+48601234567";
-
-/// smsqd on `modem` with a `[care]` section, in Manila, with a settable clock.
-fn start(modem: &ExternalModem, care: &str) -> Smsqd {
-    start_with(modem, "", care)
-}
-
-/// Like `start`, with more keys in the modem's section.
-fn start_with(modem: &ExternalModem, modem_keys: &str, care: &str) -> Smsqd {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("smsqd.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-country = "PH"
-time_zone = "Asia/Manila"
-send_gap = "0s"
-retry_base = "1s"
-[[modem]]
-id = "globe"
-device = "{}"
-profile = "simcom"
-{modem_keys}
-[care]
-shop_name = "Ana's Print"
-topics = ["promo"]
-{care}
-"#,
-            modem.link.display()
-        ),
-    )
-    .unwrap();
-    let db = dir.path().join("smsq.db");
-    Smsqd::start_with_db(
-        dir,
-        db,
-        &["--config", config.to_str().unwrap(), "--test-clock"],
-    )
-}
-
-async fn set_clock(c: &mut Client, now: &str) {
-    c.call(SetClock { now: now.into() }).await.unwrap();
-}
-
-/// Waits for `what` to hold, up to 15 s.
-async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+use smsqd::{
+    ANA, BEN, ExternalModem, KASIA, Smsqd, refusal, send, sent_to, set_clock, start, start_with,
+    until, wait_state,
+};
 
 async fn opted_out(c: &mut Client, number: &str) -> bool {
     c.call(ConsentGet {
@@ -80,16 +27,6 @@ async fn opted_out(c: &mut Client, number: &str) -> bool {
     .await
     .unwrap()
     .opted_out
-}
-
-fn sent_to(modem: &ExternalModem, number: &str) -> Vec<String> {
-    modem
-        .sim
-        .sent()
-        .into_iter()
-        .filter(|m| m.recipient == number)
-        .map(|m| m.text)
-        .collect()
 }
 
 async fn grant(c: &mut Client, number: &str) {
@@ -121,13 +58,6 @@ async fn inbox_len(c: &mut Client) -> usize {
     match c.call(ListRequest::new(Mailbox::Inbox)).await.unwrap() {
         Listing::Inbox(m) => m.len(),
         Listing::Outbox(_) => unreachable!(),
-    }
-}
-
-fn refusal(e: ClientError) -> String {
-    match e {
-        ClientError::Api(api) => api.code.as_str().to_string(),
-        other => panic!("expected a refusal, got {other}"),
     }
 }
 

@@ -29,6 +29,9 @@ pub fn api_error(e: daemon::Error) -> ApiError {
         E::InvalidClass(_) => ErrorCode::InvalidClass,
         E::InvalidContact(_) => ErrorCode::InvalidContact,
         E::Refused { code, .. } | E::NeedsConfirmation { code, .. } => ErrorCode::parse(code),
+        E::Template(_) => ErrorCode::InvalidTemplate,
+        E::MissingField(_) => ErrorCode::MissingField,
+        E::Campaign(_) => ErrorCode::InvalidCampaign,
     };
     ApiError::new(code, e.to_string())
 }
@@ -69,6 +72,8 @@ pub async fn send(d: &Daemon, req: SendRequest, peer: Peer) -> Result<Queued, Ap
         topic: req.topic.map(|t| t.trim().to_lowercase()),
         confirm_bulk: req.confirm_bulk,
         allow_links: req.allow_links,
+        template: req.template,
+        fields: req.fields,
         recipients: req.to.list(),
         not_before: time(&zone, req.not_before.as_deref(), "not_before")?,
         not_after: time(&zone, req.not_after.as_deref(), "not_after")?,
@@ -209,6 +214,8 @@ fn inbox_entry(r: InboxRow) -> InboxEntry {
         modem: r.modem,
         sent_at: r.sent_at,
         received_at: rfc3339(r.received_at),
+        in_reply_to: r.in_reply_to,
+        reply_guess: r.reply_guess,
     }
 }
 
@@ -226,6 +233,10 @@ fn outbox_entry(m: MessageRow) -> OutboxEntry {
         updated_at: rfc3339(m.updated_at),
         class: m.class.as_str().to_string(),
         topic: m.topic,
+        template: m.template,
+        campaign: m.campaign,
+        not_before: m.not_before.map(rfc3339),
+        operator: m.peer_uid,
     }
 }
 
@@ -535,4 +546,281 @@ pub fn set_clock(d: &Daemon, req: SetClock) -> Result<ClockSet, ApiError> {
     crate::time::set_test_offset(now);
     d.wake();
     Ok(ClockSet { now: rfc3339(now) })
+}
+
+fn template_info(t: crate::store::Template) -> TemplateInfo {
+    TemplateInfo {
+        fields: crate::daemon::templates::check(&t.body).unwrap_or_default(),
+        name: t.name,
+        text: t.body,
+        class: t.class.as_str().to_string(),
+        topic: t.topic,
+        updated_at: rfc3339(t.updated_at),
+    }
+}
+
+pub async fn template_save(d: &Daemon, req: TemplateSave) -> Result<TemplateInfo, ApiError> {
+    let class = class(req.class.as_deref())?;
+    let topic = req.topic.map(|t| t.trim().to_lowercase());
+    let (t, _) = d
+        .save_template(&req.name, &req.text, class, topic)
+        .await
+        .map_err(api_error)?;
+    Ok(template_info(t))
+}
+
+pub async fn template(d: &Daemon, req: TemplateGet) -> Result<TemplateInfo, ApiError> {
+    Ok(template_info(
+        d.template(&req.name).await.map_err(api_error)?,
+    ))
+}
+
+pub async fn templates(d: &Daemon, _: Templates) -> Result<TemplateList, ApiError> {
+    let list = d.templates().await.map_err(api_error)?;
+    Ok(TemplateList {
+        templates: list.into_iter().map(template_info).collect(),
+    })
+}
+
+pub async fn template_remove(d: &Daemon, req: TemplateRemove) -> Result<Removed, ApiError> {
+    d.remove_template(&req.name).await.map_err(api_error)?;
+    Ok(Removed { removed: req.name })
+}
+
+fn campaign_plan(req: CampaignRequest) -> Result<daemon::CampaignPlan, ApiError> {
+    Ok(daemon::CampaignPlan {
+        class: req.class.as_deref().map(|c| class(Some(c))).transpose()?,
+        name: req.name,
+        template: req.template,
+        text: req.text,
+        topic: req.topic.map(|t| t.trim().to_lowercase()),
+        tags: req.tags,
+        group: req.group,
+        fields: req.fields,
+        allow_links: req.allow_links,
+    })
+}
+
+fn campaign_report(p: daemon::CampaignPreview) -> CampaignReport {
+    CampaignReport {
+        id: p.id,
+        audience: p.audience,
+        text: p.text,
+        class: p.class.map_or("marketing", |c| c.as_str()).to_string(),
+        topic: p.topic,
+        recipients: p.recipients,
+        sending: p.sending,
+        held: p.held,
+        refused: p.refused,
+        missing_fields: p
+            .missing
+            .into_iter()
+            .map(|(number, field)| MissingFieldInfo { number, field })
+            .collect(),
+        parts: p.parts,
+        max_parts: p.max_parts,
+        encodings: p.encodings,
+        forcing_ucs2: p.forcing_ucs2.iter().map(|c| c.to_string()).collect(),
+        folding: p
+            .folding
+            .into_iter()
+            .map(|(c, r)| (c.to_string(), r))
+            .collect(),
+        cost: p.cost,
+    }
+}
+
+pub async fn campaign_preview(
+    d: &Daemon,
+    req: CampaignRequest,
+) -> Result<CampaignReport, ApiError> {
+    let plan = campaign_plan(req)?;
+    Ok(campaign_report(
+        d.campaign_preview(&plan).await.map_err(api_error)?,
+    ))
+}
+
+pub async fn campaign_start(
+    d: &Daemon,
+    req: CampaignRequest,
+    peer: Peer,
+) -> Result<CampaignReport, ApiError> {
+    if !req.confirm {
+        return Err(ApiError::new(
+            ErrorCode::NeedsConfirmation,
+            "a campaign starts only when confirmed (confirm: true, or smsq campaign start --yes) after its preview",
+        ));
+    }
+    let plan = campaign_plan(req)?;
+    Ok(campaign_report(
+        d.campaign_start(&plan, peer).await.map_err(api_error)?,
+    ))
+}
+
+pub async fn campaigns(d: &Daemon, req: Campaigns) -> Result<CampaignList, ApiError> {
+    let rows = d.campaigns(req.campaign).await.map_err(api_error)?;
+    Ok(CampaignList {
+        campaigns: rows
+            .into_iter()
+            .map(|c| CampaignInfo {
+                id: c.id,
+                name: c.name,
+                state: c.state,
+                audience: c.audience,
+                template: c.template,
+                text: c.body,
+                class: c.class.as_str().to_string(),
+                topic: c.topic,
+                created_at: rfc3339(c.created_at),
+                messages: c.counts.iter().map(|(_, n)| n).sum(),
+                counts: c.counts.into_iter().collect(),
+                replies: c.replies,
+            })
+            .collect(),
+    })
+}
+
+pub async fn campaign_cancel(
+    d: &Daemon,
+    req: CampaignCancel,
+) -> Result<CampaignCancelled, ApiError> {
+    let cancelled = d.cancel_campaign(req.campaign).await.map_err(api_error)?;
+    Ok(CampaignCancelled {
+        id: req.campaign,
+        cancelled,
+    })
+}
+
+pub async fn threads(d: &Daemon, req: ThreadsRequest) -> Result<ThreadList, ApiError> {
+    let now = crate::time::now_ms();
+    let rows = d
+        .threads(req.all, req.limit.unwrap_or(100))
+        .await
+        .map_err(api_error)?;
+    Ok(ThreadList {
+        threads: rows
+            .into_iter()
+            .map(|t| ThreadInfo {
+                unanswered_minutes: match (t.last_received_at, t.last_sent_at) {
+                    (Some(r), sent) if sent.is_none_or(|s| s < r) && t.state == "open" => {
+                        Some((now - r).max(0) / 60_000)
+                    }
+                    _ => None,
+                },
+                modem: t.modem,
+                number: t.number,
+                state: t.state,
+                last_received_at: t.last_received_at.map(rfc3339),
+                last_sent_at: t.last_sent_at.map(rfc3339),
+                last_text: t.last_text,
+            })
+            .collect(),
+    })
+}
+
+pub async fn thread(d: &Daemon, req: ThreadRequest) -> Result<Conversation, ApiError> {
+    let (number, entries) = d
+        .conversation(&req.number, req.limit.unwrap_or(200))
+        .await
+        .map_err(api_error)?;
+    Ok(Conversation {
+        number,
+        entries: entries
+            .into_iter()
+            .map(|e| match e {
+                crate::store::ThreadEntry::Sent(m) => ConversationEntry {
+                    direction: "out".into(),
+                    id: m.id,
+                    at: rfc3339(m.created_at),
+                    text: Some(m.body),
+                    state: Some(m.state.as_str().to_string()),
+                    class: Some(m.class.as_str().to_string()),
+                    in_reply_to: None,
+                },
+                crate::store::ThreadEntry::Received(m) => ConversationEntry {
+                    direction: "in".into(),
+                    id: m.id,
+                    at: rfc3339(m.received_at),
+                    text: m.body,
+                    state: None,
+                    class: None,
+                    in_reply_to: m.in_reply_to,
+                },
+            })
+            .collect(),
+    })
+}
+
+pub async fn reply(d: &Daemon, req: ReplyRequest, peer: Peer) -> Result<QueuedMessage, ApiError> {
+    let q = d.reply(&req.to, &req.text, peer).await.map_err(api_error)?;
+    Ok(QueuedMessage {
+        id: q.id,
+        to: q.to,
+        parts: q.parts,
+        new: q.new,
+        state: q.state,
+        held_until: q.held_until.map(rfc3339),
+        refused: q
+            .refusal
+            .map(|(code, reason)| ApiError::new(ErrorCode::parse(code), reason)),
+        warning: q.warning,
+    })
+}
+
+pub async fn thread_state(
+    d: &Daemon,
+    req: ThreadStateRequest,
+) -> Result<ThreadStateChanged, ApiError> {
+    let number = d
+        .set_thread_state(&req.number, req.open)
+        .await
+        .map_err(api_error)?;
+    Ok(ThreadStateChanged {
+        number,
+        state: if req.open { "open" } else { "resolved" }.into(),
+    })
+}
+
+pub async fn scheduled(d: &Daemon, req: Scheduled) -> Result<Listing, ApiError> {
+    let rows = d
+        .scheduled(req.limit.unwrap_or(200).clamp(1, 1000))
+        .await
+        .map_err(api_error)?;
+    Ok(Listing::Outbox(
+        rows.into_iter().map(outbox_entry).collect(),
+    ))
+}
+
+pub async fn edit(d: &Daemon, req: Edit) -> Result<StateChanged, ApiError> {
+    let zone = d.settings().time_zone;
+    let not_before = time(&zone, req.not_before.as_deref(), "not_before")?;
+    d.edit_message(req.message, req.text, not_before)
+        .await
+        .map_err(api_error)?;
+    let m = d.message(req.message).await.map_err(api_error)?;
+    Ok(StateChanged {
+        id: req.message,
+        state: m.message.state,
+    })
+}
+
+pub async fn export(d: &Daemon, req: ExportRequest) -> Result<AuditReply, ApiError> {
+    let zone = d.settings().time_zone;
+    let from = time(&zone, Some(&req.from), "from")?.unwrap_or_default();
+    let to = time(&zone, Some(&req.to), "to")?.unwrap_or_default();
+    if to <= from {
+        return Err(ApiError::new(
+            ErrorCode::InvalidTime,
+            "to must be later than from",
+        ));
+    }
+    let data = d
+        .audit(from, to, req.number.as_deref())
+        .await
+        .map_err(api_error)?;
+    Ok(AuditReply {
+        sent: data.sent.into_iter().map(outbox_entry).collect(),
+        received: data.received.into_iter().map(inbox_entry).collect(),
+        consent: data.consent.into_iter().map(consent_entry).collect(),
+    })
 }

@@ -53,6 +53,30 @@ pub enum Request {
     SubjectErase(SubjectErase),
     /// Set the daemon's clock (only `smsqd --test-clock`).
     SetClock(SetClock),
+    TemplateSave(TemplateSave),
+    Template(TemplateGet),
+    Templates(Templates),
+    TemplateRemove(TemplateRemove),
+    /// What a campaign (or a template sent to a tag or group) would do; nothing is queued.
+    CampaignPreview(CampaignRequest),
+    /// Queue a campaign (`confirm: true`).
+    CampaignStart(CampaignRequest),
+    Campaigns(Campaigns),
+    CampaignCancel(CampaignCancel),
+    /// Conversations, open ones first.
+    Threads(ThreadsRequest),
+    /// Everything exchanged with one customer, in order.
+    Thread(ThreadRequest),
+    /// A person's answer to a customer (class reply).
+    Reply(ReplyRequest),
+    /// Resolve a conversation, or open it again.
+    ThreadState(ThreadStateRequest),
+    /// Scheduled and held messages.
+    Scheduled(Scheduled),
+    /// Change the text or time of a scheduled or held message.
+    Edit(Edit),
+    /// Every message both ways and every consent entry in a period.
+    Export(ExportRequest),
 }
 
 impl Request {
@@ -79,6 +103,21 @@ impl Request {
             Self::SubjectExport(_) => "subject_export",
             Self::SubjectErase(_) => "subject_erase",
             Self::SetClock(_) => "set_clock",
+            Self::TemplateSave(_) => "template_save",
+            Self::Template(_) => "template",
+            Self::Templates(_) => "templates",
+            Self::TemplateRemove(_) => "template_remove",
+            Self::CampaignPreview(_) => "campaign_preview",
+            Self::CampaignStart(_) => "campaign_start",
+            Self::Campaigns(_) => "campaigns",
+            Self::CampaignCancel(_) => "campaign_cancel",
+            Self::Threads(_) => "threads",
+            Self::Thread(_) => "thread",
+            Self::Reply(_) => "reply",
+            Self::ThreadState(_) => "thread_state",
+            Self::Scheduled(_) => "scheduled",
+            Self::Edit(_) => "edit",
+            Self::Export(_) => "export",
         }
     }
 }
@@ -117,6 +156,43 @@ calls! {
     SubjectExport => SubjectExport, SubjectReply;
     SubjectErase => SubjectErase, Erased;
     SetClock => SetClock, ClockSet;
+    TemplateSave => TemplateSave, TemplateInfo;
+    TemplateGet => Template, TemplateInfo;
+    Templates => Templates, TemplateList;
+    TemplateRemove => TemplateRemove, Removed;
+    Campaigns => Campaigns, CampaignList;
+    CampaignCancel => CampaignCancel, CampaignCancelled;
+    ThreadsRequest => Threads, ThreadList;
+    ThreadRequest => Thread, Conversation;
+    ReplyRequest => Reply, QueuedMessage;
+    ThreadStateRequest => ThreadState, ThreadStateChanged;
+    Scheduled => Scheduled, Listing;
+    Edit => Edit, StateChanged;
+    ExportRequest => Export, AuditReply;
+}
+
+/// `campaign_preview` and `campaign_start` take the same request: `Client::call` needs one
+/// reply type per request type, so these two name which one they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviewCampaign(pub CampaignRequest);
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartCampaign(pub CampaignRequest);
+
+impl From<PreviewCampaign> for Request {
+    fn from(r: PreviewCampaign) -> Self {
+        Self::CampaignPreview(r.0)
+    }
+}
+impl Call for PreviewCampaign {
+    type Reply = CampaignReport;
+}
+impl From<StartCampaign> for Request {
+    fn from(r: StartCampaign) -> Self {
+        Self::CampaignStart(r.0)
+    }
+}
+impl Call for StartCampaign {
+    type Reply = CampaignReport;
 }
 
 /// `to` takes one number or a list.
@@ -140,6 +216,8 @@ impl Recipients {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendRequest {
     pub to: Recipients,
+    /// The text (not needed with a `template`).
+    #[serde(default)]
     pub text: String,
     /// auto (default), gsm7, ucs2, gsm7-fold.
     #[serde(default)]
@@ -173,6 +251,12 @@ pub struct SendRequest {
     /// Needed for a text with a link to Philippine numbers.
     #[serde(default)]
     pub allow_links: bool,
+    /// A saved template instead of `text` (its class and topic apply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// Values for the template's placeholders (beside each contact's own).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
 }
 
 impl SendRequest {
@@ -192,6 +276,8 @@ impl SendRequest {
             topic: None,
             confirm_bulk: false,
             allow_links: false,
+            template: None,
+            fields: BTreeMap::new(),
         }
     }
 }
@@ -363,6 +449,124 @@ pub struct SubjectErase {
     pub number: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateSave {
+    pub name: String,
+    /// With `{{field}}` and `{{field|default}}` placeholders.
+    pub text: String,
+    /// transactional (default), reply, marketing or survey.
+    #[serde(default)]
+    pub class: Option<String>,
+    #[serde(default)]
+    pub topic: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateGet {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Templates {}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateRemove {
+    pub name: String,
+}
+
+/// A campaign: a template or a text, to the contacts with every one of `tags` and in
+/// `group`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignRequest {
+    pub name: String,
+    #[serde(default)]
+    pub template: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+    /// With a text: marketing (default), survey, transactional or reply.
+    #[serde(default)]
+    pub class: Option<String>,
+    #[serde(default)]
+    pub topic: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+    /// Needed to start it.
+    #[serde(default)]
+    pub confirm: bool,
+    #[serde(default)]
+    pub allow_links: bool,
+}
+
+/// Every campaign, or one (`campaign`: its id; a request's `id` is the client's own).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Campaigns {
+    #[serde(default)]
+    pub campaign: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignCancel {
+    pub campaign: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadsRequest {
+    /// Resolved ones too.
+    #[serde(default)]
+    pub all: bool,
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadRequest {
+    pub number: String,
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyRequest {
+    pub to: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadStateRequest {
+    pub number: String,
+    /// `false`: resolved; `true`: open again.
+    pub open: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scheduled {
+    #[serde(default)]
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Edit {
+    pub message: i64,
+    #[serde(default)]
+    pub text: Option<String>,
+    /// The new time (RFC 3339, or a local time in the shop's zone).
+    #[serde(default)]
+    pub not_before: Option<String>,
+}
+
+/// A period (times as in `send`), optionally one number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportRequest {
+    pub from: String,
+    pub to: String,
+    #[serde(default)]
+    pub number: Option<String>,
+}
+
 /// The time the daemon should believe it is (RFC 3339, or a local time in the shop's zone).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SetClock {
@@ -471,6 +675,11 @@ pub struct InboxEntry {
     /// The sender's time stamp as the network gave it.
     pub sent_at: Option<String>,
     pub received_at: String,
+    /// The outgoing message this probably answers (a guess: see `reply_guess`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_reply_to: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_guess: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -490,6 +699,16 @@ pub struct OutboxEntry {
     pub class: String,
     #[serde(default)]
     pub topic: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<i64>,
+    /// When it was asked not to go before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<String>,
+    /// The sender's uid (who queued it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<u32>,
 }
 
 /// What `cancel` and `retry` did.
@@ -698,6 +917,142 @@ pub struct ClockSet {
     pub now: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateInfo {
+    pub name: String,
+    pub text: String,
+    pub class: String,
+    pub topic: Option<String>,
+    /// The placeholders it uses.
+    pub fields: Vec<String>,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateList {
+    pub templates: Vec<TemplateInfo>,
+}
+
+/// What a campaign would do (preview) or did (start, with its `id`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CampaignReport {
+    #[serde(default)]
+    pub id: Option<i64>,
+    pub audience: String,
+    pub text: String,
+    pub class: String,
+    pub topic: Option<String>,
+    pub recipients: usize,
+    pub sending: usize,
+    /// Waiting for the recipients' quiet hours.
+    pub held: usize,
+    /// Refused, by code (`opted_out`, `no_consent`, `frequency_cap`), with the numbers.
+    pub refused: BTreeMap<String, Vec<String>>,
+    /// Recipients whose text cannot be written, and the field without a value.
+    pub missing_fields: Vec<MissingFieldInfo>,
+    pub parts: usize,
+    pub max_parts: usize,
+    pub encodings: BTreeMap<String, usize>,
+    /// Characters that make a text UCS-2.
+    pub forcing_ucs2: Vec<String>,
+    /// What gsm7-fold would change: character → replacement.
+    pub folding: BTreeMap<String, String>,
+    /// Parts at the configured price per part.
+    pub cost: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MissingFieldInfo {
+    pub number: String,
+    pub field: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignList {
+    pub campaigns: Vec<CampaignInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignInfo {
+    pub id: i64,
+    pub name: String,
+    /// active, done or cancelled.
+    pub state: String,
+    pub audience: String,
+    pub template: Option<String>,
+    pub text: String,
+    pub class: String,
+    pub topic: Option<String>,
+    pub created_at: String,
+    pub messages: i64,
+    /// Messages per state.
+    pub counts: BTreeMap<String, i64>,
+    pub replies: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignCancelled {
+    pub id: i64,
+    pub cancelled: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadList {
+    pub threads: Vec<ThreadInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadInfo {
+    pub modem: String,
+    pub number: String,
+    /// open or resolved.
+    pub state: String,
+    pub last_received_at: Option<String>,
+    pub last_sent_at: Option<String>,
+    pub last_text: Option<String>,
+    /// Minutes since the customer's latest text, when nothing was sent to them after it.
+    pub unanswered_minutes: Option<i64>,
+}
+
+/// A conversation, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub number: String,
+    pub entries: Vec<ConversationEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationEntry {
+    /// `in` (from the customer) or `out`.
+    pub direction: String,
+    /// The message's id in its box.
+    pub id: i64,
+    pub at: String,
+    pub text: Option<String>,
+    /// Outgoing: its state and class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    /// Incoming: the outgoing message it probably answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_reply_to: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadStateChanged {
+    pub number: String,
+    pub state: String,
+}
+
+/// Everything exchanged and agreed in a period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditReply {
+    pub sent: Vec<OutboxEntry>,
+    pub received: Vec<InboxEntry>,
+    pub consent: Vec<ConsentEntryInfo>,
+}
+
 /// A subscriber that read too slowly missed events; it resumes with `since: resume_from`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lagged {
@@ -795,6 +1150,10 @@ error_codes! {
     BulkConfirmationNeeded = "bulk_confirmation_needed",
     LinksBlockedPh = "links_blocked_ph",
     Forbidden = "forbidden",
+    NeedsConfirmation = "confirmation_needed",
+    InvalidTemplate = "invalid_template",
+    MissingField = "missing_field",
+    InvalidCampaign = "invalid_campaign",
 }
 
 /// Codes compare with the names programs match on (`e.code == "invalid_number"`).

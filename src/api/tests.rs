@@ -49,6 +49,124 @@ fn every_request_round_trips_with_its_op() {
         }
         .into(),
         Subscribe { since: Some(120) }.into(),
+        ContactSave {
+            number: "09171234567".into(),
+            create: true,
+            add_tags: vec!["vip".into()],
+            ..ContactSave::default()
+        }
+        .into(),
+        ContactGet {
+            number: "09171234567".into(),
+        }
+        .into(),
+        ContactsRequest {
+            tags: vec!["vip".into()],
+            group: None,
+            limit: Some(10),
+        }
+        .into(),
+        ContactRemove {
+            number: "09171234567".into(),
+        }
+        .into(),
+        GroupSave {
+            name: "best".into(),
+            tags: vec!["vip".into()],
+        }
+        .into(),
+        ConsentGet {
+            number: "09171234567".into(),
+        }
+        .into(),
+        ConsentRecordRequest {
+            number: "09171234567".into(),
+            action: "grant".into(),
+            topic: Some("promo".into()),
+            source: Some("in_store".into()),
+            evidence: None,
+            text_shown: Some("Yes to offers".into()),
+            actor: None,
+        }
+        .into(),
+        SubjectExport {
+            number: "09171234567".into(),
+        }
+        .into(),
+        SubjectErase {
+            number: "09171234567".into(),
+        }
+        .into(),
+        SetClock {
+            now: "2026-12-02T21:05:00+08:00".into(),
+        }
+        .into(),
+        TemplateSave {
+            name: "ready".into(),
+            text: "Hi {{name|there}}".into(),
+            class: None,
+            topic: None,
+        }
+        .into(),
+        TemplateGet {
+            name: "ready".into(),
+        }
+        .into(),
+        Templates {}.into(),
+        TemplateRemove {
+            name: "ready".into(),
+        }
+        .into(),
+        PreviewCampaign(CampaignRequest {
+            name: "December".into(),
+            template: Some("ready".into()),
+            tags: vec!["vip".into()],
+            ..CampaignRequest::default()
+        })
+        .into(),
+        StartCampaign(CampaignRequest {
+            name: "December".into(),
+            text: Some("Sale".into()),
+            group: Some("best".into()),
+            confirm: true,
+            ..CampaignRequest::default()
+        })
+        .into(),
+        Campaigns { campaign: Some(3) }.into(),
+        CampaignCancel { campaign: 3 }.into(),
+        ThreadsRequest {
+            all: true,
+            limit: None,
+        }
+        .into(),
+        ThreadRequest {
+            number: "09171234567".into(),
+            limit: Some(50),
+        }
+        .into(),
+        ReplyRequest {
+            to: "09171234567".into(),
+            text: "See you at 5".into(),
+        }
+        .into(),
+        ThreadStateRequest {
+            number: "09171234567".into(),
+            open: false,
+        }
+        .into(),
+        Scheduled { limit: None }.into(),
+        Edit {
+            message: 12,
+            text: Some("moved".into()),
+            not_before: None,
+        }
+        .into(),
+        ExportRequest {
+            from: "2026-12-01".into(),
+            to: "2026-12-31".into(),
+            number: None,
+        }
+        .into(),
     ];
     for request in requests {
         let line = RequestLine {
@@ -137,6 +255,8 @@ fn every_reply_round_trips() {
         modem: Some("modem0".into()),
         sent_at: None,
         received_at: "2026-11-23T02:15:00Z".into(),
+        in_reply_to: Some(12),
+        reply_guess: Some("the latest text to this number within 72 h".into()),
     }]));
     assert_eq!(inbox["inbox"][0]["from"], "+639171234567");
     let outbox = round_trip(Listing::Outbox(vec![OutboxEntry {
@@ -152,6 +272,10 @@ fn every_reply_round_trips() {
         updated_at: "2026-11-23T02:15:00Z".into(),
         class: "marketing".into(),
         topic: Some("promo".into()),
+        template: Some("weekend".into()),
+        campaign: Some(3),
+        not_before: None,
+        operator: Some(1000),
     }]));
     assert_eq!(outbox["outbox"][0]["state"], "unknown");
     round_trip(StateChanged {

@@ -87,6 +87,53 @@ pub(crate) enum DaemonCommand {
     /// A customer's data: export it, or erase it on request.
     #[command(subcommand)]
     Subject(super::care::SubjectCommand),
+    /// Templates with {{field}} placeholders: add, list, show, preview, remove.
+    #[command(subcommand)]
+    Template(super::workflows::TemplateCommand),
+    /// Send to the contacts with a tag or in a group: preview, start, status, cancel.
+    #[command(subcommand)]
+    Campaign(super::workflows::CampaignCommand),
+    /// Conversations with customers, the ones waiting for an answer first.
+    Threads {
+        /// Resolved ones too.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One conversation, both ways, in order (or --resolve / --reopen it).
+    Thread(super::workflows::ThreadArgs),
+    /// Answer a customer (class reply).
+    Reply {
+        number: String,
+        /// The text, or `-` for standard input.
+        text: String,
+    },
+    /// Scheduled messages and those held for quiet hours.
+    Scheduled {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change the text or the time of a scheduled or held message.
+    Edit {
+        id: i64,
+        #[arg(long)]
+        text: Option<String>,
+        /// The new time (`2026-12-02 09:00` in the shop's zone, or RFC 3339).
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Every message both ways and every consent entry in a period: JSON lines, or --csv.
+    Export {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        number: Option<String>,
+        #[arg(long)]
+        csv: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -129,11 +176,24 @@ pub(crate) struct SendArgs {
     /// Confirm a link in a text to Philippine numbers (their carriers block links).
     #[arg(long)]
     allow_links: bool,
+    /// A saved template instead of TEXT (give `-` or any TEXT; it is not used).
+    #[arg(long)]
+    template: Option<String>,
+    /// A value for a template's placeholder, NAME=VALUE (repeatable).
+    #[arg(long = "field", value_parser = field_arg)]
+    fields: Vec<(String, String)>,
     /// Print JSON (exact values, for scripts) instead of a table.
     #[arg(long)]
     json: bool,
-    /// The text, or `-` for standard input.
-    text: String,
+    /// The text, or `-` for standard input (not needed with --template).
+    #[arg(required_unless_present = "template")]
+    text: Option<String>,
+}
+
+fn field_arg(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| "write a field as NAME=VALUE".into())
 }
 
 #[derive(Debug, Args)]
@@ -182,7 +242,11 @@ pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), Comm
     let mut client = Client::connect(&path).await.map_err(failure)?;
     match cmd {
         DaemonCommand::Send(a) => {
-            let text = text_arg(&a.text)?;
+            let text = match (&a.template, &a.text) {
+                (Some(_), _) => String::new(),
+                (None, Some(t)) => text_arg(t)?,
+                (None, None) => String::new(),
+            };
             // A request line holds at most 64 KiB: recipients go in batches of a thousand
             // (each batch queued in one transaction), with progress on a terminal.
             let total = a.to.len();
@@ -213,6 +277,8 @@ pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), Comm
                         topic: a.topic.clone(),
                         confirm_bulk: a.confirm_bulk,
                         allow_links: a.allow_links,
+                        template: a.template.clone(),
+                        fields: a.fields.iter().cloned().collect(),
                     })
                     .await
                     .map_err(|e| {
@@ -397,6 +463,25 @@ pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), Comm
         DaemonCommand::Contacts(cmd) => super::care::contacts(&mut client, cmd).await?,
         DaemonCommand::Consent(cmd) => super::care::consent(&mut client, cmd).await?,
         DaemonCommand::Subject(cmd) => super::care::subject(&mut client, cmd).await?,
+        DaemonCommand::Template(cmd) => super::workflows::template(&mut client, cmd).await?,
+        DaemonCommand::Campaign(cmd) => super::workflows::campaign(&mut client, cmd).await?,
+        DaemonCommand::Threads { all, json } => {
+            super::workflows::threads(&mut client, all, json).await?
+        }
+        DaemonCommand::Thread(a) => super::workflows::thread(&mut client, a).await?,
+        DaemonCommand::Reply { number, text } => {
+            super::workflows::reply(&mut client, number, text).await?
+        }
+        DaemonCommand::Scheduled { json } => super::workflows::scheduled(&mut client, json).await?,
+        DaemonCommand::Edit { id, text, at } => {
+            super::workflows::edit(&mut client, id, text, at).await?
+        }
+        DaemonCommand::Export {
+            from,
+            to,
+            number,
+            csv,
+        } => super::workflows::export(&mut client, from, to, number, csv).await?,
     }
     Ok(())
 }

@@ -8,6 +8,7 @@
 mod care;
 mod daemon;
 mod pdu;
+mod workflows;
 
 use std::io::Read;
 use std::process::ExitCode;

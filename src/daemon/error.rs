@@ -47,6 +47,12 @@ pub enum Error {
     },
     /// A contact or consent entry that cannot be recorded as given.
     InvalidContact(String),
+    /// A template that cannot be saved or used (its syntax, or no such template).
+    Template(String),
+    /// A template's placeholder has no value for a recipient and no default.
+    MissingField(String),
+    /// No such campaign, or it cannot do that now.
+    Campaign(String),
 }
 
 impl fmt::Display for Error {
@@ -60,7 +66,14 @@ impl fmt::Display for Error {
             | Self::Modem(why)
             | Self::Store(why)
             | Self::InvalidClass(why)
-            | Self::InvalidContact(why) => f.write_str(why),
+            | Self::InvalidContact(why)
+            | Self::Template(why)
+            | Self::Campaign(why) => f.write_str(why),
+            Self::MissingField(name) => write!(
+                f,
+                "the template's {{{{{name}}}}} has no value for a recipient and no default \
+                 (write {{{{{name}|...}}}} to give one)"
+            ),
             Self::Unencodable { message, .. }
             | Self::Refused { message, .. }
             | Self::NeedsConfirmation { message, .. } => f.write_str(message),

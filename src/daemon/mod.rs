@@ -5,6 +5,7 @@
 //! event to subscribers right after the commit, so they see exactly what was committed, in
 //! order.
 
+mod campaigns;
 pub mod care;
 mod customers;
 pub mod dispatch;
@@ -12,11 +13,15 @@ mod error;
 pub mod receive;
 pub mod routing;
 mod submit;
+pub mod templates;
+mod workflows;
 
 pub use crate::store::Class;
+pub use campaigns::{CampaignPlan, CampaignPreview};
 pub use customers::{ConsentRecord, ContactEdit, SubjectData};
 pub use error::Error;
 pub use submit::{Queued, Submission};
+pub use workflows::AuditData;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -266,6 +271,19 @@ impl Daemon {
             .map_or((None, None), |r| (r.send_gap, r.send_gap_max));
         let gap = own.unwrap_or_else(|| self.settings().send_gap);
         gap_between(gap, max, dispatch::random_seed())
+    }
+
+    /// Tells the store how far back a reply looks for the text it answers (at start and
+    /// after a reload).
+    pub async fn apply_reply_window(&self) -> Result<(), Error> {
+        let ms = self.settings().care.reply_window.as_millis() as i64;
+        Ok(self
+            .store
+            .call(move |db| {
+                db.set_reply_window(ms);
+                Ok(())
+            })
+            .await?)
     }
 
     /// Applies reloaded settings and rules (SIGHUP); takes effect from the next decision.

@@ -35,6 +35,11 @@ pub struct Submission {
     pub confirm_bulk: bool,
     /// The sender confirmed a link in a text to Philippine numbers.
     pub allow_links: bool,
+    /// A saved template to render for each recipient instead of `text` (its class and
+    /// topic apply).
+    pub template: Option<String>,
+    /// Values for the template's placeholders, beside each contact's own.
+    pub fields: std::collections::BTreeMap<String, String>,
 }
 
 impl Submission {
@@ -54,6 +59,8 @@ impl Submission {
             topic: None,
             confirm_bulk: false,
             allow_links: false,
+            template: None,
+            fields: Default::default(),
         }
     }
 }
@@ -81,7 +88,7 @@ pub struct Queued {
 /// a tab or an escape code has no place in an SMS (GSM 7-bit has none of them, so each would
 /// silently force UCS-2 and halve the part size), a phone shows them as boxes or not at
 /// all, and they would reach terminals and logs that display the text later.
-fn check_text(text: &str) -> Result<(), Error> {
+pub(super) fn check_text(text: &str) -> Result<(), Error> {
     let bad = text
         .chars()
         .enumerate()
@@ -108,12 +115,108 @@ pub fn encoding_choice(name: &str) -> Result<EncodingChoice, Error> {
     })
 }
 
+/// What every message of one request shares, for planning.
+pub(super) struct Shared<'a> {
+    pub encoding_name: &'a str,
+    pub encoding: EncodingChoice,
+    pub report: bool,
+    pub priority: i64,
+    pub not_before: Option<i64>,
+    pub not_after: Option<i64>,
+    pub client_ref: Option<&'a str>,
+    pub idempotency_key: Option<&'a str>,
+    pub peer: Peer,
+    pub class: Class,
+    pub topic: Option<&'a str>,
+    pub template: Option<&'a str>,
+    pub max_parts: u8,
+}
+
+/// Plans and encodes one message per (number, text), with consecutive concatenation
+/// references from `base`.
+pub(super) fn plan_messages(
+    items: &[(String, String)],
+    shared: &Shared<'_>,
+    base: u8,
+) -> Result<Vec<NewMessage>, Error> {
+    let mut encoder = SubmitEncoder::new();
+    let mut out = SubmitPdus::new();
+    let mut messages = Vec::with_capacity(items.len());
+    for (i, (number, text)) in items.iter().enumerate() {
+        let concat_ref = base.wrapping_add(i as u8);
+        let address = Address::parse(number).map_err(|e| Error::InvalidNumber(e.to_string()))?;
+        let mut opts = SubmitOptions::new(address);
+        opts.status_report = shared.report;
+        opts.plan = PlanOptions {
+            encoding: shared.encoding,
+            concat: pdu::ConcatRef::Ref8(concat_ref),
+            max_parts: shared.max_parts,
+            ..PlanOptions::default()
+        };
+        encoder
+            .encode_text(text, &opts, &mut out)
+            .map_err(|e| Error::Unencodable {
+                code: e.code(),
+                message: e.to_string(),
+            })?;
+        messages.push(NewMessage {
+            recipient: number.clone(),
+            body: text.clone(),
+            encoding: shared.encoding_name.to_string(),
+            alphabet: out.alphabet().map_or("gsm7", |a| a.name()).to_string(),
+            concat_ref: u16::from(concat_ref),
+            status_report: shared.report,
+            priority: shared.priority,
+            client_ref: shared.client_ref.map(str::to_string),
+            // One key per recipient, so a multi-recipient send is idempotent as a whole.
+            idempotency_key: shared.idempotency_key.map(|k| {
+                if i == 0 {
+                    k.to_string()
+                } else {
+                    format!("{k}#{i}")
+                }
+            }),
+            not_before: shared.not_before,
+            not_after: shared.not_after,
+            peer_uid: shared.peer.uid,
+            peer_pid: shared.peer.pid,
+            class: shared.class,
+            topic: shared.topic.map(str::to_string),
+            template: shared.template.map(str::to_string),
+            campaign: None,
+            parts: out
+                .iter()
+                .map(|p| (p.tpdu_len, p.hex.to_string()))
+                .collect(),
+        });
+    }
+    Ok(messages)
+}
+
+/// Times a request may use: `not_after` in the future and after `not_before`.
+fn check_times(not_before: Option<i64>, not_after: Option<i64>) -> Result<(), Error> {
+    if let Some(t) = not_after
+        && t <= now_ms()
+    {
+        return Err(Error::InvalidTime(
+            "not_after is already past: the message could never be sent".into(),
+        ));
+    }
+    if let (Some(a), Some(b)) = (not_before, not_after)
+        && b <= a
+    {
+        return Err(Error::InvalidTime(
+            "not_after must be later than not_before".into(),
+        ));
+    }
+    Ok(())
+}
+
 impl Daemon {
     /// Checks, plans and queues one message per recipient. Nothing is queued unless every
     /// recipient and the text are acceptable; the messages are returned only after their
     /// commit.
-    pub async fn submit(&self, s: Submission, peer: Peer) -> Result<Vec<Queued>, Error> {
-        check_text(&s.text)?;
+    pub async fn submit(&self, mut s: Submission, peer: Peer) -> Result<Vec<Queued>, Error> {
         if s.recipients.is_empty() {
             return Err(Error::InvalidNumber("no recipient".into()));
         }
@@ -127,78 +230,72 @@ impl Daemon {
         }
         let encoding = encoding_choice(&s.encoding)?;
         let care = settings.care.clone();
-        check_care(&s, &numbers, &care)?;
-        let text = if s.class.is_promotional() {
-            care.promotional_text(&s.text)
-        } else {
-            s.text.clone()
-        };
-        if let Some(t) = s.not_after
-            && t <= now_ms()
-        {
-            return Err(Error::InvalidTime(
-                "not_after is already past: the message could never be sent".into(),
-            ));
-        }
-        if let (Some(a), Some(b)) = (s.not_before, s.not_after)
-            && b <= a
-        {
-            return Err(Error::InvalidTime(
-                "not_after must be later than not_before".into(),
-            ));
-        }
-        let report = s.report.unwrap_or(settings.status_reports);
-        let base = self.concat_refs(numbers.len()).await?;
-        let mut encoder = SubmitEncoder::new();
-        let mut out = SubmitPdus::new();
-        let mut messages = Vec::with_capacity(numbers.len());
-        for (i, number) in numbers.iter().enumerate() {
-            let concat_ref = base.wrapping_add(i as u8);
-            let address =
-                Address::parse(number).map_err(|e| Error::InvalidNumber(e.to_string()))?;
-            let mut opts = SubmitOptions::new(address);
-            opts.status_report = report;
-            opts.plan = PlanOptions {
-                encoding,
-                concat: pdu::ConcatRef::Ref8(concat_ref),
-                max_parts: settings.max_parts,
-                ..PlanOptions::default()
-            };
-            encoder
-                .encode_text(&text, &opts, &mut out)
-                .map_err(|e| Error::Unencodable {
-                    code: e.code(),
-                    message: e.to_string(),
-                })?;
-            messages.push(NewMessage {
-                recipient: number.clone(),
-                body: text.clone(),
-                encoding: s.encoding.clone(),
-                alphabet: out.alphabet().map_or("gsm7", |a| a.name()).to_string(),
-                concat_ref: u16::from(concat_ref),
-                status_report: report,
-                priority: s.priority,
-                client_ref: s.client_ref.clone(),
-                // One key per recipient, so a multi-recipient send is idempotent as a whole.
-                idempotency_key: s.idempotency_key.as_ref().map(|k| {
-                    if i == 0 {
-                        k.clone()
-                    } else {
-                        format!("{k}#{i}")
-                    }
-                }),
-                not_before: s.not_before,
-                not_after: s.not_after,
-                peer_uid: peer.uid,
-                peer_pid: peer.pid,
-                class: s.class,
-                topic: s.topic.clone(),
-                parts: out
+        // A template brings its text, class and topic; each recipient's text is rendered
+        // from their contact and the request's fields.
+        let texts: Vec<String> = match s.template.clone() {
+            None => vec![s.text.clone(); numbers.len()],
+            Some(name) => {
+                let lookup = (name.clone(), numbers.clone());
+                let (template, contacts) = self
+                    .store
+                    .call(move |db| {
+                        let t = db.template(&lookup.0)?;
+                        let contacts: Vec<_> = lookup
+                            .1
+                            .iter()
+                            .map(|n| db.contact(n))
+                            .collect::<crate::store::Result<_>>()?;
+                        Ok((t, contacts))
+                    })
+                    .await?;
+                let template =
+                    template.ok_or_else(|| Error::Template(format!("no template {name:?}")))?;
+                s.class = template.class;
+                s.topic = template.topic.clone();
+                s.text = template.body.clone();
+                numbers
                     .iter()
-                    .map(|p| (p.tpdu_len, p.hex.to_string()))
-                    .collect(),
-            });
+                    .zip(&contacts)
+                    .map(|(n, c)| {
+                        let values = super::templates::values(n, c.as_ref(), &s.fields);
+                        super::templates::render(&template.body, &values)
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+        };
+        for text in &texts {
+            check_text(text)?;
         }
+        check_care(&s, &numbers, &care)?;
+        check_times(s.not_before, s.not_after)?;
+        let items: Vec<(String, String)> = numbers
+            .iter()
+            .cloned()
+            .zip(texts.into_iter().map(|t: String| {
+                if s.class.is_promotional() {
+                    care.promotional_text(&t)
+                } else {
+                    t
+                }
+            }))
+            .collect();
+        let shared = Shared {
+            encoding_name: &s.encoding,
+            encoding,
+            report: s.report.unwrap_or(settings.status_reports),
+            priority: s.priority,
+            not_before: s.not_before,
+            not_after: s.not_after,
+            client_ref: s.client_ref.as_deref(),
+            idempotency_key: s.idempotency_key.as_deref(),
+            peer,
+            class: s.class,
+            topic: s.topic.as_deref(),
+            template: s.template.as_deref(),
+            max_parts: settings.max_parts,
+        };
+        let base = self.concat_refs(numbers.len()).await?;
+        let messages = plan_messages(&items, &shared, base)?;
         // All recipients in one transaction: the answer comes only after the commit.
         let now = now_ms();
         let counts: Vec<usize> = messages.iter().map(|m| m.parts.len()).collect();

@@ -45,6 +45,8 @@ pub(super) struct RawCare {
     marketing_per_30_days: Option<i64>,
     bulk_limit: Option<usize>,
     confirmation_window: Option<String>,
+    price_per_part: Option<f64>,
+    reply_window: Option<String>,
     footer: Option<String>,
     stop_text: Option<String>,
     start_text: Option<String>,
@@ -226,8 +228,24 @@ pub(super) fn care(
             &raw.confirmation_window,
             defaults.confirmation_window,
         )?,
+        price_per_part: match raw.price_per_part {
+            Some(p) if !(0.0..=1000.0).contains(&p) || p.is_nan() => {
+                return Err(err("care.price_per_part", "must be between 0 and 1000"));
+            }
+            other => other,
+        },
+        reply_window: duration(
+            "care.reply_window",
+            &raw.reply_window,
+            defaults.reply_window,
+        )?,
         shop_name,
     };
+    if care.reply_window < Duration::from_secs(60)
+        || care.reply_window > Duration::from_secs(90 * 86_400)
+    {
+        return Err(err("care.reply_window", "give it between 1m and 90d"));
+    }
     if care.confirmation_window < Duration::from_secs(30) {
         return Err(err("care.confirmation_window", "give it at least 30s"));
     }

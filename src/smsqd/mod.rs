@@ -299,6 +299,9 @@ async fn run(
     };
     info!(socket = %socket_path.display(), db = %db_path.display(), modems = d.modems.len(), "smsqd ready");
 
+    d.apply_reply_window()
+        .await
+        .map_err(|e| format!("cannot configure the store: {e}"))?;
     let Tasks { dispatcher, server } = spawn_tasks(&d, listener);
     // READY only now: the store is open and the socket bound.
     let notifier = Arc::new(Notifier::from_env());
@@ -318,7 +321,12 @@ async fn run(
     while let Some(sig) = signals.recv().await {
         if sig == signal_hook::consts::SIGHUP {
             match &args.config {
-                Some(path) => reload(path, &d, &mut current),
+                Some(path) => {
+                    reload(path, &d, &mut current);
+                    if let Err(e) = d.apply_reply_window().await {
+                        warn!(event = "store_error", error = %e, "the reply window stays as it was");
+                    }
+                }
                 None => info!("SIGHUP: no --config file to reload"),
             }
             continue;
@@ -371,6 +379,7 @@ pub fn spawn_tasks(d: &Arc<Daemon>, listener: tokio::net::UnixListener) -> Tasks
         tokio::spawn(crate::daemon::receive::run(d.clone(), modem.clone()));
     }
     tokio::spawn(d.clone().housekeeping());
+    tokio::spawn(d.clone().watch_campaigns());
     let server = tokio::spawn(crate::api::server::serve(listener, d.clone()));
     Tasks { dispatcher, server }
 }

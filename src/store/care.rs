@@ -349,6 +349,35 @@ pub(super) fn append_consent(tx: &Connection, c: &NewConsent, now: i64) -> Resul
     Ok(id)
 }
 
+/// Ledger entries matching `filter` (a WHERE clause of the caller's own, values bound).
+pub(super) fn consent_rows(
+    conn: &Connection,
+    filter: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<ConsentEntry>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT id, number, topic, action, pending, source, evidence, text_shown, actor, at,
+                double_opt_in_confirmed_at
+         FROM consent_events {filter}"
+    ))?;
+    st.query_map(args, |r| {
+        Ok(ConsentEntry {
+            id: r.get(0)?,
+            number: r.get(1)?,
+            topic: r.get(2)?,
+            state: state_of(&r.get::<_, String>(3)?, r.get(4)?),
+            source: r.get(5)?,
+            evidence: r.get(6)?,
+            text_shown: r.get(7)?,
+            actor: r.get(8)?,
+            at: r.get(9)?,
+            double_opt_in_confirmed_at: r.get(10)?,
+        })
+    })?
+    .collect::<SqlResult<_>>()
+    .map_err(StoreError::from)
+}
+
 impl Db {
     /// Appends consent entries in one transaction.
     pub fn record_consent(&mut self, entries: &[NewConsent], now: i64) -> Result<Vec<i64>> {
@@ -364,27 +393,7 @@ impl Db {
 
     /// The ledger of one number, oldest first.
     pub fn consent_history(&self, number: &str) -> Result<Vec<ConsentEntry>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT id, number, topic, action, pending, source, evidence, text_shown, actor, at,
-                    double_opt_in_confirmed_at
-             FROM consent_events WHERE number = ?1 ORDER BY id",
-        )?;
-        st.query_map([number], |r| {
-            Ok(ConsentEntry {
-                id: r.get(0)?,
-                number: r.get(1)?,
-                topic: r.get(2)?,
-                state: state_of(&r.get::<_, String>(3)?, r.get(4)?),
-                source: r.get(5)?,
-                evidence: r.get(6)?,
-                text_shown: r.get(7)?,
-                actor: r.get(8)?,
-                at: r.get(9)?,
-                double_opt_in_confirmed_at: r.get(10)?,
-            })
-        })?
-        .collect::<SqlResult<_>>()
-        .map_err(StoreError::from)
+        consent_rows(&self.conn, "WHERE number = ?1 ORDER BY id", [number])
     }
 
     /// Topics with a grant waiting for the customer's confirmation.

@@ -106,6 +106,8 @@ pub struct Db {
     pub(super) changes_seen: u64,
     /// Whether commits are flushed to the disk now (`synchronous = FULL`).
     flushing: bool,
+    /// How far back a received message looks for the text it answers (ms).
+    pub(super) reply_window: i64,
 }
 
 impl Db {
@@ -212,6 +214,7 @@ impl Db {
             published: 0,
             changes_seen: 0,
             flushing: false,
+            reply_window: 72 * 3_600_000,
         };
         // Migrations rebuild tables, which foreign keys would forbid; they check the keys
         // themselves before committing.

@@ -21,6 +21,11 @@ pub struct InboxRow {
     pub modem: Option<String>,
     pub sent_at: Option<String>,
     pub received_at: i64,
+    /// The outgoing message this probably answers: the latest to the sender within the
+    /// reply window when it arrived (a guess, see `reply_guess`).
+    pub in_reply_to: Option<i64>,
+    /// The rule that made the guess, in words.
+    pub reply_guess: Option<String>,
 }
 
 /// A received part, decoded by the caller.
@@ -134,6 +139,7 @@ impl Db {
         react: &mut dyn FnMut(&InboundFacts) -> Reaction,
     ) -> Result<Inbound> {
         self.durable()?;
+        let window = self.reply_window;
         let tx = self.conn.savepoint()?;
         let (reference, bits, total, part) = match p.concat {
             Some((r, b, t, n)) => (
@@ -170,7 +176,7 @@ impl Db {
             tx.commit()?;
             return Ok(Inbound::Stored(None));
         }
-        let id = Self::create_inbox(&tx, &p.sender, &p.modem, &rows, total, true, now)?;
+        let id = Self::create_inbox(&tx, &p.sender, &p.modem, &rows, total, true, now, window)?;
         Self::react_in(&tx, id, &p.sender, now, react)?;
         tx.commit()?;
         Ok(Inbound::Stored(Some(id)))
@@ -223,6 +229,7 @@ impl Db {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn create_inbox(
         tx: &Connection,
         sender: &str,
@@ -231,6 +238,7 @@ impl Db {
         parts: i64,
         complete: bool,
         now: i64,
+        reply_window: i64,
     ) -> Result<i64> {
         let mut texts = Vec::new();
         let mut data: Option<String> = None;
@@ -268,12 +276,14 @@ impl Db {
             "received_incomplete"
         };
         event(tx, now, kind, None, Some(id), &format!("{parts} part(s)"))?;
+        super::workflows::link_reply(tx, id, sender, modem, now, reply_window)?;
         Ok(id)
     }
 
     /// Turns part groups whose first part is older than `max_age_ms` into incomplete inbox
     /// messages (clearly flagged), so nothing waits forever. Returns their ids.
     pub fn expire_incomplete(&mut self, now: i64, max_age_ms: i64) -> Result<Vec<i64>> {
+        let window = self.reply_window;
         let tx = self.conn.savepoint()?;
         type GroupKey = (String, String, Option<i64>, Option<i64>, i64);
         let groups: Vec<GroupKey> = {
@@ -290,7 +300,7 @@ impl Db {
         for (sender, modem, reference, bits, total) in groups {
             let rows = group_parts(&tx, &sender, reference, bits, total, None)?;
             ids.push(Self::create_inbox(
-                &tx, &sender, &modem, &rows, total, false, now,
+                &tx, &sender, &modem, &rows, total, false, now, window,
             )?);
         }
         tx.commit()?;
@@ -325,9 +335,13 @@ impl Db {
         self.inbox_rows("WHERE sender = ?1 ORDER BY id", [sender])
     }
 
-    fn inbox_rows(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<InboxRow>> {
+    pub(super) fn inbox_rows(
+        &self,
+        filter: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<InboxRow>> {
         let mut st = self.conn.prepare_cached(&format!(
-            "SELECT id, sender, body, data_hex, parts, complete, modem, sent_at, received_at FROM inbox {filter}"
+            "SELECT id, sender, body, data_hex, parts, complete, modem, sent_at, received_at, in_reply_to, reply_guess FROM inbox {filter}"
         ))?;
         st.query_map(args, |r| {
             Ok(InboxRow {
@@ -340,6 +354,8 @@ impl Db {
                 modem: r.get(6)?,
                 sent_at: r.get(7)?,
                 received_at: r.get(8)?,
+                in_reply_to: r.get(9)?,
+                reply_guess: r.get(10)?,
             })
         })?
         .collect::<SqlResult<_>>()

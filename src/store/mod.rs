@@ -21,6 +21,7 @@ mod reports;
 mod retention;
 mod schema;
 pub mod state;
+mod workflows;
 
 use std::fs::{DirBuilder, OpenOptions, Permissions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -44,6 +45,7 @@ pub use reports::{ReportIn, ReportOutcome};
 pub use retention::Stats;
 pub use schema::SCHEMA_VERSION;
 pub use state::{MessageState, PartState};
+pub use workflows::{CampaignRow, NewText, Template, ThreadEntry, ThreadRow};
 
 /// One call's work on the database thread. It returns how to hand its result over, which
 /// happens only once the transaction it ran in has committed (see [`Store::spawn`]).

@@ -41,6 +41,10 @@ pub struct NewMessage {
     pub class: Class,
     /// The topic a customer can opt out of on its own (`STOP PROMO`).
     pub topic: Option<String>,
+    /// The template it was written from, if any.
+    pub template: Option<String>,
+    /// The campaign it belongs to, if any.
+    pub campaign: Option<i64>,
     /// (TPDU length, PDU hex) per part.
     pub parts: Vec<(usize, String)>,
 }
@@ -66,6 +70,8 @@ impl NewMessage {
             peer_pid: None,
             class: Class::Transactional,
             topic: None,
+            template: None,
+            campaign: None,
             parts,
         }
     }
@@ -125,6 +131,12 @@ pub struct MessageRow {
     pub next_attempt_at: i64,
     pub class: Class,
     pub topic: Option<String>,
+    pub template: Option<String>,
+    pub campaign: Option<i64>,
+    /// When it was asked not to go before, if it was.
+    pub not_before: Option<i64>,
+    /// Who queued it (the client's uid).
+    pub peer_uid: Option<u32>,
 }
 
 /// A message with its parts and its history.
@@ -393,8 +405,8 @@ impl Db {
         tx.prepare_cached(
             "INSERT INTO outbox (recipient, body, encoding, alphabet, parts, concat_ref, status_report,
                 priority, client_ref, idempotency_key, state, next_attempt_at, not_before, not_after,
-                peer_uid, peer_pid, created_at, updated_at, class, topic)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?11, ?12, ?13, ?14, ?15, ?16, ?16, ?17, ?18)",
+                peer_uid, peer_pid, created_at, updated_at, class, topic, template, campaign)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?11, ?12, ?13, ?14, ?15, ?16, ?16, ?17, ?18, ?19, ?20)",
         )?
         .execute(params![
             m.recipient,
@@ -414,7 +426,9 @@ impl Db {
             m.peer_pid,
             now,
             m.class.as_str(),
-            m.topic
+            m.topic,
+            m.template,
+            m.campaign
         ])?;
         let id = tx.last_insert_rowid();
         let mut part_insert = tx.prepare_cached(
@@ -922,7 +936,7 @@ impl Db {
         args: impl rusqlite::Params,
     ) -> Result<Vec<MessageRow>> {
         let sql = format!(
-            "SELECT id, recipient, body, alphabet, parts, state, attempts, priority, client_ref, last_error, modem, created_at, updated_at, next_attempt_at, class, topic FROM outbox {filter}"
+            "SELECT id, recipient, body, alphabet, parts, state, attempts, priority, client_ref, last_error, modem, created_at, updated_at, next_attempt_at, class, topic, template, campaign, not_before, peer_uid FROM outbox {filter}"
         );
         let mut st = self.conn.prepare_cached(&sql)?;
         st.query_map(args, |r| {
@@ -943,6 +957,10 @@ impl Db {
                 next_attempt_at: r.get(13)?,
                 class: r.get(14)?,
                 topic: r.get(15)?,
+                template: r.get(16)?,
+                campaign: r.get(17)?,
+                not_before: r.get(18)?,
+                peer_uid: r.get(19)?,
             })
         })?
         .collect::<SqlResult<_>>()

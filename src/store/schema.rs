@@ -5,7 +5,7 @@ use rusqlite::OptionalExtension;
 use super::db::*;
 
 /// Current schema version (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 pub(crate) const SCHEMA_V1: &str = r#"
 CREATE TABLE outbox (
@@ -340,6 +340,50 @@ BEGIN
 END;
 "#;
 
+/// Version 5: the shop's workflows. Templates; campaigns (a message knows its campaign and
+/// template); conversations: each received message's best guess of the text it answers
+/// (`in_reply_to`, with the rule that made the guess) and a thread per (modem, customer)
+/// that is open until someone resolves it. The recipient and sender indexes serve the
+/// guess, a thread's history and exports.
+pub(crate) const SCHEMA_V5: &str = r#"
+CREATE TABLE templates (
+    name       TEXT PRIMARY KEY,
+    body       TEXT    NOT NULL,
+    class      TEXT    NOT NULL CHECK (class IN ('transactional', 'reply', 'marketing', 'survey')),
+    topic      TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE campaigns (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT    NOT NULL,
+    template   TEXT,
+    body       TEXT    NOT NULL,
+    class      TEXT    NOT NULL,
+    topic      TEXT,
+    audience   TEXT    NOT NULL,
+    state      TEXT    NOT NULL CHECK (state IN ('active', 'done', 'cancelled')),
+    created_at INTEGER NOT NULL,
+    peer_uid   INTEGER,
+    progress   TEXT
+);
+ALTER TABLE outbox ADD COLUMN template TEXT;
+ALTER TABLE outbox ADD COLUMN campaign INTEGER REFERENCES campaigns (id);
+CREATE INDEX outbox_campaign ON outbox (campaign) WHERE campaign IS NOT NULL;
+CREATE INDEX outbox_recipient ON outbox (recipient, created_at);
+ALTER TABLE inbox ADD COLUMN in_reply_to INTEGER;
+ALTER TABLE inbox ADD COLUMN reply_guess TEXT;
+CREATE INDEX inbox_sender ON inbox (sender, received_at);
+CREATE INDEX inbox_replies ON inbox (in_reply_to) WHERE in_reply_to IS NOT NULL;
+CREATE TABLE threads (
+    modem      TEXT    NOT NULL,
+    number     TEXT    NOT NULL,
+    state      TEXT    NOT NULL CHECK (state IN ('open', 'resolved')),
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (modem, number)
+) WITHOUT ROWID;
+"#;
+
 impl Db {
     pub(super) fn migrate(&mut self) -> Result<()> {
         let version: i64 = self
@@ -363,6 +407,9 @@ impl Db {
         }
         if version < 4 {
             tx.execute_batch(SCHEMA_V4)?;
+        }
+        if version < 5 {
+            tx.execute_batch(SCHEMA_V5)?;
         }
         // The rebuilt tables run with foreign keys off: check them before committing.
         let broken: Option<String> = tx

@@ -174,3 +174,80 @@ pub fn cpu_time(pid: u32) -> Duration {
     let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
     Duration::from_nanos(ticks * 1_000_000_000 / per_second)
 }
+
+pub const ANA: &str = "+639171234567";
+pub const BEN: &str = "+639171234568";
+pub const KASIA: &str = "+48601234567";
+
+/// smsqd on `modem` with a `[care]` section, in Manila, with a settable clock.
+pub fn start(modem: &ExternalModem, care: &str) -> Smsqd {
+    start_with(modem, "", care)
+}
+
+/// Like `start`, with more keys in the modem's section.
+pub fn start_with(modem: &ExternalModem, modem_keys: &str, care: &str) -> Smsqd {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("smsqd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+country = "PH"
+time_zone = "Asia/Manila"
+send_gap = "0s"
+retry_base = "1s"
+[[modem]]
+id = "globe"
+device = "{}"
+profile = "simcom"
+{modem_keys}
+[care]
+shop_name = "Ana's Print"
+topics = ["promo"]
+{care}
+"#,
+            modem.link.display()
+        ),
+    )
+    .unwrap();
+    let db = dir.path().join("smsq.db");
+    Smsqd::start_with_db(
+        dir,
+        db,
+        &["--config", config.to_str().unwrap(), "--test-clock"],
+    )
+}
+
+pub async fn set_clock(c: &mut Client, now: &str) {
+    c.call(smsq::api::SetClock { now: now.into() })
+        .await
+        .unwrap();
+}
+
+/// Waits for `what` to hold, up to 15 s.
+pub async fn until(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The texts the network accepted for `number`, in order.
+pub fn sent_to(modem: &ExternalModem, number: &str) -> Vec<String> {
+    modem
+        .sim
+        .sent()
+        .into_iter()
+        .filter(|m| m.recipient == number)
+        .map(|m| m.text)
+        .collect()
+}
+
+/// The code of a refused request.
+pub fn refusal(e: smsq::api::client::ClientError) -> String {
+    match e {
+        smsq::api::client::ClientError::Api(api) => api.code.as_str().to_string(),
+        other => panic!("expected a refusal, got {other}"),
+    }
+}

@@ -37,6 +37,10 @@ pub struct CareSettings {
     pub bulk_limit: usize,
     /// A confirmation not sent within this time is dropped (`expired`), never sent late.
     pub confirmation_window: Duration,
+    /// What one part costs the shop, for campaign previews (`None`: not shown).
+    pub price_per_part: Option<f64>,
+    /// How far back a reply looks for the text it answers.
+    pub reply_window: Duration,
 }
 
 impl Default for CareSettings {
@@ -53,6 +57,8 @@ impl Default for CareSettings {
             footer: "Reply STOP to opt out".into(),
             bulk_limit: 50,
             confirmation_window: Duration::from_secs(300),
+            price_per_part: None,
+            reply_window: Duration::from_secs(72 * 3600),
         }
     }
 }

@@ -1,0 +1,443 @@
+//! The shop's workflows through the real binaries (smsqd on a simulated modem kept in the
+//! test, its clock set by the test): templates, campaigns, conversations, scheduled
+//! messages and the audit export. Each test names the requirement of
+//! ../shared/customer-care.md (CC-3) it checks.
+
+#[path = "common/smsqd.rs"]
+mod smsqd;
+
+use std::time::Duration;
+
+use smsq::api::client::Client;
+use smsq::api::{
+    CampaignRequest, Campaigns, ConsentRecordRequest, ContactSave, Edit, Get, ListRequest, Listing,
+    Mailbox, PreviewCampaign, ReplyRequest, Scheduled, StartCampaign, TemplateSave, ThreadRequest,
+    ThreadStateRequest, ThreadsRequest,
+};
+use smsq::store::MessageState;
+use smsqd::{ANA, BEN, ExternalModem, refusal, send, sent_to, set_clock, start, until, wait_state};
+
+async fn contact(c: &mut Client, number: &str, name: Option<&str>, tags: &[&str]) {
+    c.call(ContactSave {
+        number: number.into(),
+        create: true,
+        name: name.map(str::to_string),
+        add_tags: tags.iter().map(|t| t.to_string()).collect(),
+        ..ContactSave::default()
+    })
+    .await
+    .unwrap();
+}
+
+async fn consent(c: &mut Client, number: &str, grant: bool) {
+    c.call(ConsentRecordRequest {
+        number: number.into(),
+        action: if grant { "grant" } else { "revoke" }.into(),
+        topic: None,
+        source: Some("in_store".into()),
+        evidence: None,
+        text_shown: grant.then(|| "Yes to offers".to_string()),
+        actor: None,
+    })
+    .await
+    .unwrap();
+}
+
+/// CC-3.1: a template fills each customer's fields, falls back to its defaults, and refuses
+/// (naming the field) rather than send a blank.
+#[tokio::test]
+async fn templates_fill_fields_and_refuse_blanks() {
+    let modem = ExternalModem::start(|_| {}).await;
+    let d = start(&modem, "");
+    let mut c = d.client().await;
+    set_clock(&mut c, "2026-12-02T10:00:00+08:00").await;
+    let t = c
+        .call(TemplateSave {
+            name: "ready".into(),
+            text: "Hi {{first_name}}, your {{item|order}} is ready for pickup.".into(),
+            class: None,
+            topic: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(t.fields, ["first_name", "item"]);
+    let bad = TemplateSave {
+        name: "broken".into(),
+        text: "Hi {{name".into(),
+        class: None,
+        topic: None,
+    };
+    assert_eq!(refusal(c.call(bad).await.unwrap_err()), "invalid_template");
+
+    contact(&mut c, ANA, Some("Ana Santos"), &[]).await;
+    let mut s = send(&[ANA], "");
+    s.template = Some("ready".into());
+    s.fields.insert("item".into(), "laptop".into());
+    let id = c.call(s).await.unwrap().messages[0].id;
+    wait_state(&mut c, id, &[MessageState::Sent, MessageState::Delivered]).await;
+    assert_eq!(
+        sent_to(&modem, ANA),
+        ["Hi Ana, your laptop is ready for pickup."]
+    );
+    let m = c.call(Get { message: id }).await.unwrap();
+    assert_eq!(m.class, "transactional");
+
+    // No contact, so no first name: refused, naming the field; nothing queued.
+    let mut s = send(&[BEN], "");
+    s.template = Some("ready".into());
+    let e = c.call(s).await.unwrap_err();
+    let message = format!("{e}");
+    assert_eq!(refusal(e), "missing_field");
+    assert!(message.contains("first_name"), "{message}");
+    assert!(sent_to(&modem, BEN).is_empty());
+
+    // The command line: a preview over a tag, and a send.
+    contact(&mut c, BEN, Some("Ben"), &["vip"]).await;
+    let out = d.smsq(&["template", "preview", "ready", "--tag", "vip"]);
+    let preview = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        preview.contains("1 recipient(s)") && preview.contains("1 gsm7"),
+        "{preview}"
+    );
+}
+
+/// CC-2.5 and the campaign workflow: 200 customers, 3 of whom opted out, are shown in the
+/// preview; the campaign needs a confirmation, sends to the rest, and reports its progress.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_previews_confirms_sends_and_reports() {
+    let modem = ExternalModem::start(|_| {}).await;
+    let d = start(&modem, "price_per_part = 0.5");
+    let mut c = d.client().await;
+    set_clock(&mut c, "2026-12-02T10:00:00+08:00").await;
+    let numbers: Vec<String> = (0..200).map(|i| format!("+6391755{i:05}")).collect();
+    for (i, n) in numbers.iter().enumerate() {
+        contact(&mut c, n, Some(&format!("Customer {i}")), &["regulars"]).await;
+        consent(&mut c, n, true).await;
+    }
+    for n in &numbers[..3] {
+        consent(&mut c, n, false).await;
+    }
+    let request = CampaignRequest {
+        name: "December promo".into(),
+        text: Some("Hi {{first_name}}, 20% off all prints this week.".into()),
+        tags: vec!["regulars".into()],
+        ..CampaignRequest::default()
+    };
+    let preview = c.call(PreviewCampaign(request.clone())).await.unwrap();
+    assert_eq!(preview.recipients, 200);
+    assert_eq!(preview.sending, 197);
+    assert_eq!(preview.refused["opted_out"].len(), 3);
+    assert!(preview.refused["opted_out"].contains(&numbers[0]));
+    assert_eq!(preview.parts, 197);
+    assert_eq!(preview.cost, Some(98.5));
+    assert!(modem.sim.sent().is_empty(), "a preview sends nothing");
+
+    let e = c.call(StartCampaign(request.clone())).await.unwrap_err();
+    assert_eq!(refusal(e), "confirmation_needed");
+    let mut confirmed = request;
+    confirmed.confirm = true;
+    let started = c.call(StartCampaign(confirmed)).await.unwrap();
+    let id = started.id.unwrap();
+    assert_eq!(
+        (started.sending, started.refused["opted_out"].len()),
+        (197, 3)
+    );
+    until("the campaign sent", async || modem.sim.sent().len() == 197).await;
+    assert!(sent_to(&modem, &numbers[0]).is_empty());
+    assert_eq!(
+        sent_to(&modem, &numbers[5]),
+        ["Ana's Print: Hi Customer, 20% off all prints this week.\nReply STOP to opt out"]
+    );
+    until("the campaign done", async || {
+        let r = c.call(Campaigns { campaign: Some(id) }).await.unwrap();
+        r.campaigns[0].state == "done"
+    })
+    .await;
+    let r = c.call(Campaigns { campaign: Some(id) }).await.unwrap();
+    let info = &r.campaigns[0];
+    assert_eq!(info.counts["refused"], 3);
+    assert_eq!(
+        info.counts.get("sent").unwrap_or(&0) + info.counts.get("delivered").unwrap_or(&0),
+        197
+    );
+    // A reply to one of its messages counts in its report.
+    modem
+        .sim
+        .deliver_text(&numbers[7], "Reserve two for me!", 1);
+    until("the reply counted", async || {
+        c.call(Campaigns { campaign: Some(id) })
+            .await
+            .unwrap()
+            .campaigns[0]
+            .replies
+            == 1
+    })
+    .await;
+    let out = d.smsq(&["campaign", "status", &id.to_string()]);
+    let status = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        status.contains("December promo")
+            && status.contains("3 refused")
+            && status.contains("1 replies"),
+        "{status}"
+    );
+}
+
+/// `smsq campaign start --yes` off a terminal: plain progress lines, then it returns; a
+/// second campaign is cancelled as a whole while its messages wait. (Two workers: `smsq`
+/// blocks one while the simulated modem, in this process, keeps answering on the other.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_follows_and_cancels_campaigns() {
+    let modem = ExternalModem::start(|_| {}).await;
+    let d = start(&modem, "");
+    let mut c = d.client().await;
+    set_clock(&mut c, "2026-12-02T10:00:00+08:00").await;
+    for n in [ANA, BEN] {
+        contact(&mut c, n, Some("Ana"), &["walk-in"]).await;
+    }
+    let out = d.smsq(&[
+        "campaign",
+        "start",
+        "Pickup",
+        "--text",
+        "Your prints are ready.",
+        "--class",
+        "transactional",
+        "--tag",
+        "walk-in",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "off a terminal it needs --yes");
+    assert!(modem.sim.sent().is_empty());
+    let out = d.smsq(&[
+        "campaign",
+        "start",
+        "Pickup",
+        "--text",
+        "Your prints are ready.",
+        "--class",
+        "transactional",
+        "--tag",
+        "walk-in",
+        "--yes",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let progress = String::from_utf8_lossy(&out.stderr);
+    assert!(progress.contains("campaign 1: 2/2 done"), "{progress}");
+    assert!(!progress.contains('\r'), "plain lines off a terminal");
+
+    // Held until the morning, then cancelled as a whole.
+    set_clock(&mut c, "2026-12-02T22:00:00+08:00").await;
+    let held = CampaignRequest {
+        name: "Late promo".into(),
+        text: Some("Sale!".into()),
+        tags: vec!["walk-in".into()],
+        confirm: true,
+        ..CampaignRequest::default()
+    };
+    for n in [ANA, BEN] {
+        consent(&mut c, n, true).await;
+    }
+    let r = c.call(StartCampaign(held)).await.unwrap();
+    assert_eq!(r.held, 2);
+    let out = d.smsq(&["campaign", "cancel", &r.id.unwrap().to_string()]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 message(s) cancelled"));
+    set_clock(&mut c, "2026-12-03T08:00:00+08:00").await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        modem.sim.sent().len(),
+        2,
+        "nothing of the cancelled campaign went"
+    );
+}
+
+/// CC-3.4: a reply an hour after a text is linked to it (a guess, said so); four days later
+/// it is not; the conversation reads both ways in order; a reply closes the wait.
+#[tokio::test]
+async fn replies_are_linked_and_conversations_read_both_ways() {
+    let modem = ExternalModem::start(|_| {}).await;
+    let d = start(&modem, "");
+    let mut c = d.client().await;
+    set_clock(&mut c, "2026-12-02T10:00:00+08:00").await;
+    let id = c
+        .call(send(&[ANA], "Your laptop is ready."))
+        .await
+        .unwrap()
+        .messages[0]
+        .id;
+    wait_state(&mut c, id, &[MessageState::Sent, MessageState::Delivered]).await;
+    set_clock(&mut c, "2026-12-02T11:00:00+08:00").await;
+    modem
+        .sim
+        .deliver_text(ANA, "Great, can I pick it up at 5?", 1);
+    let inbox = async |c: &mut Client| match c.call(ListRequest::new(Mailbox::Inbox)).await.unwrap()
+    {
+        Listing::Inbox(m) => m,
+        Listing::Outbox(_) => unreachable!(),
+    };
+    until("the reply", async || inbox(&mut c).await.len() == 1).await;
+    let reply = &inbox(&mut c).await[0];
+    assert_eq!(reply.in_reply_to, Some(id));
+    assert!(reply.reply_guess.as_deref().unwrap().contains("72 h"));
+
+    set_clock(&mut c, "2026-12-02T11:30:30+08:00").await;
+    let threads = c.call(ThreadsRequest::default()).await.unwrap();
+    assert_eq!(threads.threads[0].number, ANA);
+    assert_eq!(threads.threads[0].unanswered_minutes, Some(30));
+    let answer = c
+        .call(ReplyRequest {
+            to: "09171234567".into(),
+            text: "Yes, see you at 5.".into(),
+        })
+        .await
+        .unwrap();
+    let m = c.call(Get { message: answer.id }).await.unwrap();
+    assert_eq!(m.class, "reply");
+    let threads = c.call(ThreadsRequest::default()).await.unwrap();
+    assert_eq!(threads.threads[0].unanswered_minutes, None);
+
+    set_clock(&mut c, "2026-12-06T12:00:00+08:00").await;
+    modem.sim.deliver_text(ANA, "Thanks again!", 2);
+    until("the late reply", async || inbox(&mut c).await.len() == 2).await;
+    assert_eq!(
+        inbox(&mut c).await[0].in_reply_to,
+        None,
+        "four days on: not linked"
+    );
+
+    let conversation = c
+        .call(ThreadRequest {
+            number: ANA.into(),
+            limit: None,
+        })
+        .await
+        .unwrap();
+    let directions: Vec<&str> = conversation
+        .entries
+        .iter()
+        .map(|e| e.direction.as_str())
+        .collect();
+    assert_eq!(directions, ["out", "in", "out", "in"]);
+    let out = d.smsq(&["thread", "09171234567"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("← Great, can I pick it up at 5?   (reply to"),
+        "{text}"
+    );
+    c.call(ThreadStateRequest {
+        number: ANA.into(),
+        open: false,
+    })
+    .await
+    .unwrap();
+    assert!(
+        c.call(ThreadsRequest::default())
+            .await
+            .unwrap()
+            .threads
+            .is_empty()
+    );
+}
+
+/// CC-3.7: scheduled and held messages are listed, edited (text, time) and cancelled.
+#[tokio::test]
+async fn scheduled_messages_are_listed_edited_and_cancelled() {
+    let modem = ExternalModem::start(|_| {}).await;
+    let d = start(&modem, "");
+    let mut c = d.client().await;
+    set_clock(&mut c, "2026-12-02T10:00:00+08:00").await;
+    let mut later = send(&[ANA], "Reminder: your appointment is tomorrow.");
+    later.not_before = Some("2026-12-03 09:00".into());
+    let a = c.call(later.clone()).await.unwrap().messages[0].id;
+    later.to = smsq::api::Recipients::One(BEN.into());
+    let b = c.call(later).await.unwrap().messages[0].id;
+    let Listing::Outbox(list) = c.call(Scheduled::default()).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0].not_before.as_deref(), Some("2026-12-03T01:00:00Z"));
+    c.call(Edit {
+        message: a,
+        text: Some("Reminder: your appointment is tomorrow at 10:30 (moved).".into()),
+        not_before: Some("2026-12-03 08:00".into()),
+    })
+    .await
+    .unwrap();
+    let out = d.smsq(&["cancel", &b.to_string()]);
+    assert!(out.status.success());
+    set_clock(&mut c, "2026-12-03T08:00:01+08:00").await;
+    wait_state(&mut c, a, &[MessageState::Sent, MessageState::Delivered]).await;
+    assert_eq!(
+        sent_to(&modem, ANA),
+        ["Reminder: your appointment is tomorrow at 10:30 (moved)."]
+    );
+    let e = c
+        .call(Edit {
+            message: a,
+            text: Some("too late".into()),
+            not_before: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refusal(e), "not_cancellable");
+    assert!(sent_to(&modem, BEN).is_empty());
+}
+
+/// CC-3.8: the audit export has both directions and the consent entries; in CSV a text a
+/// spreadsheet would run as a formula is written as text, in JSON it stays exact.
+#[tokio::test]
+async fn the_audit_export_is_complete_and_spreadsheet_safe() {
+    let modem = ExternalModem::start(|_| {}).await;
+    let d = start(&modem, "");
+    let mut c = d.client().await;
+    set_clock(&mut c, "2026-12-02T10:00:00+08:00").await;
+    consent(&mut c, ANA, true).await;
+    let id = c
+        .call(send(&[ANA], "Your order is ready."))
+        .await
+        .unwrap()
+        .messages[0]
+        .id;
+    wait_state(&mut c, id, &[MessageState::Sent, MessageState::Delivered]).await;
+    modem
+        .sim
+        .deliver_text(ANA, "=HYPERLINK(\"http://x.example\",\"click\")", 1);
+    modem.sim.deliver_text(BEN, "=1+1", 2);
+    until("two replies", async || {
+        match c.call(ListRequest::new(Mailbox::Inbox)).await.unwrap() {
+            Listing::Inbox(m) => m.len() == 2,
+            Listing::Outbox(_) => false,
+        }
+    })
+    .await;
+    let window = ["--from", "2026-12-01", "--to", "2026-12-31"];
+    let csv = d.smsq(&[
+        "export", window[0], window[1], window[2], window[3], "--csv",
+    ]);
+    let csv = String::from_utf8_lossy(&csv.stdout);
+    assert!(csv.contains(",'=1+1\r\n"), "{csv}");
+    assert!(
+        csv.contains("\"'=HYPERLINK(\"\"http://x.example\"\",\"\"click\"\")\""),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("consent,") && csv.contains("Yes to offers"),
+        "{csv}"
+    );
+    assert!(csv.contains(",out,") && csv.contains(",in,"), "{csv}");
+    let json = d.smsq(&[
+        "export",
+        window[0],
+        window[1],
+        window[2],
+        window[3],
+        "--number",
+        "09171234568",
+    ]);
+    let json = String::from_utf8_lossy(&json.stdout);
+    assert_eq!(json.lines().count(), 1, "{json}");
+    assert!(json.contains("\"text\":\"=1+1\""), "{json}");
+}
