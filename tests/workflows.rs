@@ -441,3 +441,83 @@ async fn the_audit_export_is_complete_and_spreadsheet_safe() {
     assert_eq!(json.lines().count(), 1, "{json}");
     assert!(json.contains("\"text\":\"=1+1\""), "{json}");
 }
+
+/// CC-3.9: the receive hook runs without a shell, sees the text verbatim in its environment
+/// (gammu's variables too), and a text with shell metacharacters runs nothing; a hook past
+/// its time limit is killed and the failure recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_receive_hook_gets_the_text_and_runs_nothing_it_holds() {
+    use std::os::unix::fs::PermissionsExt;
+    let modem = ExternalModem::start(|_| {}).await;
+    let work = tempfile::tempdir().unwrap();
+    let script = work.path().join("on-receive.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\ncd \"$(dirname \"$0\")\"\n[ \"$SMSQ_TEXT\" = slow ] && sleep 30\n\
+         printf '%s' \"$SMSQ_TEXT\" > seen.txt\nprintf '%s|%s|%s' \"$SMS_1_NUMBER\" \"$SMS_MESSAGES\" \"$SMSQ_MESSAGE_ID\" > env.txt\necho handled\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("smsqd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "country = \"PH\"\nsend_gap = \"0s\"\non_receive = [{:?}]\non_receive_timeout = \"1s\"\n\
+             [[modem]]\nid = \"globe\"\ndevice = {:?}\nprofile = \"simcom\"\n",
+            script.to_str().unwrap(),
+            modem.link.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let db = dir.path().join("smsq.db");
+    let d = smsqd::Smsqd::start_with_db(dir, db, &["--config", config.to_str().unwrap()]);
+    let hostile = "; touch pwned $(touch pwned2) `touch pwned3` && echo x > pwned4";
+    modem.sim.deliver_text(ANA, hostile, 1);
+    let seen = work.path().join("seen.txt");
+    until("the hook", async || seen.exists()).await;
+    assert_eq!(std::fs::read_to_string(&seen).unwrap(), hostile);
+    let env = std::fs::read_to_string(work.path().join("env.txt")).unwrap();
+    assert!(env.starts_with(&format!("{ANA}|1|")), "{env}");
+    for name in ["pwned", "pwned2", "pwned3", "pwned4"] {
+        assert!(!work.path().join(name).exists(), "{name}");
+        assert!(
+            !std::path::Path::new(name).exists(),
+            "{name} in smsqd's directory"
+        );
+    }
+    let history = async |c: &mut Client| {
+        c.call(smsq::api::Subscribe { since: Some(0) })
+            .await
+            .unwrap();
+        let mut kinds = Vec::new();
+        while let Ok(Ok(line)) =
+            tokio::time::timeout(Duration::from_millis(300), c.next_line()).await
+        {
+            if let smsq::api::ServerLine::Event {
+                event: smsq::api::Pushed::Event(e),
+            } = line
+            {
+                kinds.push((e.kind, e.detail));
+            }
+        }
+        kinds
+    };
+    let mut watcher = d.client().await;
+    let events = history(&mut watcher).await;
+    assert!(
+        events
+            .iter()
+            .any(|(k, d)| k == "hook_ran" && d.contains("handled")),
+        "{events:?}"
+    );
+    modem.sim.deliver_text(ANA, "slow", 2);
+    until("the slow hook killed", async || {
+        let mut w = d.client().await;
+        history(&mut w)
+            .await
+            .iter()
+            .any(|(k, d)| k == "hook_failed" && d.contains("killed after 1 s"))
+    })
+    .await;
+}

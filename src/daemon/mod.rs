@@ -10,6 +10,7 @@ pub mod care;
 mod customers;
 pub mod dispatch;
 mod error;
+pub mod hooks;
 pub mod receive;
 pub mod routing;
 mod submit;
@@ -72,6 +73,8 @@ pub struct Settings {
     pub care: Arc<care::CareSettings>,
     /// Clients may set the clock (`smsqd --test-clock`, for tests of quiet hours and caps).
     pub test_clock: bool,
+    /// The program run for every received message (`on_receive`), if any.
+    pub on_receive: Option<hooks::Hook>,
 }
 
 impl Default for Settings {
@@ -94,6 +97,7 @@ impl Default for Settings {
             time_zone: jiff::tz::TimeZone::system(),
             care: Arc::new(care::CareSettings::default()),
             test_clock: false,
+            on_receive: None,
         }
     }
 }
@@ -169,6 +173,8 @@ pub struct Daemon {
     store_faults: std::sync::Mutex<Vec<Option<String>>>,
     /// The next concatenation reference: read from the store once, then counted here.
     next_concat_ref: tokio::sync::OnceCell<std::sync::atomic::AtomicU8>,
+    /// Received messages for the receive hook's runner (started with the daemon's tasks).
+    hook_queue: std::sync::OnceLock<tokio::sync::mpsc::Sender<i64>>,
 }
 
 impl Daemon {
@@ -201,6 +207,7 @@ impl Daemon {
             shutdown,
             store_faults: std::sync::Mutex::new(vec![None; n]),
             next_concat_ref: tokio::sync::OnceCell::new(),
+            hook_queue: std::sync::OnceLock::new(),
         })
     }
 
@@ -216,6 +223,33 @@ impl Daemon {
             })
             .await?;
         Ok(counter.fetch_add(count as u8, std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Starts the receive hook's runner (once).
+    pub fn start_hooks(self: &Arc<Self>) {
+        self.hook_queue.get_or_init(|| hooks::spawn(self.clone()));
+    }
+
+    /// Hands a received message to the receive hook, if one is configured.
+    pub(crate) async fn queue_hook(&self, inbox_id: i64) {
+        if self.settings().on_receive.is_none() {
+            return;
+        }
+        let Some(queue) = self.hook_queue.get() else {
+            return;
+        };
+        if let Err(e) = queue.try_send(inbox_id) {
+            warn!(event = "hook_skipped", inbox_id, error = %e, "the receive hook is behind; not run for this message");
+            let now = now_ms();
+            let note = format!("message {inbox_id}: not run, {e}");
+            if let Err(e) = self
+                .store
+                .call(move |db| db.note("hook_skipped", &note, now))
+                .await
+            {
+                warn!(event = "store_error", error = %e, "cannot record a skipped hook");
+            }
+        }
     }
 
     /// Why modem `k` is not sending because the store cannot record what it does, if so.

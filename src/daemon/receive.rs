@@ -309,6 +309,9 @@ pub async fn store_pdu(d: &Daemon, modem: &str, pdu_hex: &str) -> Stored {
                     // A confirmation or a HELP answer was queued: it goes at once.
                     d.wake();
                 }
+                if let Ok(Inbound::Stored(Some(inbox_id))) = &stored {
+                    d.queue_hook(*inbox_id).await;
+                }
                 match &stored {
                     Ok(Inbound::Duplicate) => {
                         debug!(modem = %modem_id, from = %masked, part = ?part_no, "already stored")

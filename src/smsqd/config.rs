@@ -57,6 +57,8 @@ struct RawConfig {
     keep_events: Option<String>,
     time_zone: Option<String>,
     care: Option<super::care_config::RawCare>,
+    on_receive: Option<Vec<String>>,
+    on_receive_timeout: Option<String>,
     #[serde(default)]
     modem: Vec<RawModem>,
 }
@@ -267,8 +269,41 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         ..defaults
     };
     let care = super::care_config::care(raw.care.as_ref(), &settings.time_zone)?;
+    let on_receive = match &raw.on_receive {
+        None => None,
+        Some(argv) if argv.is_empty() || argv[0].trim().is_empty() => {
+            return Err(err(
+                "on_receive",
+                "give the program's path and its arguments as a list",
+            ));
+        }
+        Some(argv) => {
+            if !Path::new(&argv[0]).is_absolute() {
+                return Err(err(
+                    "on_receive",
+                    format!(
+                        "{:?}: give the program's absolute path (it runs without a shell or PATH lookup surprises)",
+                        argv[0]
+                    ),
+                ));
+            }
+            let timeout = duration(
+                "on_receive_timeout",
+                &raw.on_receive_timeout,
+                Duration::from_secs(120),
+            )?;
+            if timeout.is_zero() || timeout > Duration::from_secs(3600) {
+                return Err(err("on_receive_timeout", "give it between 1s and 1h"));
+            }
+            Some(crate::daemon::hooks::Hook {
+                argv: argv.clone(),
+                timeout,
+            })
+        }
+    };
     let settings = Settings {
         care: std::sync::Arc::new(care),
+        on_receive,
         ..settings
     };
     if raw.modem.is_empty() {

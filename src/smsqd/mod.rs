@@ -380,6 +380,7 @@ pub fn spawn_tasks(d: &Arc<Daemon>, listener: tokio::net::UnixListener) -> Tasks
     }
     tokio::spawn(d.clone().housekeeping());
     tokio::spawn(d.clone().watch_campaigns());
+    d.start_hooks();
     let server = tokio::spawn(crate::api::server::serve(listener, d.clone()));
     Tasks { dispatcher, server }
 }

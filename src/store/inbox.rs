@@ -362,11 +362,8 @@ impl Db {
         .map_err(StoreError::from)
     }
 
-    #[cfg(test)]
-    pub(crate) fn inbox_message(&self, id: i64) -> Result<Option<InboxRow>> {
-        Ok(self
-            .list_inbox(Some(id + 1), 1)?
-            .into_iter()
-            .find(|r| r.id == id))
+    /// One received message.
+    pub fn inbox_message(&self, id: i64) -> Result<Option<InboxRow>> {
+        Ok(self.inbox_rows("WHERE id = ?1", [id])?.pop())
     }
 }
