@@ -521,3 +521,110 @@ async fn the_receive_hook_gets_the_text_and_runs_nothing_it_holds() {
     })
     .await;
 }
+
+/// CC-3.3: a customer list is imported as text only: a formula stays a formula's text, a
+/// number erased on request is skipped and reported, consent is recorded only with the
+/// words shown, a dry run changes nothing, and a file that is too big or not UTF-8 is
+/// refused clearly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_list_is_imported_safely() {
+    let modem = ExternalModem::start(|_| {}).await;
+    let d = start(&modem, "");
+    let mut c = d.client().await;
+    // Erased on request before the import.
+    contact(&mut c, BEN, Some("Ben"), &[]).await;
+    c.call(smsq::api::SubjectErase { number: BEN.into() })
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("customers.csv");
+    std::fs::write(
+        &file,
+        "number,name,consent,city\r\n\
+         09171234567,\"=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",yes,Cebu\r\n\
+         09171234568,Ben,yes,Manila\r\n\
+         12ab,Nobody,no,Davao\r\n\
+         +48601234567,Kasia,no,Kraków\r\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let out = d.smsq(&["contacts", "import", path]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a consent column needs --text-shown"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--text-shown"));
+
+    let args = [
+        "contacts",
+        "import",
+        path,
+        "--tag",
+        "imported",
+        "--text-shown",
+        "Yes, text me offers",
+    ];
+    let mut dry = args.to_vec();
+    dry.push("--dry-run");
+    let out = d.smsq(&dry);
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.starts_with("dry run, nothing changed: would be 2 added, 0 updated, 1 skipped"),
+        "{report}"
+    );
+    assert!(
+        c.call(smsq::api::ContactsRequest::default())
+            .await
+            .unwrap()
+            .contacts
+            .is_empty()
+    );
+
+    let out = d.smsq(&args);
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.starts_with(
+            "2 added, 0 updated, 1 skipped (erased on request), 1 invalid; consent: 1 granted"
+        ),
+        "{report}"
+    );
+    assert!(
+        report.contains("line 3: +639171234568 erased at the customer's request"),
+        "{report}"
+    );
+    assert!(report.contains("line 4:"), "{report}");
+    let ana = c
+        .call(smsq::api::ContactGet { number: ANA.into() })
+        .await
+        .unwrap();
+    assert_eq!(
+        ana.name.as_deref(),
+        Some("=HYPERLINK(\"http://evil.example\",\"x\")")
+    );
+    assert_eq!(ana.fields["city"], "Cebu");
+    assert_eq!(ana.tags, ["imported"]);
+    let consent = c
+        .call(smsq::api::ConsentGet { number: ANA.into() })
+        .await
+        .unwrap();
+    assert_eq!(consent.history[0].source, "import");
+    assert_eq!(
+        consent.history[0].text_shown.as_deref(),
+        Some("Yes, text me offers")
+    );
+    assert!(
+        c.call(smsq::api::ContactGet { number: BEN.into() })
+            .await
+            .is_err()
+    );
+
+    let latin1 = dir.path().join("latin1.csv");
+    std::fs::write(&latin1, b"number,name\n09171234567,Jos\xe9\n").unwrap();
+    let out = d.smsq(&["contacts", "import", latin1.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not UTF-8 (line 2"));
+    let big = dir.path().join("big.csv");
+    std::fs::write(&big, vec![b'x'; 11 * 1024 * 1024]).unwrap();
+    let out = d.smsq(&["contacts", "import", big.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the limit is 10 MB"));
+}

@@ -824,3 +824,62 @@ pub async fn export(d: &Daemon, req: ExportRequest) -> Result<AuditReply, ApiErr
         consent: data.consent.into_iter().map(consent_entry).collect(),
     })
 }
+
+pub async fn contacts_import(
+    d: &Daemon,
+    req: ContactsImport,
+    peer: Peer,
+) -> Result<ImportReply, ApiError> {
+    let source = req
+        .source
+        .as_deref()
+        .map(|name| {
+            ConsentSource::parse(name).ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InvalidContact,
+                    format!(
+                        "source {:?}: use import, in_store, web_form, operator or api",
+                        name.chars().take(20).collect::<String>()
+                    ),
+                )
+            })
+        })
+        .transpose()?;
+    let rows = req
+        .rows
+        .into_iter()
+        .map(|r| daemon::ImportInput {
+            line: r.line,
+            number: r.number,
+            name: r.name,
+            time_zone: r.time_zone,
+            language: r.language,
+            notes: r.notes,
+            tags: r.tags,
+            fields: r.fields,
+            consent: r.consent,
+        })
+        .collect();
+    let consent = daemon::ImportConsent {
+        source,
+        text_shown: req.text_shown,
+        evidence: req.evidence,
+        actor: peer.uid.map(|uid| format!("uid {uid}")),
+    };
+    let results = d
+        .import_contacts(rows, req.tag, consent, req.dry_run)
+        .await
+        .map_err(api_error)?;
+    Ok(ImportReply {
+        rows: results
+            .into_iter()
+            .map(|r| ImportRowResult {
+                line: r.line,
+                number: r.number,
+                outcome: r.outcome.to_string(),
+                reason: r.reason,
+                consent: r.consent.to_string(),
+            })
+            .collect(),
+    })
+}

@@ -77,6 +77,8 @@ pub enum Request {
     Edit(Edit),
     /// Every message both ways and every consent entry in a period.
     Export(ExportRequest),
+    /// Add or update contacts from a file's rows (a CSV import, sent in chunks).
+    ContactsImport(ContactsImport),
 }
 
 impl Request {
@@ -118,6 +120,7 @@ impl Request {
             Self::Scheduled(_) => "scheduled",
             Self::Edit(_) => "edit",
             Self::Export(_) => "export",
+            Self::ContactsImport(_) => "contacts_import",
         }
     }
 }
@@ -169,6 +172,7 @@ calls! {
     Scheduled => Scheduled, Listing;
     Edit => Edit, StateChanged;
     ExportRequest => Export, AuditReply;
+    ContactsImport => ContactsImport, ImportReply;
 }
 
 /// `campaign_preview` and `campaign_start` take the same request: `Client::call` needs one
@@ -565,6 +569,47 @@ pub struct ExportRequest {
     pub to: String,
     #[serde(default)]
     pub number: Option<String>,
+}
+
+/// Rows of a customer list. A grant comes only from a row whose `consent` is true, with
+/// `text_shown` (the exact words the customers agreed to) and a `source` (default import).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactsImport {
+    pub rows: Vec<ImportRowWire>,
+    /// A tag given to every imported contact.
+    #[serde(default)]
+    pub tag: Option<String>,
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub text_shown: Option<String>,
+    /// What identifies the file (its name and size).
+    #[serde(default)]
+    pub evidence: Option<String>,
+    /// Report what would happen; change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRowWire {
+    /// The row's line in the file.
+    pub line: usize,
+    pub number: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    #[serde(default)]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub notes: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+    #[serde(default)]
+    pub consent: Option<bool>,
 }
 
 /// The time the daemon should believe it is (RFC 3339, or a local time in the shop's zone).
@@ -1043,6 +1088,23 @@ pub struct ConversationEntry {
 pub struct ThreadStateChanged {
     pub number: String,
     pub state: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportReply {
+    pub rows: Vec<ImportRowResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRowResult {
+    pub line: usize,
+    pub number: Option<String>,
+    /// added, updated, skipped_suppressed or invalid.
+    pub outcome: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// granted, pending (double opt-in) or none.
+    pub consent: String,
 }
 
 /// Everything exchanged and agreed in a period.

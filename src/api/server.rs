@@ -334,6 +334,7 @@ async fn handle_request(line: RequestLine, d: &Arc<Daemon>, peer: Peer, tx: &mps
         Request::Scheduled(r) => reply(id, handlers::scheduled(d, r).await),
         Request::Edit(r) => reply(id, handlers::edit(d, r).await),
         Request::Export(r) => reply(id, handlers::export(d, r).await),
+        Request::ContactsImport(r) => reply(id, handlers::contacts_import(d, r, peer).await),
         Request::Ussd(r) => {
             let code = match handlers::ussd_code(&r) {
                 Ok(code) => code,

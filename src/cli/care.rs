@@ -10,7 +10,8 @@ use super::daemon::{failure, for_terminal, local_time, opt, print_json};
 use crate::api::client::Client;
 use crate::api::{
     ConsentEntryInfo, ConsentGet, ConsentRecordRequest, ContactGet, ContactInfo, ContactRemove,
-    ContactSave, ContactsRequest, GroupSave, SubjectErase, SubjectExport,
+    ContactSave, ContactsImport, ContactsRequest, GroupSave, ImportRowWire, SubjectErase,
+    SubjectExport,
 };
 
 #[derive(Debug, Subcommand)]
@@ -51,6 +52,143 @@ pub(crate) enum ContactsCommand {
         #[arg(required = true)]
         tags: Vec<String>,
     },
+    /// Add or update contacts from a CSV file (UTF-8, a header row with a `number` column;
+    /// name, time_zone, language, notes, tags and consent are read as such, any other
+    /// column becomes a field). Every cell is text. Numbers erased on request are skipped.
+    Import {
+        file: std::path::PathBuf,
+        /// Tag every imported contact.
+        #[arg(long)]
+        tag: Option<String>,
+        /// With a consent column: the exact words the customers agreed to (required then).
+        #[arg(long)]
+        text_shown: Option<String>,
+        /// Where the consent was given: import (default), in_store, web_form.
+        #[arg(long)]
+        source: Option<String>,
+        /// Show what would change; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Largest file `contacts import` reads, and most rows.
+const IMPORT_MAX_BYTES: u64 = 10 * 1024 * 1024;
+const IMPORT_MAX_ROWS: usize = 100_000;
+
+/// The rows of a customer list, read as text only.
+fn read_customer_list(path: &std::path::Path) -> Result<(Vec<ImportRowWire>, bool), CommandError> {
+    let bad = |msg: String| CommandError::new("invalid_file", msg);
+    let meta =
+        std::fs::metadata(path).map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+    if meta.len() > IMPORT_MAX_BYTES {
+        return Err(bad(format!(
+            "{} is {} MB: the limit is 10 MB (split it)",
+            path.display(),
+            meta.len() / 1_000_000
+        )));
+    }
+    let bytes =
+        std::fs::read(path).map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
+        bad(format!(
+            "{} is not UTF-8 (line {line}, byte {}): save it as \"CSV UTF-8\" and try again",
+            path.display(),
+            e.valid_up_to()
+        ))
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| bad(format!("{}: {e}", path.display())))?
+        .iter()
+        .map(|h| h.trim().to_lowercase())
+        .collect();
+    let find = |names: &[&str]| headers.iter().position(|h| names.contains(&h.as_str()));
+    let number = find(&["number", "phone", "mobile", "msisdn"]).ok_or_else(|| {
+        bad("the header row has no number column (number, phone or mobile)".into())
+    })?;
+    let known = [
+        ("name", find(&["name"])),
+        ("time_zone", find(&["time_zone", "tz", "timezone"])),
+        ("language", find(&["language", "lang"])),
+        ("notes", find(&["notes", "note"])),
+        ("tags", find(&["tags", "tag"])),
+        ("consent", find(&["consent", "opt_in", "agreed"])),
+    ];
+    let col = |k: &str| known.iter().find(|(n, _)| *n == k).and_then(|(_, i)| *i);
+    let used: Vec<usize> = known
+        .iter()
+        .filter_map(|(_, i)| *i)
+        .chain([number])
+        .collect();
+    let mut rows = Vec::new();
+    for (n, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| bad(format!("{}: {e}", path.display())))?;
+        if rows.len() >= IMPORT_MAX_ROWS {
+            return Err(bad(format!(
+                "more than {IMPORT_MAX_ROWS} rows: split the file"
+            )));
+        }
+        // csv counts the line a record starts on from the header's end: the file's line is
+        // one more.
+        let line = record.position().map_or(n + 2, |p| p.line() as usize + 1);
+        let cell = |i: Option<usize>| {
+            i.and_then(|i| record.get(i))
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        let consent = match cell(col("consent")).map(|v| v.to_lowercase()) {
+            None => None,
+            Some(v) if ["yes", "y", "true", "1", "oo", "tak"].contains(&v.as_str()) => Some(true),
+            Some(v) if ["no", "n", "false", "0", "hindi", "nie"].contains(&v.as_str()) => {
+                Some(false)
+            }
+            Some(v) => {
+                return Err(bad(format!(
+                    "line {line}: consent {:?} is neither yes nor no",
+                    v.chars().take(20).collect::<String>()
+                )));
+            }
+        };
+        let fields = headers
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !used.contains(i))
+            .map(|(i, h)| (h.clone(), record.get(i).unwrap_or("").trim().to_string()))
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        rows.push(ImportRowWire {
+            line,
+            number: record.get(number).unwrap_or("").to_string(),
+            name: cell(col("name")),
+            time_zone: cell(col("time_zone")),
+            language: cell(col("language")),
+            notes: cell(col("notes")),
+            tags: cell(col("tags"))
+                .map(|t| {
+                    t.split([';', ',', ' '])
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            fields,
+            consent,
+        });
+    }
+    Ok((rows, col("consent").is_some()))
 }
 
 #[derive(Debug, Args)]
@@ -209,6 +347,84 @@ pub(crate) async fn contacts(
                 .await
                 .map_err(failure)?;
             println!("removed {}", for_terminal(&r.removed));
+        }
+        ContactsCommand::Import {
+            file,
+            tag,
+            text_shown,
+            source,
+            dry_run,
+            json,
+        } => {
+            let (rows, has_consent) = read_customer_list(&file)?;
+            if has_consent && text_shown.is_none() {
+                return Err(CommandError::new(
+                    "confirmation_needed",
+                    "the file has a consent column: give the exact words the customers agreed \
+                     to (--text-shown \"...\") so that their consent can be recorded; nothing \
+                     was imported",
+                ));
+            }
+            let evidence = format!(
+                "import of {} ({} bytes)",
+                file.file_name()
+                    .map_or("the file".into(), |n| n.to_string_lossy()),
+                std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0)
+            );
+            // Requests stay under the 64 KiB line limit: rows go in chunks.
+            let mut results = Vec::new();
+            let mut chunk: Vec<ImportRowWire> = Vec::new();
+            let mut size = 0;
+            let total = rows.len();
+            for (i, row) in rows.into_iter().enumerate() {
+                size += serde_json::to_string(&row).map_or(0, |s| s.len());
+                chunk.push(row);
+                if size > 40_000 || i + 1 == total {
+                    let r = client
+                        .call(ContactsImport {
+                            rows: std::mem::take(&mut chunk),
+                            tag: tag.clone(),
+                            source: source.clone(),
+                            text_shown: text_shown.clone(),
+                            evidence: Some(evidence.clone()),
+                            dry_run,
+                        })
+                        .await
+                        .map_err(failure)?;
+                    results.extend(r.rows);
+                    size = 0;
+                }
+            }
+            if json {
+                return print_json(&crate::api::ImportReply { rows: results });
+            }
+            let count = |o: &str| results.iter().filter(|r| r.outcome == o).count();
+            let consents = |c: &str| results.iter().filter(|r| r.consent == c).count();
+            println!(
+                "{}{} added, {} updated, {} skipped (erased on request), {} invalid; consent: {} granted, {} pending confirmation",
+                if dry_run {
+                    "dry run, nothing changed: would be "
+                } else {
+                    ""
+                },
+                count("added"),
+                count("updated"),
+                count("skipped_suppressed"),
+                count("invalid"),
+                consents("granted"),
+                consents("pending")
+            );
+            for r in results
+                .iter()
+                .filter(|r| r.outcome != "added" && r.outcome != "updated")
+            {
+                println!(
+                    "  line {}: {} {}",
+                    r.line,
+                    opt(r.number.as_deref()),
+                    for_terminal(r.reason.as_deref().unwrap_or(&r.outcome))
+                );
+            }
         }
         ContactsCommand::Group { name, tags } => {
             let r = client

@@ -91,19 +91,8 @@ fn free_text(what: &str, text: &str, max: usize) -> Result<String, Error> {
 }
 
 impl Daemon {
-    /// A number as the shop typed it, in E.164.
-    pub fn customer_number(&self, text: &str) -> Result<String, Error> {
-        phone::normalize(text, self.settings().default_country)
-            .map_err(|e| Error::InvalidNumber(e.to_string()))
-    }
-
-    /// Adds a contact (`must_be_new`: refused if it exists) or changes an existing one.
-    pub async fn save_contact(
-        &self,
-        edit: ContactEdit,
-        must_be_new: bool,
-    ) -> Result<Contact, Error> {
-        let number = self.customer_number(&edit.number)?;
+    /// A contact's new values, each checked where it enters.
+    fn checked_change(&self, edit: ContactEdit) -> Result<ContactChange, Error> {
         let optional = |what: &str, value: Option<String>, max: usize| {
             value
                 .map(|v| {
@@ -158,6 +147,23 @@ impl Daemon {
             .iter()
             .map(|t| word("tag", t))
             .collect::<Result<_, _>>()?;
+        Ok(change)
+    }
+
+    /// A number as the shop typed it, in E.164.
+    pub fn customer_number(&self, text: &str) -> Result<String, Error> {
+        phone::normalize(text, self.settings().default_country)
+            .map_err(|e| Error::InvalidNumber(e.to_string()))
+    }
+
+    /// Adds a contact (`must_be_new`: refused if it exists) or changes an existing one.
+    pub async fn save_contact(
+        &self,
+        edit: ContactEdit,
+        must_be_new: bool,
+    ) -> Result<Contact, Error> {
+        let number = self.customer_number(&edit.number)?;
+        let change = self.checked_change(edit)?;
         let now = now_ms();
         let key = number.clone();
         let saved = self
@@ -363,5 +369,168 @@ impl Daemon {
             .await?;
         tracing::info!(event = "erased", number = %phone::mask(&number), rows = changed, "a customer's data was erased on request");
         Ok((number, changed))
+    }
+}
+
+/// One row of a contacts import, as the file gave it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportInput {
+    /// Its line in the file, for the report.
+    pub line: usize,
+    pub number: String,
+    pub name: Option<String>,
+    pub time_zone: Option<String>,
+    pub language: Option<String>,
+    pub notes: Option<String>,
+    pub tags: Vec<String>,
+    pub fields: BTreeMap<String, String>,
+    /// The file's consent column for this row, if it has one.
+    pub consent: Option<bool>,
+}
+
+/// How a file's consent column is to be read: where it came from and what customers saw.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportConsent {
+    pub source: Option<ConsentSource>,
+    pub text_shown: Option<String>,
+    pub evidence: Option<String>,
+    pub actor: Option<String>,
+}
+
+/// What became of one row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportResult {
+    pub line: usize,
+    /// E.164 when it could be read.
+    pub number: Option<String>,
+    /// `added`, `updated`, `skipped_suppressed` or `invalid`.
+    pub outcome: &'static str,
+    pub reason: Option<String>,
+    /// `granted`, `pending` (double opt-in) or `none`.
+    pub consent: &'static str,
+}
+
+impl Daemon {
+    /// Imports contacts: every cell is text; a number erased on request is skipped and said
+    /// so; a row's consent becomes a grant only with a stated source and the words shown.
+    /// With `dry_run`, reports what would happen and changes nothing.
+    pub async fn import_contacts(
+        &self,
+        rows: Vec<ImportInput>,
+        tag: Option<String>,
+        consent: ImportConsent,
+        dry_run: bool,
+    ) -> Result<Vec<ImportResult>, Error> {
+        let tag = tag.map(|t| word("tag", &t)).transpose()?;
+        let grants = rows.iter().any(|r| r.consent == Some(true));
+        let text_shown = consent
+            .text_shown
+            .as_deref()
+            .map(|t| free_text("text_shown", t.trim(), 1000))
+            .transpose()?
+            .filter(|t| !t.is_empty());
+        let source = consent.source.unwrap_or(ConsentSource::Import);
+        if grants && text_shown.is_none() {
+            return Err(invalid(
+                "the file says some customers agreed: give the exact words they agreed to \
+                 (text_shown) before their consent is recorded",
+            ));
+        }
+        if source == ConsentSource::Keyword {
+            return Err(invalid("source keyword is recorded by smsq itself"));
+        }
+        let care = self.settings().care;
+        let pending = matches!(source, ConsentSource::WebForm | ConsentSource::Import)
+            && !care.double_opt_in.is_empty();
+        let mut results = Vec::with_capacity(rows.len());
+        let mut valid = Vec::new();
+        for r in rows {
+            let line = r.line;
+            let checked = (|| {
+                let edit = ContactEdit {
+                    number: r.number.clone(),
+                    name: r.name.clone(),
+                    time_zone: r.time_zone.clone(),
+                    language: r.language.clone(),
+                    notes: r.notes.clone(),
+                    fields: r.fields.clone(),
+                    add_tags: r.tags.iter().cloned().chain(tag.clone()).collect(),
+                    remove_tags: Vec::new(),
+                };
+                let number = self.customer_number(&edit.number)?;
+                let change = self.checked_change(edit)?;
+                Ok::<_, Error>((number, change))
+            })();
+            match checked {
+                Err(e) => results.push(ImportResult {
+                    line,
+                    number: None,
+                    outcome: "invalid",
+                    reason: Some(e.to_string()),
+                    consent: "none",
+                }),
+                Ok((number, change)) => {
+                    let entry = (r.consent == Some(true)).then(|| NewConsent {
+                        number: number.clone(),
+                        topic: String::new(),
+                        state: if pending {
+                            ConsentState::Pending
+                        } else {
+                            ConsentState::Granted
+                        },
+                        source,
+                        evidence: consent
+                            .evidence
+                            .clone()
+                            .map(|e| format!("{e}, line {line}")),
+                        text_shown: text_shown.clone(),
+                        actor: consent.actor.clone(),
+                        double_opt_in_confirmed_at: None,
+                    });
+                    valid.push((
+                        line,
+                        crate::store::ImportRow {
+                            number,
+                            change,
+                            consent: entry,
+                        },
+                    ));
+                }
+            }
+        }
+        let now = now_ms();
+        let store_rows: Vec<crate::store::ImportRow> =
+            valid.iter().map(|(_, r)| r.clone()).collect();
+        let outcomes = self
+            .store
+            .call(move |db| db.import_contacts(&store_rows, dry_run, now))
+            .await?;
+        for ((line, row), outcome) in valid.into_iter().zip(outcomes) {
+            let (outcome, reason) = match outcome {
+                crate::store::ImportOutcome::Added => ("added", None),
+                crate::store::ImportOutcome::Updated => ("updated", None),
+                crate::store::ImportOutcome::Suppressed => (
+                    "skipped_suppressed",
+                    Some("erased at the customer's request: never added again".to_string()),
+                ),
+            };
+            let consent = match (&row.consent, outcome) {
+                (Some(c), "added" | "updated") if c.state == ConsentState::Pending => "pending",
+                (Some(_), "added" | "updated") => "granted",
+                _ => "none",
+            };
+            results.push(ImportResult {
+                line,
+                number: Some(row.number),
+                outcome,
+                reason,
+                consent,
+            });
+        }
+        results.sort_by_key(|r| r.line);
+        if !dry_run {
+            self.wake();
+        }
+        Ok(results)
     }
 }

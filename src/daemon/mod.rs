@@ -19,7 +19,9 @@ mod workflows;
 
 pub use crate::store::Class;
 pub use campaigns::{CampaignPlan, CampaignPreview};
-pub use customers::{ConsentRecord, ContactEdit, SubjectData};
+pub use customers::{
+    ConsentRecord, ContactEdit, ImportConsent, ImportInput, ImportResult, SubjectData,
+};
 pub use error::Error;
 pub use submit::{Queued, Submission};
 pub use workflows::AuditData;

@@ -214,6 +214,25 @@ pub struct Contact {
     pub updated_at: i64,
 }
 
+/// One row of a contacts import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportRow {
+    /// E.164.
+    pub number: String,
+    pub change: ContactChange,
+    /// The consent entry the row brings, if it has one.
+    pub consent: Option<NewConsent>,
+}
+
+/// What an import did (or would do) with one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportOutcome {
+    Added,
+    Updated,
+    /// The number was erased at the customer's request: skipped, never added again.
+    Suppressed,
+}
+
 /// A change to a contact: `None` leaves a value as it is; `Some(None)` clears it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContactChange {
@@ -439,75 +458,58 @@ impl Db {
     ) -> Result<Option<Contact>> {
         self.durable()?;
         let tx = self.conn.savepoint()?;
-        let exists: bool = row(
-            &tx,
-            "SELECT EXISTS (SELECT 1 FROM contacts WHERE number = ?1)",
-            [number],
-            |r| r.get(0),
-        )?;
+        let exists = contact_exists(&tx, number)?;
         if exists == must_be_new {
             return Ok(None);
         }
-        if !exists {
-            exec(
-                &tx,
-                "INSERT INTO contacts (number, created_at, updated_at) VALUES (?1, ?2, ?2)",
-                params![number, now],
-            )?;
-        }
-        for (column, value) in [
-            ("name", &change.name),
-            ("time_zone", &change.time_zone),
-            ("language", &change.language),
-            ("notes", &change.notes),
-        ] {
-            if let Some(value) = value {
-                // The column names are this function's constants, never a client's text.
-                exec(
-                    &tx,
-                    &format!("UPDATE contacts SET {column} = ?2 WHERE number = ?1"),
-                    params![number, value],
-                )?;
-            }
-        }
-        for (name, value) in &change.fields {
-            if value.is_empty() {
-                exec(
-                    &tx,
-                    "DELETE FROM contact_fields WHERE number = ?1 AND name = ?2",
-                    params![number, name],
-                )?;
-            } else {
-                exec(
-                    &tx,
-                    "INSERT INTO contact_fields (number, name, value) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (number, name) DO UPDATE SET value = excluded.value",
-                    params![number, name, value],
-                )?;
-            }
-        }
-        for tag in &change.add_tags {
-            exec(
-                &tx,
-                "INSERT OR IGNORE INTO contact_tags (number, tag) VALUES (?1, ?2)",
-                params![number, tag],
-            )?;
-        }
-        for tag in &change.remove_tags {
-            exec(
-                &tx,
-                "DELETE FROM contact_tags WHERE number = ?1 AND tag = ?2",
-                params![number, tag],
-            )?;
-        }
-        exec(
-            &tx,
-            "UPDATE contacts SET updated_at = ?2 WHERE number = ?1",
-            params![number, now],
-        )?;
+        save_contact_in(&tx, number, change, exists, now)?;
         let contact = contact_in(&tx, number)?;
         tx.commit()?;
         Ok(contact)
+    }
+
+    /// Imports contacts (a CSV file's rows) in one transaction: each row added or updated,
+    /// a number erased on request skipped, and a consent entry appended where the row gives
+    /// one. With `dry_run`, says what would happen and changes nothing.
+    pub fn import_contacts(
+        &mut self,
+        rows: &[ImportRow],
+        dry_run: bool,
+        now: i64,
+    ) -> Result<Vec<ImportOutcome>> {
+        self.durable()?;
+        let tx = self.conn.savepoint()?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let suppressed: bool = row(
+                &tx,
+                "SELECT EXISTS (SELECT 1 FROM suppressions WHERE number = ?1)",
+                [&r.number],
+                |x| x.get(0),
+            )?;
+            if suppressed {
+                out.push(ImportOutcome::Suppressed);
+                continue;
+            }
+            let exists = contact_exists(&tx, &r.number)?;
+            if !dry_run {
+                save_contact_in(&tx, &r.number, &r.change, exists, now)?;
+                if let Some(c) = &r.consent {
+                    append_consent(&tx, c, now)?;
+                }
+            }
+            out.push(if exists {
+                ImportOutcome::Updated
+            } else {
+                ImportOutcome::Added
+            });
+        }
+        if dry_run {
+            // Nothing is kept: the savepoint rolls back when dropped.
+            return Ok(out);
+        }
+        tx.commit()?;
+        Ok(out)
     }
 
     pub fn contact(&self, number: &str) -> Result<Option<Contact>> {
@@ -654,6 +656,83 @@ impl Db {
         tx.commit()?;
         Ok(changed)
     }
+}
+
+fn contact_exists(tx: &Connection, number: &str) -> Result<bool> {
+    Ok(row(
+        tx,
+        "SELECT EXISTS (SELECT 1 FROM contacts WHERE number = ?1)",
+        [number],
+        |r| r.get(0),
+    )?)
+}
+
+/// Writes `change` to the contact `number` (created first unless it `exists`).
+fn save_contact_in(
+    tx: &Connection,
+    number: &str,
+    change: &ContactChange,
+    exists: bool,
+    now: i64,
+) -> Result<()> {
+    if !exists {
+        exec(
+            tx,
+            "INSERT INTO contacts (number, created_at, updated_at) VALUES (?1, ?2, ?2)",
+            params![number, now],
+        )?;
+    }
+    for (column, value) in [
+        ("name", &change.name),
+        ("time_zone", &change.time_zone),
+        ("language", &change.language),
+        ("notes", &change.notes),
+    ] {
+        if let Some(value) = value {
+            // The column names are this function's constants, never a client's text.
+            exec(
+                tx,
+                &format!("UPDATE contacts SET {column} = ?2 WHERE number = ?1"),
+                params![number, value],
+            )?;
+        }
+    }
+    for (name, value) in &change.fields {
+        if value.is_empty() {
+            exec(
+                tx,
+                "DELETE FROM contact_fields WHERE number = ?1 AND name = ?2",
+                params![number, name],
+            )?;
+        } else {
+            exec(
+                tx,
+                "INSERT INTO contact_fields (number, name, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (number, name) DO UPDATE SET value = excluded.value",
+                params![number, name, value],
+            )?;
+        }
+    }
+    for tag in &change.add_tags {
+        exec(
+            tx,
+            "INSERT OR IGNORE INTO contact_tags (number, tag) VALUES (?1, ?2)",
+            params![number, tag],
+        )?;
+    }
+    for tag in &change.remove_tags {
+        exec(
+            tx,
+            "DELETE FROM contact_tags WHERE number = ?1 AND tag = ?2",
+            params![number, tag],
+        )?;
+    }
+    exec(
+        tx,
+        "UPDATE contacts SET updated_at = ?2 WHERE number = ?1",
+        params![number, now],
+    )?;
+    Ok(())
 }
 
 fn contact_in(conn: &Connection, number: &str) -> Result<Option<Contact>> {

@@ -31,8 +31,8 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, oneshot};
 
 pub use care::{
-    Class, ConsentEntry, ConsentSource, ConsentState, Contact, ContactChange, Decision, NewConsent,
-    SendFacts,
+    Class, ConsentEntry, ConsentSource, ConsentState, Contact, ContactChange, Decision,
+    ImportOutcome, ImportRow, NewConsent, SendFacts,
 };
 pub use db::{Db, Result, StoreError};
 pub use events::{EventRow, ReceivedSummary};
