@@ -628,3 +628,70 @@ async fn a_customer_list_is_imported_safely() {
     let out = d.smsq(&["contacts", "import", big.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("the limit is 10 MB"));
 }
+
+/// CC-3.5: "HOURS" gets the opening hours once a day per customer; an alphanumeric sender
+/// (a carrier's robot) gets nothing; out of hours any other text gets one acknowledgement;
+/// numbers outside the configured countries get nothing.
+#[tokio::test]
+async fn auto_replies_answer_once_and_never_a_robot() {
+    let modem = ExternalModem::start(|_| {}).await;
+    let d = start(
+        &modem,
+        r#"business_hours = "09:00-18:00 daily"
+[[care.auto_reply]]
+name = "hours"
+keyword = "HOURS"
+text = "{shop} is open 9:00-18:00 every day."
+[[care.auto_reply]]
+name = "after-hours"
+match = "contains"
+keyword = ""
+hours = "closed"
+text = "Thanks! We are closed now and will answer after 9:00."
+"#,
+    );
+    let mut c = d.client().await;
+    set_clock(&mut c, "2026-12-02T10:00:00+08:00").await;
+    // "HOURS" from GLOBE, an alphanumeric sender (SMS-DELIVER built per TS 23.040).
+    modem
+        .sim
+        .deliver_pdu(23, "00040AD047E653580400006221102100000005C867553A05");
+    modem.sim.deliver_text(ANA, "Hours?", 1);
+    until("the answer", async || sent_to(&modem, ANA).len() == 1).await;
+    assert_eq!(
+        sent_to(&modem, ANA)[0],
+        "Ana's Print is open 9:00-18:00 every day."
+    );
+    modem.sim.deliver_text(ANA, "HOURS", 2);
+    let inbox = async |c: &mut Client| match c.call(ListRequest::new(Mailbox::Inbox)).await.unwrap()
+    {
+        Listing::Inbox(m) => m.len(),
+        Listing::Outbox(_) => 0,
+    };
+    until("three texts stored", async || inbox(&mut c).await == 3).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        sent_to(&modem, ANA).len(),
+        1,
+        "two matching texts in an hour: one answer"
+    );
+    assert_eq!(modem.sim.sent().len(), 1, "nothing to GLOBE");
+
+    // Out of hours: one acknowledgement, not one per text; a Polish number none.
+    set_clock(&mut c, "2026-12-02T20:00:00+08:00").await;
+    modem.sim.deliver_text(BEN, "Is my phone fixed?", 3);
+    modem
+        .sim
+        .deliver_text("+48601234567", "Czy jest otwarte?", 4);
+    until("the acknowledgement", async || {
+        sent_to(&modem, BEN).len() == 1
+    })
+    .await;
+    modem.sim.deliver_text(BEN, "Hello?", 5);
+    until("six texts stored", async || inbox(&mut c).await == 6).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(sent_to(&modem, BEN).len(), 1);
+    assert!(sent_to(&modem, "+48601234567").is_empty());
+    let m = c.call(Get { message: 2 }).await.unwrap();
+    assert_eq!(m.class, "reply");
+}

@@ -56,6 +56,25 @@ pub(super) struct RawCare {
     #[serde(default)]
     quiet_hours: BTreeMap<String, String>,
     keywords: Option<RawKeywords>,
+    business_hours: Option<String>,
+    auto_reply_countries: Option<Vec<String>>,
+    #[serde(default)]
+    auto_reply: Vec<RawAutoReply>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAutoReply {
+    name: String,
+    /// exact (default), starts_with or contains.
+    #[serde(rename = "match")]
+    matching: Option<String>,
+    #[serde(default)]
+    keyword: String,
+    text: String,
+    group: Option<String>,
+    /// open or closed.
+    hours: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -112,6 +131,7 @@ fn topic_word(key: &str, t: &str) -> Result<String, ConfigError> {
 pub(super) fn care(
     raw: Option<&RawCare>,
     shop_zone: &jiff::tz::TimeZone,
+    shop_country: Option<&crate::phone::Country>,
 ) -> Result<CareSettings, ConfigError> {
     let empty = RawCare::default();
     let raw = raw.unwrap_or(&empty);
@@ -206,7 +226,85 @@ pub(super) fn care(
         cap_per_30_days: cap("care.marketing_per_30_days", raw.marketing_per_30_days, 4)?,
         shop_zone: shop_zone.clone(),
     };
+    let mut auto_replies = Vec::new();
+    for (i, r) in raw.auto_reply.iter().enumerate() {
+        let key = |k: &str| format!("care.auto_reply[{i}].{k}");
+        use crate::daemon::care::reactions::{AutoReply, Hours, Matching};
+        let name = topic_word(&key("name"), &r.name)?;
+        if auto_replies.iter().any(|a: &AutoReply| a.name == name) {
+            return Err(err(
+                key("name"),
+                format!("{name:?} is used by another rule"),
+            ));
+        }
+        let matching = match r.matching.as_deref() {
+            None | Some("exact") => Matching::Exact,
+            Some("starts_with") => Matching::StartsWith,
+            Some("contains") => Matching::Contains,
+            Some(other) => {
+                return Err(err(
+                    key("match"),
+                    format!("{other:?}: use exact, starts_with or contains"),
+                ));
+            }
+        };
+        let keyword = keywords::normalise(&r.keyword);
+        if keyword.is_empty() && matching != Matching::Contains {
+            return Err(err(
+                key("keyword"),
+                "give the word to answer (an empty one needs match = \"contains\")",
+            ));
+        }
+        let hours = match r.hours.as_deref() {
+            None => None,
+            Some("open") => Some(Hours::Open),
+            Some("closed") => Some(Hours::Closed),
+            Some(other) => return Err(err(key("hours"), format!("{other:?}: use open or closed"))),
+        };
+        one_gsm7_part(&key("text"), &r.text.replace("{shop}", &shop_name)).or_else(|e| {
+            // Longer answers are allowed; only control characters and encoding errors are not.
+            if e.problem.starts_with("must fit") {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        })?;
+        auto_replies.push(AutoReply {
+            name,
+            matching,
+            keyword,
+            text: r.text.clone(),
+            group: r.group.as_ref().map(|g| g.trim().to_lowercase()),
+            hours,
+        });
+    }
+    let business_hours = match &raw.business_hours {
+        None => defaults.business_hours,
+        Some(w) => Window::parse(w).map_err(|e| err("care.business_hours", e))?,
+    };
+    let auto_reply_countries = match &raw.auto_reply_countries {
+        Some(list) => {
+            let mut out = Vec::new();
+            for c in list {
+                let iso = c.trim().to_uppercase();
+                if crate::phone::country(&iso).is_none() {
+                    return Err(err(
+                        "care.auto_reply_countries",
+                        format!("{c:?} is not a country code"),
+                    ));
+                }
+                out.push(iso);
+            }
+            out
+        }
+        None => shop_country
+            .map(|c| vec![c.iso.to_string()])
+            .unwrap_or_default(),
+    };
     let care = CareSettings {
+        auto_replies,
+        business_hours,
+        auto_reply_countries,
         keywords: Keywords::new(&lists, &topics),
         topics,
         double_opt_in,
@@ -284,7 +382,11 @@ mod tests {
 
     fn parse(text: &str) -> Result<CareSettings, ConfigError> {
         let raw: RawCare = toml::from_str(text).unwrap();
-        care(Some(&raw), &jiff::tz::TimeZone::get("Asia/Manila").unwrap())
+        care(
+            Some(&raw),
+            &jiff::tz::TimeZone::get("Asia/Manila").unwrap(),
+            crate::phone::country("PH"),
+        )
     }
 
     #[test]

@@ -268,7 +268,11 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         },
         ..defaults
     };
-    let care = super::care_config::care(raw.care.as_ref(), &settings.time_zone)?;
+    let care = super::care_config::care(
+        raw.care.as_ref(),
+        &settings.time_zone,
+        settings.default_country,
+    )?;
     let on_receive = match &raw.on_receive {
         None => None,
         Some(argv) if argv.is_empty() || argv[0].trim().is_empty() => {
@@ -654,6 +658,13 @@ const KEYS: &[Key<Config>] = &[
         format!(
             "{}/day {}/30 days, bulk over {}",
             care.policy.cap_per_day, care.policy.cap_per_30_days, care.bulk_limit
+        )
+    }),
+    ("care.auto_reply", Reload::Live, |c| {
+        let care = &c.settings.care;
+        format!(
+            "{:?}, business hours {}, countries {:?}",
+            care.auto_replies, care.business_hours, care.auto_reply_countries
         )
     }),
     ("care.keywords", Reload::Live, |c| {

@@ -59,6 +59,12 @@ pub struct InboundFacts {
     pub recent_confirmations: Vec<String>,
     /// A concatenation reference for an answer.
     pub concat_ref: u8,
+    /// Erased at the customer's request.
+    pub suppressed: bool,
+    /// Automatic replies sent to this sender in the last 24 hours: (rule, when).
+    pub recent_auto_replies: Vec<(String, i64)>,
+    /// The saved groups the sender's contact belongs to.
+    pub groups: Vec<String>,
 }
 
 /// What a received text makes the store do, in the transaction that stores it: entries for
@@ -69,6 +75,8 @@ pub struct Reaction {
     pub send: Vec<NewMessage>,
     /// Why a person should read it (a possible opt-out).
     pub flag: Option<String>,
+    /// The auto-reply rule that answered it.
+    pub auto_reply: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,6 +215,45 @@ impl Db {
             st.query_map(params![sender, now - 86_400_000], |r| r.get(0))?
                 .collect::<SqlResult<_>>()?
         };
+        let recent_auto_replies = {
+            let mut st = tx.prepare_cached(
+                "SELECT substr(template, 6), created_at FROM outbox
+                 WHERE recipient = ?1 AND created_at >= ?2 AND template LIKE 'auto:%'",
+            )?;
+            st.query_map(params![sender, now - 86_400_000], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<SqlResult<_>>()?
+        };
+        let groups = {
+            let mut st = tx.prepare_cached("SELECT tag FROM contact_tags WHERE number = ?1")?;
+            let tags: Vec<String> = st
+                .query_map([sender], |r| r.get(0))?
+                .collect::<SqlResult<_>>()?;
+            if tags.is_empty() {
+                Vec::new()
+            } else {
+                // The shop's saved groups: a handful, read whole.
+                let mut st = tx.prepare_cached("SELECT name, tags FROM contact_groups")?;
+                let all: Vec<(String, String)> = st
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<SqlResult<_>>()?;
+                all.into_iter()
+                    .filter(|(_, g)| {
+                        g.split(' ')
+                            .filter(|t| !t.is_empty())
+                            .all(|t| tags.iter().any(|x| x == t))
+                    })
+                    .map(|(name, _)| name)
+                    .collect()
+            }
+        };
+        let suppressed: bool = row(
+            tx,
+            "SELECT EXISTS (SELECT 1 FROM suppressions WHERE number = ?1)",
+            [sender],
+            |r| r.get(0),
+        )?;
         let facts = InboundFacts {
             inbox_id,
             sender: sender.to_string(),
@@ -215,6 +262,9 @@ impl Db {
             pending_topics: Self::pending_topics(tx, sender)?,
             recent_confirmations,
             concat_ref: (concat_ref % 256) as u8,
+            suppressed,
+            recent_auto_replies,
+            groups,
         };
         let reaction = react(&facts);
         for c in &reaction.consent {
@@ -225,6 +275,16 @@ impl Db {
         }
         if let Some(why) = &reaction.flag {
             event(tx, now, "flagged", None, Some(inbox_id), why)?;
+        }
+        if let Some(rule) = &reaction.auto_reply {
+            event(
+                tx,
+                now,
+                "auto_replied",
+                None,
+                Some(inbox_id),
+                &format!("rule {rule}"),
+            )?;
         }
         Ok(())
     }

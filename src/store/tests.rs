@@ -1132,6 +1132,7 @@ fn a_reply_and_what_it_causes_commit_together() {
             consent: vec![grant("+1", "", ConsentState::Revoked)],
             send: vec![confirmation],
             flag: None,
+            auto_reply: None,
         }
     })
     .unwrap();

@@ -41,6 +41,12 @@ pub struct CareSettings {
     pub price_per_part: Option<f64>,
     /// How far back a reply looks for the text it answers.
     pub reply_window: Duration,
+    /// Automatic answers to replies, in order (the first that matches is the one).
+    pub auto_replies: Vec<reactions::AutoReply>,
+    /// The shop's opening hours, in its own zone (for `hours = "open"` or `"closed"` rules).
+    pub business_hours: quiet::Window,
+    /// Countries whose numbers may get automatic answers (ISO codes; empty: any).
+    pub auto_reply_countries: Vec<String>,
 }
 
 impl Default for CareSettings {
@@ -59,6 +65,10 @@ impl Default for CareSettings {
             confirmation_window: Duration::from_secs(300),
             price_per_part: None,
             reply_window: Duration::from_secs(72 * 3600),
+            auto_replies: Vec::new(),
+            business_hours: quiet::Window::parse("09:00-18:00 weekdays")
+                .expect("the built-in window parses"),
+            auto_reply_countries: Vec::new(),
         }
     }
 }

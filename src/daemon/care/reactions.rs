@@ -114,9 +114,109 @@ pub fn react(
                     .into(),
             );
         }
-        Keyword::GuardedOptIn | Keyword::Help | Keyword::Text => {}
+        Keyword::GuardedOptIn | Keyword::Help => {}
+        Keyword::Text => {
+            if let Some((rule, message)) = auto_reply(care, facts, text, status_reports, now) {
+                reaction.send.push(message);
+                reaction.auto_reply = Some(rule);
+            }
+        }
     }
     reaction
+}
+
+/// When an automatic answer applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Matching {
+    /// The whole reply is the keyword.
+    Exact,
+    StartsWith,
+    /// The keyword anywhere (an empty keyword: any reply).
+    Contains,
+}
+
+/// Only while the shop is open, or only while it is closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hours {
+    Open,
+    Closed,
+}
+
+/// An automatic answer: `HOURS` → the opening hours; anything out of hours → "we'll answer
+/// in the morning".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoReply {
+    pub name: String,
+    pub matching: Matching,
+    /// Normalised like replies are.
+    pub keyword: String,
+    pub text: String,
+    /// Only for contacts in this saved group.
+    pub group: Option<String>,
+    pub hours: Option<Hours>,
+}
+
+/// Answers a second gateway or a carrier's robot would loop on are never sent: at most one
+/// per rule per number a day, and five per number in ten minutes.
+const PER_RULE_PER_DAY: usize = 1;
+const PER_NUMBER_IN_TEN_MINUTES: usize = 5;
+
+/// The automatic answer a reply gets, if a rule matches and every guard allows it.
+fn auto_reply(
+    care: &CareSettings,
+    facts: &InboundFacts,
+    text: &str,
+    status_reports: bool,
+    now: i64,
+) -> Option<(String, NewMessage)> {
+    let normalised = super::keywords::normalise(text);
+    let rule = care.auto_replies.iter().find(|r| {
+        let matched = match r.matching {
+            Matching::Exact => normalised == r.keyword,
+            Matching::StartsWith => normalised.starts_with(&r.keyword),
+            Matching::Contains => normalised.contains(&r.keyword),
+        };
+        let in_group = r.group.as_ref().is_none_or(|g| facts.groups.contains(g));
+        let in_hours = r.hours.is_none_or(|h| {
+            let open = care
+                .policy
+                .quiet_hours
+                .next_open(&care.business_hours, &care.policy.shop_zone, now)
+                .is_none();
+            (h == Hours::Open) == open
+        });
+        matched && in_group && in_hours
+    })?;
+    if facts.opted_out || facts.suppressed {
+        return None;
+    }
+    if !care.auto_reply_countries.is_empty() {
+        let country = crate::phone::country_of(&facts.sender)?;
+        if !care.auto_reply_countries.contains(&country) {
+            return None;
+        }
+    }
+    let same_rule = facts
+        .recent_auto_replies
+        .iter()
+        .filter(|(name, _)| *name == rule.name)
+        .count();
+    let lately = facts
+        .recent_auto_replies
+        .iter()
+        .filter(|(_, at)| *at >= now - 600_000)
+        .count();
+    if same_rule >= PER_RULE_PER_DAY || lately >= PER_NUMBER_IN_TEN_MINUTES {
+        return None;
+    }
+    let words = care.words(&rule.text);
+    let mut m = confirmation(care, facts, "auto", &words, status_reports, now)?;
+    m.class = Class::Reply;
+    m.topic = None;
+    m.template = Some(format!("auto:{}", rule.name));
+    m.priority = 50;
+    m.not_after = Some(now + 3_600_000);
+    Some((rule.name.clone(), m))
 }
 
 /// An international number (`+` and 8 to 15 digits): not a short code, not a name.
@@ -178,6 +278,9 @@ mod tests {
             pending_topics: vec![],
             recent_confirmations: vec![],
             concat_ref: 1,
+            suppressed: false,
+            recent_auto_replies: vec![],
+            groups: vec![],
         }
     }
 
@@ -255,6 +358,67 @@ mod tests {
         assert!(flagged.flag.is_some() && flagged.consent.is_empty() && flagged.send.is_empty());
         let topic = react(&care(), &facts("STOP PROMO"), true, 0);
         assert_eq!(topic.consent[0].topic, "promo");
+    }
+
+    fn with_rules() -> CareSettings {
+        let mut care = care();
+        care.auto_replies = vec![AutoReply {
+            name: "hours".into(),
+            matching: Matching::Exact,
+            keyword: "hours".into(),
+            text: "{shop} is open 9-18, Mon-Sat.".into(),
+            group: None,
+            hours: None,
+        }];
+        care.auto_reply_countries = vec!["PH".into()];
+        care
+    }
+
+    /// CC-3.5: a rule answers once; its guards stop loops and strangers.
+    #[test]
+    fn auto_replies_answer_once_and_guard_against_loops() {
+        let r = react(&with_rules(), &facts("Hours?"), true, 0);
+        assert_eq!(r.auto_reply.as_deref(), Some("hours"));
+        assert_eq!(r.send[0].class, Class::Reply);
+        assert_eq!(r.send[0].body, "Ana's Print is open 9-18, Mon-Sat.");
+        let again = InboundFacts {
+            recent_auto_replies: vec![("hours".into(), -1000)],
+            ..facts("HOURS")
+        };
+        assert_eq!(
+            react(&with_rules(), &again, true, 0),
+            Reaction::default(),
+            "one a day"
+        );
+        let busy = InboundFacts {
+            recent_auto_replies: (0..5).map(|i| (format!("r{i}"), -i)).collect(),
+            ..facts("hours")
+        };
+        assert_eq!(
+            react(&with_rules(), &busy, true, 0),
+            Reaction::default(),
+            "five in ten minutes"
+        );
+        let abroad = InboundFacts {
+            sender: "+48601234567".into(),
+            ..facts("hours")
+        };
+        assert_eq!(
+            react(&with_rules(), &abroad, true, 0),
+            Reaction::default(),
+            "outside the countries"
+        );
+        let stopped = InboundFacts {
+            opted_out: true,
+            ..facts("hours")
+        };
+        assert_eq!(react(&with_rules(), &stopped, true, 0), Reaction::default());
+        assert!(
+            react(&with_rules(), &facts("what are your hours"), true, 0)
+                .send
+                .is_empty(),
+            "exact only"
+        );
     }
 
     #[test]
