@@ -695,3 +695,84 @@ text = "Thanks! We are closed now and will answer after 9:00."
     let m = c.call(Get { message: 2 }).await.unwrap();
     assert_eq!(m.class, "reply");
 }
+
+/// CC-3.6: a rating survey: "7" to a 1–5 question gets one invalid-answer reply and a second
+/// "7" nothing; "4" is the answer, thanked once; results count it; a reply after the survey
+/// closed is an ordinary reply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_survey_takes_answers_once_and_reports_them() {
+    let modem = ExternalModem::start(|_| {}).await;
+    let d = start(&modem, "");
+    let mut c = d.client().await;
+    set_clock(&mut c, "2026-12-02T10:00:00+08:00").await;
+    for n in [ANA, BEN] {
+        contact(&mut c, n, Some("Ana"), &["visited"]).await;
+        consent(&mut c, n, true).await;
+    }
+    let ok = |args: &[&str]| {
+        let out = d.smsq(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    ok(&[
+        "survey",
+        "add",
+        "visit",
+        "--question",
+        "How was your visit today? Reply 1 to 5.",
+        "--rating",
+        "5",
+        "--invalid-reply",
+        "Please reply with a number from 1 to 5.",
+        "--thanks",
+        "Thank you for your answer!",
+    ]);
+    let sent = ok(&["survey", "send", "visit", "--tag", "visited", "--yes"]);
+    assert!(sent.contains("2 queued"), "{sent}");
+    until("both asked", async || modem.sim.sent().len() == 2).await;
+    assert!(sent_to(&modem, ANA)[0].contains("Reply 1 to 5."));
+
+    modem.sim.deliver_text(ANA, "7", 1);
+    until("the invalid-answer reply", async || {
+        sent_to(&modem, ANA).len() == 2
+    })
+    .await;
+    assert!(sent_to(&modem, ANA)[1].contains("Please reply with a number from 1 to 5."));
+    modem.sim.deliver_text(ANA, "7", 2);
+    modem.sim.deliver_text(ANA, "4!", 3);
+    until("the thanks", async || sent_to(&modem, ANA).len() == 3).await;
+    assert!(sent_to(&modem, ANA)[2].contains("Thank you for your answer!"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sent_to(&modem, ANA).len(), 3, "no reply to the second 7");
+
+    let results = ok(&["survey", "results", "visit"]);
+    assert!(
+        results.contains("asked 2, answered 1, average 4.00"),
+        "{results}"
+    );
+    let csv = ok(&["survey", "results", "visit", "--csv"]);
+    assert!(csv.contains("'+639171234567,4,"), "{csv}");
+
+    // Three days later the survey is closed: "5" is an ordinary reply, not an answer.
+    set_clock(&mut c, "2026-12-05T11:00:00+08:00").await;
+    modem.sim.deliver_text(BEN, "5", 4);
+    until("Ben's late reply", async || {
+        match c.call(ListRequest::new(Mailbox::Inbox)).await.unwrap() {
+            Listing::Inbox(m) => m.len() == 4,
+            Listing::Outbox(_) => false,
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        sent_to(&modem, BEN).len(),
+        1,
+        "no thanks for a closed survey"
+    );
+    let results = ok(&["survey", "results", "visit"]);
+    assert!(results.contains("answered 1"), "{results}");
+}

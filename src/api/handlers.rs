@@ -598,6 +598,7 @@ fn campaign_plan(req: CampaignRequest) -> Result<daemon::CampaignPlan, ApiError>
         group: req.group,
         fields: req.fields,
         allow_links: req.allow_links,
+        survey: req.survey,
     })
 }
 
@@ -881,5 +882,73 @@ pub async fn contacts_import(
                 consent: r.consent.to_string(),
             })
             .collect(),
+    })
+}
+
+fn survey_info(s: crate::store::Survey) -> SurveyInfo {
+    SurveyInfo {
+        name: s.name,
+        question: s.question,
+        kind: s.kind,
+        scale: s.scale,
+        choices: s.choices,
+        expiry_hours: s.expiry_ms / 3_600_000,
+        invalid_reply: s.invalid_reply,
+        thanks: s.thanks,
+    }
+}
+
+pub async fn survey_save(d: &Daemon, req: SurveySave) -> Result<SurveyInfo, ApiError> {
+    let expiry = req
+        .expiry
+        .as_deref()
+        .map(|e| {
+            crate::time::parse_duration(e).map_err(|_| {
+                ApiError::new(
+                    ErrorCode::InvalidTime,
+                    format!("expiry {e:?}: write it like 3d or 12h"),
+                )
+            })
+        })
+        .transpose()?;
+    let s = d
+        .save_survey(daemon::SurveyPlan {
+            name: req.name,
+            question: req.question,
+            kind: req.kind,
+            scale: req.scale,
+            choices: req.choices,
+            expiry,
+            invalid_reply: req.invalid_reply,
+            thanks: req.thanks,
+        })
+        .await
+        .map_err(api_error)?;
+    Ok(survey_info(s))
+}
+
+pub async fn survey_results(
+    d: &Daemon,
+    req: SurveyResultsRequest,
+) -> Result<SurveyResultsReply, ApiError> {
+    let r = d.survey_results(&req.name).await.map_err(api_error)?;
+    let now = crate::time::now_ms();
+    Ok(SurveyResultsReply {
+        asked: r.answers.len(),
+        answered: r.answers.iter().filter(|a| a.answer.is_some()).count(),
+        counts: r.counts.into_iter().collect(),
+        average: r.average,
+        answers: r
+            .answers
+            .into_iter()
+            .map(|a| SurveyAnswerInfo {
+                open: a.answer.is_none() && a.expires_at > now,
+                number: a.number,
+                message_id: a.message_id,
+                answer: a.answer,
+                answered_at: a.answered_at.map(rfc3339),
+            })
+            .collect(),
+        survey: survey_info(r.survey),
     })
 }

@@ -79,6 +79,9 @@ pub enum Request {
     Export(ExportRequest),
     /// Add or update contacts from a file's rows (a CSV import, sent in chunks).
     ContactsImport(ContactsImport),
+    SurveySave(SurveySave),
+    /// Who was asked a survey, who answered what, counts and average.
+    SurveyResults(SurveyResultsRequest),
 }
 
 impl Request {
@@ -121,6 +124,8 @@ impl Request {
             Self::Edit(_) => "edit",
             Self::Export(_) => "export",
             Self::ContactsImport(_) => "contacts_import",
+            Self::SurveySave(_) => "survey_save",
+            Self::SurveyResults(_) => "survey_results",
         }
     }
 }
@@ -173,6 +178,8 @@ calls! {
     Edit => Edit, StateChanged;
     ExportRequest => Export, AuditReply;
     ContactsImport => ContactsImport, ImportReply;
+    SurveySave => SurveySave, SurveyInfo;
+    SurveyResultsRequest => SurveyResults, SurveyResultsReply;
 }
 
 /// `campaign_preview` and `campaign_start` take the same request: `Client::call` needs one
@@ -498,6 +505,9 @@ pub struct CampaignRequest {
     pub group: Option<String>,
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
+    /// A saved survey to ask instead of a text (class survey).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub survey: Option<String>,
     /// Needed to start it.
     #[serde(default)]
     pub confirm: bool,
@@ -610,6 +620,32 @@ pub struct ImportRowWire {
     pub fields: BTreeMap<String, String>,
     #[serde(default)]
     pub consent: Option<bool>,
+}
+
+/// A one-question survey; sent to customers as a campaign with `survey`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SurveySave {
+    pub name: String,
+    pub question: String,
+    /// rating (1..scale), yes_no, choice (choices) or free.
+    pub kind: String,
+    #[serde(default)]
+    pub scale: Option<i64>,
+    #[serde(default)]
+    pub choices: Vec<String>,
+    /// How long it stays open (`3d` by default).
+    #[serde(default)]
+    pub expiry: Option<String>,
+    /// Sent once to a reply that does not answer the question.
+    #[serde(default)]
+    pub invalid_reply: Option<String>,
+    #[serde(default)]
+    pub thanks: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SurveyResultsRequest {
+    pub name: String,
 }
 
 /// The time the daemon should believe it is (RFC 3339, or a local time in the shop's zone).
@@ -1088,6 +1124,40 @@ pub struct ConversationEntry {
 pub struct ThreadStateChanged {
     pub number: String,
     pub state: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SurveyInfo {
+    pub name: String,
+    pub question: String,
+    pub kind: String,
+    pub scale: Option<i64>,
+    pub choices: Vec<String>,
+    pub expiry_hours: i64,
+    pub invalid_reply: String,
+    pub thanks: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SurveyResultsReply {
+    pub survey: SurveyInfo,
+    pub asked: usize,
+    pub answered: usize,
+    /// Answers by value.
+    pub counts: BTreeMap<String, i64>,
+    /// For a rating.
+    pub average: Option<f64>,
+    pub answers: Vec<SurveyAnswerInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SurveyAnswerInfo {
+    pub number: String,
+    pub message_id: i64,
+    pub answer: Option<String>,
+    pub answered_at: Option<String>,
+    /// Whether it can still be answered.
+    pub open: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

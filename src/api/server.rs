@@ -335,6 +335,8 @@ async fn handle_request(line: RequestLine, d: &Arc<Daemon>, peer: Peer, tx: &mps
         Request::Edit(r) => reply(id, handlers::edit(d, r).await),
         Request::Export(r) => reply(id, handlers::export(d, r).await),
         Request::ContactsImport(r) => reply(id, handlers::contacts_import(d, r, peer).await),
+        Request::SurveySave(r) => reply(id, handlers::survey_save(d, r).await),
+        Request::SurveyResults(r) => reply(id, handlers::survey_results(d, r).await),
         Request::Ussd(r) => {
             let code = match handlers::ussd_code(&r) {
                 Ok(code) => code,

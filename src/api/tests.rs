@@ -167,6 +167,31 @@ fn every_request_round_trips_with_its_op() {
             number: None,
         }
         .into(),
+        ContactsImport {
+            rows: vec![ImportRowWire {
+                line: 2,
+                number: "09171234567".into(),
+                consent: Some(true),
+                ..ImportRowWire::default()
+            }],
+            tag: Some("list".into()),
+            text_shown: Some("Yes to offers".into()),
+            dry_run: true,
+            ..ContactsImport::default()
+        }
+        .into(),
+        SurveySave {
+            name: "visit".into(),
+            question: "How was it? 1-5".into(),
+            kind: "rating".into(),
+            scale: Some(5),
+            ..SurveySave::default()
+        }
+        .into(),
+        SurveyResultsRequest {
+            name: "visit".into(),
+        }
+        .into(),
     ];
     for request in requests {
         let line = RequestLine {

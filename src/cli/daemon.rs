@@ -93,6 +93,9 @@ pub(crate) enum DaemonCommand {
     /// Send to the contacts with a tag or in a group: preview, start, status, cancel.
     #[command(subcommand)]
     Campaign(super::workflows::CampaignCommand),
+    /// One-question surveys: add, send, results.
+    #[command(subcommand)]
+    Survey(super::workflows::SurveyCommand),
     /// Conversations with customers, the ones waiting for an answer first.
     Threads {
         /// Resolved ones too.
@@ -465,6 +468,7 @@ pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), Comm
         DaemonCommand::Subject(cmd) => super::care::subject(&mut client, cmd).await?,
         DaemonCommand::Template(cmd) => super::workflows::template(&mut client, cmd).await?,
         DaemonCommand::Campaign(cmd) => super::workflows::campaign(&mut client, cmd).await?,
+        DaemonCommand::Survey(cmd) => super::workflows::survey(&mut client, cmd).await?,
         DaemonCommand::Threads { all, json } => {
             super::workflows::threads(&mut client, all, json).await?
         }

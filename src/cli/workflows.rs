@@ -12,8 +12,9 @@ use super::daemon::{failure, for_terminal, local_time, opt, print_json};
 use crate::api::client::Client;
 use crate::api::{
     CampaignCancel, CampaignInfo, CampaignReport, CampaignRequest, Campaigns, Edit, ExportRequest,
-    Listing, PreviewCampaign, ReplyRequest, Scheduled, StartCampaign, TemplateGet, TemplateRemove,
-    TemplateSave, Templates, ThreadRequest, ThreadStateRequest, ThreadsRequest,
+    Listing, PreviewCampaign, ReplyRequest, Scheduled, StartCampaign, SurveyResultsRequest,
+    SurveySave, TemplateGet, TemplateRemove, TemplateSave, Templates, ThreadRequest,
+    ThreadStateRequest, ThreadsRequest,
 };
 
 fn field(text: &str) -> Result<(String, String), String> {
@@ -228,6 +229,7 @@ fn campaign_request(a: CampaignArgs) -> CampaignRequest {
         fields: a.audience.fields.into_iter().collect::<BTreeMap<_, _>>(),
         confirm: false,
         allow_links: a.allow_links,
+        survey: None,
     }
 }
 
@@ -457,6 +459,169 @@ pub(crate) async fn campaign(
                 .await
                 .map_err(failure)?;
             println!("campaign {id}: {} message(s) cancelled", r.cancelled);
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SurveyCommand {
+    /// Save a one-question survey (replacing one of the same name).
+    Add {
+        name: String,
+        /// The question, as the customer reads it ("How was your visit? Reply 1 to 5").
+        #[arg(long)]
+        question: String,
+        /// Answers 1 to N.
+        #[arg(long, group = "kind")]
+        rating: Option<i64>,
+        #[arg(long, group = "kind")]
+        yes_no: bool,
+        /// The options, comma-separated; customers answer with one or its number.
+        #[arg(long, group = "kind", value_delimiter = ',')]
+        choices: Option<Vec<String>>,
+        #[arg(long, group = "kind")]
+        free: bool,
+        /// How long it stays open (default 3d).
+        #[arg(long)]
+        expiry: Option<String>,
+        /// Sent once to a reply that does not answer it.
+        #[arg(long)]
+        invalid_reply: Option<String>,
+        #[arg(long)]
+        thanks: Option<String>,
+    },
+    /// Ask it: a campaign to the contacts with every --tag or in --group (class survey:
+    /// consent, quiet hours and caps apply).
+    Send {
+        name: String,
+        #[command(flatten)]
+        audience: Audience,
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Who answered what: counts, the average of a rating, every answer (--csv for a sheet).
+    Results {
+        name: String,
+        #[arg(long)]
+        csv: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub(crate) async fn survey(client: &mut Client, cmd: SurveyCommand) -> Result<(), CommandError> {
+    match cmd {
+        SurveyCommand::Add {
+            name,
+            question,
+            rating,
+            yes_no,
+            choices,
+            free,
+            expiry,
+            invalid_reply,
+            thanks,
+        } => {
+            let kind = match (rating, yes_no, &choices, free) {
+                (Some(_), ..) => "rating",
+                (_, true, ..) => "yes_no",
+                (_, _, Some(_), _) => "choice",
+                _ => "free",
+            };
+            let s = client
+                .call(SurveySave {
+                    name,
+                    question,
+                    kind: kind.into(),
+                    scale: rating,
+                    choices: choices.unwrap_or_default(),
+                    expiry,
+                    invalid_reply,
+                    thanks,
+                })
+                .await
+                .map_err(failure)?;
+            println!(
+                "survey {} saved ({}, open {} h)",
+                for_terminal(&s.name),
+                s.kind,
+                s.expiry_hours
+            );
+        }
+        SurveyCommand::Send {
+            name,
+            audience,
+            yes,
+        } => {
+            let request = CampaignRequest {
+                name: format!("survey {name}"),
+                survey: Some(name),
+                tags: audience.tags,
+                group: audience.group,
+                fields: audience.fields.into_iter().collect(),
+                ..CampaignRequest::default()
+            };
+            let preview = client
+                .call(PreviewCampaign(request.clone()))
+                .await
+                .map_err(failure)?;
+            print_report(&preview);
+            if !yes {
+                return Err(CommandError::new(
+                    "confirmation_needed",
+                    "not sent: confirm with --yes (nothing was queued)",
+                ));
+            }
+            let r = client
+                .call(StartCampaign(CampaignRequest {
+                    confirm: true,
+                    ..request
+                }))
+                .await
+                .map_err(failure)?;
+            println!(
+                "survey sent as campaign {}: {} queued, {} held, {} refused",
+                r.id.unwrap_or_default(),
+                r.sending,
+                r.held,
+                r.refused.values().map(Vec::len).sum::<usize>()
+            );
+        }
+        SurveyCommand::Results { name, csv, json } => {
+            let r = client
+                .call(SurveyResultsRequest { name })
+                .await
+                .map_err(failure)?;
+            if json {
+                return print_json(&r);
+            }
+            if csv {
+                let mut out = String::from("number,answer,answered_at\r\n");
+                for a in &r.answers {
+                    let cells = [
+                        csv_cell(&a.number),
+                        csv_cell(a.answer.as_deref().unwrap_or("")),
+                        csv_cell(a.answered_at.as_deref().unwrap_or("")),
+                    ];
+                    out.push_str(&cells.join(","));
+                    out.push_str("\r\n");
+                }
+                print!("{out}");
+                return Ok(());
+            }
+            println!(
+                "{}: asked {}, answered {}{}",
+                for_terminal(&r.survey.question),
+                r.asked,
+                r.answered,
+                r.average
+                    .map(|a| format!(", average {a:.2}"))
+                    .unwrap_or_default()
+            );
+            for (answer, n) in &r.counts {
+                println!("  {:<20} {n}", for_terminal(answer));
+            }
         }
     }
     Ok(())

@@ -29,6 +29,8 @@ pub struct CampaignPlan {
     /// Values for placeholders, beside each contact's own.
     pub fields: BTreeMap<String, String>,
     pub allow_links: bool,
+    /// A saved survey to ask (its question is the text; class survey).
+    pub survey: Option<String>,
 }
 
 /// What a campaign would do (or did, when started).
@@ -80,6 +82,16 @@ impl Daemon {
             ));
         }
         let (body, class, topic) = match (&plan.template, &plan.text) {
+            _ if plan.survey.is_some() => {
+                let name = plan.survey.clone().unwrap_or_default();
+                let key = name.clone();
+                let s = self
+                    .store
+                    .call(move |db| db.survey(&key))
+                    .await?
+                    .ok_or_else(|| Error::Campaign(format!("no survey {name:?}")))?;
+                (s.question, Class::Survey, plan.topic.clone())
+            }
             (Some(name), None) => {
                 let key = name.clone();
                 let t = self
@@ -285,10 +297,19 @@ impl Daemon {
         let now = now_ms();
         let policy = settings.care.policy.clone();
         let parts: Vec<usize> = messages.iter().map(|m| m.parts.len()).collect();
+        let survey = match &plan.survey {
+            None => None,
+            Some(name) => {
+                let key = name.clone();
+                let s = self.store.call(move |db| db.survey(&key)).await?;
+                s.map(|s| (s.name, now + s.expiry_ms))
+            }
+        };
         let (id, outcomes) = self
             .store
             .call(move |db| {
-                db.start_campaign(&row, &messages, now, peer.uid, &mut |facts| {
+                let survey = survey.as_ref().map(|(n, at)| (n.as_str(), *at));
+                db.start_campaign(&row, &messages, now, peer.uid, survey, &mut |facts| {
                     may_send(&policy, facts, now)
                 })
             })

@@ -24,7 +24,7 @@ pub use customers::{
 };
 pub use error::Error;
 pub use submit::{Queued, Submission};
-pub use workflows::AuditData;
+pub use workflows::{AuditData, SurveyPlan, SurveyResults};
 
 use std::sync::Arc;
 use std::time::Duration;

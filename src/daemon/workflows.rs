@@ -233,3 +233,122 @@ impl Daemon {
             .await?)
     }
 }
+
+/// A survey as a client defines it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SurveyPlan {
+    pub name: String,
+    pub question: String,
+    /// `rating` (with `scale`), `yes_no`, `choice` (with `choices`) or `free`.
+    pub kind: String,
+    pub scale: Option<i64>,
+    pub choices: Vec<String>,
+    pub expiry: Option<std::time::Duration>,
+    pub invalid_reply: Option<String>,
+    pub thanks: Option<String>,
+}
+
+/// A survey's results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SurveyResults {
+    pub survey: crate::store::Survey,
+    pub answers: Vec<crate::store::SurveyAnswerRow>,
+    /// Answers by value, in order.
+    pub counts: Vec<(String, i64)>,
+    /// For a rating.
+    pub average: Option<f64>,
+}
+
+impl Daemon {
+    /// Saves (or replaces) a survey after checking it.
+    pub async fn save_survey(&self, p: SurveyPlan) -> Result<crate::store::Survey, Error> {
+        let name = super::customers::word("survey", &p.name)?;
+        let bad = |why: String| Error::Template(why);
+        match p.kind.as_str() {
+            "rating" => {
+                if !(2..=10).contains(&p.scale.unwrap_or(5)) {
+                    return Err(bad("a rating goes from 1 to 2..10".into()));
+                }
+            }
+            "choice" => {
+                if !(2..=9).contains(&p.choices.len()) {
+                    return Err(bad("a choice needs 2 to 9 options".into()));
+                }
+            }
+            "yes_no" | "free" => {}
+            other => {
+                return Err(bad(format!(
+                    "{other:?}: a survey is rating, yes_no, choice or free"
+                )));
+            }
+        }
+        for t in [&p.question]
+            .into_iter()
+            .chain(p.invalid_reply.as_ref())
+            .chain(p.thanks.as_ref())
+        {
+            super::submit::check_text(t)?;
+        }
+        if p.question.trim().is_empty() {
+            return Err(bad("the survey has no question".into()));
+        }
+        let expiry = p
+            .expiry
+            .unwrap_or(std::time::Duration::from_secs(3 * 86_400));
+        if expiry < std::time::Duration::from_secs(3600)
+            || expiry > std::time::Duration::from_secs(30 * 86_400)
+        {
+            return Err(bad("a survey stays open between 1h and 30d".into()));
+        }
+        let survey = crate::store::Survey {
+            name,
+            question: p.question,
+            scale: (p.kind == "rating").then(|| p.scale.unwrap_or(5)),
+            choices: if p.kind == "choice" {
+                p.choices
+            } else {
+                Vec::new()
+            },
+            invalid_reply: p
+                .invalid_reply
+                .unwrap_or_else(|| "Sorry, we did not understand your answer.".into()),
+            thanks: p
+                .thanks
+                .unwrap_or_else(|| "Thank you for your answer!".into()),
+            kind: p.kind,
+            expiry_ms: expiry.as_millis() as i64,
+        };
+        let saved = survey.clone();
+        let now = now_ms();
+        self.store
+            .call(move |db| db.save_survey(&saved, now))
+            .await?;
+        Ok(survey)
+    }
+
+    /// Who was asked, who answered what, the counts and the average.
+    pub async fn survey_results(&self, name: &str) -> Result<SurveyResults, Error> {
+        let key = name.to_string();
+        let (survey, answers) = self
+            .store
+            .call(move |db| Ok((db.survey(&key)?, db.survey_answers(&key)?)))
+            .await?;
+        let survey = survey.ok_or_else(|| Error::Template(format!("no survey {name:?}")))?;
+        let mut counts: std::collections::BTreeMap<String, i64> = Default::default();
+        for a in answers.iter().filter_map(|a| a.answer.as_ref()) {
+            *counts.entry(a.clone()).or_default() += 1;
+        }
+        let numeric: Vec<f64> = answers
+            .iter()
+            .filter_map(|a| a.answer.as_ref()?.parse::<f64>().ok())
+            .collect();
+        let average = (survey.kind == "rating" && !numeric.is_empty())
+            .then(|| numeric.iter().sum::<f64>() / numeric.len() as f64);
+        Ok(SurveyResults {
+            survey,
+            answers,
+            counts: counts.into_iter().collect(),
+            average,
+        })
+    }
+}

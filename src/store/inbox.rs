@@ -65,6 +65,8 @@ pub struct InboundFacts {
     pub recent_auto_replies: Vec<(String, i64)>,
     /// The saved groups the sender's contact belongs to.
     pub groups: Vec<String>,
+    /// A survey the sender was asked, not yet answered and still open.
+    pub open_survey: Option<super::workflows::OpenSurvey>,
 }
 
 /// What a received text makes the store do, in the transaction that stores it: entries for
@@ -77,6 +79,9 @@ pub struct Reaction {
     pub flag: Option<String>,
     /// The auto-reply rule that answered it.
     pub auto_reply: Option<String>,
+    /// What it did to the sender's open survey: `Some(answer)`, or `None` for an invalid
+    /// reply (with the survey's message id).
+    pub survey: Option<(i64, Option<String>)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -265,6 +270,7 @@ impl Db {
             suppressed,
             recent_auto_replies,
             groups,
+            open_survey: super::workflows::open_survey(tx, sender, now)?,
         };
         let reaction = react(&facts);
         for c in &reaction.consent {
@@ -275,6 +281,15 @@ impl Db {
         }
         if let Some(why) = &reaction.flag {
             event(tx, now, "flagged", None, Some(inbox_id), why)?;
+        }
+        if let Some((message_id, answer)) = &reaction.survey {
+            super::workflows::record_survey_reply(
+                tx,
+                *message_id,
+                inbox_id,
+                answer.as_deref(),
+                now,
+            )?;
         }
         if let Some(rule) = &reaction.auto_reply {
             event(

@@ -45,7 +45,9 @@ pub use reports::{ReportIn, ReportOutcome};
 pub use retention::Stats;
 pub use schema::SCHEMA_VERSION;
 pub use state::{MessageState, PartState};
-pub use workflows::{CampaignRow, NewText, Template, ThreadEntry, ThreadRow};
+pub use workflows::{
+    CampaignRow, NewText, OpenSurvey, Survey, SurveyAnswerRow, Template, ThreadEntry, ThreadRow,
+};
 
 /// One call's work on the database thread. It returns how to hand its result over, which
 /// happens only once the transaction it ran in has committed (see [`Store::spawn`]).

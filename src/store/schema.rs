@@ -340,7 +340,7 @@ BEGIN
 END;
 "#;
 
-/// Version 5: the shop's workflows. Templates; campaigns (a message knows its campaign and
+/// Version 5: the shop's workflows. Templates; surveys and who was asked; campaigns (a message knows its campaign and
 /// template); conversations: each received message's best guess of the text it answers
 /// (`in_reply_to`, with the rule that made the guess) and a thread per (modem, customer)
 /// that is open until someone resolves it. The recipient and sender indexes serve the
@@ -375,6 +375,29 @@ ALTER TABLE inbox ADD COLUMN in_reply_to INTEGER;
 ALTER TABLE inbox ADD COLUMN reply_guess TEXT;
 CREATE INDEX inbox_sender ON inbox (sender, received_at);
 CREATE INDEX inbox_replies ON inbox (in_reply_to) WHERE in_reply_to IS NOT NULL;
+CREATE TABLE surveys (
+    name          TEXT PRIMARY KEY,
+    question      TEXT    NOT NULL,
+    kind          TEXT    NOT NULL CHECK (kind IN ('rating', 'yes_no', 'choice', 'free')),
+    scale         INTEGER,
+    choices       TEXT,
+    expiry_ms     INTEGER NOT NULL,
+    invalid_reply TEXT    NOT NULL,
+    thanks        TEXT    NOT NULL,
+    created_at    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE survey_sends (
+    message_id      INTEGER PRIMARY KEY REFERENCES outbox (id),
+    survey          TEXT    NOT NULL,
+    number          TEXT    NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    answer          TEXT,
+    answered_at     INTEGER,
+    inbox_id        INTEGER,
+    invalid_replies INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX survey_open ON survey_sends (number, expires_at) WHERE answer IS NULL;
+CREATE INDEX survey_results ON survey_sends (survey);
 CREATE TABLE threads (
     modem      TEXT    NOT NULL,
     number     TEXT    NOT NULL,

@@ -1133,6 +1133,7 @@ fn a_reply_and_what_it_causes_commit_together() {
             send: vec![confirmation],
             flag: None,
             auto_reply: None,
+            survey: None,
         }
     })
     .unwrap();

@@ -203,6 +203,7 @@ impl Db {
         messages: &[NewMessage],
         now: i64,
         peer_uid: Option<u32>,
+        survey: Option<(&str, i64)>,
         gate: &mut dyn FnMut(&SendFacts) -> Decision,
     ) -> Result<(i64, Vec<Enqueued>)> {
         self.durable()?;
@@ -227,7 +228,20 @@ impl Db {
         for m in messages {
             let mut m = m.clone();
             m.campaign = Some(id);
-            out.push(Self::enqueue_in(&tx, &m, now, gate)?);
+            let queued = Self::enqueue_in(&tx, &m, now, gate)?;
+            // Who is asked a survey is recorded with the question, so an answer is never
+            // taken for an ordinary reply.
+            if let Some((name, expires_at)) = survey
+                && !matches!(queued.decision, Decision::Refuse { .. })
+            {
+                exec(
+                    &tx,
+                    "INSERT OR IGNORE INTO survey_sends (message_id, survey, number, expires_at)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![queued.id, name, m.recipient, expires_at],
+                )?;
+            }
+            out.push(queued);
         }
         event(
             &tx,
@@ -575,5 +589,186 @@ impl Db {
             "WHERE at >= ?1 AND at < ?2 AND (?3 IS NULL OR number = ?3) ORDER BY id",
             params![from, to, number],
         )
+    }
+}
+
+/// A one-question survey.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Survey {
+    pub name: String,
+    pub question: String,
+    /// `rating`, `yes_no`, `choice` or `free`.
+    pub kind: String,
+    /// For a rating: answers 1 to `scale`.
+    pub scale: Option<i64>,
+    /// For a choice: the options, in order.
+    pub choices: Vec<String>,
+    pub expiry_ms: i64,
+    pub invalid_reply: String,
+    pub thanks: String,
+}
+
+/// A survey the sender was asked and has not answered, still open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenSurvey {
+    pub message_id: i64,
+    pub survey: Survey,
+    pub invalid_replies: i64,
+}
+
+/// One answer (or an open question) of a survey.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SurveyAnswerRow {
+    pub number: String,
+    pub message_id: i64,
+    pub answer: Option<String>,
+    pub answered_at: Option<i64>,
+    pub expires_at: i64,
+}
+
+fn survey_row(r: &rusqlite::Row<'_>) -> SqlResult<Survey> {
+    let choices: Option<String> = r.get(4)?;
+    Ok(Survey {
+        name: r.get(0)?,
+        question: r.get(1)?,
+        kind: r.get(2)?,
+        scale: r.get(3)?,
+        choices: choices
+            .map(|c| c.split('\n').map(str::to_string).collect())
+            .unwrap_or_default(),
+        expiry_ms: r.get(5)?,
+        invalid_reply: r.get(6)?,
+        thanks: r.get(7)?,
+    })
+}
+
+const SURVEY_COLUMNS: &str =
+    "name, question, kind, scale, choices, expiry_ms, invalid_reply, thanks";
+
+/// The survey `number` was asked most recently and has not answered, if still open at `now`
+/// and the question really went out.
+pub(super) fn open_survey(tx: &Connection, number: &str, now: i64) -> Result<Option<OpenSurvey>> {
+    let open: Option<(i64, String, i64)> = row(
+        tx,
+        "SELECT s.message_id, s.survey, s.invalid_replies FROM survey_sends s
+           JOIN outbox o ON o.id = s.message_id
+         WHERE s.number = ?1 AND s.answer IS NULL AND s.expires_at > ?2
+           AND o.state IN ('sending', 'sent', 'delivered', 'unknown')
+         ORDER BY s.message_id DESC LIMIT 1",
+        params![number, now],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+    .optional()?;
+    let Some((message_id, name, invalid_replies)) = open else {
+        return Ok(None);
+    };
+    let survey = row(
+        tx,
+        &format!("SELECT {SURVEY_COLUMNS} FROM surveys WHERE name = ?1"),
+        [name],
+        survey_row,
+    )
+    .optional()?;
+    Ok(survey.map(|survey| OpenSurvey {
+        message_id,
+        survey,
+        invalid_replies,
+    }))
+}
+
+/// Records what a reply did to an open survey: an answer, or one more invalid reply.
+pub(super) fn record_survey_reply(
+    tx: &Connection,
+    message_id: i64,
+    inbox_id: i64,
+    answer: Option<&str>,
+    now: i64,
+) -> Result<()> {
+    match answer {
+        Some(a) => {
+            exec(
+                tx,
+                "UPDATE survey_sends SET answer = ?2, answered_at = ?3, inbox_id = ?4 WHERE message_id = ?1",
+                params![message_id, a, now, inbox_id],
+            )?;
+            event(
+                tx,
+                now,
+                "survey_answer",
+                Some(message_id),
+                Some(inbox_id),
+                &format!("answer {a}"),
+            )
+        }
+        None => {
+            exec(
+                tx,
+                "UPDATE survey_sends SET invalid_replies = invalid_replies + 1 WHERE message_id = ?1",
+                [message_id],
+            )?;
+            event(
+                tx,
+                now,
+                "survey_invalid_answer",
+                Some(message_id),
+                Some(inbox_id),
+                "not an answer to the question",
+            )
+        }
+    }
+}
+
+impl Db {
+    pub fn save_survey(&mut self, s: &Survey, now: i64) -> Result<()> {
+        self.durable()?;
+        exec(
+            &self.conn,
+            "INSERT INTO surveys (name, question, kind, scale, choices, expiry_ms, invalid_reply, thanks, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (name) DO UPDATE SET question = excluded.question, kind = excluded.kind,
+                 scale = excluded.scale, choices = excluded.choices, expiry_ms = excluded.expiry_ms,
+                 invalid_reply = excluded.invalid_reply, thanks = excluded.thanks",
+            params![
+                s.name,
+                s.question,
+                s.kind,
+                s.scale,
+                (!s.choices.is_empty()).then(|| s.choices.join("\n")),
+                s.expiry_ms,
+                s.invalid_reply,
+                s.thanks,
+                now
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn survey(&self, name: &str) -> Result<Option<Survey>> {
+        Ok(row(
+            &self.conn,
+            &format!("SELECT {SURVEY_COLUMNS} FROM surveys WHERE name = ?1"),
+            [name],
+            survey_row,
+        )
+        .optional()?)
+    }
+
+    /// Everyone asked survey `name`, with their answers.
+    pub fn survey_answers(&self, name: &str) -> Result<Vec<SurveyAnswerRow>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT number, message_id, answer, answered_at, expires_at FROM survey_sends
+             WHERE survey = ?1 ORDER BY message_id",
+        )?;
+        st.query_map([name], |r| {
+            Ok(SurveyAnswerRow {
+                number: r.get(0)?,
+                message_id: r.get(1)?,
+                answer: r.get(2)?,
+                answered_at: r.get(3)?,
+                expires_at: r.get(4)?,
+            })
+        })?
+        .collect::<SqlResult<_>>()
+        .map_err(StoreError::from)
     }
 }

@@ -41,6 +41,38 @@ pub fn react(
         return reaction;
     }
     let keyword = care.keywords.classify(text);
+    // An open survey takes an ordinary reply (or a YES) as its answer; STOP, START and HELP
+    // keep their meaning (CC-1.2 comes first).
+    if let Some(open) = &facts.open_survey
+        && matches!(keyword, Keyword::Text | Keyword::GuardedOptIn)
+    {
+        let answer = survey_answer(&open.survey, text);
+        let words = match &answer {
+            Some(_) => Some(open.survey.thanks.clone()),
+            // One invalid-answer reply at most: a second wrong answer gets silence.
+            None if open.invalid_replies == 0 => Some(open.survey.invalid_reply.clone()),
+            None => None,
+        };
+        if let Some(words) = words
+            && !facts.opted_out
+            && let Some(mut m) = confirmation(
+                care,
+                facts,
+                "survey",
+                &care.words(&words),
+                status_reports,
+                now,
+            )
+        {
+            m.class = Class::Reply;
+            m.topic = None;
+            m.template = Some(format!("survey:{}", open.survey.name));
+            m.not_after = Some(now + 3_600_000);
+            reaction.send.push(m);
+        }
+        reaction.survey = Some((open.message_id, answer));
+        return reaction;
+    }
     let evidence = Some(format!("received message {}", facts.inbox_id));
     let entry = |topic: &str, state, text_shown: &str| NewConsent {
         number: facts.sender.clone(),
@@ -123,6 +155,48 @@ pub fn react(
         }
     }
     reaction
+}
+
+/// Words that answer a yes/no question, in the languages smsq knows (English, Filipino,
+/// Polish); the reply is normalised first.
+const YES: &[&str] = &["yes", "y", "yeah", "yep", "oo", "opo", "oho", "tak"];
+const NO: &[&str] = &["no", "n", "nope", "hindi", "ayaw", "nie"];
+
+/// The answer a reply gives to `survey`, normalised (`"5"`, `"yes"`, the choice's text, the
+/// free text), or `None` when it does not answer the question.
+pub fn survey_answer(survey: &crate::store::Survey, text: &str) -> Option<String> {
+    let t = super::keywords::normalise(text);
+    if t.is_empty() {
+        return None;
+    }
+    match survey.kind.as_str() {
+        "rating" => {
+            let n: i64 = t.parse().ok()?;
+            (1..=survey.scale.unwrap_or(5))
+                .contains(&n)
+                .then(|| n.to_string())
+        }
+        "yes_no" => {
+            if YES.contains(&t.as_str()) {
+                Some("yes".into())
+            } else if NO.contains(&t.as_str()) {
+                Some("no".into())
+            } else {
+                None
+            }
+        }
+        "choice" => {
+            if let Ok(n) = t.parse::<usize>() {
+                return survey.choices.get(n.checked_sub(1)?).cloned();
+            }
+            survey
+                .choices
+                .iter()
+                .find(|c| super::keywords::normalise(c) == t)
+                .cloned()
+        }
+        _ => Some(text.trim().to_string()),
+    }
 }
 
 /// When an automatic answer applies.
@@ -281,6 +355,7 @@ mod tests {
             suppressed: false,
             recent_auto_replies: vec![],
             groups: vec![],
+            open_survey: None,
         }
     }
 
@@ -419,6 +494,92 @@ mod tests {
                 .is_empty(),
             "exact only"
         );
+    }
+
+    fn survey(kind: &str) -> crate::store::Survey {
+        crate::store::Survey {
+            name: "visit".into(),
+            question: "How was your visit? Reply 1-5".into(),
+            kind: kind.into(),
+            scale: Some(5),
+            choices: vec!["Prints".into(), "Repairs".into()],
+            expiry_ms: 3 * 86_400_000,
+            invalid_reply: "Please reply with a number from 1 to 5.".into(),
+            thanks: "Thank you!".into(),
+        }
+    }
+
+    /// CC-3.6's table.
+    #[test]
+    fn survey_answers_are_read_after_normalising() {
+        let rating = survey("rating");
+        for (text, want) in [
+            ("5", Some("5")),
+            ("5!", Some("5")),
+            (" 5 ", Some("5")),
+            ("7", None),
+            ("five", None),
+            ("0", None),
+        ] {
+            assert_eq!(survey_answer(&rating, text).as_deref(), want, "{text}");
+        }
+        let yes_no = survey("yes_no");
+        for (text, want) in [
+            ("Yes", Some("yes")),
+            ("oo", Some("yes")),
+            ("Tak!", Some("yes")),
+            ("hindi", Some("no")),
+            ("maybe", None),
+        ] {
+            assert_eq!(survey_answer(&yes_no, text).as_deref(), want, "{text}");
+        }
+        let choice = survey("choice");
+        assert_eq!(survey_answer(&choice, "2").as_deref(), Some("Repairs"));
+        assert_eq!(survey_answer(&choice, "prints.").as_deref(), Some("Prints"));
+        assert_eq!(survey_answer(&choice, "3"), None);
+        assert_eq!(
+            survey_answer(&survey("free"), " Great service "),
+            Some("Great service".into())
+        );
+    }
+
+    /// CC-3.6 and CC-1.6: an open survey takes the answer; one invalid-answer reply; YES is
+    /// an answer, not an opt-in; STOP still opts out.
+    #[test]
+    fn an_open_survey_takes_the_reply() {
+        let open = |invalid_replies, kind: &str| InboundFacts {
+            open_survey: Some(crate::store::OpenSurvey {
+                message_id: 9,
+                survey: survey(kind),
+                invalid_replies,
+            }),
+            ..facts("")
+        };
+        let with = |f: InboundFacts, text: &str| InboundFacts {
+            text: Some(text.into()),
+            ..f
+        };
+        let r = react(&care(), &with(open(0, "rating"), "4"), true, 0);
+        assert_eq!(r.survey, Some((9, Some("4".into()))));
+        assert_eq!(r.send[0].body, "Thank you!");
+        let r = react(&care(), &with(open(0, "rating"), "7"), true, 0);
+        assert_eq!(r.survey, Some((9, None)));
+        assert_eq!(r.send[0].body, "Please reply with a number from 1 to 5.");
+        let r = react(&care(), &with(open(1, "rating"), "7"), true, 0);
+        assert!(r.send.is_empty(), "a second invalid answer gets nothing");
+        let opted_out = InboundFacts {
+            opted_out: true,
+            ..with(open(0, "yes_no"), "YES")
+        };
+        let r = react(&care(), &opted_out, true, 0);
+        assert_eq!(r.survey, Some((9, Some("yes".into()))));
+        assert!(
+            r.consent.is_empty(),
+            "YES answered the survey; consent unchanged"
+        );
+        let r = react(&care(), &with(open(0, "rating"), "STOP"), true, 0);
+        assert_eq!(r.consent[0].state, ConsentState::Revoked);
+        assert_eq!(r.survey, None);
     }
 
     #[test]
