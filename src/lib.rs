@@ -19,8 +19,10 @@
 //!   ([`store::state`]), reassembly of received parts, and the events it hands to
 //!   subscribers right after each commit.
 //! - [`daemon`]: the domain core. Submission, dispatch, receiving, routing, housekeeping,
-//!   the shop's customers (contacts, consent, export and erasure), and customer care
-//!   ([`daemon::care`]: the send gate, quiet hours, keyword replies); it takes and returns
+//!   the shop's customers (contacts, consent, imports, export and erasure), customer care
+//!   ([`daemon::care`]: the send gate, quiet hours, keyword replies, automatic answers and
+//!   survey answers), templates, campaigns, conversations and the receive hook
+//!   ([`daemon::hooks`]); it takes and returns
 //!   its own types ([`daemon::Submission`], [`daemon::Error`], store rows) and never sees an
 //!   interface's wire format.
 //! - [`api`]: the socket interface. [`api::protocol`] defines every request, reply, error
