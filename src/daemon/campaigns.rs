@@ -315,6 +315,7 @@ impl Daemon {
             })
             .await?;
         self.wake();
+        self.campaign_started.notify_one();
         let mut p = CampaignPreview {
             id: Some(id),
             recipients: items.len(),
@@ -375,15 +376,23 @@ impl Daemon {
             .ok_or_else(|| Error::Campaign(format!("no campaign {id} still sending")))
     }
 
-    /// Every few seconds while campaigns run: a `campaign_progress` event when their counts
-    /// change, `campaign_done` when nothing of one waits any more.
+    /// Every two seconds while campaigns run: a `campaign_progress` event when their counts
+    /// change, `campaign_done` when nothing of one waits any more. With none running it
+    /// sleeps until one starts (an idle smsqd wakes for nothing).
     pub async fn watch_campaigns(self: std::sync::Arc<Self>) {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
         loop {
-            tick.tick().await;
             let now = now_ms();
-            if let Err(e) = self.store.call(move |db| db.campaign_progress(now)).await {
-                tracing::warn!(event = "store_error", error = %e, "cannot record campaign progress; trying again");
+            let active = match self.store.call(move |db| db.campaign_progress(now)).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(event = "store_error", error = %e, "cannot record campaign progress; trying again");
+                    1
+                }
+            };
+            if active == 0 {
+                self.campaign_started.notified().await;
+            } else {
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
             }
         }
     }

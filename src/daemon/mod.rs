@@ -177,6 +177,8 @@ pub struct Daemon {
     next_concat_ref: tokio::sync::OnceCell<std::sync::atomic::AtomicU8>,
     /// Received messages for the receive hook's runner (started with the daemon's tasks).
     hook_queue: std::sync::OnceLock<tokio::sync::mpsc::Sender<i64>>,
+    /// Wakes the campaign watcher when a campaign starts.
+    campaign_started: Notify,
 }
 
 impl Daemon {
@@ -210,6 +212,7 @@ impl Daemon {
             store_faults: std::sync::Mutex::new(vec![None; n]),
             next_concat_ref: tokio::sync::OnceCell::new(),
             hook_queue: std::sync::OnceLock::new(),
+            campaign_started: Notify::new(),
         })
     }
 

@@ -347,6 +347,7 @@ impl Db {
 
     /// Writes a `campaign_progress` event for each active campaign whose counts changed since
     /// the last one, and closes (`done`, with `campaign_done`) those with nothing waiting.
+    /// Returns how many are still active.
     pub fn campaign_progress(&mut self, now: i64) -> Result<usize> {
         let tx = self.conn.savepoint()?;
         let active: Vec<(i64, Option<String>)> = {
@@ -356,7 +357,7 @@ impl Db {
             st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<SqlResult<_>>()?
         };
-        let mut written = 0;
+        let mut still_active = 0;
         for (id, last) in active {
             let counts: Vec<(String, i64)> = {
                 let mut st = tx.prepare_cached(
@@ -390,7 +391,6 @@ impl Db {
                     None,
                     &format!("campaign {id}: {progress} (of {total})"),
                 )?;
-                written += 1;
             }
             if waiting == 0 {
                 exec(
@@ -406,11 +406,12 @@ impl Db {
                     None,
                     &format!("campaign {id}: {progress}"),
                 )?;
-                written += 1;
+            } else {
+                still_active += 1;
             }
         }
         tx.commit()?;
-        Ok(written)
+        Ok(still_active)
     }
 
     /// Conversations, the ones awaiting an answer first, then by their latest message.
