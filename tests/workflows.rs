@@ -129,6 +129,7 @@ async fn a_campaign_previews_confirms_sends_and_reports() {
     assert_eq!(preview.refused["opted_out"].len(), 3);
     assert!(preview.refused["opted_out"].contains(&numbers[0]));
     assert_eq!(preview.parts, 197);
+    assert_eq!(preview.parts_per_recipient[&1], 197);
     assert_eq!(preview.cost, Some(98.5));
     assert!(modem.sim.sent().is_empty(), "a preview sends nothing");
 
@@ -775,4 +776,63 @@ async fn a_survey_takes_answers_once_and_reports_them() {
     );
     let results = ok(&["survey", "results", "visit"]);
     assert!(results.contains("answered 1"), "{results}");
+}
+
+/// A campaign survives a restart: its messages wait in the database while smsqd is down
+/// and go out when it is back, and the campaign then closes as done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_resumes_after_a_restart() {
+    let modem = ExternalModem::start(|_| {}).await;
+    let mut d = start(&modem, "");
+    let mut c = d.client().await;
+    set_clock(&mut c, "2026-12-02T10:00:00+08:00").await;
+    for i in 0..5 {
+        contact(
+            &mut c,
+            &format!("+63917555{i:04}"),
+            Some("Ana"),
+            &["pickup"],
+        )
+        .await;
+    }
+    modem.sim.set_registered(false);
+    until("off the network", async || {
+        !c.call(smsq::api::Modems {}).await.unwrap().modems[0].registered
+    })
+    .await;
+    let r = c
+        .call(StartCampaign(CampaignRequest {
+            name: "Pickup".into(),
+            text: Some("Your prints are ready.".into()),
+            class: Some("transactional".into()),
+            tags: vec!["pickup".into()],
+            confirm: true,
+            ..CampaignRequest::default()
+        }))
+        .await
+        .unwrap();
+    let id = r.id.unwrap();
+    drop(c);
+    assert!(d.signal("-TERM").success());
+    assert!(modem.sim.sent().is_empty());
+    modem.sim.set_registered(true);
+    let args = [
+        "--config",
+        d.dir.path().join("smsqd.toml").to_str().unwrap(),
+        "--test-clock",
+    ]
+    .map(String::from);
+    d.spawn(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut c = d.client().await;
+    set_clock(&mut c, "2026-12-02T10:05:00+08:00").await;
+    until("the campaign sent", async || modem.sim.sent().len() == 5).await;
+    until("the campaign done", async || {
+        c.call(Campaigns { campaign: Some(id) })
+            .await
+            .unwrap()
+            .campaigns[0]
+            .state
+            == "done"
+    })
+    .await;
 }

@@ -620,6 +620,7 @@ fn campaign_report(p: daemon::CampaignPreview) -> CampaignReport {
             .collect(),
         parts: p.parts,
         max_parts: p.max_parts,
+        parts_per_recipient: p.parts_per_recipient,
         encodings: p.encodings,
         forcing_ucs2: p.forcing_ucs2.iter().map(|c| c.to_string()).collect(),
         folding: p

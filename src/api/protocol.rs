@@ -1033,6 +1033,9 @@ pub struct CampaignReport {
     pub missing_fields: Vec<MissingFieldInfo>,
     pub parts: usize,
     pub max_parts: usize,
+    /// How many recipients' texts take 1, 2, 3... parts.
+    #[serde(default)]
+    pub parts_per_recipient: BTreeMap<usize, usize>,
     pub encodings: BTreeMap<String, usize>,
     /// Characters that make a text UCS-2.
     pub forcing_ucs2: Vec<String>,

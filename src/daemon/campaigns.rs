@@ -48,6 +48,8 @@ pub struct CampaignPreview {
     /// Parts of the messages that would go or wait.
     pub parts: usize,
     pub max_parts: usize,
+    /// How many recipients' texts take 1, 2, 3... parts.
+    pub parts_per_recipient: BTreeMap<usize, usize>,
     /// How many texts would travel as gsm7 and as ucs2.
     pub encodings: BTreeMap<String, usize>,
     /// Characters that make a text UCS-2 (halving what a part holds).
@@ -201,6 +203,7 @@ impl Daemon {
                 })?;
             p.parts += e.parts;
             p.max_parts = p.max_parts.max(e.parts);
+            *p.parts_per_recipient.entry(e.parts).or_default() += 1;
             *p.encodings
                 .entry(e.alphabet.name().to_string())
                 .or_default() += 1;
