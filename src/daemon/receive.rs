@@ -283,35 +283,43 @@ pub async fn store_pdu(d: &Daemon, modem: &str, pdu_hex: &str) -> Stored {
                 };
                 let settings = d.settings();
                 let (care, reports) = (settings.care, settings.status_reports);
-                // Set on the store's thread when the reply queued an answer.
-                let answered = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-                let queued_answer = answered.clone();
+                // What the reply caused, taken on the store's thread and logged only once it
+                // is committed.
+                let caused = std::sync::Arc::new(std::sync::Mutex::new(None));
+                let taken = caused.clone();
                 let stored = d
                     .store
                     .call(move |db| {
                         db.store_inbound_reacting(&part, now, &mut |facts| {
                             let reaction = super::care::reactions::react(&care, facts, reports, now);
-                            if !reaction.send.is_empty() {
-                                queued_answer.store(true, std::sync::atomic::Ordering::Relaxed);
-                            }
-                            if let Some(flag) = &reaction.flag {
-                                info!(event = "flagged", inbox_id = facts.inbox_id, from = %phone::mask(&facts.sender), why = %flag, "a reply for a person to read");
-                            }
-                            for c in &reaction.consent {
-                                info!(event = c.state.event_name(), from = %phone::mask(&facts.sender), topic = %c.topic, "consent changed by the customer's reply");
-                            }
+                            *taken.lock().unwrap_or_else(|e| e.into_inner()) =
+                                Some((facts.inbox_id, reaction.clone()));
                             reaction
                         })
                     })
                     .await;
-                // Logged for what it is: a new message, or a copy already stored (a re-read).
-                if stored.is_ok() && answered.load(std::sync::atomic::Ordering::Relaxed) {
-                    // A confirmation or a HELP answer was queued: it goes at once.
-                    d.wake();
+                let caused = caused.lock().unwrap_or_else(|e| e.into_inner()).take();
+                if stored.is_ok()
+                    && let Some((inbox_id, reaction)) = caused
+                {
+                    if let Some(flag) = &reaction.flag {
+                        info!(event = "flagged", inbox_id, from = %masked, why = %flag, "a reply for a person to read");
+                    }
+                    for c in &reaction.consent {
+                        info!(event = c.state.event_name(), from = %masked, topic = %c.topic, "consent changed by the customer's reply");
+                    }
+                    if let Some(rule) = &reaction.auto_reply {
+                        info!(event = "auto_replied", inbox_id, from = %masked, rule = %rule, "answered automatically");
+                    }
+                    if !reaction.send.is_empty() {
+                        // A confirmation or an answer was queued: it goes at once.
+                        d.wake();
+                    }
                 }
                 if let Ok(Inbound::Stored(Some(inbox_id))) = &stored {
                     d.queue_hook(*inbox_id).await;
                 }
+                // Logged for what it is: a new message, or a copy already stored (a re-read).
                 match &stored {
                     Ok(Inbound::Duplicate) => {
                         debug!(modem = %modem_id, from = %masked, part = ?part_no, "already stored")
