@@ -291,7 +291,8 @@ pub async fn store_pdu(d: &Daemon, modem: &str, pdu_hex: &str) -> Stored {
                     .store
                     .call(move |db| {
                         db.store_inbound_reacting(&part, now, &mut |facts| {
-                            let reaction = super::care::reactions::react(&care, facts, reports, now);
+                            let reaction =
+                                super::care::reactions::react(&care, facts, reports, now);
                             *taken.lock().unwrap_or_else(|e| e.into_inner()) =
                                 Some((facts.inbox_id, reaction.clone()));
                             reaction
