@@ -78,7 +78,7 @@ pub(crate) enum DaemonCommand {
         #[arg(long)]
         modem: Option<String>,
     },
-    /// The shop's customers: add, edit, list, show, tag, remove, group.
+    /// The shop's customers: add, edit, list, show, tag, remove, group, import (CSV).
     #[command(subcommand)]
     Contacts(super::care::ContactsCommand),
     /// What customers agreed to: show, grant, revoke.
