@@ -16,8 +16,8 @@ use smsq::api::{
 };
 use smsq::store::MessageState;
 use smsqd::{
-    ANA, BEN, ExternalModem, KASIA, Smsqd, refusal, send, sent_to, set_clock, start, start_with,
-    until, wait_state,
+    ANA, BEN, ExternalModem, KASIA, Smsqd, consent, refusal, send, sent_to, set_clock, start,
+    start_with, until, wait_state,
 };
 
 async fn opted_out(c: &mut Client, number: &str) -> bool {
@@ -30,17 +30,7 @@ async fn opted_out(c: &mut Client, number: &str) -> bool {
 }
 
 async fn grant(c: &mut Client, number: &str) {
-    c.call(ConsentRecordRequest {
-        number: number.into(),
-        action: "grant".into(),
-        topic: None,
-        source: Some("in_store".into()),
-        evidence: Some("paper slip 17".into()),
-        text_shown: Some("Yes, text me Ana's Print offers (max 4 a month).".into()),
-        actor: None,
-    })
-    .await
-    .unwrap();
+    consent(c, number, true).await;
 }
 
 async fn registered(c: &mut Client) -> bool {

@@ -10,12 +10,14 @@ use std::time::Duration;
 
 use smsq::api::client::Client;
 use smsq::api::{
-    CampaignRequest, Campaigns, ConsentRecordRequest, ContactSave, Edit, Get, ListRequest, Listing,
-    Mailbox, PreviewCampaign, ReplyRequest, Scheduled, StartCampaign, TemplateSave, ThreadRequest,
+    CampaignRequest, Campaigns, ContactSave, Edit, Get, ListRequest, Listing, Mailbox,
+    PreviewCampaign, ReplyRequest, Scheduled, StartCampaign, TemplateSave, ThreadRequest,
     ThreadStateRequest, ThreadsRequest,
 };
 use smsq::store::MessageState;
-use smsqd::{ANA, BEN, ExternalModem, refusal, send, sent_to, set_clock, start, until, wait_state};
+use smsqd::{
+    ANA, BEN, ExternalModem, consent, refusal, send, sent_to, set_clock, start, until, wait_state,
+};
 
 async fn contact(c: &mut Client, number: &str, name: Option<&str>, tags: &[&str]) {
     c.call(ContactSave {
@@ -24,20 +26,6 @@ async fn contact(c: &mut Client, number: &str, name: Option<&str>, tags: &[&str]
         name: name.map(str::to_string),
         add_tags: tags.iter().map(|t| t.to_string()).collect(),
         ..ContactSave::default()
-    })
-    .await
-    .unwrap();
-}
-
-async fn consent(c: &mut Client, number: &str, grant: bool) {
-    c.call(ConsentRecordRequest {
-        number: number.into(),
-        action: if grant { "grant" } else { "revoke" }.into(),
-        topic: None,
-        source: Some("in_store".into()),
-        evidence: None,
-        text_shown: grant.then(|| "Yes to offers".to_string()),
-        actor: None,
     })
     .await
     .unwrap();

@@ -312,7 +312,7 @@ impl Daemon {
             double_opt_in_confirmed_at: None,
         };
         let now = now_ms();
-        let key = number.clone();
+        let recorded = entry.clone();
         let id = self
             .store
             .call(move |db| {
@@ -332,11 +332,18 @@ impl Daemon {
             });
         };
         self.wake();
-        let history = self.store.call(move |db| db.consent_history(&key)).await?;
-        history
-            .into_iter()
-            .find(|e| e.id == ids[0])
-            .ok_or_else(|| Error::Store("the entry just recorded is missing".into()))
+        Ok(ConsentEntry {
+            id: ids[0],
+            number: recorded.number,
+            topic: recorded.topic,
+            state: recorded.state,
+            source: recorded.source.as_str().to_string(),
+            evidence: recorded.evidence,
+            text_shown: recorded.text_shown,
+            actor: recorded.actor,
+            at: now,
+            double_opt_in_confirmed_at: recorded.double_opt_in_confirmed_at,
+        })
     }
 
     /// Everything kept about `number`.

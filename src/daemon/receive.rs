@@ -290,13 +290,19 @@ pub async fn store_pdu(d: &Daemon, modem: &str, pdu_hex: &str) -> Stored {
                 let stored = d
                     .store
                     .call(move |db| {
-                        db.store_inbound_reacting(&part, now, &mut |facts| {
-                            let reaction =
-                                super::care::reactions::react(&care, facts, reports, now);
-                            *taken.lock().unwrap_or_else(|e| e.into_inner()) =
-                                Some((facts.inbox_id, reaction.clone()));
-                            reaction
-                        })
+                        db.store_inbound_reacting(
+                            &part,
+                            now,
+                            &mut |facts| {
+                                let reaction =
+                                    super::care::reactions::react(&care, facts, reports, now);
+                                *taken.lock().unwrap_or_else(|e| e.into_inner()) =
+                                    Some((facts.inbox_id, reaction.clone()));
+                                reaction
+                            },
+                            // smsq's answers pass the gate like every text.
+                            &mut |facts| super::care::gate::may_send(&care.policy, facts, now),
+                        )
                     })
                     .await;
                 let caused = caused.lock().unwrap_or_else(|e| e.into_inner()).take();

@@ -439,12 +439,7 @@ impl Db {
 
     /// Whether the number was erased and is kept only to be suppressed.
     pub fn is_suppressed(&self, number: &str) -> Result<bool> {
-        Ok(row(
-            &self.conn,
-            "SELECT EXISTS (SELECT 1 FROM suppressions WHERE number = ?1)",
-            [number],
-            |r| r.get(0),
-        )?)
+        suppressed(&self.conn, number)
     }
 
     /// Adds a contact (`must_be_new`) or changes an existing one; `None` when it exists
@@ -477,17 +472,13 @@ impl Db {
         dry_run: bool,
         now: i64,
     ) -> Result<Vec<ImportOutcome>> {
-        self.durable()?;
+        if !dry_run {
+            self.durable()?;
+        }
         let tx = self.conn.savepoint()?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            let suppressed: bool = row(
-                &tx,
-                "SELECT EXISTS (SELECT 1 FROM suppressions WHERE number = ?1)",
-                [&r.number],
-                |x| x.get(0),
-            )?;
-            if suppressed {
+            if suppressed(&tx, &r.number)? {
                 out.push(ImportOutcome::Suppressed);
                 continue;
             }
@@ -656,6 +647,16 @@ impl Db {
         tx.commit()?;
         Ok(changed)
     }
+}
+
+/// Whether `number` was erased at the customer's request.
+fn suppressed(conn: &Connection, number: &str) -> Result<bool> {
+    Ok(row(
+        conn,
+        "SELECT EXISTS (SELECT 1 FROM suppressions WHERE number = ?1)",
+        [number],
+        |r| r.get(0),
+    )?)
 }
 
 fn contact_exists(tx: &Connection, number: &str) -> Result<bool> {

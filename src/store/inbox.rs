@@ -4,7 +4,9 @@
 
 use rusqlite::{Connection, params};
 
-use super::care::{Decision, NewConsent, append_consent};
+use super::care::{
+    Class, ConsentState, Decision, NewConsent, SendFacts, append_consent, send_facts,
+};
 use super::db::*;
 use super::events::*;
 use super::outbox::NewMessage;
@@ -139,17 +141,21 @@ pub(super) fn group_parts(
 impl Db {
     /// Stores a received part without reacting to what it says (tests of the store).
     pub fn store_inbound(&mut self, p: &InboundPart, now: i64) -> Result<Inbound> {
-        self.store_inbound_reacting(p, now, &mut |_| Reaction::default())
+        self.store_inbound_reacting(p, now, &mut |_| Reaction::default(), &mut |_| {
+            Decision::Send
+        })
     }
 
     /// Stores a received part; completes the message when its last part arrives, and then
     /// applies what `react` makes of it (a STOP's ledger entry and its one confirmation) in
     /// the same transaction: nothing is stored without its consequences, or the reverse.
+    /// The texts it queues pass `gate` like every other message.
     pub fn store_inbound_reacting(
         &mut self,
         p: &InboundPart,
         now: i64,
         react: &mut dyn FnMut(&InboundFacts) -> Reaction,
+        gate: &mut dyn FnMut(&SendFacts) -> Decision,
     ) -> Result<Inbound> {
         self.durable()?;
         let window = self.reply_window;
@@ -190,7 +196,7 @@ impl Db {
             return Ok(Inbound::Stored(None));
         }
         let id = Self::create_inbox(&tx, &p.sender, &p.modem, &rows, total, true, now, window)?;
-        Self::react_in(&tx, id, &p.sender, now, react)?;
+        Self::react_in(&tx, id, &p.sender, now, react, gate)?;
         tx.commit()?;
         Ok(Inbound::Stored(Some(id)))
     }
@@ -201,35 +207,40 @@ impl Db {
         sender: &str,
         now: i64,
         react: &mut dyn FnMut(&InboundFacts) -> Reaction,
+        gate: &mut dyn FnMut(&SendFacts) -> Decision,
     ) -> Result<()> {
-        let (text, opted_out, concat_ref) = row(
+        let text: Option<String> = row(
             tx,
-            "SELECT body,
-                    (SELECT action = 'revoke' FROM consent_events WHERE number = ?2 AND topic = ''
-                     ORDER BY id DESC LIMIT 1),
-                    (SELECT COALESCE(MAX(id), 0) + 1 FROM outbox)
-             FROM inbox WHERE id = ?1",
-            params![inbox_id, sender],
-            |r| Ok((r.get(0)?, r.get::<_, Option<bool>>(1)?, r.get::<_, i64>(2)?)),
+            "SELECT body FROM inbox WHERE id = ?1",
+            [inbox_id],
+            |r| r.get(0),
         )?;
-        let recent_confirmations = {
+        // The gate's own reading of the sender: STOP given, erased.
+        let reading = send_facts(tx, sender, Class::Reply, None, now, None)?;
+        // smsq's own texts to the sender in the last day: confirmations by kind, automatic
+        // answers by rule.
+        let (mut recent_confirmations, mut recent_auto_replies) = (Vec::new(), Vec::new());
+        {
             let mut st = tx.prepare_cached(
-                "SELECT DISTINCT topic FROM outbox WHERE recipient = ?1 AND class = 'system'
-                   AND created_at >= ?2 AND topic IS NOT NULL",
+                "SELECT class, topic, template, created_at FROM outbox
+                 WHERE recipient = ?1 AND created_at >= ?2
+                   AND (class = 'system' OR template LIKE 'auto:%')",
             )?;
-            st.query_map(params![sender, now - 86_400_000], |r| r.get(0))?
-                .collect::<SqlResult<_>>()?
-        };
-        let recent_auto_replies = {
-            let mut st = tx.prepare_cached(
-                "SELECT substr(template, 6), created_at FROM outbox
-                 WHERE recipient = ?1 AND created_at >= ?2 AND template LIKE 'auto:%'",
-            )?;
-            st.query_map(params![sender, now - 86_400_000], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?
-            .collect::<SqlResult<_>>()?
-        };
+            let mut rows = st.query(params![sender, now - 86_400_000])?;
+            while let Some(r) = rows.next()? {
+                let (class, topic, template, at): (Class, Option<String>, Option<String>, i64) =
+                    (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+                if class == Class::System
+                    && let Some(kind) = topic
+                    && !recent_confirmations.contains(&kind)
+                {
+                    recent_confirmations.push(kind);
+                }
+                if let Some(rule) = template.as_deref().and_then(|t| t.strip_prefix("auto:")) {
+                    recent_auto_replies.push((rule.to_string(), at));
+                }
+            }
+        }
         let groups = {
             let mut st = tx.prepare_cached("SELECT tag FROM contact_tags WHERE number = ?1")?;
             let tags: Vec<String> = st
@@ -253,21 +264,15 @@ impl Db {
                     .collect()
             }
         };
-        let suppressed: bool = row(
-            tx,
-            "SELECT EXISTS (SELECT 1 FROM suppressions WHERE number = ?1)",
-            [sender],
-            |r| r.get(0),
-        )?;
         let facts = InboundFacts {
             inbox_id,
             sender: sender.to_string(),
             text,
-            opted_out: opted_out.unwrap_or(false),
+            opted_out: reading.everything == Some(ConsentState::Revoked),
             pending_topics: Self::pending_topics(tx, sender)?,
             recent_confirmations,
-            concat_ref: (concat_ref % 256) as u8,
-            suppressed,
+            concat_ref: super::outbox::next_concat_ref_in(tx)?,
+            suppressed: reading.suppressed,
             recent_auto_replies,
             groups,
             open_survey: super::workflows::open_survey(tx, sender, now)?,
@@ -277,7 +282,7 @@ impl Db {
             append_consent(tx, c, now)?;
         }
         for m in &reaction.send {
-            Self::enqueue_in(tx, m, now, &mut |_| Decision::Send)?;
+            Self::enqueue_in(tx, m, now, gate)?;
         }
         if let Some(why) = &reaction.flag {
             event(tx, now, "flagged", None, Some(inbox_id), why)?;

@@ -1015,12 +1015,14 @@ impl Db {
     /// The next free concatenation reference (8-bit), from the store so that it survives
     /// restarts and differs between consecutive messages to the same recipient.
     pub fn next_concat_ref(&self) -> Result<u8> {
-        let last: i64 = row(
-            &self.conn,
-            "SELECT COALESCE(MAX(id), 0) FROM outbox",
-            [],
-            |r| r.get(0),
-        )?;
-        Ok(((last + 1) % 256) as u8)
+        next_concat_ref_in(&self.conn)
     }
+}
+
+/// The concatenation reference after the newest message's (see [`Db::next_concat_ref`]).
+pub(super) fn next_concat_ref_in(conn: &Connection) -> Result<u8> {
+    let last: i64 = row(conn, "SELECT COALESCE(MAX(id), 0) FROM outbox", [], |r| {
+        r.get(0)
+    })?;
+    Ok(((last + 1) % 256) as u8)
 }

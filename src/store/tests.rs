@@ -1123,19 +1123,25 @@ fn a_reply_and_what_it_causes_commit_together() {
         split: Default::default(),
     };
     let mut seen = None;
-    db.store_inbound_reacting(&part, 5, &mut |facts| {
-        seen = Some(facts.clone());
-        let mut confirmation = msg("+1", 1);
-        confirmation.class = Class::System;
-        confirmation.topic = Some("stop_confirmation".into());
-        Reaction {
-            consent: vec![grant("+1", "", ConsentState::Revoked)],
-            send: vec![confirmation],
-            flag: None,
-            auto_reply: None,
-            survey: None,
-        }
-    })
+    let mut send = |_: &SendFacts| Decision::Send;
+    db.store_inbound_reacting(
+        &part,
+        5,
+        &mut |facts| {
+            seen = Some(facts.clone());
+            let mut confirmation = msg("+1", 1);
+            confirmation.class = Class::System;
+            confirmation.topic = Some("stop_confirmation".into());
+            Reaction {
+                consent: vec![grant("+1", "", ConsentState::Revoked)],
+                send: vec![confirmation],
+                flag: None,
+                auto_reply: None,
+                survey: None,
+            }
+        },
+        &mut send,
+    )
     .unwrap();
     let facts = seen.unwrap();
     assert_eq!(
@@ -1148,11 +1154,16 @@ fn a_reply_and_what_it_causes_commit_together() {
     // The next reply sees the opt-out and the confirmation of the last day.
     let mut again = part.clone();
     again.pdu = "P2".into();
-    db.store_inbound_reacting(&again, 6, &mut |facts| {
-        assert!(facts.opted_out);
-        assert_eq!(facts.recent_confirmations, ["stop_confirmation"]);
-        Reaction::default()
-    })
+    db.store_inbound_reacting(
+        &again,
+        6,
+        &mut |facts| {
+            assert!(facts.opted_out);
+            assert_eq!(facts.recent_confirmations, ["stop_confirmation"]);
+            Reaction::default()
+        },
+        &mut send,
+    )
     .unwrap();
 }
 
@@ -1220,11 +1231,15 @@ fn no_statement_on_the_daemons_paths_is_compiled_at_every_call() {
             sent_at: None,
             split: Default::default(),
         };
-        db.store_inbound_reacting(&part, now + 6, &mut |_| Reaction::default())
-            .unwrap();
+        db.store_inbound_reacting(&part, now + 6, &mut |_| Reaction::default(), &mut |_| {
+            Decision::Send
+        })
+        .unwrap();
         part.pdu = format!("Q{round}");
-        db.store_inbound_reacting(&part, now + 7, &mut |_| Reaction::default())
-            .unwrap();
+        db.store_inbound_reacting(&part, now + 7, &mut |_| Reaction::default(), &mut |_| {
+            Decision::Send
+        })
+        .unwrap();
         db.record_status_report(&report(1, "+1", 0, &format!("R{round}")), 10_000, now + 8)
             .unwrap();
     }

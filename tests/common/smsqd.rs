@@ -251,3 +251,18 @@ pub fn refusal(e: smsq::api::client::ClientError) -> String {
         other => panic!("expected a refusal, got {other}"),
     }
 }
+
+/// Records a grant (in store, with the words shown) or a revocation for `number`.
+pub async fn consent(c: &mut Client, number: &str, grant: bool) {
+    c.call(smsq::api::ConsentRecordRequest {
+        number: number.into(),
+        action: if grant { "grant" } else { "revoke" }.into(),
+        topic: None,
+        source: Some("in_store".into()),
+        evidence: None,
+        text_shown: grant.then(|| "Yes to offers".to_string()),
+        actor: None,
+    })
+    .await
+    .unwrap();
+}
