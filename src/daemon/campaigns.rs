@@ -255,18 +255,7 @@ impl Daemon {
         for (_, text) in &items {
             super::submit::check_text(text)?;
         }
-        if !plan.allow_links
-            && items.iter().any(|(n, t)| {
-                super::care::has_link(t) && crate::phone::country_of(n).as_deref() == Some("PH")
-            })
-        {
-            return Err(Error::NeedsConfirmation {
-                code: "links_blocked_ph",
-                message: "the text holds a link and goes to Philippine numbers, whose carriers \
-                          block texts with links: remove it, or confirm (--allow-links)"
-                    .into(),
-            });
-        }
+        super::submit::check_links(&items, plan.allow_links)?;
         let shared = Shared {
             encoding_name: "auto",
             encoding: EncodingChoice::Auto,

@@ -279,6 +279,7 @@ impl Daemon {
                 }
             }))
             .collect();
+        check_links(&items, s.allow_links)?;
         let shared = Shared {
             encoding_name: &s.encoding,
             encoding,
@@ -371,9 +372,27 @@ impl Daemon {
     }
 }
 
+/// A text with a link to a Philippine number needs the sender's explicit allow: the
+/// carriers there block such texts (CC-2.6). `items` are (number, text) as they will go.
+pub(super) fn check_links(items: &[(String, String)], allow_links: bool) -> Result<(), Error> {
+    if !allow_links
+        && items
+            .iter()
+            .any(|(n, t)| super::care::has_link(t) && phone::country_of(n).as_deref() == Some("PH"))
+    {
+        return Err(Error::NeedsConfirmation {
+            code: "links_blocked_ph",
+            message: "the text holds a link and goes to Philippine numbers, whose carriers \
+                      block texts with links: remove it, or confirm (--allow-links, or \
+                      allow_links: true)"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
 /// What customer care asks of a request before anything is planned: a class and topic
-/// clients may use, an explicit confirmation for bulk sends and for links to Philippine
-/// numbers (CC-2.5, CC-2.6).
+/// clients may use, an explicit confirmation for bulk sends (CC-2.5).
 fn check_care(
     s: &Submission,
     numbers: &[String],
@@ -404,20 +423,6 @@ fn check_care(
                 numbers.len(),
                 care.bulk_limit
             ),
-        });
-    }
-    if !s.allow_links
-        && super::care::has_link(&s.text)
-        && numbers
-            .iter()
-            .any(|n| phone::country_of(n).as_deref() == Some("PH"))
-    {
-        return Err(Error::NeedsConfirmation {
-            code: "links_blocked_ph",
-            message: "the text holds a link and goes to Philippine numbers, whose carriers \
-                      block texts with links: remove it, or confirm (--allow-links, or \
-                      allow_links: true)"
-                .into(),
         });
     }
     Ok(())

@@ -5,7 +5,7 @@
 
 use jiff::tz::TimeZone;
 
-use super::quiet::{QuietHours, recipient_zone};
+use super::quiet::{QuietHours, Window, recipient_zone};
 
 pub use crate::store::{Class, ConsentState, Decision, SendFacts};
 
@@ -139,25 +139,28 @@ impl Policy {
         contact_zone: Option<&str>,
         now: i64,
     ) -> Option<String> {
-        self.next_window(number, contact_zone, now)?;
-        let country = crate::phone::country_of(number);
-        let zone = recipient_zone(contact_zone, country.as_deref(), &self.shop_zone);
+        let (zone, window) = self.recipient_window(number, contact_zone);
+        self.quiet_hours.next_open(&window, &zone, now)?;
         let local = jiff::Timestamp::from_millisecond(now)
             .ok()?
             .to_zoned_datetime(zone.clone());
         Some(format!(
-            "it is {} ({}) for this customer, outside {}; it goes now",
+            "it is {} ({}) for this customer, outside {window}; it goes now",
             local.strftime("%a %H:%M"),
             zone.iana_name().unwrap_or("their time"),
-            self.quiet_hours.window(country.as_deref())
         ))
+    }
+
+    /// The recipient's time zone and window (contact, country, shop).
+    fn recipient_window(&self, number: &str, contact_zone: Option<&str>) -> (TimeZone, Window) {
+        let country = crate::phone::country_of(number);
+        let zone = recipient_zone(contact_zone, country.as_deref(), &self.shop_zone);
+        (zone, self.quiet_hours.window(country.as_deref()))
     }
 
     /// When the recipient's window next opens, or `None` while it is open.
     pub fn next_window(&self, number: &str, contact_zone: Option<&str>, now: i64) -> Option<i64> {
-        let country = crate::phone::country_of(number);
-        let zone = recipient_zone(contact_zone, country.as_deref(), &self.shop_zone);
-        let window = self.quiet_hours.window(country.as_deref());
+        let (zone, window) = self.recipient_window(number, contact_zone);
         self.quiet_hours.next_open(&window, &zone, now)
     }
 }
