@@ -83,6 +83,10 @@ pub async fn send(d: &Daemon, req: SendRequest, peer: Peer) -> Result<Queued, Ap
         client_ref: req.client_ref,
         idempotency_key: req.idempotency_key,
         report: req.report,
+        watch: None,
+        via: None,
+        flash: false,
+        max_parts: None,
     };
     let queued = d.submit(submission, peer).await.map_err(api_error)?;
     Ok(Queued {

@@ -270,6 +270,9 @@ impl Daemon {
             topic: r.topic.as_deref(),
             template: r.template.as_deref(),
             max_parts: settings.max_parts,
+            watch: None,
+            via: None,
+            flash: false,
         };
         let base = self.concat_refs(items.len()).await?;
         let messages = plan_messages(&items, &shared, base)?;

@@ -17,7 +17,7 @@ mod submit;
 pub mod templates;
 mod workflows;
 
-pub use crate::store::Class;
+pub use crate::store::{Class, Watch};
 pub use campaigns::{CampaignPlan, CampaignPreview};
 pub use customers::{
     ConsentRecord, ContactEdit, ImportConsent, ImportInput, ImportResult, SubjectData,
@@ -618,4 +618,18 @@ pub struct ModemReport {
     pub sent_today: i64,
     /// The store write that holds up its sending, while it fails.
     pub store_error: Option<String>,
+}
+
+impl Daemon {
+    /// Whether a modem (`via`, or any) is ready and registered now, so that a message queued
+    /// now can go at once; `false` tells an interface to say "queued for later".
+    pub fn can_send_now(&self, via: Option<&str>) -> bool {
+        self.modems
+            .iter()
+            .filter(|m| via.is_none_or(|v| m.id() == v))
+            .any(|m| {
+                let s = m.status();
+                s.state == ModemState::Ready && s.is_registered()
+            })
+    }
 }

@@ -8,7 +8,7 @@ use crate::pdu::{
     self, Address, EncodingChoice, PlanOptions, SubmitEncoder, SubmitOptions, SubmitPdus,
 };
 use crate::phone;
-use crate::store::{Class, Decision, MessageState, NewMessage};
+use crate::store::{Class, Decision, MessageState, NewMessage, Watch};
 use crate::time::now_ms;
 
 /// A text to queue, as an interface hands it to the core (times already read).
@@ -40,6 +40,15 @@ pub struct Submission {
     pub template: Option<String>,
     /// Values for the template's placeholders, beside each contact's own.
     pub fields: std::collections::BTreeMap<String, String>,
+    /// The outcomes the client asked to hear about (an HTTP interface's delivery reports),
+    /// kept with each message in the transaction that queues it.
+    pub watch: Option<Watch>,
+    /// The one modem to send through (its id), when the client must choose.
+    pub via: Option<String>,
+    /// Class 0: shown at once by the handset, not stored (Kannel's `mclass=0`).
+    pub flash: bool,
+    /// Most parts a message may take, below the configured most (an account's limit).
+    pub max_parts: Option<u8>,
 }
 
 impl Submission {
@@ -61,6 +70,10 @@ impl Submission {
             allow_links: false,
             template: None,
             fields: Default::default(),
+            watch: None,
+            via: None,
+            flash: false,
+            max_parts: None,
         }
     }
 }
@@ -130,6 +143,9 @@ pub(super) struct Shared<'a> {
     pub topic: Option<&'a str>,
     pub template: Option<&'a str>,
     pub max_parts: u8,
+    pub watch: Option<&'a Watch>,
+    pub via: Option<&'a str>,
+    pub flash: bool,
 }
 
 /// Plans and encodes one message per (number, text), with consecutive concatenation
@@ -147,6 +163,7 @@ pub(super) fn plan_messages(
         let address = Address::parse(number).map_err(|e| Error::InvalidNumber(e.to_string()))?;
         let mut opts = SubmitOptions::new(address);
         opts.status_report = shared.report;
+        opts.flash = shared.flash;
         opts.plan = PlanOptions {
             encoding: shared.encoding,
             concat: pdu::ConcatRef::Ref8(concat_ref),
@@ -184,6 +201,8 @@ pub(super) fn plan_messages(
             topic: shared.topic.map(str::to_string),
             template: shared.template.map(str::to_string),
             campaign: None,
+            watch: shared.watch.cloned(),
+            via: shared.via.map(str::to_string),
             parts: out
                 .iter()
                 .map(|p| (p.tpdu_len, p.hex.to_string()))
@@ -267,6 +286,11 @@ impl Daemon {
             check_text(text)?;
         }
         check_care(&s, &numbers, &care)?;
+        if let Some(via) = &s.via
+            && !self.modems.iter().any(|m| m.id() == via)
+        {
+            return Err(Error::NoModem(format!("there is no modem {via:?}")));
+        }
         check_times(s.not_before, s.not_after)?;
         let items: Vec<(String, String)> = numbers
             .iter()
@@ -293,7 +317,12 @@ impl Daemon {
             class: s.class,
             topic: s.topic.as_deref(),
             template: s.template.as_deref(),
-            max_parts: settings.max_parts,
+            max_parts: s
+                .max_parts
+                .map_or(settings.max_parts, |m| m.min(settings.max_parts)),
+            watch: s.watch.as_ref(),
+            via: s.via.as_deref(),
+            flash: s.flash,
         };
         let base = self.concat_refs(numbers.len()).await?;
         let messages = plan_messages(&items, &shared, base)?;

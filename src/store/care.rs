@@ -614,6 +614,13 @@ impl Db {
                (SELECT id FROM outbox WHERE recipient = ?1) AND pdu != ''",
             [number],
         )?;
+        // Calls to other programs carry the number and the text in their URLs and bodies.
+        changed += exec(
+            &tx,
+            "DELETE FROM callbacks WHERE message_id IN (SELECT id FROM outbox WHERE recipient = ?1)
+                OR inbox_id IN (SELECT id FROM inbox WHERE sender = ?1)",
+            [number],
+        )?;
         changed += exec(
             &tx,
             "UPDATE outbox SET body = '', client_ref = NULL WHERE recipient = ?1",

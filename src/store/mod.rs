@@ -12,6 +12,7 @@
 //! Default location: `$STATE_DIRECTORY` (systemd), else `$XDG_STATE_HOME/smsq`, else
 //! `~/.local/state/smsq`; the file is `smsq.db`.
 
+mod callbacks;
 mod care;
 mod db;
 mod events;
@@ -30,6 +31,9 @@ use std::sync::Arc;
 
 use tokio::sync::{broadcast, oneshot};
 
+pub use callbacks::{
+    Attempt, CallbackCounts, CallbackRow, NewCallback, Watch, WatchRow, WebhookRow,
+};
 pub use care::{
     Class, ConsentEntry, ConsentSource, ConsentState, Contact, ContactChange, Decision,
     ImportOutcome, ImportRow, NewConsent, SendFacts,

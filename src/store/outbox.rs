@@ -45,6 +45,10 @@ pub struct NewMessage {
     pub template: Option<String>,
     /// The campaign it belongs to, if any.
     pub campaign: Option<i64>,
+    /// The outcomes a client asked to hear about (HTTP interfaces), kept with the message.
+    pub watch: Option<super::Watch>,
+    /// The one modem it must go through, if its client named one.
+    pub via: Option<String>,
     /// (TPDU length, PDU hex) per part.
     pub parts: Vec<(usize, String)>,
 }
@@ -72,6 +76,8 @@ impl NewMessage {
             topic: None,
             template: None,
             campaign: None,
+            watch: None,
+            via: None,
             parts,
         }
     }
@@ -258,7 +264,8 @@ pub(super) fn hold_in(tx: &Connection, id: i64, until: i64, now: i64) -> Result<
 pub struct Candidate {
     pub id: i64,
     pub recipient: String,
-    /// The modem that owns it (claimed it, or sent a part of it); `None`: any modem.
+    /// The modem that owns it (claimed it, sent a part of it, or its client named it);
+    /// `None`: any modem.
     pub owner: Option<String>,
 }
 
@@ -405,8 +412,8 @@ impl Db {
         tx.prepare_cached(
             "INSERT INTO outbox (recipient, body, encoding, alphabet, parts, concat_ref, status_report,
                 priority, client_ref, idempotency_key, state, next_attempt_at, not_before, not_after,
-                peer_uid, peer_pid, created_at, updated_at, class, topic, template, campaign)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?11, ?12, ?13, ?14, ?15, ?16, ?16, ?17, ?18, ?19, ?20)",
+                peer_uid, peer_pid, created_at, updated_at, class, topic, template, campaign, via)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?11, ?12, ?13, ?14, ?15, ?16, ?16, ?17, ?18, ?19, ?20, ?21)",
         )?
         .execute(params![
             m.recipient,
@@ -428,7 +435,8 @@ impl Db {
             m.class.as_str(),
             m.topic,
             m.template,
-            m.campaign
+            m.campaign,
+            m.via
         ])?;
         let id = tx.last_insert_rowid();
         let mut part_insert = tx.prepare_cached(
@@ -436,6 +444,9 @@ impl Db {
         )?;
         for (i, (len, pdu)) in m.parts.iter().enumerate() {
             part_insert.execute(params![id, (i + 1) as i64, *len as i64, pdu])?;
+        }
+        if let Some(watch) = &m.watch {
+            super::callbacks::add_watch(tx, id, watch)?;
         }
         event(
             tx,
@@ -474,7 +485,7 @@ impl Db {
     /// part of it); `None` while it may go to any modem.
     pub fn due_candidates(&self, now: i64, limit: i64) -> Result<Vec<Candidate>> {
         let mut st = self.conn.prepare_cached(
-            "SELECT o.id, o.recipient, o.modem
+            "SELECT o.id, o.recipient, COALESCE(o.modem, o.via)
              FROM outbox o
              WHERE o.state IN ('queued', 'held', 'sending') AND o.next_attempt_at <= ?1
              ORDER BY o.priority DESC, o.created_at, o.id LIMIT ?2",

@@ -82,6 +82,11 @@ impl Db {
                     [id],
                 )?;
                 exec(&tx, "DELETE FROM events WHERE message_id = ?1", [id])?;
+                exec(
+                    &tx,
+                    "DELETE FROM delivery_watches WHERE message_id = ?1",
+                    [id],
+                )?;
                 exec(&tx, "DELETE FROM outbox_parts WHERE message_id = ?1", [id])?;
                 changed += exec(&tx, "DELETE FROM outbox WHERE id = ?1", [id])?;
             }
@@ -110,6 +115,13 @@ impl Db {
             )?;
         }
         if let Some(before) = events_before {
+            // A finished callback is history too.
+            changed += exec(
+                &tx,
+                "DELETE FROM callbacks WHERE id IN (SELECT id FROM callbacks
+                   WHERE state != 'pending' AND done_at < ?1 LIMIT ?2)",
+                params![before, batch],
+            )?;
             changed += exec(
                 &tx,
                 "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ?1 LIMIT ?2)",

@@ -5,7 +5,7 @@ use rusqlite::OptionalExtension;
 use super::db::*;
 
 /// Current schema version (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 pub(crate) const SCHEMA_V1: &str = r#"
 CREATE TABLE outbox (
@@ -407,6 +407,57 @@ CREATE TABLE threads (
 ) WITHOUT ROWID;
 "#;
 
+/// Version 6: what the HTTP interfaces promised to tell other programs (see
+/// `store::callbacks`): per message the outcomes a client asked to hear about, the webhooks
+/// clients registered, the calls still to make, and how far each planner has read; and the
+/// one modem a message must go through when its client named one (`via`).
+pub(crate) const SCHEMA_V6: &str = r#"
+ALTER TABLE outbox ADD COLUMN via TEXT;
+CREATE TABLE delivery_watches (
+    message_id INTEGER PRIMARY KEY REFERENCES outbox (id),
+    interface  TEXT    NOT NULL,
+    mask       INTEGER NOT NULL,
+    target     TEXT    NOT NULL,
+    account    TEXT,
+    told       INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX delivery_watches_target ON delivery_watches (interface, target);
+CREATE TABLE callbacks (
+    id           INTEGER PRIMARY KEY,
+    created_at   INTEGER NOT NULL,
+    purpose      TEXT    NOT NULL,
+    queue        TEXT    NOT NULL,
+    message_id   INTEGER,
+    inbox_id     INTEGER,
+    method       TEXT    NOT NULL CHECK (method IN ('GET', 'POST')),
+    url          TEXT    NOT NULL,
+    body         TEXT,
+    content_type TEXT,
+    sign         INTEGER NOT NULL,
+    reply        INTEGER NOT NULL,
+    state        TEXT    NOT NULL CHECK (state IN ('pending', 'done', 'given_up')),
+    attempts     INTEGER NOT NULL,
+    max_attempts INTEGER NOT NULL,
+    next_at      INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    done_at      INTEGER,
+    last_error   TEXT
+);
+CREATE INDEX callbacks_due ON callbacks (next_at) WHERE state = 'pending';
+CREATE INDEX callbacks_queue ON callbacks (queue, id) WHERE state = 'pending';
+CREATE INDEX callbacks_done ON callbacks (done_at) WHERE state != 'pending';
+CREATE TABLE cursors (
+    name     TEXT PRIMARY KEY,
+    event_id INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE webhooks (
+    id         TEXT PRIMARY KEY,
+    url        TEXT    NOT NULL,
+    event      TEXT    NOT NULL,
+    created_at INTEGER NOT NULL
+);
+"#;
+
 impl Db {
     pub(super) fn migrate(&mut self) -> Result<()> {
         let version: i64 = self
@@ -433,6 +484,9 @@ impl Db {
         }
         if version < 5 {
             tx.execute_batch(SCHEMA_V5)?;
+        }
+        if version < 6 {
+            tx.execute_batch(SCHEMA_V6)?;
         }
         // The rebuilt tables run with foreign keys off: check them before committing.
         let broken: Option<String> = tx

@@ -1269,3 +1269,126 @@ fn an_idempotent_resend_reports_the_first_decision() {
     assert_eq!((again[0].id, again[0].new), (first[0].id, false));
     assert_eq!(again[0].decision, refuse);
 }
+
+fn call(queue: &str, url: &str) -> NewCallback {
+    NewCallback {
+        purpose: "dlr".into(),
+        queue: queue.into(),
+        message_id: None,
+        inbox_id: None,
+        method: "GET".into(),
+        url: url.into(),
+        body: None,
+        content_type: None,
+        sign: false,
+        reply_parts: 0,
+        max_attempts: 3,
+        expires_at: 1_000_000,
+    }
+}
+
+#[test]
+fn watches_keep_their_told_outcomes_and_callbacks_go_in_queue_order() {
+    let mut db = Db::open_in_memory().unwrap();
+    let mut m = msg("+639171234567", 1);
+    m.watch = Some(Watch {
+        interface: "kannel".into(),
+        mask: 9,
+        target: "http://h/dlr?type=%d".into(),
+        account: Some("playsms".into()),
+    });
+    let id = db.enqueue(&m, 100).unwrap().id;
+    let w = db.watch(id).unwrap().unwrap();
+    assert_eq!((w.watch.mask, w.told), (9, 0));
+    assert_eq!(
+        db.watched_by_target("kannel", "http://h/dlr?type=%d")
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // No cursor before the first plan; the plan, the outcomes told and the cursor commit
+    // together.
+    assert_eq!(db.cursor("c").unwrap(), None);
+    let calls = [
+        call("dlr:1", "http://h/1"),
+        call("dlr:1", "http://h/2"),
+        call("dlr:2", "http://h/3"),
+    ];
+    db.plan_callbacks("c", 42, &calls, &[(id, 8)], 200).unwrap();
+    assert_eq!(db.cursor("c").unwrap(), Some(42));
+    assert_eq!(db.watch(id).unwrap().unwrap().told, 8);
+
+    // Of each queue only the first pending call is due; the second waits for it.
+    let due: Vec<String> = db
+        .due_callbacks(300, 10)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.url)
+        .collect();
+    assert_eq!(due, ["http://h/1", "http://h/3"]);
+    let first = db.due_callbacks(300, 10).unwrap()[0].id;
+    db.record_attempt(
+        first,
+        "h",
+        &Attempt::Retry {
+            at: 500,
+            error: "HTTP 503".into(),
+        },
+        300,
+    )
+    .unwrap();
+    let due: Vec<String> = db
+        .due_callbacks(400, 10)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.url)
+        .collect();
+    assert_eq!(due, ["http://h/3"], "a retry holds its queue");
+    assert_eq!(
+        db.next_callback_at().unwrap(),
+        Some(200),
+        "the other queue's call"
+    );
+    db.record_attempt(
+        first,
+        "h",
+        &Attempt::GiveUp {
+            error: "HTTP 404".into(),
+        },
+        600,
+    )
+    .unwrap();
+    let due: Vec<String> = db
+        .due_callbacks(600, 10)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.url)
+        .collect();
+    assert_eq!(due, ["http://h/2", "http://h/3"], "given up, the next goes");
+    let counts = db.callback_counts().unwrap();
+    assert_eq!((counts.pending, counts.given_up), (2, 1));
+    let events = db.events_since(0, 100).unwrap();
+    let failed = events.iter().find(|e| e.kind == "callback_failed").unwrap();
+    assert!(
+        failed.detail.contains("to h given up: HTTP 404"),
+        "{}",
+        failed.detail
+    );
+}
+
+#[test]
+fn webhooks_are_registered_replaced_and_removed() {
+    let mut db = Db::open_in_memory().unwrap();
+    let hook = |id: &str, url: &str| WebhookRow {
+        id: id.into(),
+        url: url.into(),
+        event: "sms:received".into(),
+        created_at: 1,
+    };
+    assert!(db.put_webhook(&hook("a", "https://x/1")).unwrap());
+    assert!(!db.put_webhook(&hook("a", "https://x/2")).unwrap());
+    assert_eq!(db.webhooks().unwrap(), [hook("a", "https://x/2")]);
+    assert!(db.delete_webhook("a").unwrap());
+    assert!(!db.delete_webhook("a").unwrap());
+}

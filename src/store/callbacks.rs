@@ -1,0 +1,371 @@
+//! What the HTTP interfaces promised to tell other programs, kept so that a restart loses
+//! none of it: per message, the outcomes a client asked to hear about (a *watch*: Kannel's
+//! `dlr-mask` and `dlr-url`, or an Android-gateway message id), the webhooks clients
+//! registered, the HTTP calls still to make (*callbacks*: planned from committed events,
+//! retried until they succeed or their time is up), and how far through the event history
+//! each planner has read (its *cursor*).
+//!
+//! The planner reads events after its cursor, decides the calls, and commits them with the
+//! cursor's new position and the outcomes now told in one transaction: each event is
+//! planned exactly once, whether smsqd stops before or after.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::db::*;
+
+/// The outcomes of a message a client asked to hear about, as the interface that took the
+/// message understands them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watch {
+    /// The interface that took the message (`kannel`, `android`).
+    pub interface: String,
+    /// Which outcomes to tell (the interface's own bits).
+    pub mask: u32,
+    /// Where or how to tell them: a URL template, or the client's id of the message.
+    pub target: String,
+    /// The account that sent the message.
+    pub account: Option<String>,
+}
+
+/// A watch with the outcomes already told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchRow {
+    pub message_id: i64,
+    pub watch: Watch,
+    /// Outcomes already planned (bits of `mask`): each is told once.
+    pub told: u32,
+}
+
+/// An HTTP call to make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCallback {
+    /// Why: `dlr`, `mo` or `webhook`, for the operator.
+    pub purpose: String,
+    /// Calls in one queue are made in order, each after the one before it succeeded or was
+    /// given up (a message's reports to one URL: "delivered" never overtakes "accepted").
+    pub queue: String,
+    pub message_id: Option<i64>,
+    pub inbox_id: Option<i64>,
+    /// GET or POST.
+    pub method: String,
+    pub url: String,
+    pub body: Option<String>,
+    pub content_type: Option<String>,
+    /// Signed (HMAC of body and time) at each attempt, with the interface's key (webhooks).
+    pub sign: bool,
+    /// The answer's body is a reply to the message's sender (Kannel `sms-service`) of at
+    /// most this many parts; 0: the answer is not a reply.
+    pub reply_parts: u8,
+    /// Attempts after which it is given up.
+    pub max_attempts: i64,
+    /// Unix ms after which it is given up.
+    pub expires_at: i64,
+}
+
+/// A callback due now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackRow {
+    pub id: i64,
+    pub purpose: String,
+    pub message_id: Option<i64>,
+    pub inbox_id: Option<i64>,
+    pub method: String,
+    pub url: String,
+    pub body: Option<String>,
+    pub content_type: Option<String>,
+    pub sign: bool,
+    pub reply_parts: u8,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub expires_at: i64,
+    pub created_at: i64,
+}
+
+/// What became of one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    Done,
+    /// Try again at this time (Unix ms).
+    Retry {
+        at: i64,
+        error: String,
+    },
+    /// No more tries: the error stays on record with an event.
+    GiveUp {
+        error: String,
+    },
+}
+
+/// A webhook a client registered (Android-gateway style).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookRow {
+    pub id: String,
+    pub url: String,
+    pub event: String,
+    pub created_at: i64,
+}
+
+/// Counts of callbacks by state, for `smsq status` and the modems page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallbackCounts {
+    pub pending: i64,
+    pub given_up: i64,
+}
+
+pub(super) fn add_watch(tx: &Connection, message_id: i64, w: &Watch) -> SqlResult<()> {
+    exec(
+        tx,
+        "INSERT INTO delivery_watches (message_id, interface, mask, target, account) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![message_id, w.interface, w.mask, w.target, w.account],
+    )?;
+    Ok(())
+}
+
+fn watch_row(r: &rusqlite::Row<'_>) -> SqlResult<WatchRow> {
+    Ok(WatchRow {
+        message_id: r.get(0)?,
+        watch: Watch {
+            interface: r.get(1)?,
+            mask: r.get(2)?,
+            target: r.get(3)?,
+            account: r.get(4)?,
+        },
+        told: r.get(5)?,
+    })
+}
+
+fn callback_row(r: &rusqlite::Row<'_>) -> SqlResult<CallbackRow> {
+    Ok(CallbackRow {
+        id: r.get(0)?,
+        purpose: r.get(1)?,
+        message_id: r.get(2)?,
+        inbox_id: r.get(3)?,
+        method: r.get(4)?,
+        url: r.get(5)?,
+        body: r.get(6)?,
+        content_type: r.get(7)?,
+        sign: r.get(8)?,
+        reply_parts: r.get(9)?,
+        attempts: r.get(10)?,
+        max_attempts: r.get(11)?,
+        expires_at: r.get(12)?,
+        created_at: r.get(13)?,
+    })
+}
+
+const CALLBACK_COLUMNS: &str = "id, purpose, message_id, inbox_id, method, url, body, content_type, sign, reply, attempts, max_attempts, expires_at, created_at";
+
+impl Db {
+    /// The watch on message `id`, if a client asked to hear about it.
+    pub fn watch(&self, message_id: i64) -> Result<Option<WatchRow>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT message_id, interface, mask, target, account, told FROM delivery_watches WHERE message_id = ?1",
+            )?
+            .query_row([message_id], watch_row)
+            .optional()?)
+    }
+
+    /// The messages an interface's client knows by `target` (an Android-gateway message id
+    /// names one message per recipient), in the order they were queued.
+    pub fn watched_by_target(&self, interface: &str, target: &str) -> Result<Vec<WatchRow>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT message_id, interface, mask, target, account, told FROM delivery_watches
+             WHERE interface = ?1 AND target = ?2 ORDER BY message_id",
+        )?;
+        Ok(st
+            .query_map(params![interface, target], watch_row)?
+            .collect::<SqlResult<_>>()?)
+    }
+
+    /// The last event a planner has read, or `None` before its first run.
+    pub fn cursor(&self, name: &str) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT event_id FROM cursors WHERE name = ?1")?
+            .query_row([name], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Commits what a planner decided from the events up to `cursor`: the calls to make and
+    /// the outcomes now told, with the cursor's new position, together.
+    pub fn plan_callbacks(
+        &mut self,
+        name: &str,
+        cursor: i64,
+        calls: &[NewCallback],
+        told: &[(i64, u32)],
+        now: i64,
+    ) -> Result<()> {
+        // The calls go out right after: planned, they must not be planned again.
+        self.durable()?;
+        let tx = self.conn.savepoint()?;
+        for c in calls {
+            exec(
+                &tx,
+                "INSERT INTO callbacks (created_at, purpose, message_id, inbox_id, method, url, body, content_type,
+                    sign, reply, state, attempts, max_attempts, next_at, expires_at, queue)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending', 0, ?11, ?1, ?12, ?13)",
+                params![
+                    now,
+                    c.purpose,
+                    c.message_id,
+                    c.inbox_id,
+                    c.method,
+                    c.url,
+                    c.body,
+                    c.content_type,
+                    c.sign,
+                    c.reply_parts,
+                    c.max_attempts,
+                    c.expires_at,
+                    c.queue
+                ],
+            )?;
+        }
+        for (message_id, bits) in told {
+            exec(
+                &tx,
+                "UPDATE delivery_watches SET told = told | ?2 WHERE message_id = ?1",
+                params![message_id, bits],
+            )?;
+        }
+        exec(
+            &tx,
+            "INSERT INTO cursors (name, event_id) VALUES (?1, ?2)
+             ON CONFLICT (name) DO UPDATE SET event_id = excluded.event_id",
+            params![name, cursor],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Callbacks due at `now`, oldest first: of each queue, only the first still pending.
+    pub fn due_callbacks(&self, now: i64, limit: i64) -> Result<Vec<CallbackRow>> {
+        let sql = format!(
+            "SELECT {CALLBACK_COLUMNS} FROM callbacks c WHERE state = 'pending' AND next_at <= ?1
+               AND NOT EXISTS (SELECT 1 FROM callbacks e WHERE e.state = 'pending'
+                               AND e.queue = c.queue AND e.id < c.id)
+             ORDER BY next_at, id LIMIT ?2"
+        );
+        let mut st = self.conn.prepare_cached(&sql)?;
+        Ok(st
+            .query_map(params![now, limit], callback_row)?
+            .collect::<SqlResult<_>>()?)
+    }
+
+    /// When the next callback is due, if any is: of each queue only the first counts (the
+    /// others wait for it, whatever their own time).
+    pub fn next_callback_at(&self) -> Result<Option<i64>> {
+        Ok(row(
+            &self.conn,
+            "SELECT MIN(next_at) FROM callbacks c WHERE state = 'pending'
+               AND NOT EXISTS (SELECT 1 FROM callbacks e WHERE e.state = 'pending'
+                               AND e.queue = c.queue AND e.id < c.id)",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Records an attempt of callback `id`. A callback given up leaves an event saying
+    /// which, and why (the URL's host only: its query may hold a client's secrets).
+    pub fn record_attempt(
+        &mut self,
+        id: i64,
+        host: &str,
+        outcome: &Attempt,
+        now: i64,
+    ) -> Result<()> {
+        let tx = self.conn.savepoint()?;
+        match outcome {
+            Attempt::Done => {
+                exec(
+                    &tx,
+                    "UPDATE callbacks SET state = 'done', attempts = attempts + 1, done_at = ?2, last_error = NULL WHERE id = ?1",
+                    params![id, now],
+                )?;
+            }
+            Attempt::Retry { at, error } => {
+                exec(
+                    &tx,
+                    "UPDATE callbacks SET attempts = attempts + 1, next_at = ?2, last_error = ?3 WHERE id = ?1",
+                    params![id, at, error],
+                )?;
+            }
+            Attempt::GiveUp { error } => {
+                exec(
+                    &tx,
+                    "UPDATE callbacks SET state = 'given_up', attempts = attempts + 1, done_at = ?2, last_error = ?3 WHERE id = ?1",
+                    params![id, now, error],
+                )?;
+                let (message_id, inbox_id, purpose): (Option<i64>, Option<i64>, String) = row(
+                    &tx,
+                    "SELECT message_id, inbox_id, purpose FROM callbacks WHERE id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )?;
+                super::events::event(
+                    &tx,
+                    now,
+                    "callback_failed",
+                    message_id,
+                    inbox_id,
+                    &format!("{purpose} callback {id} to {host} given up: {error}"),
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Callbacks waiting and given up.
+    pub fn callback_counts(&self) -> Result<CallbackCounts> {
+        Ok(row(
+            &self.conn,
+            "SELECT COALESCE(SUM(state = 'pending'), 0), COALESCE(SUM(state = 'given_up'), 0) FROM callbacks",
+            [],
+            |r| {
+                Ok(CallbackCounts {
+                    pending: r.get(0)?,
+                    given_up: r.get(1)?,
+                })
+            },
+        )?)
+    }
+
+    /// Registers a webhook; `false` when one with this id exists (it is replaced).
+    pub fn put_webhook(&mut self, hook: &WebhookRow) -> Result<bool> {
+        let tx = self.conn.savepoint()?;
+        let replaced = exec(&tx, "DELETE FROM webhooks WHERE id = ?1", [&hook.id])? > 0;
+        exec(
+            &tx,
+            "INSERT INTO webhooks (id, url, event, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![hook.id, hook.url, hook.event, hook.created_at],
+        )?;
+        tx.commit()?;
+        Ok(!replaced)
+    }
+
+    /// Every registered webhook, oldest first.
+    pub fn webhooks(&self) -> Result<Vec<WebhookRow>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, url, event, created_at FROM webhooks ORDER BY created_at, id",
+        )?;
+        Ok(st
+            .query_map([], |r| {
+                Ok(WebhookRow {
+                    id: r.get(0)?,
+                    url: r.get(1)?,
+                    event: r.get(2)?,
+                    created_at: r.get(3)?,
+                })
+            })?
+            .collect::<SqlResult<_>>()?)
+    }
+
+    /// Removes a webhook; `false` when there was none with this id.
+    pub fn delete_webhook(&mut self, id: &str) -> Result<bool> {
+        Ok(exec(&self.conn, "DELETE FROM webhooks WHERE id = ?1", [id])? > 0)
+    }
+}
