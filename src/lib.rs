@@ -28,6 +28,10 @@
 //! - [`api`]: the socket interface. [`api::protocol`] defines every request, reply, error
 //!   code and event as types shared by the server and the client; [`api::handlers`] turns
 //!   each request into a call of the core; [`api::server`] and [`api::client`] own the socket.
+//! - [`http`]: the HTTP interfaces beside the socket, each off until configured: Kannel's
+//!   `sendsms` ([`http::kannel`]), and the calls smsqd makes back to other programs
+//!   ([`http::callbacks`]: delivery reports, pushed messages, webhooks), planned from the
+//!   committed history so that none is lost across a restart.
 //! - [`cli`]: the `smsq` command line (`src/bin/smsq.rs` only calls it), a client of the API.
 //! - [`smsqd`]: `smsqd`'s command line, configuration, logging, systemd notification and
 //!   start-up: the one place where the core, its interfaces and the modems are put together.
@@ -59,6 +63,7 @@ pub mod api;
 pub mod at;
 pub mod cli;
 pub mod daemon;
+pub mod http;
 pub mod modem;
 pub mod pdu;
 pub mod phone;

@@ -20,11 +20,13 @@ const FLOORS: &[(&str, &[&str])] = &[
         "api",
         &["at", "daemon", "modem", "pdu", "phone", "store", "time"],
     ),
+    // The HTTP interfaces: beside the socket, never below the core.
+    ("http", &["daemon", "pdu", "phone", "store", "time"]),
     ("cli", &["api", "pdu", "phone", "time"]),
     (
         "smsqd",
         &[
-            "api", "at", "daemon", "modem", "pdu", "phone", "sim", "store", "time",
+            "api", "at", "daemon", "http", "modem", "pdu", "phone", "sim", "store", "time",
         ],
     ),
 ];

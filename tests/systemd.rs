@@ -64,6 +64,25 @@ fn the_service_unit() {
     );
 }
 
+/// The HTTP interfaces' drop-in opens the network only as far as they need: the service's
+/// other hardening stays, and addresses beyond loopback need a line of the shop's own.
+#[test]
+fn the_http_drop_in_opens_loopback_only() {
+    let u = unit("systemd/smsqd-http.conf");
+    let s = &u["Service"];
+    let one = |k: &str| s.get(k).map(|v| v.last().unwrap().as_str());
+    assert_eq!(one("PrivateNetwork"), Some("no"));
+    assert_eq!(
+        one("RestrictAddressFamilies"),
+        Some("AF_UNIX AF_INET AF_INET6")
+    );
+    assert_eq!(one("IPAddressAllow"), Some("localhost"));
+    // The unit's IPAddressDeny=any stays: only loopback is allowed.
+    assert!(s.get("IPAddressDeny").is_none());
+    assert_eq!(u.len(), 1, "only [Service] settings");
+    assert_eq!(s.len(), 3, "nothing else is relaxed");
+}
+
 #[test]
 fn the_socket_unit_and_users() {
     let u = unit("systemd/smsqd.socket");

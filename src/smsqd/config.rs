@@ -57,6 +57,7 @@ struct RawConfig {
     keep_events: Option<String>,
     time_zone: Option<String>,
     care: Option<super::care_config::RawCare>,
+    kannel: Option<super::http_config::RawKannel>,
     on_receive: Option<Vec<String>>,
     on_receive_timeout: Option<String>,
     #[serde(default)]
@@ -120,6 +121,8 @@ pub struct Config {
     /// Group of the socket smsqd creates itself (socket activation sets it in the unit).
     pub socket_group: Option<(String, u32)>,
     pub modems: Vec<ModemSetup>,
+    /// Kannel's `sendsms` interface, when configured.
+    pub kannel: Option<super::http_config::KannelConfig>,
 }
 
 /// A configuration mistake: which key, and what is wrong with it.
@@ -447,7 +450,11 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
             },
         });
     }
+    let modem_ids: Vec<String> = modems.iter().map(|m| m.id().to_string()).collect();
+    let kannel =
+        super::http_config::kannel(raw.kannel.as_ref(), &settings.care.topics, &modem_ids)?;
     Ok(Config {
+        kannel,
         settings,
         reject_calls: raw.reject_calls.unwrap_or(true),
         log_sensitive: raw.log_sensitive.unwrap_or(false),

@@ -5,6 +5,7 @@
 
 mod care_config;
 pub mod config;
+mod http_config;
 pub mod logging;
 pub mod notify;
 
@@ -87,6 +88,10 @@ struct Args {
     /// configuration's log_level, else info].
     #[arg(long)]
     log_level: Option<String>,
+    /// Read a password from standard input, print its Argon2id hash for the configuration's
+    /// password_hash, and exit.
+    #[arg(long, exclusive = true)]
+    hash_password: bool,
 }
 
 fn parse_gap(s: &str) -> Result<Duration, String> {
@@ -120,6 +125,9 @@ pub fn main() -> ExitCode {
         }
     };
     let args = Args::parse();
+    if args.hash_password {
+        return hash_password();
+    }
     let sink = logging::init(args.log_level.as_deref().unwrap_or("info"));
     tracing::debug!(sink, "logging");
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -136,6 +144,34 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("{e}");
+            eprintln!("smsqd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `smsqd --hash-password`: one line from standard input (a terminal shows no prompt of
+/// ours, so that the output is the hash alone and can be piped).
+fn hash_password() -> ExitCode {
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        eprintln!("smsqd: cannot read the password: {e}");
+        return ExitCode::FAILURE;
+    }
+    let password = line.trim_end_matches(['\n', '\r']);
+    if let Some(sample) = crate::http::auth::SAMPLE_PASSWORDS
+        .iter()
+        .find(|s| **s == password)
+    {
+        eprintln!("smsqd: {sample:?} is a sample password anyone would try; choose another");
+        return ExitCode::FAILURE;
+    }
+    match crate::http::auth::hash_password(password) {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
             eprintln!("smsqd: {e}");
             ExitCode::FAILURE
         }
@@ -178,6 +214,7 @@ fn configuration(args: &Args) -> Result<Config, String> {
         database: None,
         socket: None,
         socket_group: None,
+        kannel: None,
         modems: vec![ModemSetup {
             modem: {
                 let path = match &source {
@@ -302,7 +339,9 @@ async fn run(
     d.apply_reply_window()
         .await
         .map_err(|e| format!("cannot configure the store: {e}"))?;
+    let http = bind_http(&config).await?;
     let Tasks { dispatcher, server } = spawn_tasks(&d, listener);
+    start_http(&d, &config, http)?;
     // READY only now: the store is open and the socket bound.
     let notifier = Arc::new(Notifier::from_env());
     notifier.notify(&format!("READY=1\nSTATUS={}", d.status_line().await));
@@ -383,6 +422,72 @@ pub fn spawn_tasks(d: &Arc<Daemon>, listener: tokio::net::UnixListener) -> Tasks
     d.start_hooks();
     let server = tokio::spawn(crate::api::server::serve(listener, d.clone()));
     Tasks { dispatcher, server }
+}
+
+/// The HTTP interfaces' listeners, bound before READY so that a port in use stops the
+/// start with a clear message.
+struct HttpListeners {
+    kannel: Option<tokio::net::TcpListener>,
+}
+
+async fn bind_http(config: &Config) -> Result<HttpListeners, String> {
+    let kannel = match &config.kannel {
+        None => None,
+        Some(k) => {
+            let addr = k.settings.listen;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("kannel.listen: cannot listen on {addr}: {e}"))?;
+            if !addr.ip().is_loopback() {
+                warn!(address = %addr, "the Kannel interface listens beyond this machine: keep its accounts' allow_ip narrow, and put TLS in front of it");
+            }
+            info!(address = %addr, path = %k.settings.path, accounts = k.settings.users.len(), "Kannel sendsms interface listening");
+            Some(listener)
+        }
+    };
+    Ok(HttpListeners { kannel })
+}
+
+/// Starts the HTTP interfaces and, when one is on, the callbacks' planner and deliverer.
+fn start_http(d: &Arc<Daemon>, config: &Config, http: HttpListeners) -> Result<(), String> {
+    let Some(k) = &config.kannel else {
+        return Ok(());
+    };
+    if let Some(listener) = http.kannel {
+        let kannel = Arc::new(crate::http::kannel::Kannel::new(
+            d.clone(),
+            k.settings.clone(),
+        ));
+        tokio::spawn(crate::http::serve(
+            listener,
+            crate::http::kannel::router(kannel),
+            d.shutdown.clone(),
+        ));
+    }
+    let plan = crate::http::callbacks::Plan {
+        kannel_push: k.push.clone(),
+        android_device: None,
+        kannel_retry_for: k.retry_for,
+        webhook_attempts: 15,
+        modems: d.modems.iter().map(|m| m.id().to_string()).collect(),
+        retry_first: k.retry_first,
+    };
+    let plan = Arc::new(plan);
+    let client = crate::http::callbacks::client()?;
+    let planned = Arc::new(tokio::sync::Notify::new());
+    tokio::spawn(crate::http::callbacks::run_planner(
+        d.clone(),
+        plan.clone(),
+        planned.clone(),
+    ));
+    tokio::spawn(crate::http::callbacks::run_deliverer(
+        d.clone(),
+        plan,
+        client,
+        None,
+        planned,
+    ));
+    Ok(())
 }
 
 /// The simulated modems' links live in `$TMPDIR/smsqd-sim-<pid>`.

@@ -57,7 +57,14 @@ impl Smsqd {
             .arg(&self.socket)
             .args(extra)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            // The log, for tests that read what smsqd said (appended across restarts).
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.dir.path().join("smsqd.log"))
+                    .unwrap(),
+            )
             .spawn()
             .expect("smsqd starts");
         self.child = Some(child);
@@ -87,6 +94,11 @@ impl Smsqd {
 
     pub async fn client(&self) -> Client {
         Client::connect(&self.socket).await.unwrap()
+    }
+
+    /// What smsqd has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("smsqd.log")).unwrap_or_default()
     }
 
     pub fn smsq(&self, args: &[&str]) -> std::process::Output {
