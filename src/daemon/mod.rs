@@ -15,6 +15,7 @@ pub mod receive;
 pub mod routing;
 mod submit;
 pub mod templates;
+mod watches;
 mod workflows;
 
 pub use crate::store::{Class, Watch};

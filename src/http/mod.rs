@@ -1,5 +1,5 @@
 //! The HTTP interfaces, each on a listener of its own and off until configured: Kannel's
-//! `sendsms` ([`kannel`]), the calls smsqd makes back to other programs ([`callbacks`]:
+//! `sendsms` ([`kannel`]), SMS Gateway for Android's REST API ([`android`]), the calls smsqd makes back to other programs ([`callbacks`]:
 //! delivery reports, pushed messages, webhooks) and the escape codes of their URLs
 //! ([`escapes`]), with passwords and client addresses in [`auth`].
 //!
@@ -8,6 +8,7 @@
 //! unless told otherwise and answers only to its own host names, so that a web page in the
 //! shop's browser cannot reach it through DNS rebinding.
 
+pub mod android;
 pub mod auth;
 pub mod callbacks;
 pub mod escapes;

@@ -58,6 +58,7 @@ struct RawConfig {
     time_zone: Option<String>,
     care: Option<super::care_config::RawCare>,
     kannel: Option<super::http_config::RawKannel>,
+    android: Option<super::http_config::RawAndroid>,
     on_receive: Option<Vec<String>>,
     on_receive_timeout: Option<String>,
     #[serde(default)]
@@ -123,6 +124,8 @@ pub struct Config {
     pub modems: Vec<ModemSetup>,
     /// Kannel's `sendsms` interface, when configured.
     pub kannel: Option<super::http_config::KannelConfig>,
+    /// The Android-gateway REST interface, when configured.
+    pub android: Option<super::http_config::AndroidConfig>,
 }
 
 /// A configuration mistake: which key, and what is wrong with it.
@@ -453,8 +456,18 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
     let modem_ids: Vec<String> = modems.iter().map(|m| m.id().to_string()).collect();
     let kannel =
         super::http_config::kannel(raw.kannel.as_ref(), &settings.care.topics, &modem_ids)?;
+    let android = super::http_config::android(raw.android.as_ref())?;
+    if let (Some(k), Some(a)) = (&kannel, &android)
+        && k.settings.listen == a.settings.listen
+    {
+        return Err(err(
+            "android.listen",
+            "the Kannel and Android-gateway interfaces need listeners of their own",
+        ));
+    }
     Ok(Config {
         kannel,
+        android,
         settings,
         reject_calls: raw.reject_calls.unwrap_or(true),
         log_sensitive: raw.log_sensitive.unwrap_or(false),

@@ -1,5 +1,6 @@
 //! The HTTP interfaces' sections of the configuration, validated: `[kannel]` with its
-//! `[[kannel.user]]` accounts and `[[kannel.mo_push]]` pushes.
+//! `[[kannel.user]]` accounts and `[[kannel.mo_push]]` pushes, and `[android]` (the REST
+//! interface of SMS Gateway for Android).
 //!
 //! ```toml
 //! [kannel]
@@ -14,6 +15,12 @@
 //! max_messages = 3
 //! [[kannel.mo_push]]
 //! url = "http://127.0.0.1/playsms/index.php?app=call&cat=gateway&plugin=kannel&access=geturl&t=%t&q=%q&a=%a&Q=%Q&smsc=%i"
+//!
+//! [android]
+//! listen = "127.0.0.1:8080"
+//! username = "sms"
+//! password_hash = "$argon2id$v=19$..."
+//! signing_key = "a long random string"   # webhooks' X-Signature
 //! ```
 
 use std::net::SocketAddr;
@@ -25,7 +32,7 @@ use super::config::{ConfigError, err};
 use crate::daemon::Class;
 use crate::http::auth;
 use crate::http::callbacks::MoPush;
-use crate::http::kannel;
+use crate::http::{android, kannel};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -71,6 +78,119 @@ struct RawPush {
     reply_from_body: Option<bool>,
     max_messages: Option<u8>,
     forward_keywords: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAndroid {
+    listen: Option<String>,
+    #[serde(default)]
+    allowed_hosts: Vec<String>,
+    username: Option<String>,
+    password_hash: Option<String>,
+    password: Option<String>,
+    signing_key: Option<String>,
+    device_id: Option<String>,
+    webhook_attempts: Option<i64>,
+    retry_first: Option<String>,
+}
+
+/// The Android-gateway interface as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AndroidConfig {
+    pub settings: android::Settings,
+    /// Attempts of each webhook call (the app's `retry_count`, 15).
+    pub webhook_attempts: i64,
+    /// The first delay after a failed attempt (doubling, up to an hour).
+    pub retry_first: Duration,
+}
+
+/// A password hash under `key`: present, Argon2, not a sample's; a plain password refused.
+fn password_hash(
+    key: impl Fn(&str) -> String,
+    hash: Option<&String>,
+    plain: Option<&String>,
+) -> Result<String, ConfigError> {
+    if plain.is_some() {
+        return Err(err(
+            key("password"),
+            "passwords are not kept in the configuration: write its hash as password_hash \
+             (make one with `smsqd --hash-password`)",
+        ));
+    }
+    let hash = hash.cloned().ok_or_else(|| {
+        err(
+            key("password_hash"),
+            "a password_hash is needed (make one with `smsqd --hash-password`); there is no default password",
+        )
+    })?;
+    auth::check_hash(&hash).map_err(|e| err(key("password_hash"), e))?;
+    if let Some(sample) = auth::sample_password(&hash) {
+        return Err(err(
+            key("password_hash"),
+            format!(
+                "this is the hash of {sample:?}, a password from samples and tutorials that \
+                 anyone would try: choose another"
+            ),
+        ));
+    }
+    Ok(hash)
+}
+
+fn retry_first(key: &str, value: &Option<String>) -> Result<Duration, ConfigError> {
+    let d = super::config::duration(key, value, Duration::from_secs(10))?;
+    if d < Duration::from_millis(100) || d > Duration::from_secs(3600) {
+        return Err(err(key, "between 100ms and 1h"));
+    }
+    Ok(d)
+}
+
+pub(super) fn android(raw: Option<&RawAndroid>) -> Result<Option<AndroidConfig>, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let key = |k: &str| format!("android.{k}");
+    let listen = listen_address(&key("listen"), raw.listen.as_deref(), "127.0.0.1:8080")?;
+    let username = raw
+        .username
+        .clone()
+        .filter(|u| !u.trim().is_empty() && !u.contains([':', ' ']) && u.len() <= 64)
+        .ok_or_else(|| err(key("username"), "a word of at most 64 characters, no ':'"))?;
+    let password_hash = password_hash(key, raw.password_hash.as_ref(), raw.password.as_ref())?;
+    if let Some(k) = &raw.signing_key
+        && k.len() < 16
+    {
+        return Err(err(
+            key("signing_key"),
+            "at least 16 characters (a guessable key signs nothing)",
+        ));
+    }
+    let device_id = raw.device_id.clone().unwrap_or_else(|| "smsq".into());
+    if device_id.is_empty()
+        || device_id.len() > 64
+        || !device_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+    {
+        return Err(err(key("device_id"), "letters, digits, '-' and '_'"));
+    }
+    let webhook_attempts = raw.webhook_attempts.unwrap_or(15);
+    if !(1..=100).contains(&webhook_attempts) {
+        return Err(err(key("webhook_attempts"), "between 1 and 100"));
+    }
+    let retry_first = retry_first(&key("retry_first"), &raw.retry_first)?;
+    Ok(Some(AndroidConfig {
+        retry_first,
+        settings: android::Settings {
+            listen,
+            allowed_hosts: raw.allowed_hosts.clone(),
+            username,
+            password_hash,
+            signing_key: raw.signing_key.clone(),
+            device_id,
+        },
+        webhook_attempts,
+    }))
 }
 
 /// The Kannel interface as configured.
@@ -132,14 +252,7 @@ pub(super) fn kannel(
         &raw.retry_for,
         Duration::from_secs(86_400),
     )?;
-    let retry_first = super::config::duration(
-        "kannel.retry_first",
-        &raw.retry_first,
-        Duration::from_secs(10),
-    )?;
-    if retry_first < Duration::from_millis(100) || retry_first > Duration::from_secs(3600) {
-        return Err(err("kannel.retry_first", "between 100ms and 1h"));
-    }
+    let retry_first = retry_first("kannel.retry_first", &raw.retry_first)?;
     if raw.user.is_empty() {
         return Err(err(
             "kannel.user",
@@ -160,29 +273,7 @@ pub(super) fn kannel(
         if users.iter().any(|x| x.name == name) {
             return Err(err(key("username"), format!("{name:?} is there twice")));
         }
-        if u.password.is_some() {
-            return Err(err(
-                key("password"),
-                "passwords are not kept in the configuration: write its hash as password_hash \
-                 (make one with `smsqd --hash-password`)",
-            ));
-        }
-        let hash = u.password_hash.clone().ok_or_else(|| {
-            err(
-                key("password_hash"),
-                "every account needs a password_hash (make one with `smsqd --hash-password`); there is no default password",
-            )
-        })?;
-        auth::check_hash(&hash).map_err(|e| err(key("password_hash"), e))?;
-        if let Some(sample) = auth::sample_password(&hash) {
-            return Err(err(
-                key("password_hash"),
-                format!(
-                    "this is the hash of {sample:?}, a password from samples and tutorials that \
-                     anyone would try: choose another"
-                ),
-            ));
-        }
+        let hash = password_hash(key, u.password_hash.as_ref(), u.password.as_ref())?;
         let allow_ip = u
             .allow_ip
             .iter()

@@ -215,6 +215,7 @@ fn configuration(args: &Args) -> Result<Config, String> {
         socket: None,
         socket_group: None,
         kannel: None,
+        android: None,
         modems: vec![ModemSetup {
             modem: {
                 let path = match &source {
@@ -428,32 +429,44 @@ pub fn spawn_tasks(d: &Arc<Daemon>, listener: tokio::net::UnixListener) -> Tasks
 /// start with a clear message.
 struct HttpListeners {
     kannel: Option<tokio::net::TcpListener>,
+    android: Option<tokio::net::TcpListener>,
+}
+
+async fn bind_one(
+    key: &str,
+    addr: std::net::SocketAddr,
+) -> Result<tokio::net::TcpListener, String> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("{key}: cannot listen on {addr}: {e}"))?;
+    if !addr.ip().is_loopback() {
+        warn!(address = %addr, interface = key, "an HTTP interface listens beyond this machine: keep its accounts narrow and put TLS in front of it");
+    }
+    Ok(listener)
 }
 
 async fn bind_http(config: &Config) -> Result<HttpListeners, String> {
-    let kannel = match &config.kannel {
-        None => None,
-        Some(k) => {
-            let addr = k.settings.listen;
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|e| format!("kannel.listen: cannot listen on {addr}: {e}"))?;
-            if !addr.ip().is_loopback() {
-                warn!(address = %addr, "the Kannel interface listens beyond this machine: keep its accounts' allow_ip narrow, and put TLS in front of it");
-            }
-            info!(address = %addr, path = %k.settings.path, accounts = k.settings.users.len(), "Kannel sendsms interface listening");
-            Some(listener)
-        }
+    let mut out = HttpListeners {
+        kannel: None,
+        android: None,
     };
-    Ok(HttpListeners { kannel })
+    if let Some(k) = &config.kannel {
+        out.kannel = Some(bind_one("kannel.listen", k.settings.listen).await?);
+        info!(address = %k.settings.listen, path = %k.settings.path, accounts = k.settings.users.len(), "Kannel sendsms interface listening");
+    }
+    if let Some(a) = &config.android {
+        out.android = Some(bind_one("android.listen", a.settings.listen).await?);
+        info!(address = %a.settings.listen, "Android-gateway REST interface listening");
+    }
+    Ok(out)
 }
 
 /// Starts the HTTP interfaces and, when one is on, the callbacks' planner and deliverer.
 fn start_http(d: &Arc<Daemon>, config: &Config, http: HttpListeners) -> Result<(), String> {
-    let Some(k) = &config.kannel else {
+    if config.kannel.is_none() && config.android.is_none() {
         return Ok(());
-    };
-    if let Some(listener) = http.kannel {
+    }
+    if let (Some(k), Some(listener)) = (&config.kannel, http.kannel) {
         let kannel = Arc::new(crate::http::kannel::Kannel::new(
             d.clone(),
             k.settings.clone(),
@@ -464,15 +477,47 @@ fn start_http(d: &Arc<Daemon>, config: &Config, http: HttpListeners) -> Result<(
             d.shutdown.clone(),
         ));
     }
-    let plan = crate::http::callbacks::Plan {
-        kannel_push: k.push.clone(),
-        android_device: None,
-        kannel_retry_for: k.retry_for,
-        webhook_attempts: 15,
+    if let (Some(a), Some(listener)) = (&config.android, http.android) {
+        let android = Arc::new(crate::http::android::Android::new(
+            d.clone(),
+            a.settings.clone(),
+        ));
+        tokio::spawn(crate::http::serve(
+            listener,
+            crate::http::android::router(android),
+            d.shutdown.clone(),
+        ));
+    }
+    let plan = Arc::new(crate::http::callbacks::Plan {
+        kannel_push: config
+            .kannel
+            .as_ref()
+            .map(|k| k.push.clone())
+            .unwrap_or_default(),
+        android_device: config
+            .android
+            .as_ref()
+            .map(|a| a.settings.device_id.clone()),
+        kannel_retry_for: config
+            .kannel
+            .as_ref()
+            .map_or(Duration::from_secs(86_400), |k| k.retry_for),
+        webhook_attempts: config.android.as_ref().map_or(15, |a| a.webhook_attempts),
         modems: d.modems.iter().map(|m| m.id().to_string()).collect(),
-        retry_first: k.retry_first,
-    };
-    let plan = Arc::new(plan);
+        // One deliverer for both: the shorter first delay serves both.
+        retry_first: config
+            .kannel
+            .iter()
+            .map(|k| k.retry_first)
+            .chain(config.android.iter().map(|a| a.retry_first))
+            .min()
+            .unwrap_or(Duration::from_secs(10)),
+    });
+    let signing_key = config
+        .android
+        .as_ref()
+        .and_then(|a| a.settings.signing_key.clone())
+        .map(|k| Arc::new(k.into_bytes()));
     let client = crate::http::callbacks::client()?;
     let planned = Arc::new(tokio::sync::Notify::new());
     tokio::spawn(crate::http::callbacks::run_planner(
@@ -484,7 +529,7 @@ fn start_http(d: &Arc<Daemon>, config: &Config, http: HttpListeners) -> Result<(
         d.clone(),
         plan,
         client,
-        None,
+        signing_key,
         planned,
     ));
     Ok(())

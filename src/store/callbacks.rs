@@ -179,6 +179,17 @@ impl Db {
             .collect::<SqlResult<_>>()?)
     }
 
+    /// The ids an interface's clients gave their messages, newest first.
+    pub fn watched_targets(&self, interface: &str, limit: i64, offset: i64) -> Result<Vec<String>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT target FROM delivery_watches WHERE interface = ?1
+             GROUP BY target ORDER BY MAX(message_id) DESC LIMIT ?2 OFFSET ?3",
+        )?;
+        Ok(st
+            .query_map(params![interface, limit, offset], |r| r.get(0))?
+            .collect::<SqlResult<_>>()?)
+    }
+
     /// The last event a planner has read, or `None` before its first run.
     pub fn cursor(&self, name: &str) -> Result<Option<i64>> {
         Ok(self
