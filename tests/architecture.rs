@@ -11,6 +11,7 @@ const FLOORS: &[(&str, &[&str])] = &[
     ("at", &["pdu"]),
     ("phone", &[]),
     ("time", &[]),
+    ("sheet", &[]),
     ("modem", &["at", "pdu"]),
     ("sim", &["at", "pdu"]),
     ("store", &["pdu"]),
@@ -21,8 +22,11 @@ const FLOORS: &[(&str, &[&str])] = &[
         &["at", "daemon", "modem", "pdu", "phone", "store", "time"],
     ),
     // The HTTP interfaces: beside the socket, never below the core.
-    ("http", &["daemon", "pdu", "phone", "store", "time"]),
-    ("cli", &["api", "pdu", "phone", "time"]),
+    (
+        "http",
+        &["at", "daemon", "pdu", "phone", "sheet", "store", "time"],
+    ),
+    ("cli", &["api", "pdu", "phone", "sheet", "time"]),
     (
         "smsqd",
         &[

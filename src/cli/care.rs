@@ -74,16 +74,12 @@ pub(crate) enum ContactsCommand {
     },
 }
 
-/// Largest file `contacts import` reads, and most rows.
-const IMPORT_MAX_BYTES: u64 = 10 * 1024 * 1024;
-const IMPORT_MAX_ROWS: usize = 100_000;
-
-/// The rows of a customer list, read as text only.
+/// The rows of a customer list, read as text only (see [`crate::sheet`]).
 fn read_customer_list(path: &std::path::Path) -> Result<(Vec<ImportRowWire>, bool), CommandError> {
     let bad = |msg: String| CommandError::new("invalid_file", msg);
     let meta =
         std::fs::metadata(path).map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
-    if meta.len() > IMPORT_MAX_BYTES {
+    if meta.len() > crate::sheet::MAX_BYTES as u64 {
         return Err(bad(format!(
             "{} is {} MB: the limit is 10 MB (split it)",
             path.display(),
@@ -92,103 +88,23 @@ fn read_customer_list(path: &std::path::Path) -> Result<(Vec<ImportRowWire>, boo
     }
     let bytes =
         std::fs::read(path).map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count()
-            + 1;
-        bad(format!(
-            "{} is not UTF-8 (line {line}, byte {}): save it as \"CSV UTF-8\" and try again",
-            path.display(),
-            e.valid_up_to()
-        ))
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(false)
-        .from_reader(text.as_bytes());
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(|e| bad(format!("{}: {e}", path.display())))?
-        .iter()
-        .map(|h| h.trim().to_lowercase())
+    let (rows, has_consent) =
+        crate::sheet::read(&bytes).map_err(|e| bad(format!("{}: {e}", path.display())))?;
+    let rows = rows
+        .into_iter()
+        .map(|r| ImportRowWire {
+            line: r.line,
+            number: r.number,
+            name: r.name,
+            time_zone: r.time_zone,
+            language: r.language,
+            notes: r.notes,
+            tags: r.tags,
+            fields: r.fields,
+            consent: r.consent,
+        })
         .collect();
-    let find = |names: &[&str]| headers.iter().position(|h| names.contains(&h.as_str()));
-    let number = find(&["number", "phone", "mobile", "msisdn"]).ok_or_else(|| {
-        bad("the header row has no number column (number, phone or mobile)".into())
-    })?;
-    let known = [
-        ("name", find(&["name"])),
-        ("time_zone", find(&["time_zone", "tz", "timezone"])),
-        ("language", find(&["language", "lang"])),
-        ("notes", find(&["notes", "note"])),
-        ("tags", find(&["tags", "tag"])),
-        ("consent", find(&["consent", "opt_in", "agreed"])),
-    ];
-    let col = |k: &str| known.iter().find(|(n, _)| *n == k).and_then(|(_, i)| *i);
-    let used: Vec<usize> = known
-        .iter()
-        .filter_map(|(_, i)| *i)
-        .chain([number])
-        .collect();
-    let mut rows = Vec::new();
-    for (n, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| bad(format!("{}: {e}", path.display())))?;
-        if rows.len() >= IMPORT_MAX_ROWS {
-            return Err(bad(format!(
-                "more than {IMPORT_MAX_ROWS} rows: split the file"
-            )));
-        }
-        // csv counts the line a record starts on from the header's end: the file's line is
-        // one more.
-        let line = record.position().map_or(n + 2, |p| p.line() as usize + 1);
-        let cell = |i: Option<usize>| {
-            i.and_then(|i| record.get(i))
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_string)
-        };
-        let consent = match cell(col("consent")).map(|v| v.to_lowercase()) {
-            None => None,
-            Some(v) if ["yes", "y", "true", "1", "oo", "tak"].contains(&v.as_str()) => Some(true),
-            Some(v) if ["no", "n", "false", "0", "hindi", "nie"].contains(&v.as_str()) => {
-                Some(false)
-            }
-            Some(v) => {
-                return Err(bad(format!(
-                    "line {line}: consent {:?} is neither yes nor no",
-                    v.chars().take(20).collect::<String>()
-                )));
-            }
-        };
-        let fields = headers
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !used.contains(i))
-            .map(|(i, h)| (h.clone(), record.get(i).unwrap_or("").trim().to_string()))
-            .filter(|(_, v)| !v.is_empty())
-            .collect();
-        rows.push(ImportRowWire {
-            line,
-            number: record.get(number).unwrap_or("").to_string(),
-            name: cell(col("name")),
-            time_zone: cell(col("time_zone")),
-            language: cell(col("language")),
-            notes: cell(col("notes")),
-            tags: cell(col("tags"))
-                .map(|t| {
-                    t.split([';', ',', ' '])
-                        .filter(|t| !t.is_empty())
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default(),
-            fields,
-            consent,
-        });
-    }
-    Ok((rows, col("consent").is_some()))
+    Ok((rows, has_consent))
 }
 
 #[derive(Debug, Args)]

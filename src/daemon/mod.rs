@@ -24,7 +24,7 @@ pub use customers::{
     ConsentRecord, ContactEdit, ImportConsent, ImportInput, ImportResult, SubjectData,
 };
 pub use error::Error;
-pub use submit::{Queued, Submission};
+pub use submit::{Preview, Queued, Submission};
 pub use workflows::{AuditData, SurveyPlan, SurveyResults};
 
 use std::sync::Arc;

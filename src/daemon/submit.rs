@@ -231,7 +231,76 @@ fn check_times(not_before: Option<i64>, not_after: Option<i64>) -> Result<(), Er
     Ok(())
 }
 
+/// What the gate would say of one recipient if a request were sent now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preview {
+    /// E.164.
+    pub to: String,
+    pub decision: Decision,
+    /// The text would go now, but late or early for the recipient.
+    pub late_note: Option<String>,
+}
+
 impl Daemon {
+    /// The answer [`Daemon::submit`] would give `s` now, without queuing anything: the
+    /// request's own faults as errors (numbers, text, class, topic, bulk, links), and per
+    /// recipient the gate's decision and any late-hour note. A template's text is checked
+    /// when sent, not here.
+    pub async fn preview_send(&self, s: &Submission) -> Result<Vec<Preview>, Error> {
+        if s.recipients.is_empty() {
+            return Err(Error::InvalidNumber("no recipient".into()));
+        }
+        let settings = self.settings();
+        let numbers = s
+            .recipients
+            .iter()
+            .map(|r| {
+                phone::normalize(r, settings.default_country)
+                    .map_err(|e| Error::InvalidNumber(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let care = settings.care.clone();
+        check_care(s, &numbers, &care)?;
+        if s.template.is_none() {
+            check_text(&s.text)?;
+            let text = if s.class.is_promotional() {
+                care.promotional_text(&s.text)
+            } else {
+                s.text.clone()
+            };
+            let items: Vec<(String, String)> =
+                numbers.iter().map(|n| (n.clone(), text.clone())).collect();
+            check_links(&items, s.allow_links)?;
+        }
+        check_times(s.not_before, s.not_after)?;
+        let (class, topic) = (s.class, s.topic.clone());
+        let now = s.not_before.unwrap_or_else(now_ms).max(now_ms());
+        let scheduled = s.not_before.is_some();
+        Ok(self
+            .store
+            .call(move |db| {
+                numbers
+                    .into_iter()
+                    .map(|to| {
+                        let facts = db.facts(&to, class, topic.as_deref(), now)?;
+                        let decision = super::care::gate::may_send(&care.policy, &facts, now);
+                        let late_note = (decision == Decision::Send && !scheduled)
+                            .then(|| {
+                                care.policy
+                                    .late_hour_note(&to, facts.contact_zone.as_deref(), now)
+                            })
+                            .flatten();
+                        Ok(Preview {
+                            to,
+                            decision,
+                            late_note,
+                        })
+                    })
+                    .collect()
+            })
+            .await?)
+    }
+
     /// Checks, plans and queues one message per recipient. Nothing is queued unless every
     /// recipient and the text are acceptable; the messages are returned only after their
     /// commit.

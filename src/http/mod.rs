@@ -13,6 +13,7 @@ pub mod auth;
 pub mod callbacks;
 pub mod escapes;
 pub mod kannel;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,6 +30,9 @@ pub struct Guard {
     hosts: Vec<String>,
     /// Refuse requests a browser made from another site's page.
     same_origin: bool,
+    /// ... only those that may change something (not GET or HEAD): a page reached by a
+    /// link from elsewhere still opens.
+    changes_only: bool,
 }
 
 impl Guard {
@@ -43,7 +47,18 @@ impl Guard {
             hosts.push(listen.ip().to_string());
         }
         hosts.extend(extra.iter().map(|h| h.to_ascii_lowercase()));
-        Self { hosts, same_origin }
+        Self {
+            hosts,
+            same_origin,
+            changes_only: false,
+        }
+    }
+
+    /// Checks `Origin` and `Referer` only of requests that may change something.
+    pub fn same_origin_for_changes(mut self) -> Self {
+        self.same_origin = true;
+        self.changes_only = true;
+        self
     }
 
     fn allows_host(&self, host_port: &str) -> bool {
@@ -82,7 +97,11 @@ pub async fn guard(State(g): State<Arc<Guard>>, req: Request, next: Next) -> Res
             return (StatusCode::FORBIDDEN, "Forbidden: unknown host name").into_response();
         }
     }
-    if g.same_origin {
+    let safe = matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
+    if g.same_origin && !(g.changes_only && safe) {
         for name in [header::ORIGIN, header::REFERER] {
             if let Some(v) = headers.get(&name) {
                 let ok = v

@@ -59,6 +59,7 @@ struct RawConfig {
     care: Option<super::care_config::RawCare>,
     kannel: Option<super::http_config::RawKannel>,
     android: Option<super::http_config::RawAndroid>,
+    web: Option<super::http_config::RawWeb>,
     on_receive: Option<Vec<String>>,
     on_receive_timeout: Option<String>,
     #[serde(default)]
@@ -126,6 +127,8 @@ pub struct Config {
     pub kannel: Option<super::http_config::KannelConfig>,
     /// The Android-gateway REST interface, when configured.
     pub android: Option<super::http_config::AndroidConfig>,
+    /// The shop's web page, when configured.
+    pub web: Option<crate::http::web::Settings>,
 }
 
 /// A configuration mistake: which key, and what is wrong with it.
@@ -457,17 +460,26 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
     let kannel =
         super::http_config::kannel(raw.kannel.as_ref(), &settings.care.topics, &modem_ids)?;
     let android = super::http_config::android(raw.android.as_ref())?;
-    if let (Some(k), Some(a)) = (&kannel, &android)
-        && k.settings.listen == a.settings.listen
-    {
-        return Err(err(
-            "android.listen",
-            "the Kannel and Android-gateway interfaces need listeners of their own",
-        ));
+    let web = super::http_config::web(raw.web.as_ref())?;
+    let listeners: Vec<(&str, std::net::SocketAddr)> = kannel
+        .iter()
+        .map(|k| ("kannel.listen", k.settings.listen))
+        .chain(
+            android
+                .iter()
+                .map(|a| ("android.listen", a.settings.listen)),
+        )
+        .chain(web.iter().map(|w| ("web.listen", w.listen)))
+        .collect();
+    for (i, (key, addr)) in listeners.iter().enumerate() {
+        if listeners[..i].iter().any(|(_, other)| other == addr) {
+            return Err(err(*key, "each HTTP interface needs a listener of its own"));
+        }
     }
     Ok(Config {
         kannel,
         android,
+        web,
         settings,
         reject_calls: raw.reject_calls.unwrap_or(true),
         log_sensitive: raw.log_sensitive.unwrap_or(false),

@@ -1,6 +1,6 @@
 //! The HTTP interfaces' sections of the configuration, validated: `[kannel]` with its
-//! `[[kannel.user]]` accounts and `[[kannel.mo_push]]` pushes, and `[android]` (the REST
-//! interface of SMS Gateway for Android).
+//! `[[kannel.user]]` accounts and `[[kannel.mo_push]]` pushes, `[android]` (the REST
+//! interface of SMS Gateway for Android) and `[web]` (the shop's web page).
 //!
 //! ```toml
 //! [kannel]
@@ -21,6 +21,9 @@
 //! username = "sms"
 //! password_hash = "$argon2id$v=19$..."
 //! signing_key = "a long random string"   # webhooks' X-Signature
+//!
+//! [web]
+//! listen = "127.0.0.1:8025"
 //! ```
 
 use std::net::SocketAddr;
@@ -32,7 +35,7 @@ use super::config::{ConfigError, err};
 use crate::daemon::Class;
 use crate::http::auth;
 use crate::http::callbacks::MoPush;
-use crate::http::{android, kannel};
+use crate::http::{android, kannel, web};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -93,6 +96,41 @@ pub(super) struct RawAndroid {
     device_id: Option<String>,
     webhook_attempts: Option<i64>,
     retry_first: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWeb {
+    listen: Option<String>,
+    #[serde(default)]
+    allowed_hosts: Vec<String>,
+    session: Option<String>,
+}
+
+pub(super) fn web(raw: Option<&RawWeb>) -> Result<Option<web::Settings>, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let listen = listen_address("web.listen", raw.listen.as_deref(), "127.0.0.1:8025")?;
+    let session =
+        super::config::duration("web.session", &raw.session, Duration::from_secs(12 * 3600))?;
+    if session < Duration::from_secs(300) || session > Duration::from_secs(30 * 86_400) {
+        return Err(err("web.session", "between 5m and 30d"));
+    }
+    for h in &raw.allowed_hosts {
+        if h.is_empty() || h.contains(['/', ' ', ':']) {
+            return Err(err(
+                "web.allowed_hosts",
+                format!("{h:?} is not a host name"),
+            ));
+        }
+    }
+    Ok(Some(web::Settings {
+        listen,
+        allowed_hosts: raw.allowed_hosts.clone(),
+        session,
+        setup_valid: Duration::from_secs(24 * 3600),
+    }))
 }
 
 /// The Android-gateway interface as configured.

@@ -216,6 +216,7 @@ fn configuration(args: &Args) -> Result<Config, String> {
         socket_group: None,
         kannel: None,
         android: None,
+        web: None,
         modems: vec![ModemSetup {
             modem: {
                 let path = match &source {
@@ -342,7 +343,7 @@ async fn run(
         .map_err(|e| format!("cannot configure the store: {e}"))?;
     let http = bind_http(&config).await?;
     let Tasks { dispatcher, server } = spawn_tasks(&d, listener);
-    start_http(&d, &config, http)?;
+    start_http(&d, &config, http).await?;
     // READY only now: the store is open and the socket bound.
     let notifier = Arc::new(Notifier::from_env());
     notifier.notify(&format!("READY=1\nSTATUS={}", d.status_line().await));
@@ -430,6 +431,7 @@ pub fn spawn_tasks(d: &Arc<Daemon>, listener: tokio::net::UnixListener) -> Tasks
 struct HttpListeners {
     kannel: Option<tokio::net::TcpListener>,
     android: Option<tokio::net::TcpListener>,
+    web: Option<tokio::net::TcpListener>,
 }
 
 async fn bind_one(
@@ -449,6 +451,7 @@ async fn bind_http(config: &Config) -> Result<HttpListeners, String> {
     let mut out = HttpListeners {
         kannel: None,
         android: None,
+        web: None,
     };
     if let Some(k) = &config.kannel {
         out.kannel = Some(bind_one("kannel.listen", k.settings.listen).await?);
@@ -458,11 +461,26 @@ async fn bind_http(config: &Config) -> Result<HttpListeners, String> {
         out.android = Some(bind_one("android.listen", a.settings.listen).await?);
         info!(address = %a.settings.listen, "Android-gateway REST interface listening");
     }
+    if let Some(w) = &config.web {
+        out.web = Some(bind_one("web.listen", w.listen).await?);
+        info!(address = %w.listen, "web page listening");
+    }
     Ok(out)
 }
 
 /// Starts the HTTP interfaces and, when one is on, the callbacks' planner and deliverer.
-fn start_http(d: &Arc<Daemon>, config: &Config, http: HttpListeners) -> Result<(), String> {
+async fn start_http(d: &Arc<Daemon>, config: &Config, http: HttpListeners) -> Result<(), String> {
+    if let (Some(settings), Some(listener)) = (&config.web, http.web) {
+        let web = Arc::new(crate::http::web::Web::new(d.clone(), settings.clone()));
+        crate::http::web::announce_setup(&web)
+            .await
+            .map_err(|e| format!("web page: {e}"))?;
+        tokio::spawn(crate::http::serve(
+            listener,
+            crate::http::web::router(web),
+            d.shutdown.clone(),
+        ));
+    }
     if config.kannel.is_none() && config.android.is_none() {
         return Ok(());
     }

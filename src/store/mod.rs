@@ -22,6 +22,7 @@ mod reports;
 mod retention;
 mod schema;
 pub mod state;
+mod web;
 mod workflows;
 
 use std::fs::{DirBuilder, OpenOptions, Permissions};
@@ -49,6 +50,7 @@ pub use reports::{ReportIn, ReportOutcome};
 pub use retention::Stats;
 pub use schema::SCHEMA_VERSION;
 pub use state::{MessageState, PartState};
+pub use web::{WebSession, WebUser};
 pub use workflows::{
     CampaignRow, NewText, OpenSurvey, Survey, SurveyAnswerRow, Template, ThreadEntry, ThreadRow,
 };

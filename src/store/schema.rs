@@ -410,7 +410,8 @@ CREATE TABLE threads (
 /// Version 6: what the HTTP interfaces promised to tell other programs (see
 /// `store::callbacks`): per message the outcomes a client asked to hear about, the webhooks
 /// clients registered, the calls still to make, and how far each planner has read; and the
-/// one modem a message must go through when its client named one (`via`).
+/// one modem a message must go through when its client named one (`via`); the web page's
+/// users, sessions and one-time setup token.
 pub(crate) const SCHEMA_V6: &str = r#"
 ALTER TABLE outbox ADD COLUMN via TEXT;
 CREATE TABLE delivery_watches (
@@ -456,6 +457,23 @@ CREATE TABLE webhooks (
     event      TEXT    NOT NULL,
     created_at INTEGER NOT NULL
 );
+CREATE TABLE web_users (
+    name          TEXT PRIMARY KEY,
+    password_hash TEXT    NOT NULL,
+    role          TEXT    NOT NULL CHECK (role IN ('owner', 'staff', 'viewer')),
+    created_at    INTEGER NOT NULL
+);
+CREATE TABLE web_sessions (
+    token_hash TEXT PRIMARY KEY,
+    user       TEXT    NOT NULL REFERENCES web_users (name) ON DELETE CASCADE,
+    csrf       TEXT    NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE web_setup (
+    token_hash TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
 "#;
 
 impl Db {

@@ -79,7 +79,10 @@ pub fn may_send(policy: &Policy, facts: &SendFacts, now: i64) -> Decision {
         );
     }
     if facts.everything == Some(ConsentState::Revoked) {
-        return refuse(Refusal::OptedOut, "the customer replied STOP");
+        return refuse(
+            Refusal::OptedOut,
+            "the customer opted out (a STOP, or recorded by the shop)",
+        );
     }
     if class.is_promotional() {
         match facts.topic_state {
