@@ -32,7 +32,7 @@
 //!   each request into a call of the core; [`api::server`] and [`api::client`] own the socket.
 //! - [`http`]: the HTTP interfaces beside the socket, each off until configured: Kannel's
 //!   `sendsms` ([`http::kannel`]), SMS Gateway for Android's REST API ([`http::android`]),
-//!   and the calls smsqd makes back to other programs
+//!   the shop's web page ([`http::web`]), and the calls smsqd makes back to other programs
 //!   ([`http::callbacks`]: delivery reports, pushed messages, webhooks), planned from the
 //!   committed history so that none is lost across a restart.
 //! - [`cli`]: the `smsq` command line (`src/bin/smsq.rs` only calls it), a client of the API.

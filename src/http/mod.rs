@@ -1,5 +1,6 @@
 //! The HTTP interfaces, each on a listener of its own and off until configured: Kannel's
-//! `sendsms` ([`kannel`]), SMS Gateway for Android's REST API ([`android`]), the calls smsqd makes back to other programs ([`callbacks`]:
+//! `sendsms` ([`kannel`]), SMS Gateway for Android's REST API ([`android`]), the shop's web
+//! page ([`web`]), the calls smsqd makes back to other programs ([`callbacks`]:
 //! delivery reports, pushed messages, webhooks) and the escape codes of their URLs
 //! ([`escapes`]), with passwords and client addresses in [`auth`].
 //!

@@ -702,6 +702,38 @@ const KEYS: &[Key<Config>] = &[
     ("care.keywords", Reload::Live, |c| {
         format!("{:?}", c.settings.care.keywords)
     }),
+    // The HTTP interfaces are bound at start: their changes need a restart. Summaries leave
+    // out hashes, keys and URLs' queries (this goes to the log).
+    ("kannel", Reload::Restart, |c| match &c.kannel {
+        None => "off".into(),
+        Some(k) => format!(
+            "{} {} users {:?} pushes to {:?}",
+            k.settings.listen,
+            k.settings.path,
+            k.settings.users.iter().map(|u| &u.name).collect::<Vec<_>>(),
+            k.push
+                .iter()
+                .map(|p| crate::http::escapes::host_of(&p.url))
+                .collect::<Vec<_>>()
+        ),
+    }),
+    ("android", Reload::Restart, |c| match &c.android {
+        None => "off".into(),
+        Some(a) => format!(
+            "{} user {} signing {}",
+            a.settings.listen,
+            a.settings.username,
+            if a.settings.signing_key.is_some() {
+                "on"
+            } else {
+                "off"
+            }
+        ),
+    }),
+    ("web", Reload::Restart, |c| match &c.web {
+        None => "off".into(),
+        Some(w) => format!("{} hosts {:?}", w.listen, w.allowed_hosts),
+    }),
     ("care.texts", Reload::Live, |c| {
         let care = &c.settings.care;
         format!(
