@@ -423,13 +423,13 @@ async fn every_mask_bit_fires_alone_and_once() {
     ready(&d).await;
     let send = |to: &str, mask: u32, tag: &str| {
         let url = format!(
-            "http://127.0.0.1:{}/dlr?tag={tag}&type=%d&A=%A&F=%F&p=%p&P=%P&t=%t&T=%T&i=%i&I=%I&n=%n&b=%b&c=%c&o=%o&R=%R",
+            "http://127.0.0.1:{}/dlr?tag={tag}&type=%d&A=%A&F=%F&p=%p&P=%P&t=%t&T=%T&i=%i&I=%I&n=%n&b=%b&c=%c&o=%o&R=%R&D=%D",
             receiver.port
         );
         let answer = get(
             port,
             &format!(
-                "/cgi-bin/sendsms?username=playsms&password={}&to={}&text={}&dlr-mask={mask}&dlr-url={}&account=till-2",
+                "/cgi-bin/sendsms?username=playsms&password={}&to={}&text={}&dlr-mask={mask}&dlr-url={}&account=till-2&meta-data=%3Fsmpp%3Ftill%3D2",
                 enc(PASSWORD),
                 enc(to),
                 enc(&format!("Order {tag} & more")),
@@ -485,6 +485,7 @@ async fn every_mask_bit_fires_alone_and_once() {
     );
     assert_eq!(first.query("c").as_deref(), Some("0"));
     assert_eq!(first.query("o").as_deref(), Some("till-2"));
+    assert_eq!(first.query("D").as_deref(), Some("?smpp?till=2"));
     assert!(first.query("R").unwrap().contains("/dlr?tag=nine"));
     let t = first.query("t").unwrap();
     assert_eq!(t.len(), "2026-12-01 10:00".len(), "{t}");
@@ -553,7 +554,7 @@ keyword = "order"
 url = "http://127.0.0.1:{p}/receive_message?api_secret=s3&from=%p&text=%a"
 reply_from_body = true
 [[kannel.mo_push]]
-url = "http://127.0.0.1:{p}/playsms/index.php?app=call&cat=gateway&plugin=kannel&access=geturl&t=%t&q=%q&a=%a&Q=%Q&smsc=%i&k=%k&s=%s&r=%r&n=%n&I=%I&T=%T&b=%b"
+url = "http://127.0.0.1:{p}/playsms/index.php?app=call&cat=gateway&plugin=kannel&access=geturl&t=%t&q=%q&a=%a&Q=%Q&smsc=%i&k=%k&s=%s&r=%r&n=%n&I=%I&T=%T&b=%b&p=%p&P=%P&S=%S&c=%c&C=%C&e=%e&f=%f&pct=%%25"
 "#,
         p = receiver.port
     );

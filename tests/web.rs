@@ -215,6 +215,10 @@ async fn a_shop_owner_sets_up_sends_answers_and_opts_out() {
     // Modems.
     b.goto(&format!("{site}/modems")).await;
     b.wait_text("#modems", "ready", 10, false).await;
+    b.type_into("input[name=code]", "*143#").await;
+    b.click("form[action='/modems/ussd'] button").await;
+    b.wait_text("main", "Your balance is P10.50", 20, false)
+        .await;
     b.screenshot("10-modems").await;
 
     // CC-5.3: the session's cookie alone does not make a form: no token, no change; a form

@@ -319,6 +319,7 @@ async fn send_inner(a: &Android, b: SendBody) -> Result<Response, Failure> {
         mask: 0,
         target: id.clone(),
         account: Some(a.settings.username.clone()),
+        meta: None,
     });
     let count = s.recipients.len();
     match d.submit(s, Peer::default()).await {

@@ -255,6 +255,7 @@ fn dlr_call(
         text: m.body.clone(),
         coding: if m.alphabet == "ucs2" { 2 } else { 0 },
         account_tag: m.client_ref.clone().unwrap_or_default(),
+        meta_data: watch.watch.meta.clone().unwrap_or_default(),
         dlr_url: watch.watch.target.clone(),
         ..Values::default()
     };

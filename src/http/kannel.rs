@@ -455,6 +455,17 @@ async fn send(k: &Kannel, user: &User, p: &Params) -> Result<Answer, Answer> {
     {
         return Err(misformed("Account"));
     }
+    // Handed back in reports (`%D`); a line of text, like `account`.
+    let meta_data = p.text(&["meta-data"]).filter(|m| !m.is_empty());
+    if meta_data
+        .as_deref()
+        .is_some_and(|m| m.len() > 1024 || m.chars().any(char::is_control))
+    {
+        return Err(reply(
+            StatusCode::BAD_REQUEST,
+            "Meta-Data field misformed, rejected",
+        ));
+    }
     let class = match p.text(&["class"]) {
         None => user.classes[0],
         Some(c) => Class::parse(&c)
@@ -507,6 +518,7 @@ async fn send(k: &Kannel, user: &User, p: &Params) -> Result<Answer, Answer> {
             mask,
             target: url,
             account: Some(user.name.clone()),
+            meta: meta_data,
         });
     }
     let count = s.recipients.len();

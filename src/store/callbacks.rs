@@ -25,6 +25,8 @@ pub struct Watch {
     pub target: String,
     /// The account that sent the message.
     pub account: Option<String>,
+    /// What the client asked to have handed back with each outcome (Kannel's `meta-data`).
+    pub meta: Option<String>,
 }
 
 /// A watch with the outcomes already told.
@@ -115,8 +117,8 @@ pub struct CallbackCounts {
 pub(super) fn add_watch(tx: &Connection, message_id: i64, w: &Watch) -> SqlResult<()> {
     exec(
         tx,
-        "INSERT INTO delivery_watches (message_id, interface, mask, target, account) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![message_id, w.interface, w.mask, w.target, w.account],
+        "INSERT INTO delivery_watches (message_id, interface, mask, target, account, meta) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![message_id, w.interface, w.mask, w.target, w.account, w.meta],
     )?;
     Ok(())
 }
@@ -129,6 +131,7 @@ fn watch_row(r: &rusqlite::Row<'_>) -> SqlResult<WatchRow> {
             mask: r.get(2)?,
             target: r.get(3)?,
             account: r.get(4)?,
+            meta: r.get(6)?,
         },
         told: r.get(5)?,
     })
@@ -161,7 +164,7 @@ impl Db {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT message_id, interface, mask, target, account, told FROM delivery_watches WHERE message_id = ?1",
+                "SELECT message_id, interface, mask, target, account, told, meta FROM delivery_watches WHERE message_id = ?1",
             )?
             .query_row([message_id], watch_row)
             .optional()?)
@@ -171,7 +174,7 @@ impl Db {
     /// names one message per recipient), in the order they were queued.
     pub fn watched_by_target(&self, interface: &str, target: &str) -> Result<Vec<WatchRow>> {
         let mut st = self.conn.prepare_cached(
-            "SELECT message_id, interface, mask, target, account, told FROM delivery_watches
+            "SELECT message_id, interface, mask, target, account, told, meta FROM delivery_watches
              WHERE interface = ?1 AND target = ?2 ORDER BY message_id",
         )?;
         Ok(st

@@ -420,6 +420,7 @@ CREATE TABLE delivery_watches (
     mask       INTEGER NOT NULL,
     target     TEXT    NOT NULL,
     account    TEXT,
+    meta       TEXT,
     told       INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX delivery_watches_target ON delivery_watches (interface, target);

@@ -1296,10 +1296,12 @@ fn watches_keep_their_told_outcomes_and_callbacks_go_in_queue_order() {
         mask: 9,
         target: "http://h/dlr?type=%d".into(),
         account: Some("playsms".into()),
+        meta: Some("?orig?till=2".into()),
     });
     let id = db.enqueue(&m, 100).unwrap().id;
     let w = db.watch(id).unwrap().unwrap();
     assert_eq!((w.watch.mask, w.told), (9, 0));
+    assert_eq!(w.watch.meta.as_deref(), Some("?orig?till=2"));
     assert_eq!(
         db.watched_by_target("kannel", "http://h/dlr?type=%d")
             .unwrap()
