@@ -107,7 +107,11 @@ pub async fn run_planner(d: Arc<Daemon>, plan: Arc<Plan>, planned: Arc<Notify>) 
         // Up to date: wait for the next committed event (a lagging receiver only means
         // there is more to read, and the history has it).
         tokio::select! {
-            _ = events.recv() => {}
+            got = events.recv() => {
+                if matches!(got, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                    return;
+                }
+            }
             _ = shutdown.changed() => return,
         }
     }
