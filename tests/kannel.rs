@@ -522,6 +522,14 @@ async fn reports_wait_for_the_client_across_a_restart() {
         d.log().matches("callback_retry").count() >= 2
     })
     .await;
+    // The operator sees them waiting.
+    let out = d.smsq(&["stats", "--json"]);
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        stats["callbacks"]["pending"].as_i64().unwrap() >= 1,
+        "{stats}"
+    );
+    assert!(String::from_utf8_lossy(&d.smsq(&["stats"]).stdout).contains("callbacks: "));
     drop(c);
     assert!(d.signal("-TERM").success());
     d.spawn(&[

@@ -317,6 +317,10 @@ pub async fn stats(d: &Daemon, _: Stats) -> Result<StatsReply, ApiError> {
             messages: keep(settings.keep_messages),
             events: keep(settings.keep_events),
         },
+        callbacks: CallbackInfo {
+            pending: stats.callbacks.pending,
+            given_up: stats.callbacks.given_up,
+        },
     })
 }
 

@@ -845,6 +845,15 @@ pub struct StatsReply {
     /// Rows per table.
     pub rows: BTreeMap<String, i64>,
     pub retention: Retention,
+    /// Delivery reports, pushes and webhooks still to make, and given up.
+    #[serde(default)]
+    pub callbacks: CallbackInfo,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackInfo {
+    pub pending: i64,
+    pub given_up: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

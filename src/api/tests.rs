@@ -341,6 +341,10 @@ fn every_reply_round_trips() {
             messages: None,
             events: None,
         },
+        callbacks: CallbackInfo {
+            pending: 2,
+            given_up: 1,
+        },
     });
     round_trip(UssdReply {
         modem: "modem0".into(),

@@ -425,6 +425,10 @@ pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), Comm
                     keep(&r.retention.messages),
                     keep(&r.retention.events)
                 );
+                println!(
+                    "callbacks: {} waiting, {} given up",
+                    r.callbacks.pending, r.callbacks.given_up
+                );
             }
         }
         DaemonCommand::Modems { json } => {

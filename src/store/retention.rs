@@ -15,6 +15,8 @@ pub struct Stats {
     /// Pages freed by deletions and not yet given back to the file system.
     pub free_pages: i64,
     pub schema: i64,
+    /// Calls to other programs still to make, and given up.
+    pub callbacks: super::CallbackCounts,
 }
 
 impl Db {
@@ -164,6 +166,7 @@ impl Db {
             pages: pragma("page_count")?,
             free_pages: pragma("freelist_count")?,
             schema: pragma("user_version")?,
+            callbacks: self.callback_counts()?,
         })
     }
 }
