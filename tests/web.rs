@@ -141,6 +141,12 @@ async fn a_shop_owner_sets_up_sends_answers_and_opts_out() {
     until("the reply sent", async || sent_to(&modem, ANA).len() == 2).await;
     assert_eq!(sent_to(&modem, ANA)[1], "Yes, see you at 5.");
     b.screenshot("06-conversation").await;
+    b.click("#resolve button").await;
+    b.wait_text("main", "Marked resolved.", 10, false).await;
+    assert!(
+        !b.text("main").await.contains("Can I come at 5?"),
+        "resolved: off the list"
+    );
 
     // A contact whose name is markup, and a reply that is markup: shown as text, inert.
     b.goto(&format!("{site}/contacts")).await;

@@ -532,7 +532,7 @@ async fn attempt(
     let outcome = match request.send().await {
         Ok(response) if response.status().is_success() => {
             if call.reply_parts > 0 {
-                let body = response.text().await.unwrap_or_default();
+                let body = read_capped(response, 64 * 1024).await;
                 reply_from_body(d, &call, &body).await;
             }
             Attempt::Done
@@ -567,6 +567,20 @@ async fn attempt(
     {
         warn!(event = "store_error", callback = id, error = %e, "cannot record a callback attempt; it will be made again");
     }
+}
+
+/// At most `cap` bytes of an answer's body, as text: a reply is a few hundred characters,
+/// and a server must not make smsqd hold more.
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> String {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = cap.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= cap {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
 }
 
 fn retry(call: &CallbackRow, first: Duration, error: String) -> Attempt {

@@ -360,6 +360,7 @@ pub fn router(w: Arc<Web>) -> axum::Router {
         .route("/threads", get(pages::threads))
         .route("/threads/{number}", get(pages::thread))
         .route("/threads/{number}/reply", post(pages::thread_reply))
+        .route("/threads/{number}/resolve", post(pages::thread_resolve))
         .route("/contacts", get(pages::contacts).post(pages::contact_add))
         .route("/contacts/import", post(pages::contacts_import))
         .route("/optouts", get(pages::optouts).post(pages::optout_change))

@@ -69,6 +69,7 @@ fn done(q: &Fields) -> Vec<Notice> {
         Some("retried") => "Queued again.",
         Some("cancelled") => "Cancelled.",
         Some("replied") => "Reply queued.",
+        Some("resolved") => "Marked resolved.",
         Some("contact") => "Contact saved.",
         Some("optout") => "Opted out: nothing more is sent to this number.",
         Some("optin") => "Opted back in, with your note on record.",
@@ -775,7 +776,11 @@ fn path_number(n: &str) -> String {
     crate::http::escapes::encode(n)
 }
 
-pub async fn threads(State(w): State<Arc<Web>>, headers: HeaderMap) -> Response {
+pub async fn threads(
+    State(w): State<Arc<Web>>,
+    headers: HeaderMap,
+    Query(q): Query<Fields>,
+) -> Response {
     let s = match w.need(&headers, Role::Viewer).await {
         Ok(s) => s,
         Err(d) => return d.into_response(),
@@ -785,6 +790,7 @@ pub async fn threads(State(w): State<Arc<Web>>, headers: HeaderMap) -> Response 
         Err(e) => return Denied::Failed(e.to_string()).into_response(),
     };
     let body = html! {
+        (notices(&done(&q)))
         div.table {
             table #threads {
                 thead { tr { th { "Customer" } th { "Last message" } th { "Waiting for an answer" } } }
@@ -843,6 +849,11 @@ async fn thread_page(
             label { "Reply" textarea #text name="text" required { (draft) } span #counter .counter {} }
             button type="submit" { "Send reply" }
         }
+        form.inline #resolve method="post" action={ "/threads/" (path_number(&number)) "/resolve" } {
+            (csrf(s))
+            button.plain type="submit" { "Mark resolved" }
+            span.muted { " It leaves the list until the customer writes again." }
+        }
     };
     frame(
         w,
@@ -896,6 +907,25 @@ pub async fn thread_reply(
             )
             .await
         }
+    }
+}
+
+pub async fn thread_resolve(
+    State(w): State<Arc<Web>>,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+    Form(f): Form<Fields>,
+) -> Response {
+    let s = match w.need_form(&headers, &f, Role::Staff).await {
+        Ok(s) => s,
+        Err(d) => return d.into_response(),
+    };
+    match w.daemon.set_thread_state(&number, false).await {
+        Ok(_) => {
+            info!(event = "web_thread_resolved", user = %s.user, "a conversation was marked resolved");
+            Redirect::to("/threads?ok=resolved").into_response()
+        }
+        Err(e) => thread_page(&w, &s, &number, vec![("bad", e.to_string())], "").await,
     }
 }
 
