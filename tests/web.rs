@@ -356,3 +356,68 @@ async fn sign_in_guessing_is_throttled() {
     );
     assert_eq!(a.status(), 403);
 }
+
+/// CC-5.2: a lost owner password is not the end: the local administrator asks `smsq
+/// web-setup` (the socket's permissions decide who may) for a new one-time link, which
+/// creates another owner once; the link before it stops working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_setup_link_from_smsq_creates_an_owner_once() {
+    let modem = ExternalModem::start(|_| {}).await;
+    let port = free_port();
+    let d = start_web(&modem, port);
+    let first = setup_link(&d).await;
+    let out = d.smsq(&["web-setup"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let link = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(
+        link.starts_with(&format!("http://127.0.0.1:{port}/setup?token=")),
+        "{link}"
+    );
+    assert_ne!(link, first);
+    let path = |l: &str| l[l.find("/setup").unwrap()..].to_string();
+    let get = |p: &str| {
+        raw(
+            port,
+            format!("GET {p} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+    };
+    assert_eq!(
+        get(&path(&first)).status(),
+        403,
+        "the earlier link stopped working"
+    );
+    assert_eq!(get(&path(&link)).status(), 200);
+    let token = link.split_once("token=").unwrap().1;
+    let create = |name: &str| {
+        let body = format!(
+            "token={token}&name={name}&password=another+owner+pw&password2=another+owner+pw"
+        );
+        raw(
+            port,
+            format!(
+                "POST /setup HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        )
+    };
+    let made = create("ana2");
+    assert_eq!(made.status(), 303, "{}", made.text());
+    assert!(
+        made.header("set-cookie")
+            .unwrap()
+            .starts_with("smsq_session=")
+    );
+    assert_eq!(create("ana3").status(), 403, "the link works once");
+
+    // Without a web page there is nothing to link to.
+    let plain = Smsqd::start(&[]);
+    let out = plain.smsq(&["--json-errors", "web-setup"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unavailable"));
+}

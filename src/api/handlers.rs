@@ -32,6 +32,7 @@ pub fn api_error(e: daemon::Error) -> ApiError {
         E::Template(_) => ErrorCode::InvalidTemplate,
         E::MissingField(_) => ErrorCode::MissingField,
         E::Campaign(_) => ErrorCode::InvalidCampaign,
+        E::Unavailable(_) => ErrorCode::Unavailable,
     };
     ApiError::new(code, e.to_string())
 }
@@ -538,6 +539,16 @@ pub async fn subject_erase(d: &Daemon, req: SubjectErase) -> Result<Erased, ApiE
     Ok(Erased {
         erased: number,
         rows_changed,
+    })
+}
+
+/// A new one-time link that creates an owner of the web page (the socket's permissions
+/// decide who may ask: the shop's administrator).
+pub async fn web_setup(d: &Daemon, _: WebSetup) -> Result<SetupLinkReply, ApiError> {
+    let link = d.issue_setup_link().await.map_err(api_error)?;
+    Ok(SetupLinkReply {
+        url: link.url,
+        expires_at: rfc3339(link.expires_at),
     })
 }
 

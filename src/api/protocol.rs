@@ -53,6 +53,7 @@ pub enum Request {
     SubjectErase(SubjectErase),
     /// Set the daemon's clock (only `smsqd --test-clock`).
     SetClock(SetClock),
+    WebSetup(WebSetup),
     TemplateSave(TemplateSave),
     Template(TemplateGet),
     Templates(Templates),
@@ -108,6 +109,7 @@ impl Request {
             Self::SubjectExport(_) => "subject_export",
             Self::SubjectErase(_) => "subject_erase",
             Self::SetClock(_) => "set_clock",
+            Self::WebSetup(_) => "web_setup",
             Self::TemplateSave(_) => "template_save",
             Self::Template(_) => "template",
             Self::Templates(_) => "templates",
@@ -164,6 +166,7 @@ calls! {
     SubjectExport => SubjectExport, SubjectReply;
     SubjectErase => SubjectErase, Erased;
     SetClock => SetClock, ClockSet;
+    WebSetup => WebSetup, SetupLinkReply;
     TemplateSave => TemplateSave, TemplateInfo;
     TemplateGet => Template, TemplateInfo;
     Templates => Templates, TemplateList;
@@ -654,6 +657,10 @@ pub struct SetClock {
     pub now: String,
 }
 
+/// A new one-time link that creates an owner of the web page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebSetup {}
+
 /// Events from now on (or from after event `since`), pushed as [`Pushed`] lines.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subscribe {
@@ -1007,6 +1014,13 @@ pub struct ClockSet {
     pub now: String,
 }
 
+/// A setup link and when it stops working (RFC 3339).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupLinkReply {
+    pub url: String,
+    pub expires_at: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TemplateInfo {
     pub name: String,
@@ -1298,6 +1312,7 @@ error_codes! {
     InvalidTemplate = "invalid_template",
     MissingField = "missing_field",
     InvalidCampaign = "invalid_campaign",
+    Unavailable = "unavailable",
 }
 
 /// Codes compare with the names programs match on (`e.code == "invalid_number"`).

@@ -319,6 +319,7 @@ async fn handle_request(line: RequestLine, d: &Arc<Daemon>, peer: Peer, tx: &mps
         Request::SubjectExport(r) => reply(id, handlers::subject_export(d, r).await),
         Request::SubjectErase(r) => reply(id, handlers::subject_erase(d, r).await),
         Request::SetClock(r) => reply(id, handlers::set_clock(d, r)),
+        Request::WebSetup(r) => reply(id, handlers::web_setup(d, r).await),
         Request::TemplateSave(r) => reply(id, handlers::template_save(d, r).await),
         Request::Template(r) => reply(id, handlers::template(d, r).await),
         Request::Templates(r) => reply(id, handlers::templates(d, r).await),

@@ -101,6 +101,7 @@ fn every_request_round_trips_with_its_op() {
             now: "2026-12-02T21:05:00+08:00".into(),
         }
         .into(),
+        WebSetup {}.into(),
         TemplateSave {
             name: "ready".into(),
             text: "Hi {{name|there}}".into(),

@@ -10,7 +10,7 @@ use super::{CommandError, text_arg};
 use crate::api::client::{Client, ClientError};
 use crate::api::{
     Cancel, Event, Get, ListRequest, Listing, Mailbox, Modems, Pushed, Recipients, Retry,
-    SendRequest, ServerLine, Stats, Subscribe, Ussd,
+    SendRequest, ServerLine, Stats, Subscribe, Ussd, WebSetup,
 };
 
 #[derive(Debug, Args)]
@@ -61,6 +61,12 @@ pub(crate) enum DaemonCommand {
     /// Modems: state, operator, signal, SIM, queue.
     Modems {
         /// Print JSON (exact values, for scripts) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A one-time link (24 hours) that creates an owner of the web page: the first one, or a
+    /// new one when the owner's password is lost. The link before it stops working.
+    WebSetup {
         #[arg(long)]
         json: bool,
     },
@@ -402,6 +408,18 @@ pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), Comm
         DaemonCommand::Retry { id } => {
             client.call(Retry { message: id }).await.map_err(failure)?;
             println!("queued {id} again");
+        }
+        DaemonCommand::WebSetup { json } => {
+            let r = client.call(WebSetup {}).await.map_err(failure)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                println!("{}", for_terminal(&r.url));
+                eprintln!(
+                    "Open it within 24 hours (until {}) to create an owner; it works once.",
+                    for_terminal(&r.expires_at)
+                );
+            }
         }
         DaemonCommand::Stats { json } => {
             let r = client.call(Stats {}).await.map_err(failure)?;

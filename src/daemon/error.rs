@@ -53,6 +53,8 @@ pub enum Error {
     MissingField(String),
     /// No such campaign, or it cannot do that now.
     Campaign(String),
+    /// What was asked for is not configured (the reason says what to add).
+    Unavailable(String),
 }
 
 impl fmt::Display for Error {
@@ -68,7 +70,8 @@ impl fmt::Display for Error {
             | Self::InvalidClass(why)
             | Self::InvalidContact(why)
             | Self::Template(why)
-            | Self::Campaign(why) => f.write_str(why),
+            | Self::Campaign(why)
+            | Self::Unavailable(why) => f.write_str(why),
             Self::MissingField(name) => write!(
                 f,
                 "the template's {{{{{name}}}}} has no value for a recipient and no default \

@@ -5,6 +5,7 @@
 //! event to subscribers right after the commit, so they see exactly what was committed, in
 //! order.
 
+pub mod access;
 mod campaigns;
 pub mod care;
 mod customers;
@@ -78,6 +79,8 @@ pub struct Settings {
     pub test_clock: bool,
     /// The program run for every received message (`on_receive`), if any.
     pub on_receive: Option<hooks::Hook>,
+    /// Where the shop's web page listens, when it is on (for its setup links).
+    pub web_address: Option<std::net::SocketAddr>,
 }
 
 impl Default for Settings {
@@ -101,6 +104,7 @@ impl Default for Settings {
             care: Arc::new(care::CareSettings::default()),
             test_clock: false,
             on_receive: None,
+            web_address: None,
         }
     }
 }

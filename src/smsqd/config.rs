@@ -476,6 +476,10 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
             return Err(err(*key, "each HTTP interface needs a listener of its own"));
         }
     }
+    let settings = Settings {
+        web_address: web.as_ref().map(|w| w.listen),
+        ..settings
+    };
     Ok(Config {
         kannel,
         android,

@@ -129,7 +129,6 @@ pub(super) fn web(raw: Option<&RawWeb>) -> Result<Option<web::Settings>, ConfigE
         listen,
         allowed_hosts: raw.allowed_hosts.clone(),
         session,
-        setup_valid: Duration::from_secs(24 * 3600),
     }))
 }
 

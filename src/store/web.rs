@@ -160,8 +160,8 @@ impl Db {
         )?)
     }
 
-    /// Creates the first owner with the setup token, which is used up; `false` when the
-    /// token is not (or no longer) valid, or an owner exists.
+    /// Creates an owner with the setup token, which is used up; `false` when the token is
+    /// not (or no longer) valid, or the name is taken (the token then stays valid).
     pub fn complete_web_setup(
         &mut self,
         token_hash: &str,
@@ -174,27 +174,24 @@ impl Db {
             "DELETE FROM web_setup WHERE token_hash = ?1 AND expires_at > ?2",
             params![token_hash, now],
         )? > 0;
-        let owners: i64 = row(
-            &tx,
-            "SELECT COUNT(*) FROM web_users WHERE role = 'owner'",
-            [],
-            |r| r.get(0),
-        )?;
-        if !valid || owners > 0 {
+        if !valid {
             return Ok(false);
         }
-        exec(
+        let added = exec(
             &tx,
-            "INSERT INTO web_users (name, password_hash, role, created_at) VALUES (?1, ?2, 'owner', ?3)",
+            "INSERT OR IGNORE INTO web_users (name, password_hash, role, created_at) VALUES (?1, ?2, 'owner', ?3)",
             params![owner.name, owner.password_hash, now],
-        )?;
+        )? > 0;
+        if !added {
+            return Ok(false);
+        }
         super::events::event(
             &tx,
             now,
             "web_setup",
             None,
             None,
-            &format!("owner {} created", owner.name),
+            &format!("owner {} created with a setup link", owner.name),
         )?;
         tx.commit()?;
         Ok(true)

@@ -21,7 +21,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use maud::{DOCTYPE, Markup, html};
-use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
 use super::auth::Throttle;
@@ -39,8 +38,6 @@ pub struct Settings {
     pub allowed_hosts: Vec<String>,
     /// How long a session lasts.
     pub session: Duration,
-    /// How long the setup link works.
-    pub setup_valid: Duration,
 }
 
 pub struct Web {
@@ -105,20 +102,12 @@ impl Session {
     }
 }
 
-/// 32 random bytes in hex: session tokens, CSRF tokens, the setup token.
+/// 32 random bytes in hex: session and CSRF tokens.
 fn token() -> Result<String, String> {
-    let mut b = [0u8; 32];
-    getrandom::fill(&mut b).map_err(|e| format!("no random source: {e}"))?;
-    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+    crate::daemon::access::random_token().map_err(|e| e.to_string())
 }
 
-/// What the database keeps of a token.
-fn token_hash(t: &str) -> String {
-    Sha256::digest(t.as_bytes())
-        .iter()
-        .map(|x| format!("{x:02x}"))
-        .collect()
-}
+use crate::daemon::access::token_hash;
 
 /// Equal in time whatever the inputs, so that a token cannot be guessed byte by byte.
 fn same(a: &str, b: &str) -> bool {
@@ -259,7 +248,8 @@ impl Web {
 }
 
 /// While no one can sign in, makes a one-time setup link and logs it (the journal is where
-/// the shop's administrator looks); a link from an earlier start stops working.
+/// the shop's administrator looks); a link from an earlier start stops working. Later,
+/// `smsq web-setup` makes another (a lost owner password).
 pub async fn announce_setup(w: &Web) -> Result<(), String> {
     let users = w
         .daemon
@@ -270,26 +260,16 @@ pub async fn announce_setup(w: &Web) -> Result<(), String> {
     if !users.is_empty() {
         return Ok(());
     }
-    let t = token()?;
-    let (hash, until) = (
-        token_hash(&t),
-        now_ms() + w.settings.setup_valid.as_millis() as i64,
-    );
-    w.daemon
-        .store
-        .call(move |db| db.set_web_setup(&hash, until))
+    let link = w
+        .daemon
+        .issue_setup_link()
         .await
         .map_err(|e| e.to_string())?;
-    let host = match w.settings.listen.ip() {
-        ip if ip.is_unspecified() || ip.is_loopback() => "127.0.0.1".to_string(),
-        IpAddr::V6(ip) => format!("[{ip}]"),
-        ip => ip.to_string(),
-    };
     warn!(
         event = "web_setup_link",
-        "the web page has no account yet: open http://{host}:{}/setup?token={t} within {} hours to create the owner (the link works once)",
-        w.settings.listen.port(),
-        w.settings.setup_valid.as_secs() / 3600
+        "the web page has no account yet: open {} within {} hours to create the owner (the link works once)",
+        link.url,
+        crate::daemon::access::SETUP_VALID.as_secs() / 3600
     );
     Ok(())
 }
