@@ -346,7 +346,7 @@ async fn post_forms_are_accepted() {
     let d = start_kannel(&modem, port, "", "");
     ready(&d).await;
     let headers = format!(
-        "X-Kannel-Username: playsms\r\nX-Kannel-Password: {PASSWORD}\r\nX-Kannel-To: {ANA} {BEN}\r\n"
+        "X-Kannel-Username: playsms\r\nX-Kannel-Password: {PASSWORD}\r\nX-Kannel-To: {ANA} {BEN}\r\nX-Kannel-MClass: 0\r\n"
     );
     let answer = post(
         port,
@@ -376,6 +376,21 @@ async fn post_forms_are_accepted() {
         sent_to(&modem, BEN),
         ["Grüße from the shop", "Your login code is 482913"]
     );
+    // `mclass=0` is a flash message (DCS class 0); without it, none.
+    let class_of = |text: &str| {
+        let sent = modem.sim.sent();
+        let m = sent.iter().find(|m| m.text == text).unwrap();
+        let opts = smsq::pdu::DecodeOptions {
+            has_smsc: true,
+            kind: smsq::pdu::TpduKind::Submit,
+        };
+        match smsq::pdu::decode_hex(&m.pdu_hex, opts).unwrap().tpdu {
+            smsq::pdu::Tpdu::Submit(s) => s.dcs.class,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(class_of("Grüße from the shop"), Some(0));
+    assert_eq!(class_of("Your login code is 482913"), None);
     drop(d);
 }
 
