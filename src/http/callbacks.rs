@@ -143,7 +143,10 @@ fn plan_batch(
     };
     let mut calls = Vec::new();
     let mut told: HashMap<i64, u32> = HashMap::new();
-    for e in &events {
+    // An event older than the time its call would be tried for is history (an interface
+    // switched off for a while, then on again): its moment is past, nobody is waiting.
+    let oldest = now - plan.kannel_retry_for.as_millis() as i64;
+    for e in events.iter().filter(|e| e.at >= oldest) {
         if let Some(id) = e.message_id
             && let Some(watch) = db.watch(id)?
         {
@@ -658,6 +661,83 @@ fn squeeze(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{NewMessage, Watch};
+
+    fn plan() -> Plan {
+        Plan {
+            kannel_retry_for: Duration::from_secs(86_400),
+            webhook_attempts: 15,
+            modems: vec!["globe".into()],
+            retry_first: Duration::from_secs(10),
+            ..Plan::default()
+        }
+    }
+
+    /// A message to +639171234567 watched with `mask`, sent at `at` (Unix ms).
+    fn sent_message(db: &mut Db, mask: u32, at: i64) -> i64 {
+        let m = NewMessage {
+            watch: Some(Watch {
+                interface: "kannel".into(),
+                mask,
+                target: "http://h/dlr?type=%d&to=%p&id=%I".into(),
+                account: Some("shop".into()),
+                meta: None,
+            }),
+            ..NewMessage::new("+639171234567", "Ready", vec![(20, "00PDU".into())])
+        };
+        let id = db.enqueue(&m, at).unwrap().id;
+        db.mark_sending(id, 1, "globe", at).unwrap();
+        db.mark_sent(id, 1, 7, at).unwrap();
+        id
+    }
+
+    #[test]
+    fn the_planner_starts_at_the_end_and_plans_each_masked_outcome_once() {
+        let mut db = Db::open_in_memory().unwrap();
+        let keywords = crate::daemon::care::CareSettings::default().keywords;
+        let t = 1_767_225_600_000;
+        // History before the first plan asks for nothing.
+        sent_message(&mut db, 8, t);
+        assert_eq!(plan_batch(&mut db, &plan(), &keywords, t).unwrap(), 0);
+        assert!(db.due_callbacks(t + 1, 10).unwrap().is_empty());
+        // From then on: the masked bit once, URL filled in.
+        let id = sent_message(&mut db, 8 | 1, t + 1000);
+        assert!(plan_batch(&mut db, &plan(), &keywords, t + 1000).unwrap() >= 1);
+        let due = db.due_callbacks(t + 2000, 10).unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(
+            due[0].url,
+            format!("http://h/dlr?type=8&to=%2B639171234567&id={id}")
+        );
+        assert_eq!(db.watch(id).unwrap().unwrap().told, 8);
+        assert_eq!(
+            plan_batch(&mut db, &plan(), &keywords, t + 3000).unwrap(),
+            0,
+            "read up"
+        );
+        assert_eq!(
+            db.due_callbacks(t + 4000, 10).unwrap().len(),
+            1,
+            "nothing twice"
+        );
+    }
+
+    #[test]
+    fn events_older_than_the_retry_window_cause_no_call() {
+        let mut db = Db::open_in_memory().unwrap();
+        let keywords = crate::daemon::care::CareSettings::default().keywords;
+        let t = 1_767_225_600_000;
+        plan_batch(&mut db, &plan(), &keywords, t).unwrap();
+        sent_message(&mut db, 8, t + 1000);
+        // The interface was off for two days: the report's moment has passed.
+        let later = t + 2 * 86_400_000;
+        assert!(plan_batch(&mut db, &plan(), &keywords, later).unwrap() >= 1);
+        assert!(db.due_callbacks(later, 10).unwrap().is_empty());
+        assert_eq!(
+            db.cursor(CURSOR).unwrap(),
+            Some(db.last_event_id().unwrap())
+        );
+    }
 
     #[test]
     fn the_signature_is_hmac_sha256_of_body_then_timestamp() {
