@@ -221,6 +221,11 @@ async fn refusals_are_kannels_own_lines() {
             400,
             "DLR-URL field misformed, rejected",
         ),
+        (
+            "&to=%2B639171234567&text=hi&dlr-mask=1&dlr-url=http%3A%2F%2Fh%2Fa%0D%0AHost%3A+evil",
+            400,
+            "DLR-URL field misformed, rejected",
+        ),
         ("&text=hi", 400, "Missing receiver number, rejected"),
         (
             "&to=+&text=hi",

@@ -402,8 +402,11 @@ async fn send(k: &Kannel, user: &User, p: &Params) -> Result<Answer, Answer> {
         .map_err(|()| misformed("DLR-Mask"))?
         .unwrap_or(0) as u32;
     let dlr_url = p.text(&["dlr-url", "dlrurl"]).filter(|u| !u.is_empty());
+    // A URL smsqd can call later: http(s), one line, no spaces (clients send it encoded).
     if let Some(url) = &dlr_url
-        && !(url.starts_with("http://") || url.starts_with("https://"))
+        && (!(url.starts_with("http://") || url.starts_with("https://"))
+            || url.len() > 2048
+            || url.chars().any(|c| c.is_control() || c.is_whitespace()))
     {
         return Err(misformed("DLR-URL"));
     }
