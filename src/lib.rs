@@ -11,8 +11,8 @@
 //!   tables, command builders. Pure.
 //! - [`phone`]: E.164 numbers with a default country; masking for logs. [`time`]: the
 //!   clock, RFC 3339, dates as people type them, durations.
-//! - [`sheet`]: the shop's customer lists as CSV files, read as text only (for `smsq` and
-//!   the web page). Pure.
+//! - [`sheet`]: the shop's customer lists as CSV files, read as text only (for `smsq`, the
+//!   web page and the core's imports). Pure.
 //! - [`modem`]: the exchange router (pure), the actor that alone owns one serial port, and
 //!   the guard that keeps a refused PIN from being entered again ([`modem::pin`]).
 //! - [`sim`]: the modem simulator on a pty, for tests, benchmarks and `--simulate`.

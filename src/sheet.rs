@@ -10,7 +10,7 @@ pub const MAX_BYTES: usize = 10 * 1024 * 1024;
 pub const MAX_ROWS: usize = 100_000;
 
 /// One row of a customer list.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SheetRow {
     /// Its line in the file.
     pub line: usize,

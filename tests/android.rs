@@ -36,11 +36,7 @@ retry_first = "300ms"
 "#
         ),
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the REST listener did not open");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    http::wait_listening(port, "the REST listener");
     d
 }
 

@@ -16,7 +16,10 @@ const FLOORS: &[(&str, &[&str])] = &[
     ("sim", &["at", "pdu"]),
     ("store", &["pdu"]),
     // The domain core: never an interface (api, cli) or the start-up above it.
-    ("daemon", &["at", "modem", "pdu", "phone", "store", "time"]),
+    (
+        "daemon",
+        &["at", "modem", "pdu", "phone", "sheet", "store", "time"],
+    ),
     (
         "api",
         &["at", "daemon", "modem", "pdu", "phone", "store", "time"],

@@ -9,7 +9,7 @@ mod http;
 #[path = "common/smsqd.rs"]
 mod smsqd;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http::{Receiver, free_port, get, post, raw};
 use smsq::store::MessageState;
@@ -36,14 +36,7 @@ password_hash = "{hash}"
 "#
         ),
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the Kannel listener did not open"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    http::wait_listening(port, "the Kannel listener");
     d
 }
 

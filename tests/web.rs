@@ -14,7 +14,7 @@ mod tools;
 #[path = "common/webdriver.rs"]
 mod webdriver;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http::{free_port, raw};
 use smsqd::{ANA, BEN, ExternalModem, Smsqd, sent_to, start, until};
@@ -24,11 +24,7 @@ const OWNER_PASSWORD: &str = "ana's shop 2026";
 
 fn start_web(modem: &ExternalModem, port: u16) -> Smsqd {
     let d = start(modem, &format!("\n[web]\nlisten = \"127.0.0.1:{port}\"\n"));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the web listener did not open");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    http::wait_listening(port, "the web listener");
     d
 }
 

@@ -379,21 +379,9 @@ impl Daemon {
     }
 }
 
-/// One row of a contacts import, as the file gave it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ImportInput {
-    /// Its line in the file, for the report.
-    pub line: usize,
-    pub number: String,
-    pub name: Option<String>,
-    pub time_zone: Option<String>,
-    pub language: Option<String>,
-    pub notes: Option<String>,
-    pub tags: Vec<String>,
-    pub fields: BTreeMap<String, String>,
-    /// The file's consent column for this row, if it has one.
-    pub consent: Option<bool>,
-}
+/// One row of a contacts import, as the file gave it (read by [`crate::sheet`], or sent
+/// row by row by a client).
+pub type ImportInput = crate::sheet::SheetRow;
 
 /// How a file's consent column is to be read: where it came from and what customers saw.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -15,29 +15,29 @@ impl Daemon {
         let (interface, target) = (interface.to_string(), target.to_string());
         Ok(self
             .store
-            .call(move |db| {
-                let mut out = Vec::new();
-                for w in db.watched_by_target(&interface, &target)? {
-                    if let Some(m) = db.message(w.message_id)? {
-                        out.push(m);
-                    }
-                }
-                Ok(out)
-            })
+            .call(move |db| db.watched_messages(&interface, &target))
             .await?)
     }
 
-    /// The ids `interface`'s clients gave their messages, newest first.
-    pub async fn watched_targets(
+    /// The newest of `interface`'s client ids with their messages, in one read.
+    pub async fn watched_recent(
         &self,
         interface: &str,
         limit: i64,
         offset: i64,
-    ) -> Result<Vec<String>, Error> {
+    ) -> Result<Vec<(String, Vec<MessageDetail>)>, Error> {
         let interface = interface.to_string();
         Ok(self
             .store
-            .call(move |db| db.watched_targets(&interface, limit.clamp(1, 500), offset.max(0)))
+            .call(move |db| {
+                let targets = db.watched_targets(&interface, limit.clamp(1, 500), offset.max(0))?;
+                let mut out = Vec::with_capacity(targets.len());
+                for target in targets {
+                    let messages = db.watched_messages(&interface, &target)?;
+                    out.push((target, messages));
+                }
+                Ok(out)
+            })
             .await?)
     }
 

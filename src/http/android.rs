@@ -24,7 +24,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
-use super::auth::{Throttle, Verified};
+use super::auth::{Login, Logins};
 use crate::daemon::{Class, Daemon, Error, Peer, Submission, Watch};
 use crate::store::{MessageDetail, MessageState, WebhookRow};
 use crate::time::{now_ms, rfc3339};
@@ -51,8 +51,7 @@ pub struct Settings {
 pub struct Android {
     pub daemon: Arc<Daemon>,
     pub settings: Settings,
-    verified: Verified,
-    throttle: Throttle,
+    logins: Arc<Logins>,
 }
 
 impl Android {
@@ -60,8 +59,7 @@ impl Android {
         Self {
             daemon,
             settings,
-            verified: Verified::new(),
-            throttle: Throttle::new(10, Duration::from_secs(60)),
+            logins: Logins::new(10, Duration::from_secs(60)),
         }
     }
 }
@@ -137,19 +135,18 @@ async fn basic_auth(
         )
             .into_response()
     };
-    if !a.throttle.allows(ip) {
-        warn!(event = "android_throttled", client = %ip, "too many failed logins from this address; refused for a minute");
-        return refuse();
-    }
-    let ok = credentials(req.headers()).is_some_and(|(user, password)| {
-        user == a.settings.username
-            && a.verified
-                .check(&a.settings.password_hash, &user, &password)
-    });
-    if !ok {
-        a.throttle.failed(ip);
-        warn!(event = "android_auth_failed", client = %ip, "REST request refused: wrong credentials");
-        return refuse();
+    let (user, password) = credentials(req.headers()).unwrap_or_default();
+    let hash = (user == a.settings.username).then_some(a.settings.password_hash.as_str());
+    match a.logins.check(ip, &user, hash, &password).await {
+        Login::Granted => {}
+        Login::Throttled => {
+            warn!(event = "android_throttled", client = %ip, "too many failed logins from this address; refused for a minute");
+            return refuse();
+        }
+        Login::Refused => {
+            warn!(event = "android_auth_failed", client = %ip, "REST request refused: wrong credentials");
+            return refuse();
+        }
     }
     next.run(req).await
 }
@@ -451,27 +448,21 @@ struct ListQuery {
 }
 
 async fn list(State(a): State<Arc<Android>>, Query(q): Query<ListQuery>) -> Response {
-    let d = &a.daemon;
-    let ids = match d
-        .watched_targets(INTERFACE, q.limit.unwrap_or(50), q.offset.unwrap_or(0))
-        .await
-    {
-        Ok(ids) => ids,
-        Err(e) => return core_error(&e),
-    };
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        match d.watched(INTERFACE, &id).await {
-            Ok(m) => {
-                let v = state_json(&id, &a.settings.device_id, &m);
-                if q.state.as_deref().is_none_or(|s| v["state"] == s) {
-                    out.push(v);
-                }
-            }
-            Err(e) => return core_error(&e),
-        }
+    let recent = a
+        .daemon
+        .watched_recent(INTERFACE, q.limit.unwrap_or(50), q.offset.unwrap_or(0))
+        .await;
+    match recent {
+        Ok(recent) => Json(Value::Array(
+            recent
+                .iter()
+                .map(|(id, m)| state_json(id, &a.settings.device_id, m))
+                .filter(|v| q.state.as_deref().is_none_or(|s| v["state"] == s))
+                .collect(),
+        ))
+        .into_response(),
+        Err(e) => core_error(&e),
     }
-    Json(Value::Array(out)).into_response()
 }
 
 async fn cancel(State(a): State<Arc<Android>>, Path(id): Path<String>) -> Response {

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use argon2::Argon2;
@@ -96,6 +96,16 @@ impl Verified {
         mac.finalize().into_bytes().into()
     }
 
+    /// Whether this pair verified before (fast: no Argon2).
+    pub fn remembers(&self, hash: &str, account: &str, password: &str) -> bool {
+        self.usable
+            && self
+                .seen
+                .lock()
+                .expect("verified memory")
+                .contains(&self.digest(hash, account, password))
+    }
+
     /// Whether `password` is `account`'s (whose hash is `hash`).
     pub fn check(&self, hash: &str, account: &str, password: &str) -> bool {
         if !self.usable {
@@ -160,6 +170,76 @@ impl Throttle {
             *entry = (0, Instant::now());
         }
         entry.0 += 1;
+    }
+}
+
+/// What a login attempt came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Login {
+    Granted,
+    Refused,
+    /// Too many failures from the address lately: not even checked.
+    Throttled,
+}
+
+/// The password checks of one listener: pairs that verified are remembered, failures are
+/// throttled per address, and Argon2 runs off the async threads (it takes tens of
+/// milliseconds of CPU, and smsqd's runtime also drives the modems).
+pub struct Logins {
+    verified: Verified,
+    throttle: Throttle,
+}
+
+impl Logins {
+    /// At most `limit` failures per address in `window`.
+    pub fn new(limit: u32, window: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            verified: Verified::new(),
+            throttle: Throttle::new(limit, window),
+        })
+    }
+
+    /// Checks `password` from `ip` against `hash`, the hash of `account`'s password;
+    /// `None` when there is no such account (or it may not log in from `ip`): checked all
+    /// the same against a dummy hash, so that a wrong name takes as long as a wrong password.
+    pub async fn check(
+        self: &Arc<Self>,
+        ip: IpAddr,
+        account: &str,
+        hash: Option<&str>,
+        password: &str,
+    ) -> Login {
+        if !self.throttle.allows(ip) {
+            return Login::Throttled;
+        }
+        let granted = match hash {
+            Some(h) if self.verified.remembers(h, account, password) => true,
+            _ => {
+                let (me, account, hash, password) = (
+                    self.clone(),
+                    account.to_string(),
+                    hash.map(str::to_string),
+                    password.to_string(),
+                );
+                tokio::task::spawn_blocking(move || match &hash {
+                    Some(h) => me.verified.check(h, &account, &password),
+                    None => {
+                        // As slow as a wrong password: names cannot be told apart by time.
+                        verify(DUMMY_HASH, &password);
+                        false
+                    }
+                })
+                .await
+                // Argon2 does not panic on any input; were it to, the login fails.
+                .unwrap_or(false)
+            }
+        };
+        if granted {
+            Login::Granted
+        } else {
+            self.throttle.failed(ip);
+            Login::Refused
+        }
     }
 }
 
@@ -261,6 +341,37 @@ mod tests {
         assert!(t.allows("10.0.0.8".parse().unwrap()));
         std::thread::sleep(Duration::from_millis(250));
         assert!(t.allows(ip));
+    }
+
+    #[tokio::test]
+    async fn logins_grant_refuse_and_throttle() {
+        let logins = Logins::new(2, Duration::from_secs(60));
+        let hash = hash_password("right pass").unwrap();
+        let ip: IpAddr = "10.0.0.9".parse().unwrap();
+        let check = |account: &str, hash: Option<&str>, pw: &str| {
+            let (l, a, h, p) = (
+                logins.clone(),
+                account.to_string(),
+                hash.map(str::to_string),
+                pw.to_string(),
+            );
+            async move { l.check(ip, &a, h.as_deref(), &p).await }
+        };
+        assert_eq!(
+            check("shop", Some(&hash), "right pass").await,
+            Login::Granted
+        );
+        assert_eq!(
+            check("shop", Some(&hash), "right pass").await,
+            Login::Granted,
+            "remembered"
+        );
+        assert_eq!(check("nobody", None, "right pass").await, Login::Refused);
+        assert_eq!(check("shop", Some(&hash), "wrong").await, Login::Refused);
+        assert_eq!(
+            check("shop", Some(&hash), "right pass").await,
+            Login::Throttled
+        );
     }
 
     #[test]

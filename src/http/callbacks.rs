@@ -510,8 +510,9 @@ async fn attempt(
     client: &reqwest::Client,
     key: Option<&[u8]>,
     retry_first: Duration,
-    call: CallbackRow,
+    row: CallbackRow,
 ) {
+    let call = &row.planned;
     let host = escapes::host_of(&call.url).to_string();
     let mut request = if call.method == "POST" {
         client.post(&call.url)
@@ -536,7 +537,7 @@ async fn attempt(
         Ok(response) if response.status().is_success() => {
             if call.reply_parts > 0 {
                 let body = read_capped(response, 64 * 1024).await;
-                reply_from_body(d, &call, &body).await;
+                reply_from_body(d, &row, &body).await;
             }
             Attempt::Done
         }
@@ -544,25 +545,25 @@ async fn attempt(
             let status = response.status();
             let error = format!("HTTP {}", status.as_u16());
             if status.is_server_error() || call.purpose == "webhook" {
-                retry(&call, retry_first, error)
+                retry(&row, retry_first, error)
             } else {
                 Attempt::GiveUp { error }
             }
         }
-        Err(e) => retry(&call, retry_first, describe(e)),
+        Err(e) => retry(&row, retry_first, describe(e)),
     };
     match &outcome {
         Attempt::Done => {
-            info!(event = "callback_done", callback = call.id, purpose = %call.purpose, host = %host, attempts = call.attempts + 1, "callback made")
+            info!(event = "callback_done", callback = row.id, purpose = %call.purpose, host = %host, attempts = row.attempts + 1, "callback made")
         }
         Attempt::Retry { error, .. } => {
-            info!(event = "callback_retry", callback = call.id, purpose = %call.purpose, host = %host, error = %error, "callback failed; it will be tried again")
+            info!(event = "callback_retry", callback = row.id, purpose = %call.purpose, host = %host, error = %error, "callback failed; it will be tried again")
         }
         Attempt::GiveUp { error } => {
-            warn!(event = "callback_failed", callback = call.id, purpose = %call.purpose, host = %host, error = %error, "callback given up")
+            warn!(event = "callback_failed", callback = row.id, purpose = %call.purpose, host = %host, error = %error, "callback given up")
         }
     }
-    let (id, now) = (call.id, now_ms());
+    let (id, now) = (row.id, now_ms());
     if let Err(e) = d
         .store
         .call(move |db| db.record_attempt(id, &host, &outcome, now))
@@ -586,9 +587,9 @@ async fn read_capped(mut response: reqwest::Response, cap: usize) -> String {
     String::from_utf8_lossy(&body).into_owned()
 }
 
-fn retry(call: &CallbackRow, first: Duration, error: String) -> Attempt {
-    let at = now_ms() + backoff(first, call.attempts);
-    if call.attempts + 1 >= call.max_attempts || at > call.expires_at {
+fn retry(row: &CallbackRow, first: Duration, error: String) -> Attempt {
+    let at = now_ms() + backoff(first, row.attempts);
+    if row.attempts + 1 >= row.planned.max_attempts || at > row.planned.expires_at {
         Attempt::GiveUp { error }
     } else {
         Attempt::Retry { at, error }
@@ -608,34 +609,34 @@ fn describe(e: reqwest::Error) -> String {
 
 /// Sends the text of a push's answer back to the sender of the pushed message, as Kannel
 /// `sms-service` does: markup removed, blanks squeezed, through the gate like any reply.
-async fn reply_from_body(d: &Daemon, call: &CallbackRow, body: &str) {
+async fn reply_from_body(d: &Daemon, row: &CallbackRow, body: &str) {
     let text = squeeze(&strip_tags(body));
-    let Some(inbox_id) = call.inbox_id else {
+    let Some(inbox_id) = row.planned.inbox_id else {
         return;
     };
     if text.is_empty() {
         return;
     }
-    let row = match d.store.call(move |db| db.inbox_message(inbox_id)).await {
-        Ok(Some(row)) => row,
+    let message = match d.store.call(move |db| db.inbox_message(inbox_id)).await {
+        Ok(Some(m)) => m,
         Ok(None) => return,
         Err(e) => {
-            warn!(event = "store_error", callback = call.id, error = %e, "cannot read the pushed message; its reply is not sent");
+            warn!(event = "store_error", callback = row.id, error = %e, "cannot read the pushed message; its reply is not sent");
             return;
         }
     };
-    let mut s = Submission::new(vec![row.sender], text);
+    let mut s = Submission::new(vec![message.sender], text);
     s.class = Class::Reply;
     // A repeated attempt (smsqd stopped before recording this one) queues nothing twice.
-    s.idempotency_key = Some(format!("mo-push-reply-{}", call.id));
-    s.via = row.modem;
-    s.max_parts = Some(call.reply_parts);
+    s.idempotency_key = Some(format!("mo-push-reply-{}", row.id));
+    s.via = message.modem;
+    s.max_parts = Some(row.planned.reply_parts);
     match d.submit(s, Peer::default()).await {
         Ok(queued) => {
-            info!(event = "push_reply_queued", callback = call.id, messages = ?queued.iter().map(|q| q.id).collect::<Vec<_>>(), "the push's answer is queued as a reply")
+            info!(event = "push_reply_queued", callback = row.id, messages = ?queued.iter().map(|q| q.id).collect::<Vec<_>>(), "the push's answer is queued as a reply")
         }
         Err(e) => {
-            warn!(event = "push_reply_refused", callback = call.id, error = %e, "the push's answer was not queued")
+            warn!(event = "push_reply_refused", callback = row.id, error = %e, "the push's answer was not queued")
         }
     }
 }
@@ -706,7 +707,7 @@ mod tests {
         let due = db.due_callbacks(t + 2000, 10).unwrap();
         assert_eq!(due.len(), 1);
         assert_eq!(
-            due[0].url,
+            due[0].planned.url,
             format!("http://h/dlr?type=8&to=%2B639171234567&id={id}")
         );
         assert_eq!(db.watch(id).unwrap().unwrap().told, 8);

@@ -17,7 +17,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use tracing::{debug, info, warn};
 
-use super::auth::{IpRule, Throttle, Verified};
+use super::auth::{IpRule, Login, Logins};
 use crate::daemon::{Class, Daemon, Error, Peer, Submission, Watch};
 use crate::store::MessageState;
 use crate::time::now_ms;
@@ -60,8 +60,7 @@ pub struct Settings {
 pub struct Kannel {
     pub daemon: Arc<Daemon>,
     pub settings: Settings,
-    verified: Verified,
-    throttle: Throttle,
+    logins: Arc<Logins>,
 }
 
 impl Kannel {
@@ -69,8 +68,7 @@ impl Kannel {
         Self {
             daemon,
             settings,
-            verified: Verified::new(),
-            throttle: Throttle::new(10, Duration::from_secs(60)),
+            logins: Logins::new(10, Duration::from_secs(60)),
         }
     }
 }
@@ -342,7 +340,7 @@ async fn sendsms(
         Ok(p) => p,
         Err(refusal) => return refusal,
     };
-    let Some(user) = authenticate(&k, &p, peer.ip()) else {
+    let Some(user) = authenticate(&k, &p, peer.ip()).await else {
         return reply(StatusCode::FORBIDDEN, AUTH_FAILED);
     };
     match send(&k, user, &p).await {
@@ -352,34 +350,26 @@ async fn sendsms(
 
 /// The account the request's credentials name, if they are right and it may connect from
 /// `ip`. Failures are counted per address; an address over the limit is not even checked.
-fn authenticate<'a>(k: &'a Kannel, p: &Params, ip: IpAddr) -> Option<&'a User> {
-    if !k.throttle.allows(ip) {
-        warn!(event = "kannel_throttled", client = %ip, "too many failed sendsms logins from this address; refused for a minute");
-        return None;
-    }
+async fn authenticate<'a>(k: &'a Kannel, p: &Params, ip: IpAddr) -> Option<&'a User> {
     let name = p.text(&["username", "user"]).unwrap_or_default();
     let password = p
         .bytes(&["password", "pass"])
         .map(|b| String::from_utf8_lossy(b).into_owned())
         .unwrap_or_default();
-    let user = k.settings.users.iter().find(|u| u.name == name);
-    let ok = match user {
-        Some(u) => {
-            (u.allow_ip.is_empty() || u.allow_ip.iter().any(|r| r.contains(ip)))
-                && k.verified.check(&u.password_hash, &u.name, &password)
+    let user = k.settings.users.iter().find(|u| {
+        u.name == name && (u.allow_ip.is_empty() || u.allow_ip.iter().any(|r| r.contains(ip)))
+    });
+    let hash = user.map(|u| u.password_hash.as_str());
+    match k.logins.check(ip, &name, hash, &password).await {
+        Login::Granted => user,
+        Login::Throttled => {
+            warn!(event = "kannel_throttled", client = %ip, "too many failed sendsms logins from this address; refused for a minute");
+            None
         }
-        None => {
-            // As slow as a wrong password, so that names cannot be told apart by time.
-            super::auth::verify(super::auth::DUMMY_HASH, &password);
-            false
+        Login::Refused => {
+            warn!(event = "kannel_auth_failed", user = %super::printable(&name), client = %ip, "sendsms refused: wrong credentials or address");
+            None
         }
-    };
-    if ok {
-        user
-    } else {
-        k.throttle.failed(ip);
-        warn!(event = "kannel_auth_failed", user = %super::printable(&name), client = %ip, "sendsms refused: wrong credentials or address");
-        None
     }
 }
 
@@ -470,7 +460,12 @@ async fn send(k: &Kannel, user: &User, p: &Params) -> Result<Answer, Answer> {
         ));
     }
     let class = match p.text(&["class"]) {
-        None => user.classes[0],
+        // The configuration gives every account at least one class.
+        None => user
+            .classes
+            .first()
+            .copied()
+            .unwrap_or(Class::Transactional),
         Some(c) => Class::parse(&c)
             .filter(|c| user.classes.contains(c))
             .ok_or_else(|| misformed("Class"))?,

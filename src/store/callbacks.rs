@@ -64,23 +64,13 @@ pub struct NewCallback {
     pub expires_at: i64,
 }
 
-/// A callback due now.
+/// A callback due now: the call as planned, and its record so far.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallbackRow {
     pub id: i64,
-    pub purpose: String,
-    pub message_id: Option<i64>,
-    pub inbox_id: Option<i64>,
-    pub method: String,
-    pub url: String,
-    pub body: Option<String>,
-    pub content_type: Option<String>,
-    pub sign: bool,
-    pub reply_parts: u8,
     pub attempts: i64,
-    pub max_attempts: i64,
-    pub expires_at: i64,
     pub created_at: i64,
+    pub planned: NewCallback,
 }
 
 /// What became of one attempt.
@@ -140,23 +130,26 @@ fn watch_row(r: &rusqlite::Row<'_>) -> SqlResult<WatchRow> {
 fn callback_row(r: &rusqlite::Row<'_>) -> SqlResult<CallbackRow> {
     Ok(CallbackRow {
         id: r.get(0)?,
-        purpose: r.get(1)?,
-        message_id: r.get(2)?,
-        inbox_id: r.get(3)?,
-        method: r.get(4)?,
-        url: r.get(5)?,
-        body: r.get(6)?,
-        content_type: r.get(7)?,
-        sign: r.get(8)?,
-        reply_parts: r.get(9)?,
         attempts: r.get(10)?,
-        max_attempts: r.get(11)?,
-        expires_at: r.get(12)?,
         created_at: r.get(13)?,
+        planned: NewCallback {
+            purpose: r.get(1)?,
+            message_id: r.get(2)?,
+            inbox_id: r.get(3)?,
+            method: r.get(4)?,
+            url: r.get(5)?,
+            body: r.get(6)?,
+            content_type: r.get(7)?,
+            sign: r.get(8)?,
+            reply_parts: r.get(9)?,
+            max_attempts: r.get(11)?,
+            expires_at: r.get(12)?,
+            queue: r.get(14)?,
+        },
     })
 }
 
-const CALLBACK_COLUMNS: &str = "id, purpose, message_id, inbox_id, method, url, body, content_type, sign, reply, attempts, max_attempts, expires_at, created_at";
+const CALLBACK_COLUMNS: &str = "id, purpose, message_id, inbox_id, method, url, body, content_type, sign, reply, attempts, max_attempts, expires_at, created_at, queue";
 
 impl Db {
     /// The watch on message `id`, if a client asked to hear about it.
@@ -180,6 +173,21 @@ impl Db {
         Ok(st
             .query_map(params![interface, target], watch_row)?
             .collect::<SqlResult<_>>()?)
+    }
+
+    /// The messages an interface's client knows as `target`, whole, in the order queued.
+    pub fn watched_messages(
+        &self,
+        interface: &str,
+        target: &str,
+    ) -> Result<Vec<super::MessageDetail>> {
+        let mut out = Vec::new();
+        for w in self.watched_by_target(interface, target)? {
+            if let Some(m) = self.message(w.message_id)? {
+                out.push(m);
+            }
+        }
+        Ok(out)
     }
 
     /// The ids an interface's clients gave their messages, newest first.

@@ -1326,7 +1326,7 @@ fn watches_keep_their_told_outcomes_and_callbacks_go_in_queue_order() {
         .due_callbacks(300, 10)
         .unwrap()
         .into_iter()
-        .map(|c| c.url)
+        .map(|c| c.planned.url)
         .collect();
     assert_eq!(due, ["http://h/1", "http://h/3"]);
     let first = db.due_callbacks(300, 10).unwrap()[0].id;
@@ -1344,7 +1344,7 @@ fn watches_keep_their_told_outcomes_and_callbacks_go_in_queue_order() {
         .due_callbacks(400, 10)
         .unwrap()
         .into_iter()
-        .map(|c| c.url)
+        .map(|c| c.planned.url)
         .collect();
     assert_eq!(due, ["http://h/3"], "a retry holds its queue");
     assert_eq!(
@@ -1365,7 +1365,7 @@ fn watches_keep_their_told_outcomes_and_callbacks_go_in_queue_order() {
         .due_callbacks(600, 10)
         .unwrap()
         .into_iter()
-        .map(|c| c.url)
+        .map(|c| c.planned.url)
         .collect();
     assert_eq!(due, ["http://h/2", "http://h/3"], "given up, the next goes");
     let counts = db.callback_counts().unwrap();

@@ -87,6 +87,15 @@ pub fn post(port: u16, target: &str, content_type: &str, extra: &str, body: &[u8
     raw(port, &request)
 }
 
+/// Waits up to 10 s for something to listen on 127.0.0.1:`port` (`what`, for the failure).
+pub fn wait_listening(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{what} did not open");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A port nothing listens on now (bound and let go).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -12,7 +12,7 @@
 
 mod pages;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,7 +23,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use maud::{DOCTYPE, Markup, html};
 use tracing::{info, warn};
 
-use super::auth::Throttle;
+use super::auth::Logins;
 use crate::daemon::Daemon;
 use crate::store::{WebSession, WebUser};
 use crate::time::now_ms;
@@ -43,7 +43,7 @@ pub struct Settings {
 pub struct Web {
     pub daemon: Arc<Daemon>,
     pub settings: Settings,
-    throttle: Throttle,
+    logins: Arc<Logins>,
 }
 
 impl Web {
@@ -51,7 +51,7 @@ impl Web {
         Self {
             daemon,
             settings,
-            throttle: Throttle::new(5, Duration::from_secs(60)),
+            logins: Logins::new(5, Duration::from_secs(60)),
         }
     }
 }
@@ -240,11 +240,6 @@ impl Web {
         );
         r
     }
-
-    /// Whether `ip` may try a password now.
-    fn may_try(&self, ip: IpAddr) -> bool {
-        self.throttle.allows(ip)
-    }
 }
 
 /// While no one can sign in, makes a one-time setup link and logs it (the journal is where
@@ -301,8 +296,8 @@ async fn page_headers(req: Request, next: Next) -> Response {
     r
 }
 
-/// A page with no navigation (login, setup, refusals).
-fn bare(title: &str, message: &str) -> Markup {
+/// A page with no navigation (sign-in, setup, refusals).
+pub(super) fn plain_page(title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -312,15 +307,14 @@ fn bare(title: &str, message: &str) -> Markup {
                 title { (title) " · smsq" }
                 link rel="stylesheet" href="/static/app.css";
             }
-            body {
-                main {
-                    h1 { (title) }
-                    p { (message) }
-                    p { a href="/" { "Back" } }
-                }
-            }
+            body { main { h1 { (title) } (body) } }
         }
     }
+}
+
+/// A plain page saying `message`, with a way back.
+fn bare(title: &str, message: &str) -> Markup {
+    plain_page(title, html! { p { (message) } p { a href="/" { "Back" } } })
 }
 
 pub fn router(w: Arc<Web>) -> axum::Router {

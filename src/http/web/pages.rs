@@ -10,19 +10,31 @@ use axum::Form;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use maud::{DOCTYPE, Markup, html};
+use maud::{Markup, html};
 use std::sync::Arc;
 use tracing::{info, warn};
 
 use super::{
-    Denied, LOGIN_COOKIE, Role, SESSION_COOKIE, Session, Web, cookie, frame, new_user, same,
-    set_cookie, token, token_hash,
+    Denied, LOGIN_COOKIE, Role, SESSION_COOKIE, Session, Web, cookie, frame, new_user, plain_page,
+    same, set_cookie, token, token_hash,
 };
-use crate::daemon::{Class, ConsentRecord, ImportConsent, ImportInput, Peer, Submission};
+use crate::daemon::{Class, ConsentRecord, ImportConsent, Peer, Submission};
+use crate::http::auth::Login;
 use crate::store::{ConsentSource, ConsentState, Decision, MessageState, ThreadEntry};
 use crate::time::now_ms;
 
 type Fields = HashMap<String, String>;
+
+/// The value a page needs (most often the signed-in session), or the handler answers with
+/// the refusal (the sign-in page, or a page saying why not).
+macro_rules! or_refuse {
+    ($check:expr) => {
+        match $check {
+            Ok(s) => s,
+            Err(denied) => return denied.into_response(),
+        }
+    };
+}
 
 fn field<'a>(f: &'a Fields, name: &str) -> &'a str {
     f.get(name).map(|s| s.trim()).unwrap_or("")
@@ -106,21 +118,6 @@ pub async fn js() -> Response {
         .into_response()
 }
 
-fn plain_page(title: &str, body: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · smsq" }
-                link rel="stylesheet" href="/static/app.css";
-            }
-            body { main { h1 { (title) } (body) } }
-        }
-    }
-}
-
 // ---- Signing in -------------------------------------------------------------------------
 
 fn login_page(login_token: &str, list: &[Notice], no_users: bool) -> Response {
@@ -157,13 +154,10 @@ pub async fn login_form(State(w): State<Arc<Web>>, headers: HeaderMap) -> Respon
         Ok(None) => {}
         Err(d) => return d.into_response(),
     }
-    let no_users = w
-        .daemon
-        .store
-        .call(|db| db.web_users())
-        .await
-        .map(|u| u.is_empty())
-        .unwrap_or(false);
+    let no_users = match w.daemon.store.call(|db| db.web_users()).await {
+        Ok(users) => users.is_empty(),
+        Err(e) => return Denied::Failed(e.to_string()).into_response(),
+    };
     match token() {
         Ok(t) => login_page(&t, &[], no_users),
         Err(e) => Denied::Failed(e).into_response(),
@@ -192,10 +186,6 @@ pub async fn login(
         Err(e) => Denied::Failed(e).into_response(),
     };
     let ip = peer.ip();
-    if !w.may_try(ip) {
-        warn!(event = "web_login_throttled", client = %ip, "too many failed sign-ins from this address");
-        return again("Too many attempts from this address: wait a minute and try again.");
-    }
     let name = field(&f, "name").to_string();
     let password = f.get("password").cloned().unwrap_or_default();
     let key = name.clone();
@@ -203,19 +193,18 @@ pub async fn login(
         Ok(u) => u,
         Err(e) => return Denied::Failed(e.to_string()).into_response(),
     };
-    let hash = user
-        .as_ref()
-        .map_or(crate::http::auth::DUMMY_HASH.to_string(), |u| {
-            u.password_hash.clone()
-        });
-    // Argon2 takes tens of milliseconds of CPU: off the async threads.
-    let verified = tokio::task::spawn_blocking(move || crate::http::auth::verify(&hash, &password))
-        .await
-        .unwrap_or(false);
-    let Some(user) = user.filter(|_| verified) else {
-        w.throttle.failed(ip);
-        warn!(event = "web_login_failed", client = %ip, user = %crate::http::printable(&name), "a sign-in failed");
-        return again("Wrong name or password.");
+    let hash = user.as_ref().map(|u| u.password_hash.as_str());
+    let outcome = w.logins.check(ip, &name, hash, &password).await;
+    let user = match (outcome, user) {
+        (Login::Granted, Some(user)) => user,
+        (Login::Throttled, _) => {
+            warn!(event = "web_login_throttled", client = %ip, "too many failed sign-ins from this address");
+            return again("Too many attempts from this address: wait a minute and try again.");
+        }
+        _ => {
+            warn!(event = "web_login_failed", client = %ip, user = %crate::http::printable(&name), "a sign-in failed");
+            return again("Wrong name or password.");
+        }
     };
     // Viewers cannot send: they land on the outbox.
     let landing = match Role::parse(&user.role) {
@@ -230,9 +219,7 @@ pub async fn logout(
     headers: HeaderMap,
     Form(f): Form<Fields>,
 ) -> Response {
-    if let Err(d) = w.need_form(&headers, &f, Role::Viewer).await {
-        return d.into_response();
-    }
+    or_refuse!(w.need_form(&headers, &f, Role::Viewer).await);
     if let Some(t) = cookie(&headers, SESSION_COOKIE) {
         let hash = token_hash(&t);
         if let Err(e) = w
@@ -252,13 +239,14 @@ pub async fn logout(
     r
 }
 
-async fn setup_valid(w: &Web, t: &str) -> bool {
+/// Whether `t` is the live setup token; a store that cannot say is an error, not a "no".
+async fn setup_valid(w: &Web, t: &str) -> Result<bool, Denied> {
     let (hash, now) = (token_hash(t), now_ms());
     w.daemon
         .store
         .call(move |db| db.web_setup_valid(&hash, now))
         .await
-        .unwrap_or(false)
+        .map_err(|e| Denied::Failed(e.to_string()))
 }
 
 fn setup_page(t: &str, list: &[Notice]) -> Response {
@@ -284,10 +272,10 @@ fn setup_page(t: &str, list: &[Notice]) -> Response {
 
 pub async fn setup_form(State(w): State<Arc<Web>>, Query(q): Query<Fields>) -> Response {
     let t = field(&q, "token");
-    if !setup_valid(&w, t).await {
+    if !or_refuse!(setup_valid(&w, t).await) {
         return (
             StatusCode::FORBIDDEN,
-            Html(plain_page("Setup link not valid", html! { p { "This link was used already, has expired, or an owner exists. Sign in instead, or restart smsqd while it has no account for a new link." } }).into_string()),
+            Html(plain_page("Setup link not valid", html! { p { "This link was used already, has expired, or a newer one was made. Sign in, or ask the shop's administrator for a new link (smsq web-setup)." } }).into_string()),
         )
             .into_response();
     }
@@ -296,7 +284,7 @@ pub async fn setup_form(State(w): State<Arc<Web>>, Query(q): Query<Fields>) -> R
 
 pub async fn setup(State(w): State<Arc<Web>>, Form(f): Form<Fields>) -> Response {
     let t = field(&f, "token").to_string();
-    if !setup_valid(&w, &t).await {
+    if !or_refuse!(setup_valid(&w, &t).await) {
         return Denied::Forbidden("this setup link was used already or has expired")
             .into_response();
     }
@@ -362,7 +350,10 @@ impl SendValues {
 }
 
 async fn send_page(w: &Web, s: &Session, v: &SendValues, list: &[Notice]) -> Response {
-    let templates = w.daemon.templates().await.unwrap_or_default();
+    let templates = match w.daemon.templates().await {
+        Ok(t) => t,
+        Err(e) => return Denied::Failed(e.to_string()).into_response(),
+    };
     let topics = w.daemon.settings().care.topics.clone();
     let class = if v.class.is_empty() {
         "transactional"
@@ -433,10 +424,7 @@ pub async fn send_form(
     headers: HeaderMap,
     Query(q): Query<Fields>,
 ) -> Response {
-    let s = match w.need(&headers, Role::Staff).await {
-        Ok(s) => s,
-        Err(d) => return d.into_response(),
-    };
+    let s = or_refuse!(w.need(&headers, Role::Staff).await);
     let v = SendValues {
         to: field(&q, "to").to_string(),
         ..Default::default()
@@ -517,10 +505,7 @@ pub async fn send_check(
     headers: HeaderMap,
     Form(f): Form<Fields>,
 ) -> Response {
-    let s = match w.need_form(&headers, &f, Role::Staff).await {
-        Ok(s) => s,
-        Err(d) => return d.into_response(),
-    };
+    let s = or_refuse!(w.need_form(&headers, &f, Role::Staff).await);
     let v = SendValues::from(&f);
     let sub = match submission(&w, &s, &v).await {
         Ok(sub) => sub,
@@ -584,10 +569,7 @@ pub async fn send(
     headers: HeaderMap,
     Form(f): Form<Fields>,
 ) -> Response {
-    let s = match w.need_form(&headers, &f, Role::Staff).await {
-        Ok(s) => s,
-        Err(d) => return d.into_response(),
-    };
+    let s = or_refuse!(w.need_form(&headers, &f, Role::Staff).await);
     let v = SendValues::from(&f);
     let sub = match submission(&w, &s, &v).await {
         Ok(sub) => sub,
@@ -632,9 +614,7 @@ pub async fn estimate(
     headers: HeaderMap,
     Query(q): Query<Fields>,
 ) -> Response {
-    if let Err(d) = w.need(&headers, Role::Viewer).await {
-        return d.into_response();
-    }
+    or_refuse!(w.need(&headers, Role::Viewer).await);
     let text = q.get("text").cloned().unwrap_or_default();
     let encoding = q.get("encoding").map_or("auto", String::as_str);
     let body = match w.daemon.estimate(&text, encoding) {
@@ -663,10 +643,7 @@ pub async fn outbox(
     headers: HeaderMap,
     Query(q): Query<Fields>,
 ) -> Response {
-    let s = match w.need(&headers, Role::Viewer).await {
-        Ok(s) => s,
-        Err(d) => return d.into_response(),
-    };
+    let s = or_refuse!(w.need(&headers, Role::Viewer).await);
     outbox_page(&w, &s, &q, done(&q)).await
 }
 
@@ -751,10 +728,7 @@ pub async fn outbox_action(
     Path((id, action)): Path<(i64, String)>,
     Form(f): Form<Fields>,
 ) -> Response {
-    let s = match w.need_form(&headers, &f, Role::Staff).await {
-        Ok(s) => s,
-        Err(d) => return d.into_response(),
-    };
+    let s = or_refuse!(w.need_form(&headers, &f, Role::Staff).await);
     let result = match action.as_str() {
         "retry" => w.daemon.retry(id).await.map(|()| "retried"),
         "cancel" => w.daemon.cancel(id).await.map(|()| "cancelled"),
@@ -781,10 +755,7 @@ pub async fn threads(
     headers: HeaderMap,
     Query(q): Query<Fields>,
 ) -> Response {
-    let s = match w.need(&headers, Role::Viewer).await {
-        Ok(s) => s,
-        Err(d) => return d.into_response(),
-    };
+    let s = or_refuse!(w.need(&headers, Role::Viewer).await);
     let rows = match w.daemon.threads(false, 300).await {
         Ok(r) => r,
         Err(e) => return Denied::Failed(e.to_string()).into_response(),
@@ -870,10 +841,7 @@ pub async fn thread(
     Path(number): Path<String>,
     Query(q): Query<Fields>,
 ) -> Response {
-    let s = match w.need(&headers, Role::Staff).await {
-        Ok(s) => s,
-        Err(d) => return d.into_response(),
-    };
+    let s = or_refuse!(w.need(&headers, Role::Staff).await);
     thread_page(&w, &s, &number, done(&q), "").await
 }
 
@@ -883,10 +851,7 @@ pub async fn thread_reply(
     Path(number): Path<String>,
     Form(f): Form<Fields>,
 ) -> Response {
-    let s = match w.need_form(&headers, &f, Role::Staff).await {
-        Ok(s) => s,
-        Err(d) => return d.into_response(),
-    };
+    let s = or_refuse!(w.need_form(&headers, &f, Role::Staff).await);
     let text = f.get("text").cloned().unwrap_or_default();
     match w.daemon.reply(&number, &text, Peer::default()).await {
         Ok(q) => {
@@ -916,10 +881,7 @@ pub async fn thread_resolve(
     Path(number): Path<String>,
     Form(f): Form<Fields>,
 ) -> Response {
-    let s = match w.need_form(&headers, &f, Role::Staff).await {
-        Ok(s) => s,
-        Err(d) => return d.into_response(),
-    };
+    let s = or_refuse!(w.need_form(&headers, &f, Role::Staff).await);
     match w.daemon.set_thread_state(&number, false).await {
         Ok(_) => {
             info!(event = "web_thread_resolved", user = %s.user, "a conversation was marked resolved");
@@ -965,12 +927,15 @@ async fn contacts_page(
     }
     found.truncate(500);
     let numbers: Vec<String> = found.iter().map(|c| c.number.clone()).collect();
-    let consent = w
+    let consent = match w
         .daemon
         .store
         .call(move |db| db.consent_now(&numbers))
         .await
-        .unwrap_or_default();
+    {
+        Ok(c) => c,
+        Err(e) => return Denied::Failed(e.to_string()).into_response(),
+    };
     let body = html! {
         (notices(&list))
         @if let Some(r) = report { (r) }
@@ -983,7 +948,7 @@ async fn contacts_page(
             table #contacts {
                 thead { tr { th { "Name" } th { "Number" } th { "Tags" } th { "Consent" } } }
                 tbody {
-                    @for (c, state) in found.iter().zip(consent.iter().chain(std::iter::repeat(&None))) {
+                    @for (c, state) in found.iter().zip(&consent) {
                         tr {
                             td { (c.name.as_deref().unwrap_or("")) }
                             td { (s.number(&c.number)) }
@@ -1035,10 +1000,7 @@ pub async fn contacts(
     headers: HeaderMap,
     Query(q): Query<Fields>,
 ) -> Response {
-    let s = match w.need(&headers, Role::Viewer).await {
-        Ok(s) => s,
-        Err(d) => return d.into_response(),
-    };
+    let s = or_refuse!(w.need(&headers, Role::Viewer).await);
     contacts_page(&w, &s, &q, done(&q), None).await
 }
 
@@ -1047,10 +1009,7 @@ pub async fn contact_add(
     headers: HeaderMap,
     Form(f): Form<Fields>,
 ) -> Response {
-    let s = match w.need_form(&headers, &f, Role::Staff).await {
-        Ok(s) => s,
-        Err(d) => return d.into_response(),
-    };
+    let s = or_refuse!(w.need_form(&headers, &f, Role::Staff).await);
     let edit = crate::daemon::ContactEdit {
         number: field(&f, "number").to_string(),
         name: Some(field(&f, "name").to_string()).filter(|n| !n.is_empty()),
@@ -1072,10 +1031,7 @@ pub async fn contacts_import(
     headers: HeaderMap,
     Form(f): Form<Fields>,
 ) -> Response {
-    let s = match w.need_form(&headers, &f, Role::Owner).await {
-        Ok(s) => s,
-        Err(d) => return d.into_response(),
-    };
+    let s = or_refuse!(w.need_form(&headers, &f, Role::Owner).await);
     let dry_run = f.contains_key("dry_run");
     let (rows, _) = match crate::sheet::read(field(&f, "csv").as_bytes()) {
         Ok(r) => r,
@@ -1090,20 +1046,6 @@ pub async fn contacts_import(
             .await;
         }
     };
-    let rows: Vec<ImportInput> = rows
-        .into_iter()
-        .map(|r| ImportInput {
-            line: r.line,
-            number: r.number,
-            name: r.name,
-            time_zone: r.time_zone,
-            language: r.language,
-            notes: r.notes,
-            tags: r.tags,
-            fields: r.fields,
-            consent: r.consent,
-        })
-        .collect();
     let consent = ImportConsent {
         source: None,
         text_shown: Some(field(&f, "text_shown").to_string()).filter(|t| !t.is_empty()),
@@ -1194,10 +1136,7 @@ pub async fn optouts(
     headers: HeaderMap,
     Query(q): Query<Fields>,
 ) -> Response {
-    let s = match w.need(&headers, Role::Viewer).await {
-        Ok(s) => s,
-        Err(d) => return d.into_response(),
-    };
+    let s = or_refuse!(w.need(&headers, Role::Viewer).await);
     optouts_page(&w, &s, done(&q)).await
 }
 
@@ -1206,10 +1145,7 @@ pub async fn optout_change(
     headers: HeaderMap,
     Form(f): Form<Fields>,
 ) -> Response {
-    let s = match w.need_form(&headers, &f, Role::Owner).await {
-        Ok(s) => s,
-        Err(d) => return d.into_response(),
-    };
+    let s = or_refuse!(w.need_form(&headers, &f, Role::Owner).await);
     let note = field(&f, "note");
     if note.is_empty() {
         return optouts_page(
@@ -1287,10 +1223,7 @@ async fn modems_page(w: &Web, s: &Session, list: Vec<Notice>) -> Response {
 }
 
 pub async fn modems(State(w): State<Arc<Web>>, headers: HeaderMap) -> Response {
-    let s = match w.need(&headers, Role::Viewer).await {
-        Ok(s) => s,
-        Err(d) => return d.into_response(),
-    };
+    let s = or_refuse!(w.need(&headers, Role::Viewer).await);
     modems_page(&w, &s, Vec::new()).await
 }
 
@@ -1299,10 +1232,7 @@ pub async fn ussd(
     headers: HeaderMap,
     Form(f): Form<Fields>,
 ) -> Response {
-    let s = match w.need_form(&headers, &f, Role::Staff).await {
-        Ok(s) => s,
-        Err(d) => return d.into_response(),
-    };
+    let s = or_refuse!(w.need_form(&headers, &f, Role::Staff).await);
     let code = match crate::at::command::UssdString::parse(field(&f, "code")) {
         Ok(c) => c,
         Err(e) => return modems_page(&w, &s, vec![("bad", format!("Not a USSD code: {e}"))]).await,
@@ -1372,10 +1302,7 @@ pub async fn users(
     headers: HeaderMap,
     Query(q): Query<Fields>,
 ) -> Response {
-    let s = match w.need(&headers, Role::Owner).await {
-        Ok(s) => s,
-        Err(d) => return d.into_response(),
-    };
+    let s = or_refuse!(w.need(&headers, Role::Owner).await);
     users_page(&w, &s, done(&q)).await
 }
 
@@ -1384,10 +1311,7 @@ pub async fn user_change(
     headers: HeaderMap,
     Form(f): Form<Fields>,
 ) -> Response {
-    let s = match w.need_form(&headers, &f, Role::Owner).await {
-        Ok(s) => s,
-        Err(d) => return d.into_response(),
-    };
+    let s = or_refuse!(w.need_form(&headers, &f, Role::Owner).await);
     let name = field(&f, "name").to_string();
     match field(&f, "action") {
         "add" => {
