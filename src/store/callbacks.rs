@@ -9,7 +9,7 @@
 //! cursor's new position and the outcomes now told in one transaction: each event is
 //! planned exactly once, whether smsqd stops before or after.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use super::sql::{Connection, OptionalExtension, params};
 
 use super::db::*;
 
@@ -113,7 +113,7 @@ pub(super) fn add_watch(tx: &Connection, message_id: i64, w: &Watch) -> SqlResul
     Ok(())
 }
 
-fn watch_row(r: &rusqlite::Row<'_>) -> SqlResult<WatchRow> {
+fn watch_row(r: &super::sql::Row<'_>) -> SqlResult<WatchRow> {
     Ok(WatchRow {
         message_id: r.get(0)?,
         watch: Watch {
@@ -127,7 +127,7 @@ fn watch_row(r: &rusqlite::Row<'_>) -> SqlResult<WatchRow> {
     })
 }
 
-fn callback_row(r: &rusqlite::Row<'_>) -> SqlResult<CallbackRow> {
+fn callback_row(r: &super::sql::Row<'_>) -> SqlResult<CallbackRow> {
     Ok(CallbackRow {
         id: r.get(0)?,
         attempts: r.get(10)?,
@@ -159,7 +159,7 @@ impl Db {
             .prepare_cached(
                 "SELECT message_id, interface, mask, target, account, told, meta FROM delivery_watches WHERE message_id = ?1",
             )?
-            .query_row([message_id], watch_row)
+            .query_row(params![message_id], watch_row)
             .optional()?)
     }
 
@@ -206,7 +206,7 @@ impl Db {
         Ok(self
             .conn
             .prepare_cached("SELECT event_id FROM cursors WHERE name = ?1")?
-            .query_row([name], |r| r.get(0))
+            .query_row(params![name], |r| r.get(0))
             .optional()?)
     }
 
@@ -288,7 +288,7 @@ impl Db {
             "SELECT MIN(next_at) FROM callbacks c WHERE state = 'pending'
                AND NOT EXISTS (SELECT 1 FROM callbacks e WHERE e.state = 'pending'
                                AND e.queue = c.queue AND e.id < c.id)",
-            [],
+            params![],
             |r| r.get(0),
         )?)
     }
@@ -327,7 +327,7 @@ impl Db {
                 let (message_id, inbox_id, purpose): (Option<i64>, Option<i64>, String) = row(
                     &tx,
                     "SELECT message_id, inbox_id, purpose FROM callbacks WHERE id = ?1",
-                    [id],
+                    params![id],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )?;
                 super::events::event(
@@ -348,8 +348,8 @@ impl Db {
     pub fn callback_counts(&self) -> Result<CallbackCounts> {
         Ok(row(
             &self.conn,
-            "SELECT COALESCE(SUM(state = 'pending'), 0), COALESCE(SUM(state = 'given_up'), 0) FROM callbacks",
-            [],
+            "SELECT COUNT(*) FILTER (WHERE state = 'pending'), COUNT(*) FILTER (WHERE state = 'given_up') FROM callbacks",
+            params![],
             |r| {
                 Ok(CallbackCounts {
                     pending: r.get(0)?,
@@ -362,7 +362,7 @@ impl Db {
     /// Registers a webhook; `false` when one with this id exists (it is replaced).
     pub fn put_webhook(&mut self, hook: &WebhookRow) -> Result<bool> {
         let tx = self.conn.savepoint()?;
-        let replaced = exec(&tx, "DELETE FROM webhooks WHERE id = ?1", [&hook.id])? > 0;
+        let replaced = exec(&tx, "DELETE FROM webhooks WHERE id = ?1", params![&hook.id])? > 0;
         exec(
             &tx,
             "INSERT INTO webhooks (id, url, event, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -378,7 +378,7 @@ impl Db {
             "SELECT id, url, event, created_at FROM webhooks ORDER BY created_at, id",
         )?;
         Ok(st
-            .query_map([], |r| {
+            .query_map(params![], |r| {
                 Ok(WebhookRow {
                     id: r.get(0)?,
                     url: r.get(1)?,
@@ -391,6 +391,10 @@ impl Db {
 
     /// Removes a webhook; `false` when there was none with this id.
     pub fn delete_webhook(&mut self, id: &str) -> Result<bool> {
-        Ok(exec(&self.conn, "DELETE FROM webhooks WHERE id = ?1", [id])? > 0)
+        Ok(exec(
+            &self.conn,
+            "DELETE FROM webhooks WHERE id = ?1",
+            params![id],
+        )? > 0)
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use super::sql::{Connection, OptionalExtension, params};
 
 use super::db::*;
 use super::events::*;
@@ -61,14 +61,7 @@ impl std::fmt::Display for Class {
     }
 }
 
-impl rusqlite::types::FromSql for Class {
-    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-        let name = value.as_str()?;
-        Self::parse(name).ok_or_else(|| {
-            rusqlite::types::FromSqlError::Other(format!("unknown message class {name:?}").into())
-        })
-    }
-}
+named_column!(Class, "message class");
 
 /// Where a consent entry came from (CC-1.7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,14 +270,15 @@ pub(super) fn send_facts(
     now: i64,
     exclude: Option<i64>,
 ) -> Result<SendFacts> {
-    let (suppressed, everything, contact_zone) = row(tx, RECIPIENT_FACTS, [recipient], |r| {
-        let latest: Option<String> = r.get(1)?;
-        Ok((
-            r.get::<_, Option<i64>>(0)?.is_some(),
-            latest.as_deref().map(latest_state),
-            r.get::<_, Option<String>>(2)?,
-        ))
-    })?;
+    let (suppressed, everything, contact_zone) =
+        row(tx, RECIPIENT_FACTS, params![recipient], |r| {
+            let latest: Option<String> = r.get(1)?;
+            Ok((
+                r.get::<_, Option<i64>>(0)?.is_some(),
+                latest.as_deref().map(latest_state),
+                r.get::<_, Option<String>>(2)?,
+            ))
+        })?;
     let mut facts = SendFacts {
         recipient: recipient.to_string(),
         class,
@@ -311,7 +305,7 @@ pub(super) fn send_facts(
         tx,
         "SELECT COUNT(*) FILTER (WHERE created_at >= ?2), COUNT(*) FROM outbox
          WHERE recipient = ?1 AND class IN ('marketing', 'survey') AND created_at >= ?3
-           AND state NOT IN ('refused', 'cancelled', 'expired', 'failed') AND id IS NOT ?4",
+           AND state NOT IN ('refused', 'cancelled', 'expired', 'failed') AND id IS DISTINCT FROM ?4",
         params![recipient, now - MS_PER_DAY, now - 30 * MS_PER_DAY, exclude],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
@@ -327,11 +321,11 @@ pub(super) fn append_consent(tx: &Connection, c: &NewConsent, now: i64) -> Resul
         ConsentState::Pending => ("grant", true),
         ConsentState::Revoked => ("revoke", false),
     };
-    exec(
+    let id: i64 = row(
         tx,
         "INSERT INTO consent_events (number, topic, action, pending, source, evidence,
              text_shown, actor, at, double_opt_in_confirmed_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
         params![
             c.number,
             c.topic,
@@ -344,8 +338,8 @@ pub(super) fn append_consent(tx: &Connection, c: &NewConsent, now: i64) -> Resul
             now,
             c.double_opt_in_confirmed_at
         ],
+        |r| r.get(0),
     )?;
-    let id = tx.last_insert_rowid();
     let topic = if c.topic.is_empty() {
         "all texts".to_string()
     } else {
@@ -372,7 +366,7 @@ pub(super) fn append_consent(tx: &Connection, c: &NewConsent, now: i64) -> Resul
 pub(super) fn consent_rows(
     conn: &Connection,
     filter: &str,
-    args: impl rusqlite::Params,
+    args: super::sql::Params<'_>,
 ) -> Result<Vec<ConsentEntry>> {
     let mut st = conn.prepare_cached(&format!(
         "SELECT id, number, topic, action, pending, source, evidence, text_shown, actor, at,
@@ -412,7 +406,7 @@ impl Db {
 
     /// The ledger of one number, oldest first.
     pub fn consent_history(&self, number: &str) -> Result<Vec<ConsentEntry>> {
-        consent_rows(&self.conn, "WHERE number = ?1 ORDER BY id", [number])
+        consent_rows(&self.conn, "WHERE number = ?1 ORDER BY id", params![number])
     }
 
     /// Topics with a grant waiting for the customer's confirmation.
@@ -421,7 +415,7 @@ impl Db {
             "SELECT topic FROM consent_events c WHERE number = ?1 AND pending = 1
                AND id = (SELECT MAX(id) FROM consent_events WHERE number = ?1 AND topic = c.topic)",
         )?;
-        st.query_map([number], |r| r.get(0))?
+        st.query_map(params![number], |r| r.get(0))?
             .collect::<SqlResult<_>>()
             .map_err(StoreError::from)
     }
@@ -521,11 +515,12 @@ impl Db {
             )
         };
         let numbers: Vec<String> = {
-            let mut st = self.conn.prepare(&sql)?;
-            let mut values: Vec<rusqlite::types::Value> =
-                tags.iter().map(|t| t.clone().into()).collect();
-            values.push(limit.into());
-            st.query_map(rusqlite::params_from_iter(values), |r| r.get(0))?
+            let mut values: Vec<&dyn super::sql::ToValue> =
+                tags.iter().map(|t| t as &dyn super::sql::ToValue).collect();
+            values.push(&limit);
+            self.conn
+                .prepare_cached(&sql)?
+                .query_map(&values, |r| r.get(0))?
                 .collect::<SqlResult<_>>()?
         };
         let mut out = Vec::with_capacity(numbers.len());
@@ -544,7 +539,7 @@ impl Db {
         Ok(exec(
             &self.conn,
             "DELETE FROM contacts WHERE number = ?1",
-            [number],
+            params![number],
         )? == 1)
     }
 
@@ -565,7 +560,7 @@ impl Db {
         let tags: Option<String> = row(
             &self.conn,
             "SELECT tags FROM contact_groups WHERE name = ?1",
-            [name],
+            params![name],
             |r| r.get(0),
         )
         .optional()?;
@@ -596,52 +591,56 @@ impl Db {
                    AND NOT EXISTS (SELECT 1 FROM outbox_parts p WHERE p.message_id = outbox.id
                                    AND p.state != 'pending')",
             )?;
-            st.query_map([number], |r| r.get(0))?
+            st.query_map(params![number], |r| r.get(0))?
                 .collect::<SqlResult<_>>()?
         };
         for id in pending {
             super::outbox::refuse_in(&tx, id, "opted_out", "the number was erased", now)?;
         }
-        changed += exec(&tx, "DELETE FROM contacts WHERE number = ?1", [number])?;
+        changed += exec(
+            &tx,
+            "DELETE FROM contacts WHERE number = ?1",
+            params![number],
+        )?;
         changed += exec(
             &tx,
             "DELETE FROM consent_events WHERE number = ?1",
-            [number],
+            params![number],
         )?;
         changed += exec(
             &tx,
             "UPDATE outbox_parts SET pdu = '' WHERE message_id IN
                (SELECT id FROM outbox WHERE recipient = ?1) AND pdu != ''",
-            [number],
+            params![number],
         )?;
         // Calls to other programs carry the number and the text in their URLs and bodies.
         changed += exec(
             &tx,
             "DELETE FROM callbacks WHERE message_id IN (SELECT id FROM outbox WHERE recipient = ?1)
                 OR inbox_id IN (SELECT id FROM inbox WHERE sender = ?1)",
-            [number],
+            params![number],
         )?;
         changed += exec(
             &tx,
             "UPDATE outbox SET body = '', client_ref = NULL WHERE recipient = ?1",
-            [number],
+            params![number],
         )?;
         changed += exec(
             &tx,
             "UPDATE inbox SET body = NULL, data_hex = NULL WHERE sender = ?1",
-            [number],
+            params![number],
         )?;
         changed += exec(
             &tx,
             "UPDATE inbox_parts SET body = NULL, data_hex = NULL, pdu = 'erased ' || id
              WHERE sender = ?1 AND pdu NOT LIKE 'erased %'",
-            [number],
+            params![number],
         )?;
         changed += exec(
             &tx,
             "UPDATE events SET detail = 'erased' WHERE kind IN ('opted_out', 'opted_in',
-                 'consent_pending', 'refused', 'flagged') AND instr(detail, ?1) > 0",
-            [number],
+                 'consent_pending', 'refused', 'flagged') AND replace(detail, ?1, '') <> detail",
+            params![number],
         )?;
         event(
             &tx,
@@ -661,7 +660,7 @@ fn suppressed(conn: &Connection, number: &str) -> Result<bool> {
     Ok(row(
         conn,
         "SELECT EXISTS (SELECT 1 FROM suppressions WHERE number = ?1)",
-        [number],
+        params![number],
         |r| r.get(0),
     )?)
 }
@@ -670,7 +669,7 @@ fn contact_exists(tx: &Connection, number: &str) -> Result<bool> {
     Ok(row(
         tx,
         "SELECT EXISTS (SELECT 1 FROM contacts WHERE number = ?1)",
-        [number],
+        params![number],
         |r| r.get(0),
     )?)
 }
@@ -724,7 +723,7 @@ fn save_contact_in(
     for tag in &change.add_tags {
         exec(
             tx,
-            "INSERT OR IGNORE INTO contact_tags (number, tag) VALUES (?1, ?2)",
+            "INSERT INTO contact_tags (number, tag) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             params![number, tag],
         )?;
     }
@@ -747,7 +746,7 @@ fn contact_in(conn: &Connection, number: &str) -> Result<Option<Contact>> {
     let head = row(
         conn,
         "SELECT name, time_zone, language, notes, created_at, updated_at FROM contacts WHERE number = ?1",
-        [number],
+        params![number],
         |r| {
             Ok(Contact {
                 number: number.to_string(),
@@ -768,12 +767,12 @@ fn contact_in(conn: &Connection, number: &str) -> Result<Option<Contact>> {
     let mut st = conn
         .prepare_cached("SELECT name, value FROM contact_fields WHERE number = ?1 ORDER BY name")?;
     contact.fields = st
-        .query_map([number], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map(params![number], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<SqlResult<_>>()?;
     let mut st =
         conn.prepare_cached("SELECT tag FROM contact_tags WHERE number = ?1 ORDER BY tag")?;
     contact.tags = st
-        .query_map([number], |r| r.get(0))?
+        .query_map(params![number], |r| r.get(0))?
         .collect::<SqlResult<_>>()?;
     Ok(Some(contact))
 }

@@ -4,35 +4,22 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, OptionalExtension, params};
-
 use super::events::*;
+pub(super) use super::sql::{
+    Connection, OptionalExtension, SqlError, SqlResult, exec, named_column, params, row,
+};
 use super::state::{MessageState, PartState};
 
-impl rusqlite::types::FromSql for MessageState {
-    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-        let name = value.as_str()?;
-        Self::parse(name).ok_or_else(|| {
-            rusqlite::types::FromSqlError::Other(format!("unknown message state {name:?}").into())
-        })
-    }
-}
-
-impl rusqlite::types::FromSql for PartState {
-    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-        let name = value.as_str()?;
-        Self::parse(name).ok_or_else(|| {
-            rusqlite::types::FromSqlError::Other(format!("unknown part state {name:?}").into())
-        })
-    }
-}
+named_column!(MessageState, "message state");
+named_column!(PartState, "part state");
 
 /// Why the store could not do what it was asked. Nothing was changed: every change is one
 /// transaction, rolled back on any error.
 #[derive(Debug)]
 pub enum StoreError {
-    /// SQLite refused or failed (disk full, I/O error, a constraint, a locked file).
-    Sqlite(rusqlite::Error),
+    /// The database refused or failed (disk full, I/O error, a constraint, a locked file, a
+    /// lost connection).
+    Database(SqlError),
     /// The database was written by a newer smsqd, whose schema this one does not know.
     NewerSchema { found: i64, supported: i64 },
     /// A migration would have left the database inconsistent, so it was not committed.
@@ -45,7 +32,7 @@ pub enum StoreError {
 impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Sqlite(e) => write!(f, "{e}"),
+            Self::Database(e) => write!(f, "{e}"),
             Self::NewerSchema { found, supported } => write!(
                 f,
                 "database schema {found} is newer than this smsqd ({supported}); upgrade smsqd"
@@ -59,44 +46,26 @@ impl std::fmt::Display for StoreError {
 impl std::error::Error for StoreError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Sqlite(e) => Some(e),
+            Self::Database(e) => Some(e),
             _ => None,
         }
     }
 }
 
+impl From<SqlError> for StoreError {
+    fn from(e: SqlError) -> Self {
+        Self::Database(e)
+    }
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        Self::Sqlite(e)
+        Self::Database(e.into())
     }
 }
 
 /// What the store's operations return.
 pub type Result<T> = std::result::Result<T, StoreError>;
-
-/// What SQLite's own calls return, inside the store.
-pub(super) type SqlResult<T> = rusqlite::Result<T>;
-
-/// Runs one statement through the connection's statement cache: the daemon runs the same
-/// few statements for every message, and parsing them again each time cost more than
-/// running them.
-pub(super) fn exec(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-) -> SqlResult<usize> {
-    conn.prepare_cached(sql)?.execute(params)
-}
-
-/// One row of a cached statement (see [`exec`]).
-pub(super) fn row<T>(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-    f: impl FnOnce(&rusqlite::Row<'_>) -> SqlResult<T>,
-) -> SqlResult<T> {
-    conn.prepare_cached(sql)?.query_row(params, f)
-}
 
 pub struct Db {
     pub(super) conn: Connection,
@@ -113,8 +82,8 @@ pub struct Db {
 impl Db {
     /// The connection, for tests that look at how SQLite runs the store's statements.
     #[cfg(test)]
-    pub(crate) fn connection(&mut self) -> &mut Connection {
-        &mut self.conn
+    pub(crate) fn connection(&mut self) -> &mut rusqlite::Connection {
+        self.conn.lite_mut().expect("a SQLite store")
     }
 
     /// Makes the coming commit reach the disk before it returns. Called first by every
@@ -125,8 +94,12 @@ impl Db {
     /// left `sending` becomes `unknown` at the next start, never resent). Inside a shared
     /// transaction the group commit already flushes.
     pub(super) fn durable(&mut self) -> Result<()> {
-        if !self.flushing && self.conn.is_autocommit() {
-            self.conn.pragma_update(None, "synchronous", "FULL")?;
+        // PostgreSQL flushes every commit (synchronous_commit, its default).
+        if let Some(lite) = self.conn.lite()
+            && !self.flushing
+            && lite.is_autocommit()
+        {
+            lite.pragma_update(None, "synchronous", "FULL")?;
             self.flushing = true;
         }
         Ok(())
@@ -135,8 +108,11 @@ impl Db {
     /// Back to commits without a flush once a durable change committed (the store's thread
     /// calls it after every call; code that drives a `Db` directly does the same).
     pub fn relax(&mut self) {
-        if self.flushing && self.conn.is_autocommit() {
-            match self.conn.pragma_update(None, "synchronous", "NORMAL") {
+        if let Some(lite) = self.conn.lite()
+            && self.flushing
+            && lite.is_autocommit()
+        {
+            match lite.pragma_update(None, "synchronous", "NORMAL") {
                 Ok(()) => self.flushing = false,
                 // Flushing more than needed is safe: it stays FULL and tries again later.
                 Err(e) => {
@@ -150,11 +126,13 @@ impl Db {
     /// transaction becomes a savepoint inside it. Its commit is flushed to the disk: one
     /// flush for all of them.
     pub(super) fn begin_group(&mut self) -> Result<()> {
-        if !self.flushing {
-            self.conn.pragma_update(None, "synchronous", "FULL")?;
+        if let Some(lite) = self.conn.lite()
+            && !self.flushing
+        {
+            lite.pragma_update(None, "synchronous", "FULL")?;
             self.flushing = true;
         }
-        Ok(self.conn.execute_batch("BEGIN")?)
+        Ok(self.conn.begin()?)
     }
 
     /// Whether the shared transaction is still open (SQLite rolls it back by itself after
@@ -165,11 +143,11 @@ impl Db {
 
     /// Commits the shared transaction; on failure, rolls back what is left of it.
     pub(super) fn commit_group(&mut self) -> Result<()> {
-        match self.conn.execute_batch("COMMIT") {
+        match self.conn.commit() {
             Ok(()) => Ok(()),
             Err(e) => {
                 if !self.conn.is_autocommit()
-                    && let Err(rollback) = self.conn.execute_batch("ROLLBACK")
+                    && let Err(rollback) = self.conn.rollback()
                 {
                     tracing::error!(event = "store_error", error = %rollback, "cannot roll back a failed group commit");
                 }
@@ -179,14 +157,14 @@ impl Db {
     }
 
     pub fn open(path: &Path) -> Result<Self> {
-        Self::setup(Connection::open(path)?)
+        Self::setup(rusqlite::Connection::open(path)?)
     }
 
     pub fn open_in_memory() -> Result<Self> {
-        Self::setup(Connection::open_in_memory()?)
+        Self::setup(rusqlite::Connection::open_in_memory()?)
     }
 
-    pub(super) fn setup(conn: Connection) -> Result<Self> {
+    pub(super) fn setup(conn: rusqlite::Connection) -> Result<Self> {
         // WAL keeps readers and the single writer apart. synchronous=NORMAL never corrupts
         // the file on power loss but may undo the last commits: changes that something
         // irreversible follows flush first (`durable`). A busy timeout covers a backup tool
@@ -209,6 +187,16 @@ impl Db {
         )?;
         // Off while migrating (SQLite as bundled turns them on by default).
         conn.pragma_update(None, "foreign_keys", "OFF")?;
+        // Migrations rebuild tables, which foreign keys would forbid; they check the keys
+        // themselves before committing.
+        let mut conn = conn;
+        super::schema::migrate_sqlite(&mut conn)?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        Self::with_connection(Connection::sqlite(conn))
+    }
+
+    /// The store on a connection whose schema is current.
+    pub(super) fn with_connection(conn: Connection) -> Result<Self> {
         let mut db = Self {
             conn,
             published: 0,
@@ -216,10 +204,6 @@ impl Db {
             flushing: false,
             reply_window: 72 * 3_600_000,
         };
-        // Migrations rebuild tables, which foreign keys would forbid; they check the keys
-        // themselves before committing.
-        db.migrate()?;
-        db.conn.pragma_update(None, "foreign_keys", "ON")?;
         db.published = db.last_event_id()?;
         db.changes_seen = db.conn.total_changes();
         Ok(db)
@@ -244,7 +228,7 @@ impl Db {
         let tx = self.conn.savepoint()?;
         exec(
             &tx,
-            "INSERT OR IGNORE INTO pin_refusals (sim, fingerprint, refused_at) VALUES (?1, ?2, ?3)",
+            "INSERT INTO pin_refusals (sim, fingerprint, refused_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
             params![sim, fingerprint, now],
         )?;
         event(

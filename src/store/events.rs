@@ -1,7 +1,7 @@
 //! The history: one event per state change, written in the change's own transaction, and
 //! read back for subscribers (right after each commit, by the store's thread) and resumers.
 
-use rusqlite::{Connection, params};
+use super::sql::{Connection, params};
 
 use super::db::*;
 
@@ -48,7 +48,7 @@ impl Db {
     pub(super) fn events(
         &self,
         filter: &str,
-        args: impl rusqlite::Params,
+        args: super::sql::Params<'_>,
     ) -> Result<Vec<EventRow>> {
         let sql = format!(
             "SELECT e.id, e.at, e.kind, e.message_id, e.inbox_id, e.detail, i.sender, i.body, i.complete
@@ -113,7 +113,7 @@ impl Db {
         row(
             &self.conn,
             "SELECT COALESCE(MAX(id), 0) FROM events",
-            [],
+            params![],
             |r| r.get(0),
         )
         .map_err(StoreError::from)

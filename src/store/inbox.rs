@@ -2,7 +2,7 @@
 //! messages in the database (so nothing waits in memory across a restart), incomplete ones
 //! closed after a timeout, and undecodable PDUs quarantined with their hex.
 
-use rusqlite::{Connection, params};
+use super::sql::{Connection, params};
 
 use super::care::{
     Class, ConsentState, Decision, NewConsent, SendFacts, append_consent, send_facts,
@@ -117,8 +117,8 @@ pub(super) fn group_parts(
 ) -> Result<Vec<GroupPart>> {
     let mut st = tx.prepare_cached(
         "SELECT id, part, body, data_hex, sent_at, split_low, split_high FROM inbox_parts
-         WHERE sender = ?1 AND concat_ref IS ?2 AND concat_bits IS ?3 AND total = ?4 AND message_id IS NULL
-           AND (?5 IS NULL OR id = ?5)
+         WHERE sender = ?1 AND concat_ref IS NOT DISTINCT FROM ?2 AND concat_bits IS NOT DISTINCT FROM ?3 AND total = ?4 AND message_id IS NULL
+           AND (id = ?5 OR ?5 IS NULL)
          ORDER BY part, id",
     )?;
     st.query_map(params![sender, reference, bits, total, only], |r| {
@@ -169,17 +169,17 @@ impl Db {
             ),
             None => (None, None, 1, 1),
         };
-        let inserted = exec(&tx,
-            "INSERT OR IGNORE INTO inbox_parts (modem, pdu, sender, concat_ref, concat_bits, total, part, body, data_hex, sent_at, received_at, split_low, split_high)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        let Some(part_id) = row(&tx,
+            "INSERT INTO inbox_parts (modem, pdu, sender, concat_ref, concat_bits, total, part, body, data_hex, sent_at, received_at, split_low, split_high)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT DO NOTHING RETURNING id",
             params![p.modem, p.pdu, p.sender, reference, bits, total, part, p.body, p.data_hex, p.sent_at, now, p.split.leading_low, p.split.trailing_high],
-        )?;
-        if inserted == 0 {
+            |r| r.get::<_, i64>(0),
+        ).optional()? else {
             return Ok(Inbound::Duplicate);
-        }
+        };
         // The group's parts not yet in a message; a part number seen twice (the same part
         // kept by two modems) counts once.
-        let only = reference.is_none().then(|| tx.last_insert_rowid());
+        let only = reference.is_none().then_some(part_id);
         let rows = group_parts(&tx, &p.sender, reference, bits, total, only)?;
         let mut distinct: Vec<i64> = rows.iter().map(|r| r.part).collect();
         distinct.dedup();
@@ -212,7 +212,7 @@ impl Db {
         let text: Option<String> = row(
             tx,
             "SELECT body FROM inbox WHERE id = ?1",
-            [inbox_id],
+            params![inbox_id],
             |r| r.get(0),
         )?;
         // The gate's own reading of the sender: STOP given, erased.
@@ -226,10 +226,11 @@ impl Db {
                  WHERE recipient = ?1 AND created_at >= ?2
                    AND (class = 'system' OR template LIKE 'auto:%')",
             )?;
-            let mut rows = st.query(params![sender, now - 86_400_000])?;
-            while let Some(r) = rows.next()? {
-                let (class, topic, template, at): (Class, Option<String>, Option<String>, i64) =
-                    (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+            let rows = st.query_map(params![sender, now - 86_400_000], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
+            for r in rows {
+                let (class, topic, template, at): (Class, Option<String>, Option<String>, i64) = r?;
                 if class == Class::System
                     && let Some(kind) = topic
                     && !recent_confirmations.contains(&kind)
@@ -244,7 +245,7 @@ impl Db {
         let groups = {
             let mut st = tx.prepare_cached("SELECT tag FROM contact_tags WHERE number = ?1")?;
             let tags: Vec<String> = st
-                .query_map([sender], |r| r.get(0))?
+                .query_map(params![sender], |r| r.get(0))?
                 .collect::<SqlResult<_>>()?;
             if tags.is_empty() {
                 Vec::new()
@@ -252,7 +253,7 @@ impl Db {
                 // The shop's saved groups: a handful, read whole.
                 let mut st = tx.prepare_cached("SELECT name, tags FROM contact_groups")?;
                 let all: Vec<(String, String)> = st
-                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .query_map(params![], |r| Ok((r.get(0)?, r.get(1)?)))?
                     .collect::<SqlResult<_>>()?;
                 all.into_iter()
                     .filter(|(_, g)| {
@@ -337,12 +338,13 @@ impl Db {
         }
         let body = (!texts.is_empty()).then(|| join_text_parts(texts));
         let sent_at = rows.first().and_then(|r| r.sent_at.clone());
-        exec(
+        let id: i64 = row(
             tx,
-            "INSERT INTO inbox (sender, body, data_hex, parts, complete, modem, sent_at, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO inbox (sender, body, data_hex, parts, complete, modem, sent_at, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             RETURNING id",
             params![sender, body, data, parts, complete, modem, sent_at, now],
+            |r| r.get(0),
         )?;
-        let id = tx.last_insert_rowid();
         for row in rows {
             exec(
                 tx,
@@ -368,10 +370,10 @@ impl Db {
         type GroupKey = (String, String, Option<i64>, Option<i64>, i64);
         let groups: Vec<GroupKey> = {
             let mut st = tx.prepare_cached(
-                "SELECT sender, modem, concat_ref, concat_bits, total FROM inbox_parts WHERE message_id IS NULL
+                "SELECT sender, MIN(modem), concat_ref, concat_bits, total FROM inbox_parts WHERE message_id IS NULL
                  GROUP BY sender, concat_ref, concat_bits, total HAVING MIN(received_at) <= ?1",
             )?;
-            st.query_map([now - max_age_ms], |r| {
+            st.query_map(params![now - max_age_ms], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
             })?
             .collect::<SqlResult<_>>()?
@@ -393,7 +395,7 @@ impl Db {
         let tx = self.conn.savepoint()?;
         let n = exec(
             &tx,
-            "INSERT OR IGNORE INTO quarantine (modem, pdu, error, received_at) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO quarantine (modem, pdu, error, received_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
             params![modem, pdu, error, now],
         )?;
         if n == 1 {
@@ -412,13 +414,13 @@ impl Db {
 
     /// Every message received from `sender`, oldest first (a data-subject export).
     pub fn inbox_for(&self, sender: &str) -> Result<Vec<InboxRow>> {
-        self.inbox_rows("WHERE sender = ?1 ORDER BY id", [sender])
+        self.inbox_rows("WHERE sender = ?1 ORDER BY id", params![sender])
     }
 
     pub(super) fn inbox_rows(
         &self,
         filter: &str,
-        args: impl rusqlite::Params,
+        args: super::sql::Params<'_>,
     ) -> Result<Vec<InboxRow>> {
         let mut st = self.conn.prepare_cached(&format!(
             "SELECT id, sender, body, data_hex, parts, complete, modem, sent_at, received_at, in_reply_to, reply_guess FROM inbox {filter}"
@@ -444,6 +446,6 @@ impl Db {
 
     /// One received message.
     pub fn inbox_message(&self, id: i64) -> Result<Option<InboxRow>> {
-        Ok(self.inbox_rows("WHERE id = ?1", [id])?.pop())
+        Ok(self.inbox_rows("WHERE id = ?1", params![id])?.pop())
     }
 }

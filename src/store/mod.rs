@@ -18,10 +18,14 @@ mod db;
 mod events;
 mod inbox;
 mod outbox;
+mod postgres;
 mod reports;
 mod retention;
 mod schema;
+mod sql;
 pub mod state;
+#[doc(hidden)]
+pub mod throwaway;
 mod web;
 mod workflows;
 
@@ -46,6 +50,7 @@ pub use outbox::{
     Candidate, Due, DuePart, Enqueued, MessageDetail, MessageRow, NewMessage, PartRow, QueueCounts,
     Start,
 };
+pub use postgres::{POSTGRES_SCHEMA_VERSION, is_postgres_url};
 pub use reports::{ReportIn, ReportOutcome};
 pub use retention::Stats;
 pub use schema::SCHEMA_VERSION;

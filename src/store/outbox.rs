@@ -14,7 +14,7 @@
 //! next); see `reports::match_unknown_part`.
 //! `smsq retry ID` (or the `retry` request) puts it back in the queue on purpose.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use super::sql::{Connection, OptionalExtension, params};
 
 use super::care::{Class, Decision, SendFacts, send_facts};
 use super::db::*;
@@ -162,7 +162,7 @@ pub(super) fn release_if_unstarted(tx: &Connection, id: i64) -> Result<()> {
         "UPDATE outbox SET modem = NULL WHERE id = ?1
            AND NOT EXISTS (SELECT 1 FROM outbox_parts p WHERE p.message_id = ?1
                            AND p.state != 'pending')",
-        [id],
+        params![id],
     )?;
     Ok(())
 }
@@ -177,7 +177,7 @@ pub(super) fn expire_one(tx: &Connection, id: i64, now: i64) -> Result<()> {
     exec(
         tx,
         "UPDATE outbox_parts SET state = 'failed' WHERE message_id = ?1 AND state = 'pending'",
-        [id],
+        params![id],
     )?;
     event(
         tx,
@@ -205,7 +205,7 @@ pub(super) fn refuse_in(
     exec(
         tx,
         "UPDATE outbox_parts SET state = 'cancelled' WHERE message_id = ?1 AND state = 'pending'",
-        [id],
+        params![id],
     )?;
     event(
         tx,
@@ -222,7 +222,7 @@ fn earlier_decision(tx: &Connection, id: i64) -> Result<Decision> {
     let (state, next, error): (MessageState, i64, Option<String>) = row(
         tx,
         "SELECT state, next_attempt_at, last_error FROM outbox WHERE id = ?1",
-        [id],
+        params![id],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
     Ok(match state {
@@ -326,7 +326,7 @@ impl Db {
              WHERE state IN ('queued', 'held', 'sending') AND state = 'queued' AND modem IS NOT NULL
                AND NOT EXISTS (SELECT 1 FROM outbox_parts p WHERE p.message_id = outbox.id
                                AND p.state != 'pending')",
-            [],
+            params![],
         )?;
         let ids: Vec<i64> = {
             let mut st = tx.prepare_cached(
@@ -334,13 +334,14 @@ impl Db {
                    AND EXISTS (SELECT 1 FROM outbox_parts p
                                WHERE p.message_id = o.id AND p.state = 'sending')",
             )?;
-            st.query_map([], |r| r.get(0))?.collect::<SqlResult<_>>()?
+            st.query_map(params![], |r| r.get(0))?
+                .collect::<SqlResult<_>>()?
         };
         for id in &ids {
             exec(
                 &tx,
                 "UPDATE outbox_parts SET state = 'unknown' WHERE message_id = ?1 AND state = 'sending'",
-                [id],
+                params![id],
             )?;
             exec(
                 &tx,
@@ -397,7 +398,7 @@ impl Db {
         if let Some(key) = &m.idempotency_key {
             let existing: Option<i64> = tx
                 .prepare_cached("SELECT id FROM outbox WHERE idempotency_key = ?1")?
-                .query_row([key], |r| r.get(0))
+                .query_row(params![key], |r| r.get(0))
                 .optional()?;
             if let Some(id) = existing {
                 return Ok(Enqueued {
@@ -409,13 +410,14 @@ impl Db {
         }
         let facts = send_facts(tx, &m.recipient, m.class, m.topic.as_deref(), now, None)?;
         let decision = gate(&facts);
-        tx.prepare_cached(
+        let id = tx.prepare_cached(
             "INSERT INTO outbox (recipient, body, encoding, alphabet, parts, concat_ref, status_report,
                 priority, client_ref, idempotency_key, state, next_attempt_at, not_before, not_after,
                 peer_uid, peer_pid, created_at, updated_at, class, topic, template, campaign, via)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?11, ?12, ?13, ?14, ?15, ?16, ?16, ?17, ?18, ?19, ?20, ?21)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'queued', ?11, ?12, ?13, ?14, ?15, ?16, ?16, ?17, ?18, ?19, ?20, ?21)
+             RETURNING id",
         )?
-        .execute(params![
+        .query_row(params![
             m.recipient,
             m.body,
             m.encoding,
@@ -437,8 +439,7 @@ impl Db {
             m.template,
             m.campaign,
             m.via
-        ])?;
-        let id = tx.last_insert_rowid();
+        ], |r| r.get::<_, i64>(0))?;
         let mut part_insert = tx.prepare_cached(
             "INSERT INTO outbox_parts (message_id, part, tpdu_len, pdu, state) VALUES (?1, ?2, ?3, ?4, 'pending')",
         )?;
@@ -510,7 +511,7 @@ impl Db {
         let head = row(
             conn,
             "SELECT recipient, attempts, not_after, modem, state, class, topic, parts FROM outbox WHERE id = ?1",
-            [id],
+            params![id],
             |r| {
                 Ok((
                     (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?),
@@ -528,7 +529,7 @@ impl Db {
             "SELECT part, tpdu_len, pdu FROM outbox_parts WHERE message_id = ?1 AND state = 'pending' ORDER BY part",
         )?;
         let parts = st
-            .query_map([id], |r| {
+            .query_map(params![id], |r| {
                 Ok(DuePart {
                     part: r.get(0)?,
                     tpdu_len: r.get::<_, i64>(1)? as usize,
@@ -558,7 +559,7 @@ impl Db {
             "SELECT modem, COUNT(*) FROM outbox_parts INDEXED BY parts_sent
              WHERE sent_at >= ?1 AND modem IS NOT NULL GROUP BY modem",
         )?;
-        st.query_map([since], |r| Ok((r.get(0)?, r.get(1)?)))?
+        st.query_map(params![since], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<SqlResult<_>>()
             .map_err(StoreError::from)
     }
@@ -568,7 +569,7 @@ impl Db {
         row(
             &self.conn,
             "SELECT MIN(next_attempt_at) FROM outbox WHERE state IN ('queued', 'held', 'sending')",
-            [],
+            params![],
             |r| r.get(0),
         )
         .map_err(StoreError::from)
@@ -613,7 +614,7 @@ impl Db {
         let pending: i64 = row(
             &tx,
             "SELECT COUNT(*) FROM outbox_parts WHERE message_id = ?1 AND state IN ('pending', 'sending')",
-            [id],
+            params![id],
             |r| r.get(0),
         )?;
         let state = if pending == 0 { "sent" } else { "sending" };
@@ -714,7 +715,7 @@ impl Db {
         exec(
             &tx,
             "UPDATE outbox_parts SET state = 'failed' WHERE message_id = ?1 AND state IN ('pending', 'sending')",
-            [id],
+            params![id],
         )?;
         exec(
             &tx,
@@ -749,7 +750,7 @@ impl Db {
         let started: i64 = row(
             &tx,
             "SELECT COUNT(*) FROM outbox_parts WHERE message_id = ?1 AND state != 'pending'",
-            [id],
+            params![id],
             |r| r.get(0),
         )?;
         let n = if started == 0 {
@@ -765,7 +766,7 @@ impl Db {
             exec(
                 &tx,
                 "UPDATE outbox_parts SET state = 'cancelled' WHERE message_id = ?1",
-                [id],
+                params![id],
             )?;
             event(
                 &tx,
@@ -798,7 +799,7 @@ impl Db {
             exec(
                 &tx,
                 "UPDATE outbox_parts SET state = 'pending' WHERE message_id = ?1 AND state IN ('failed', 'unknown', 'pending')",
-                [id],
+                params![id],
             )?;
             event(
                 &tx,
@@ -823,7 +824,7 @@ impl Db {
                 "SELECT id FROM outbox WHERE state IN ('queued', 'held', 'sending')
                    AND state IN ('queued', 'held') AND not_after IS NOT NULL AND not_after < ?1",
             )?;
-            st.query_map([now], |r| r.get(0))?
+            st.query_map(params![now], |r| r.get(0))?
                 .collect::<SqlResult<_>>()?
         };
         for &id in &ids {
@@ -922,7 +923,7 @@ impl Db {
             "SELECT part, state, mr, modem, sent_at, report_status FROM outbox_parts WHERE message_id = ?1 ORDER BY part",
         )?;
         let parts = st
-            .query_map([id], |r| {
+            .query_map(params![id], |r| {
                 Ok(PartRow {
                     part: r.get(0)?,
                     state: r.get(1)?,
@@ -944,7 +945,7 @@ impl Db {
     pub(super) fn messages(
         &self,
         filter: &str,
-        args: impl rusqlite::Params,
+        args: super::sql::Params<'_>,
     ) -> Result<Vec<MessageRow>> {
         let sql = format!(
             "SELECT id, recipient, body, alphabet, parts, state, attempts, priority, client_ref, last_error, modem, created_at, updated_at, next_attempt_at, class, topic, template, campaign, not_before, peer_uid FROM outbox {filter}"
@@ -987,7 +988,7 @@ impl Db {
     ) -> Result<Vec<MessageRow>> {
         // The names are the state machine's own constants, never a client's text.
         let states_sql = if states.is_empty() {
-            String::from("1")
+            String::from("TRUE")
         } else {
             let quoted: Vec<String> = states.iter().map(|s| format!("'{}'", s.as_str())).collect();
             format!("state IN ({})", quoted.join(","))
@@ -1000,7 +1001,7 @@ impl Db {
 
     /// Every message to `recipient`, oldest first (a data-subject export).
     pub fn outbox_for(&self, recipient: &str) -> Result<Vec<MessageRow>> {
-        self.messages("WHERE recipient = ?1 ORDER BY id", [recipient])
+        self.messages("WHERE recipient = ?1 ORDER BY id", params![recipient])
     }
 
     /// Queued (not yet finished) messages, and parts sent since `since` through `modem`.
@@ -1008,7 +1009,7 @@ impl Db {
         let queued = row(
             &self.conn,
             "SELECT COUNT(*) FROM outbox WHERE state IN ('queued', 'held', 'sending')",
-            [],
+            params![],
             |r| r.get(0),
         )?;
         let sent = row(
@@ -1032,8 +1033,11 @@ impl Db {
 
 /// The concatenation reference after the newest message's (see [`Db::next_concat_ref`]).
 pub(super) fn next_concat_ref_in(conn: &Connection) -> Result<u8> {
-    let last: i64 = row(conn, "SELECT COALESCE(MAX(id), 0) FROM outbox", [], |r| {
-        r.get(0)
-    })?;
+    let last: i64 = row(
+        conn,
+        "SELECT COALESCE(MAX(id), 0) FROM outbox",
+        params![],
+        |r| r.get(0),
+    )?;
     Ok(((last + 1) % 256) as u8)
 }

@@ -2,7 +2,7 @@
 //! part whose reference was lost, by what the modem would have numbered it), and what they
 //! settle.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use super::sql::{Connection, OptionalExtension, params};
 
 use super::db::*;
 use super::events::*;
@@ -65,14 +65,14 @@ pub(super) fn apply_report(
     )?;
     let (total, delivered, failed): (i64, i64, i64) = row(
         tx,
-        "SELECT COUNT(*), SUM(state = 'delivered'), SUM(state = 'failed') FROM outbox_parts WHERE message_id = ?1",
-        [message_id],
+        "SELECT COUNT(*), COUNT(*) FILTER (WHERE state = 'delivered'), COUNT(*) FILTER (WHERE state = 'failed') FROM outbox_parts WHERE message_id = ?1",
+        params![message_id],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
     let current: String = row(
         tx,
         "SELECT state FROM outbox WHERE id = ?1",
-        [message_id],
+        params![message_id],
         |r| r.get(0),
     )?;
     let message_state = if failed > 0 {
@@ -188,15 +188,17 @@ impl Db {
             r.pdu.as_str(),
         );
         let tx = self.conn.savepoint()?;
-        let inserted = exec(
+        let Some(report_id) = row(
             &tx,
-            "INSERT OR IGNORE INTO status_reports (modem, mr, recipient, status, pdu, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO status_reports (modem, mr, recipient, status, pdu, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT DO NOTHING RETURNING id",
             params![modem, i64::from(mr), recipient, i64::from(status), pdu, now],
-        )?;
-        if inserted == 0 {
+            |r| r.get::<_, i64>(0),
+        )
+        .optional()?
+        else {
             return Ok(None);
-        }
-        let report_id = tx.last_insert_rowid();
+        };
         let by_reference: Option<(i64, i64, i64)> = row(&tx,
                 "SELECT p.message_id, p.part, p.sent_at FROM outbox_parts p JOIN outbox o ON o.id = p.message_id
                  WHERE p.mr = ?1 AND o.recipient = ?2 AND p.sent_at >= ?3 AND p.state IN ('sent', 'unknown', 'delivered', 'failed')

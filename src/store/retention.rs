@@ -1,7 +1,7 @@
 //! Retention (erasing texts, deleting old records and history in small batches) and the
 //! database's statistics.
 
-use rusqlite::params;
+use super::sql::params;
 
 use super::db::*;
 
@@ -81,16 +81,20 @@ impl Db {
                 exec(
                     &tx,
                     "DELETE FROM status_reports WHERE message_id = ?1",
-                    [id],
+                    params![id],
                 )?;
-                exec(&tx, "DELETE FROM events WHERE message_id = ?1", [id])?;
+                exec(&tx, "DELETE FROM events WHERE message_id = ?1", params![id])?;
                 exec(
                     &tx,
                     "DELETE FROM delivery_watches WHERE message_id = ?1",
-                    [id],
+                    params![id],
                 )?;
-                exec(&tx, "DELETE FROM outbox_parts WHERE message_id = ?1", [id])?;
-                changed += exec(&tx, "DELETE FROM outbox WHERE id = ?1", [id])?;
+                exec(
+                    &tx,
+                    "DELETE FROM outbox_parts WHERE message_id = ?1",
+                    params![id],
+                )?;
+                changed += exec(&tx, "DELETE FROM outbox WHERE id = ?1", params![id])?;
             }
             let inbox: Vec<i64> = {
                 let mut st =
@@ -99,9 +103,13 @@ impl Db {
                     .collect::<SqlResult<_>>()?
             };
             for id in &inbox {
-                exec(&tx, "DELETE FROM events WHERE inbox_id = ?1", [id])?;
-                exec(&tx, "DELETE FROM inbox_parts WHERE message_id = ?1", [id])?;
-                changed += exec(&tx, "DELETE FROM inbox WHERE id = ?1", [id])?;
+                exec(&tx, "DELETE FROM events WHERE inbox_id = ?1", params![id])?;
+                exec(
+                    &tx,
+                    "DELETE FROM inbox_parts WHERE message_id = ?1",
+                    params![id],
+                )?;
+                changed += exec(&tx, "DELETE FROM inbox WHERE id = ?1", params![id])?;
             }
             changed += exec(
                 &tx,
@@ -134,7 +142,9 @@ impl Db {
         if changed > 0 {
             // Give freed pages back to the file system a little at a time (the database is
             // created with auto_vacuum = INCREMENTAL; on an older file this does nothing).
-            self.conn.execute_batch("PRAGMA incremental_vacuum(256)")?;
+            if let Some(lite) = self.conn.lite() {
+                lite.execute_batch("PRAGMA incremental_vacuum(256)")?;
+            }
         }
         Ok(changed)
     }
@@ -145,12 +155,27 @@ impl Db {
             row(
                 &self.conn,
                 &format!("SELECT COUNT(*) FROM {table}"),
-                [],
+                params![],
                 |r| r.get(0),
             )
         };
+        // PostgreSQL's pages: its blocks, the whole database's (nothing is kept free for
+        // reuse the way SQLite's free list is).
         let pragma = |name: &str| -> SqlResult<i64> {
-            self.conn.pragma_query_value(None, name, |r| r.get(0))
+            match self.conn.lite() {
+                Some(lite) => Ok(lite.pragma_query_value(None, name, |r| r.get(0))?),
+                None => {
+                    let sql = match name {
+                        "page_size" => "SELECT current_setting('block_size')::bigint",
+                        "page_count" => {
+                            "SELECT pg_database_size(current_database()) / current_setting('block_size')::bigint"
+                        }
+                        "user_version" => "SELECT MAX(version) FROM schema_version",
+                        _ => "SELECT 0::bigint",
+                    };
+                    row(&self.conn, sql, params![], |r| r.get(0))
+                }
+            }
         };
         Ok(Stats {
             tables: vec![

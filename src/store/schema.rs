@@ -477,18 +477,17 @@ CREATE TABLE web_setup (
 ) WITHOUT ROWID;
 "#;
 
-impl Db {
-    pub(super) fn migrate(&mut self) -> Result<()> {
-        let version: i64 = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+/// Brings a SQLite database to [`SCHEMA_VERSION`] in one transaction.
+pub(super) fn migrate_sqlite(conn: &mut rusqlite::Connection) -> Result<()> {
+    {
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version > SCHEMA_VERSION {
             return Err(StoreError::NewerSchema {
                 found: version,
                 supported: SCHEMA_VERSION,
             });
         }
-        let tx = self.conn.transaction()?;
+        let tx = conn.transaction()?;
         if version < 1 {
             tx.execute_batch(SCHEMA_V1)?;
         }

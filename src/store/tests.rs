@@ -3,6 +3,54 @@ use super::db::*;
 use super::schema::SCHEMA_V1;
 use super::*;
 
+/// Runs each behaviour test on a fresh database of both backends: in memory on SQLite, and
+/// a new database on a throwaway PostgreSQL server (`store::throwaway`).
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name(super::Db::open_in_memory().unwrap())
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[test]
+                fn $name() {
+                    if let Some(url) = crate::store::throwaway::database_or_skip() {
+                        super::$name(super::Db::open_postgres(&url).unwrap())
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    the_consent_ledger_cannot_be_rewritten,
+    priority_then_age_and_idempotency,
+    multipart_is_sent_in_order_and_completes,
+    report_matching_respects_recipient_window_and_wrap,
+    failures_retries_requeues_and_cancel,
+    unknown_outcome_after_a_crash_is_never_resent_automatically,
+    expiry_and_scheduling,
+    inbound_reassembly_out_of_order_with_duplicates_and_timeout,
+    quarantine_keeps_raw_pdus_once,
+    reports_settle_parts_whose_reference_was_lost,
+    among_several_lost_references_the_modems_next_one_decides,
+    a_report_stored_before_its_answer_settles_the_part,
+    a_wrapped_reference_goes_to_the_lost_part_the_modem_gave_it_to,
+    retention_erases_then_deletes_in_batches_and_spares_live_messages,
+    the_same_reference_from_two_senders_makes_two_messages,
+    the_gate_reads_the_latest_entry_and_counts_promotions,
+    a_reply_and_what_it_causes_commit_together,
+    an_idempotent_resend_reports_the_first_decision,
+    watches_keep_their_told_outcomes_and_callbacks_go_in_queue_order,
+    webhooks_are_registered_replaced_and_removed,
+);
+
 fn report(mr: u8, recipient: &str, status: u8, pdu: &str) -> ReportIn {
     ReportIn {
         modem: "m0".into(),
@@ -25,9 +73,7 @@ fn msg(to: &str, parts: usize) -> NewMessage {
     }
 }
 
-#[test]
-fn priority_then_age_and_idempotency() {
-    let mut db = Db::open_in_memory().unwrap();
+fn priority_then_age_and_idempotency(mut db: Db) {
     let a = db.enqueue(&msg("+1", 1), 100).unwrap().id;
     let mut urgent = msg("+2", 1);
     urgent.priority = 5;
@@ -50,9 +96,7 @@ fn priority_then_age_and_idempotency() {
     );
 }
 
-#[test]
-fn multipart_is_sent_in_order_and_completes() {
-    let mut db = Db::open_in_memory().unwrap();
+fn multipart_is_sent_in_order_and_completes(mut db: Db) {
     let id = db.enqueue(&msg("+1", 3), 0).unwrap().id;
     let due = db.next_due(0).unwrap().unwrap();
     assert_eq!(
@@ -85,9 +129,7 @@ fn multipart_is_sent_in_order_and_completes() {
     );
 }
 
-#[test]
-fn report_matching_respects_recipient_window_and_wrap() {
-    let mut db = Db::open_in_memory().unwrap();
+fn report_matching_respects_recipient_window_and_wrap(mut db: Db) {
     let old = db.enqueue(&msg("+1", 1), 0).unwrap().id;
     db.mark_sending(old, 1, "m0", 0).unwrap();
     db.mark_sent(old, 1, 9, 0).unwrap();
@@ -118,9 +160,7 @@ fn report_matching_respects_recipient_window_and_wrap() {
     );
 }
 
-#[test]
-fn failures_retries_requeues_and_cancel() {
-    let mut db = Db::open_in_memory().unwrap();
+fn failures_retries_requeues_and_cancel(mut db: Db) {
     let id = db.enqueue(&msg("+1", 1), 0).unwrap().id;
     db.mark_sending(id, 1, "m0", 0).unwrap();
     db.retry_later(id, 1, "+CMS ERROR 332 (network timeout)", 5000, 1)
@@ -154,9 +194,7 @@ fn failures_retries_requeues_and_cancel() {
     assert!(!db.cancel(d, 2).unwrap());
 }
 
-#[test]
-fn unknown_outcome_after_a_crash_is_never_resent_automatically() {
-    let mut db = Db::open_in_memory().unwrap();
+fn unknown_outcome_after_a_crash_is_never_resent_automatically(mut db: Db) {
     let id = db.enqueue(&msg("+1", 2), 0).unwrap().id;
     db.mark_sending(id, 1, "m0", 1).unwrap();
     db.mark_sent(id, 1, 3, 2).unwrap();
@@ -188,9 +226,7 @@ fn unknown_outcome_after_a_crash_is_never_resent_automatically() {
     );
 }
 
-#[test]
-fn expiry_and_scheduling() {
-    let mut db = Db::open_in_memory().unwrap();
+fn expiry_and_scheduling(mut db: Db) {
     let mut later = msg("+1", 1);
     later.not_before = Some(1000);
     later.not_after = Some(2000);
@@ -217,9 +253,7 @@ fn part(pdu: &str, sender: &str, concat: Option<(u16, u8, u8, u8)>, body: &str) 
     }
 }
 
-#[test]
-fn inbound_reassembly_out_of_order_with_duplicates_and_timeout() {
-    let mut db = Db::open_in_memory().unwrap();
+fn inbound_reassembly_out_of_order_with_duplicates_and_timeout(mut db: Db) {
     assert_eq!(
         db.store_inbound(&part("P1", "+1", None, "hi"), 0).unwrap(),
         Inbound::Stored(Some(1))
@@ -263,9 +297,7 @@ fn inbound_reassembly_out_of_order_with_duplicates_and_timeout() {
     assert!(kinds.contains(&"received_incomplete".to_string()));
 }
 
-#[test]
-fn quarantine_keeps_raw_pdus_once() {
-    let mut db = Db::open_in_memory().unwrap();
+fn quarantine_keeps_raw_pdus_once(mut db: Db) {
     assert!(db.quarantine("m0", "00ZZ", "invalid hex", 0).unwrap());
     assert!(!db.quarantine("m0", "00ZZ", "invalid hex", 1).unwrap());
 }
@@ -287,9 +319,7 @@ fn schema_survives_reopen_and_refuses_newer() {
     assert!(Db::open(&path).is_err());
 }
 
-#[test]
-fn reports_settle_parts_whose_reference_was_lost() {
-    let mut db = Db::open_in_memory().unwrap();
+fn reports_settle_parts_whose_reference_was_lost(mut db: Db) {
     // Accepted earlier with reference 40; then a part handed over whose answer was lost.
     let before = db.enqueue(&msg("+1", 1), 0).unwrap().id;
     db.mark_sending(before, 1, "m0", 0).unwrap();
@@ -325,9 +355,7 @@ fn reports_settle_parts_whose_reference_was_lost() {
     assert_eq!(parts[0].mr, Some(41), "the part learns its reference");
 }
 
-#[test]
-fn among_several_lost_references_the_modems_next_one_decides() {
-    let mut db = Db::open_in_memory().unwrap();
+fn among_several_lost_references_the_modems_next_one_decides(mut db: Db) {
     let a = db.enqueue(&msg("+1", 1), 0).unwrap().id;
     db.mark_sending(a, 1, "m0", 0).unwrap();
     db.mark_sent(a, 1, 7, 10).unwrap();
@@ -455,9 +483,7 @@ fn refused_pins_are_remembered_per_sim() {
 
 /// The status report may be committed before the answer it came after (the receiver and the
 /// dispatcher reach the store separately): recording the answer then settles the part.
-#[test]
-fn a_report_stored_before_its_answer_settles_the_part() {
-    let mut db = Db::open_in_memory().unwrap();
+fn a_report_stored_before_its_answer_settles_the_part(mut db: Db) {
     let id = db.enqueue(&msg("+1", 1), 0).unwrap().id;
     db.mark_sending(id, 1, "m0", 10).unwrap();
     assert_eq!(
@@ -486,9 +512,7 @@ fn a_report_stored_before_its_answer_settles_the_part() {
 /// References wrap after 256 sends through a modem: a report whose reference an older,
 /// settled part also had belongs to the newer part whose answer was lost, when the modem
 /// would have given that part this reference; not when it would not.
-#[test]
-fn a_wrapped_reference_goes_to_the_lost_part_the_modem_gave_it_to() {
-    let mut db = Db::open_in_memory().unwrap();
+fn a_wrapped_reference_goes_to_the_lost_part_the_modem_gave_it_to(mut db: Db) {
     let old = db.enqueue(&msg("+1", 1), 0).unwrap().id;
     db.mark_sending(old, 1, "m0", 0).unwrap();
     db.mark_sent(old, 1, 7, 1).unwrap();
@@ -651,9 +675,7 @@ fn the_daemons_paths_never_scan_a_growing_table() {
 
 /// Retention erases texts, then deletes whole records, then old history, in batches, and
 /// never touches a message still on its way; a message whose text is gone cannot be retried.
-#[test]
-fn retention_erases_then_deletes_in_batches_and_spares_live_messages() {
-    let mut db = Db::open_in_memory().unwrap();
+fn retention_erases_then_deletes_in_batches_and_spares_live_messages(mut db: Db) {
     let mut old = Vec::new();
     for i in 0..5 {
         let id = db.enqueue(&msg("+1", 1), i).unwrap().id;
@@ -712,9 +734,7 @@ fn retention_erases_then_deletes_in_batches_and_spares_live_messages() {
 
 /// A reference is unique per sender (TS 23.040 §9.2.3.24.1): two customers' long texts that
 /// happen to share one never mix.
-#[test]
-fn the_same_reference_from_two_senders_makes_two_messages() {
-    let mut db = Db::open_in_memory().unwrap();
+fn the_same_reference_from_two_senders_makes_two_messages(mut db: Db) {
     db.store_inbound(&part("A1", "+1", Some((5, 8, 2, 1)), "Ana 1 "), 1)
         .unwrap();
     db.store_inbound(&part("B2", "+2", Some((5, 8, 2, 2)), "Ben 2"), 2)
@@ -1022,9 +1042,7 @@ fn grant(number: &str, topic: &str, state: ConsentState) -> NewConsent {
 
 /// The ledger is append-only: SQL that tries to rewrite or delete history is refused by the
 /// database itself, except the deletion an erasure makes once the number is suppressed.
-#[test]
-fn the_consent_ledger_cannot_be_rewritten() {
-    let mut db = Db::open_in_memory().unwrap();
+fn the_consent_ledger_cannot_be_rewritten(mut db: Db) {
     db.record_consent(&[grant("+1", "", ConsentState::Granted)], 1)
         .unwrap();
     db.record_consent(&[grant("+1", "", ConsentState::Revoked)], 2)
@@ -1033,13 +1051,13 @@ fn the_consent_ledger_cannot_be_rewritten() {
         .unwrap();
     let history = db.consent_history("+1").unwrap();
     assert_eq!(history.len(), 3, "grant, revoke, grant: three rows");
-    let conn = db.connection();
-    let update = conn.execute(
+    let update = exec(
+        &db.conn,
         "UPDATE consent_events SET action = 'grant' WHERE id = 2",
-        [],
+        params![],
     );
     assert!(update.unwrap_err().to_string().contains("append-only"));
-    let delete = conn.execute("DELETE FROM consent_events", []);
+    let delete = exec(&db.conn, "DELETE FROM consent_events", params![]);
     assert!(delete.unwrap_err().to_string().contains("erased"));
     db.erase_subject("+1", 4).unwrap();
     assert!(db.consent_history("+1").unwrap().is_empty());
@@ -1048,9 +1066,7 @@ fn the_consent_ledger_cannot_be_rewritten() {
 
 /// What the gate reads: the latest entry for every topic and for the message's topic,
 /// promotions counted over a day and 30 days (refused ones not counted), the contact's zone.
-#[test]
-fn the_gate_reads_the_latest_entry_and_counts_promotions() {
-    let mut db = Db::open_in_memory().unwrap();
+fn the_gate_reads_the_latest_entry_and_counts_promotions(mut db: Db) {
     let day = 86_400_000;
     let f = db
         .facts("+1", Class::Marketing, Some("promo"), 40 * day)
@@ -1109,9 +1125,7 @@ fn the_gate_reads_the_latest_entry_and_counts_promotions() {
 }
 
 /// A STOP, its ledger entry and its confirmation commit together with the reply.
-#[test]
-fn a_reply_and_what_it_causes_commit_together() {
-    let mut db = Db::open_in_memory().unwrap();
+fn a_reply_and_what_it_causes_commit_together(mut db: Db) {
     let part = InboundPart {
         modem: "m0".into(),
         pdu: "P1".into(),
@@ -1251,9 +1265,7 @@ fn no_statement_on_the_daemons_paths_is_compiled_at_every_call() {
 }
 
 /// A resend with the same idempotency key reports what the gate decided the first time.
-#[test]
-fn an_idempotent_resend_reports_the_first_decision() {
-    let mut db = Db::open_in_memory().unwrap();
+fn an_idempotent_resend_reports_the_first_decision(mut db: Db) {
     let mut keyed = msg("+1", 1);
     keyed.idempotency_key = Some("promo-7".into());
     let refuse = Decision::Refuse {
@@ -1287,9 +1299,7 @@ fn call(queue: &str, url: &str) -> NewCallback {
     }
 }
 
-#[test]
-fn watches_keep_their_told_outcomes_and_callbacks_go_in_queue_order() {
-    let mut db = Db::open_in_memory().unwrap();
+fn watches_keep_their_told_outcomes_and_callbacks_go_in_queue_order(mut db: Db) {
     let mut m = msg("+639171234567", 1);
     m.watch = Some(Watch {
         interface: "kannel".into(),
@@ -1379,9 +1389,7 @@ fn watches_keep_their_told_outcomes_and_callbacks_go_in_queue_order() {
     );
 }
 
-#[test]
-fn webhooks_are_registered_replaced_and_removed() {
-    let mut db = Db::open_in_memory().unwrap();
+fn webhooks_are_registered_replaced_and_removed(mut db: Db) {
     let hook = |id: &str, url: &str| WebhookRow {
         id: id.into(),
         url: url.into(),

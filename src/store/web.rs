@@ -2,7 +2,7 @@
 //! of each cookie's token is kept, so a copy of the database opens no session), and the
 //! one-time setup token that lets the first owner in.
 
-use rusqlite::{OptionalExtension, params};
+use super::sql::{OptionalExtension, params};
 
 use super::db::*;
 
@@ -24,7 +24,7 @@ pub struct WebSession {
     pub expires_at: i64,
 }
 
-fn user_row(r: &rusqlite::Row<'_>) -> SqlResult<WebUser> {
+fn user_row(r: &super::sql::Row<'_>) -> SqlResult<WebUser> {
     Ok(WebUser {
         name: r.get(0)?,
         password_hash: r.get(1)?,
@@ -38,7 +38,9 @@ impl Db {
         let mut st = self.conn.prepare_cached(
             "SELECT name, password_hash, role, created_at FROM web_users ORDER BY created_at, name",
         )?;
-        Ok(st.query_map([], user_row)?.collect::<SqlResult<_>>()?)
+        Ok(st
+            .query_map(params![], user_row)?
+            .collect::<SqlResult<_>>()?)
     }
 
     pub fn web_user(&self, name: &str) -> Result<Option<WebUser>> {
@@ -47,7 +49,7 @@ impl Db {
             .prepare_cached(
                 "SELECT name, password_hash, role, created_at FROM web_users WHERE name = ?1",
             )?
-            .query_row([name], user_row)
+            .query_row(params![name], user_row)
             .optional()?)
     }
 
@@ -55,7 +57,7 @@ impl Db {
     pub fn add_web_user(&mut self, u: &WebUser) -> Result<bool> {
         Ok(exec(
             &self.conn,
-            "INSERT OR IGNORE INTO web_users (name, password_hash, role, created_at) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO web_users (name, password_hash, role, created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
             params![u.name, u.password_hash, u.role, u.created_at],
         )? > 0)
     }
@@ -67,20 +69,24 @@ impl Db {
         let owners: i64 = row(
             &tx,
             "SELECT COUNT(*) FROM web_users WHERE role = 'owner' AND name != ?1",
-            [name],
+            params![name],
             |r| r.get(0),
         )?;
         let is_owner: bool = row(
             &tx,
             "SELECT EXISTS (SELECT 1 FROM web_users WHERE name = ?1 AND role = 'owner')",
-            [name],
+            params![name],
             |r| r.get(0),
         )?;
         if is_owner && owners == 0 {
             return Ok(false);
         }
-        exec(&tx, "DELETE FROM web_sessions WHERE user = ?1", [name])?;
-        let removed = exec(&tx, "DELETE FROM web_users WHERE name = ?1", [name])? > 0;
+        exec(
+            &tx,
+            "DELETE FROM web_sessions WHERE \"user\" = ?1",
+            params![name],
+        )?;
+        let removed = exec(&tx, "DELETE FROM web_users WHERE name = ?1", params![name])? > 0;
         tx.commit()?;
         Ok(removed)
     }
@@ -98,11 +104,11 @@ impl Db {
         exec(
             &tx,
             "DELETE FROM web_sessions WHERE expires_at <= ?1",
-            [now],
+            params![now],
         )?;
         exec(
             &tx,
-            "INSERT INTO web_sessions (token_hash, user, csrf, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO web_sessions (token_hash, \"user\", csrf, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![token_hash, user, csrf, now, expires_at],
         )?;
         tx.commit()?;
@@ -132,7 +138,7 @@ impl Db {
         exec(
             &self.conn,
             "DELETE FROM web_sessions WHERE token_hash = ?1",
-            [token_hash],
+            params![token_hash],
         )?;
         Ok(())
     }
@@ -140,7 +146,7 @@ impl Db {
     /// Replaces the setup token (only one is ever valid).
     pub fn set_web_setup(&mut self, token_hash: &str, expires_at: i64) -> Result<()> {
         let tx = self.conn.savepoint()?;
-        exec(&tx, "DELETE FROM web_setup", [])?;
+        exec(&tx, "DELETE FROM web_setup", params![])?;
         exec(
             &tx,
             "INSERT INTO web_setup (token_hash, expires_at) VALUES (?1, ?2)",
@@ -179,7 +185,7 @@ impl Db {
         }
         let added = exec(
             &tx,
-            "INSERT OR IGNORE INTO web_users (name, password_hash, role, created_at) VALUES (?1, ?2, 'owner', ?3)",
+            "INSERT INTO web_users (name, password_hash, role, created_at) VALUES (?1, ?2, 'owner', ?3) ON CONFLICT DO NOTHING",
             params![owner.name, owner.password_hash, now],
         )? > 0;
         if !added {
@@ -205,7 +211,7 @@ impl Db {
                AND c.id = (SELECT MAX(d.id) FROM consent_events d
                            WHERE d.number = c.number AND d.topic = '')
              ORDER BY c.at DESC, c.id DESC LIMIT ?1",
-            [limit],
+            params![limit],
         )
     }
 
@@ -217,7 +223,7 @@ impl Db {
             let latest = super::care::consent_rows(
                 &self.conn,
                 "WHERE number = ?1 AND topic = '' ORDER BY id DESC LIMIT 1",
-                [n],
+                params![n],
             )?;
             out.push(latest.first().map(|e| e.state));
         }

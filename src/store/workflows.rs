@@ -3,7 +3,7 @@
 //! guess of the text it answers), editing of scheduled and held messages, and the audit
 //! export's reads.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use super::sql::{Connection, OptionalExtension, params};
 
 use super::care::{Class, Decision, SendFacts};
 use super::db::*;
@@ -127,7 +127,7 @@ pub(super) fn link_reply(
     Ok(())
 }
 
-fn template_row(r: &rusqlite::Row<'_>) -> SqlResult<Template> {
+fn template_row(r: &super::sql::Row<'_>) -> SqlResult<Template> {
     Ok(Template {
         name: r.get(0)?,
         body: r.get(1)?,
@@ -161,7 +161,7 @@ impl Db {
         Ok(row(
             &self.conn,
             "SELECT name, body, class, topic, created_at, updated_at FROM templates WHERE name = ?1",
-            [name],
+            params![name],
             template_row,
         )
         .optional()?)
@@ -171,14 +171,18 @@ impl Db {
         let mut st = self.conn.prepare_cached(
             "SELECT name, body, class, topic, created_at, updated_at FROM templates ORDER BY name",
         )?;
-        st.query_map([], template_row)?
+        st.query_map(params![], template_row)?
             .collect::<SqlResult<_>>()
             .map_err(StoreError::from)
     }
 
     pub fn remove_template(&mut self, name: &str) -> Result<bool> {
         self.durable()?;
-        Ok(exec(&self.conn, "DELETE FROM templates WHERE name = ?1", [name])? == 1)
+        Ok(exec(
+            &self.conn,
+            "DELETE FROM templates WHERE name = ?1",
+            params![name],
+        )? == 1)
     }
 
     /// The gate's facts for many recipients at once (a campaign's preview).
@@ -208,10 +212,10 @@ impl Db {
     ) -> Result<(i64, Vec<Enqueued>)> {
         self.durable()?;
         let tx = self.conn.savepoint()?;
-        exec(
+        let id: i64 = row(
             &tx,
             "INSERT INTO campaigns (name, template, body, class, topic, audience, state, created_at, peer_uid)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7, ?8)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', ?7, ?8) RETURNING id",
             params![
                 campaign.name,
                 campaign.template,
@@ -222,8 +226,8 @@ impl Db {
                 now,
                 peer_uid
             ],
+            |r| r.get(0),
         )?;
-        let id = tx.last_insert_rowid();
         let mut out = Vec::with_capacity(messages.len());
         for m in messages {
             let mut m = m.clone();
@@ -236,8 +240,8 @@ impl Db {
             {
                 exec(
                     &tx,
-                    "INSERT OR IGNORE INTO survey_sends (message_id, survey, number, expires_at)
-                     VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT INTO survey_sends (message_id, survey, number, expires_at)
+                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
                     params![queued.id, name, m.recipient, expires_at],
                 )?;
             }
@@ -266,7 +270,7 @@ impl Db {
              FROM campaigns WHERE ?1 IS NULL OR id = ?1 ORDER BY id DESC LIMIT 200",
         )?;
         let mut rows: Vec<CampaignRow> = st
-            .query_map([id], |r| {
+            .query_map(params![id], |r| {
                 Ok(CampaignRow {
                     id: r.get(0)?,
                     name: r.get(1)?,
@@ -287,13 +291,13 @@ impl Db {
                 "SELECT state, COUNT(*) FROM outbox WHERE campaign = ?1 GROUP BY state ORDER BY state",
             )?;
             c.counts = st
-                .query_map([c.id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .query_map(params![c.id], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<SqlResult<_>>()?;
             c.replies = row(
                 &self.conn,
                 "SELECT COUNT(*) FROM inbox WHERE in_reply_to IN
                    (SELECT id FROM outbox WHERE campaign = ?1)",
-                [c.id],
+                params![c.id],
                 |r| r.get(0),
             )?;
         }
@@ -307,7 +311,7 @@ impl Db {
         let exists = exec(
             &tx,
             "UPDATE campaigns SET state = 'cancelled' WHERE id = ?1 AND state != 'done'",
-            [id],
+            params![id],
         )? == 1;
         if !exists {
             return Ok(None);
@@ -318,7 +322,7 @@ impl Db {
                    AND NOT EXISTS (SELECT 1 FROM outbox_parts p WHERE p.message_id = outbox.id
                                    AND p.state != 'pending')",
             )?;
-            st.query_map([id], |r| r.get(0))?
+            st.query_map(params![id], |r| r.get(0))?
                 .collect::<SqlResult<_>>()?
         };
         for &m in &ids {
@@ -330,7 +334,7 @@ impl Db {
             exec(
                 &tx,
                 "UPDATE outbox_parts SET state = 'cancelled' WHERE message_id = ?1",
-                [m],
+                params![m],
             )?;
             event(
                 &tx,
@@ -354,7 +358,7 @@ impl Db {
             let mut st = tx.prepare_cached(
                 "SELECT id, progress FROM campaigns WHERE state = 'active' ORDER BY id",
             )?;
-            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            st.query_map(params![], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<SqlResult<_>>()?
         };
         let mut still_active = 0;
@@ -363,7 +367,7 @@ impl Db {
                 let mut st = tx.prepare_cached(
                     "SELECT state, COUNT(*) FROM outbox WHERE campaign = ?1 GROUP BY state ORDER BY state",
                 )?;
-                st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                st.query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?)))?
                     .collect::<SqlResult<_>>()?
             };
             let total: i64 = counts.iter().map(|(_, n)| n).sum();
@@ -396,7 +400,7 @@ impl Db {
                 exec(
                     &tx,
                     "UPDATE campaigns SET state = 'done' WHERE id = ?1",
-                    [id],
+                    params![id],
                 )?;
                 event(
                     &tx,
@@ -503,7 +507,7 @@ impl Db {
             "SELECT state IN ('queued', 'held') AND NOT EXISTS (SELECT 1 FROM outbox_parts p
                  WHERE p.message_id = ?1 AND p.state != 'pending')
              FROM outbox WHERE id = ?1",
-            [id],
+            params![id],
             |r| r.get(0),
         )
         .optional()?
@@ -523,7 +527,11 @@ impl Db {
                 "UPDATE outbox SET body = ?2, alphabet = ?3, parts = ?4, updated_at = ?5 WHERE id = ?1",
                 params![id, text, alphabet, parts.len() as i64, now],
             )?;
-            exec(&tx, "DELETE FROM outbox_parts WHERE message_id = ?1", [id])?;
+            exec(
+                &tx,
+                "DELETE FROM outbox_parts WHERE message_id = ?1",
+                params![id],
+            )?;
             for (i, (len, pdu)) in parts.iter().enumerate() {
                 exec(
                     &tx,
@@ -627,7 +635,7 @@ pub struct SurveyAnswerRow {
     pub expires_at: i64,
 }
 
-fn survey_row(r: &rusqlite::Row<'_>) -> SqlResult<Survey> {
+fn survey_row(r: &super::sql::Row<'_>) -> SqlResult<Survey> {
     let choices: Option<String> = r.get(4)?;
     Ok(Survey {
         name: r.get(0)?,
@@ -666,7 +674,7 @@ pub(super) fn open_survey(tx: &Connection, number: &str, now: i64) -> Result<Opt
     let survey = row(
         tx,
         &format!("SELECT {SURVEY_COLUMNS} FROM surveys WHERE name = ?1"),
-        [name],
+        params![name],
         survey_row,
     )
     .optional()?;
@@ -705,7 +713,7 @@ pub(super) fn record_survey_reply(
             exec(
                 tx,
                 "UPDATE survey_sends SET invalid_replies = invalid_replies + 1 WHERE message_id = ?1",
-                [message_id],
+                params![message_id],
             )?;
             event(
                 tx,
@@ -748,7 +756,7 @@ impl Db {
         Ok(row(
             &self.conn,
             &format!("SELECT {SURVEY_COLUMNS} FROM surveys WHERE name = ?1"),
-            [name],
+            params![name],
             survey_row,
         )
         .optional()?)
@@ -760,7 +768,7 @@ impl Db {
             "SELECT number, message_id, answer, answered_at, expires_at FROM survey_sends
              WHERE survey = ?1 ORDER BY message_id",
         )?;
-        st.query_map([name], |r| {
+        st.query_map(params![name], |r| {
             Ok(SurveyAnswerRow {
                 number: r.get(0)?,
                 message_id: r.get(1)?,
