@@ -16,10 +16,12 @@
 //! - [`modem`]: the exchange router (pure), the actor that alone owns one serial port, and
 //!   the guard that keeps a refused PIN from being entered again ([`modem::pin`]).
 //! - [`sim`]: the modem simulator on a pty, for tests, benchmarks and `--simulate`.
-//! - [`store`]: the only code that holds the SQLite database, on its own thread: schema and
-//!   migrations, every state change in one transaction, the states and their legal changes
-//!   ([`store::state`]), reassembly of received parts, and the events it hands to
-//!   subscribers right after each commit.
+//! - [`store`]: the only code that holds a database connection, on its own thread: SQLite
+//!   (the default) or PostgreSQL shared by several hosts, behind one SQL layer; schema and
+//!   migrations of both, every state change in one transaction, the states and their legal
+//!   changes ([`store::state`]), reassembly of received parts, the hosts and their leases,
+//!   and the events it hands to subscribers right after each commit (and, on a shared
+//!   database, those other hosts committed).
 //! - [`daemon`]: the domain core. Submission, dispatch, receiving, routing, housekeeping,
 //!   the shop's customers (contacts, consent, imports, export and erasure), customer care
 //!   ([`daemon::care`]: the send gate, quiet hours, keyword replies, automatic answers and
@@ -41,8 +43,10 @@
 //!
 //! # Architecture invariants
 //!
-//! - Only the store holds SQLite, and only the modem actor (and the simulator, on its side
-//!   of the pty) touches a serial port.
+//! - Only the store holds a database connection, and only the modem actor (and the
+//!   simulator, on its side of the pty) touches a serial port. With several hosts, a modem
+//!   belongs to one live host; a host whose lease ran out has its work settled once, by the
+//!   same unknown-outcome rule as a crash.
 //! - Nothing is acknowledged before its commit: a `send` is answered after its messages are
 //!   committed; a part is committed `sending` before its modem gets it and `sent` after; a
 //!   received message is deleted from the SIM (or acknowledged with `+CNMA`) only after it is

@@ -325,6 +325,41 @@ pub async fn stats(d: &Daemon, _: Stats) -> Result<StatsReply, ApiError> {
     })
 }
 
+pub async fn hosts(d: &Daemon, _: Hosts) -> Result<HostList, ApiError> {
+    let rows = d.hosts().await.map_err(api_error)?;
+    let now = crate::time::now_ms();
+    Ok(HostList {
+        this_host: d.settings().host.clone(),
+        hosts: rows
+            .into_iter()
+            .map(|h| HostInfo {
+                state: if h.alive(now) {
+                    "alive"
+                } else if h.stopped_at.is_some() {
+                    "stopped"
+                } else {
+                    "lost"
+                }
+                .into(),
+                started_at: crate::time::rfc3339(h.started_at),
+                heartbeat_age_ms: (now - h.heartbeat_at).max(0),
+                lease_left_ms: (h.lease_until - now).max(0),
+                modems: h
+                    .modems
+                    .into_iter()
+                    .map(|m| HostModemInfo {
+                        id: m.modem,
+                        healthy: m.healthy,
+                        prefixes: m.prefixes,
+                    })
+                    .collect(),
+                name: h.name,
+                version: h.version,
+            })
+            .collect(),
+    })
+}
+
 /// Reads the code where it enters (it goes into an AT command line), before the slow part.
 pub fn ussd_code(req: &Ussd) -> Result<UssdString, ApiError> {
     UssdString::parse(&req.code).map_err(|e| ApiError::new(ErrorCode::InvalidUssd, e.to_string()))

@@ -33,6 +33,8 @@ pub enum Request {
     Modems(Modems),
     /// Database size, rows per table and retention.
     Stats(Stats),
+    /// The hosts sharing the database, their modems and leases.
+    Hosts(Hosts),
     Ussd(Ussd),
     Estimate(Estimate),
     Subscribe(Subscribe),
@@ -96,6 +98,7 @@ impl Request {
             Self::Retry(_) => "retry",
             Self::Modems(_) => "modems",
             Self::Stats(_) => "stats",
+            Self::Hosts(_) => "hosts",
             Self::Ussd(_) => "ussd",
             Self::Estimate(_) => "estimate",
             Self::Subscribe(_) => "subscribe",
@@ -153,6 +156,7 @@ calls! {
     Retry => Retry, StateChanged;
     Modems => Modems, ModemList;
     Stats => Stats, StatsReply;
+    Hosts => Hosts, HostList;
     Ussd => Ussd, UssdReply;
     Estimate => Estimate, EstimateReply;
     Subscribe => Subscribe, Subscribed;
@@ -356,6 +360,41 @@ pub struct Modems {}
 /// The database's size, rows and retention.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {}
+
+/// The hosts sharing the database.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hosts {}
+
+/// The hosts that have used the database, by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostList {
+    /// The host that answered.
+    pub this_host: String,
+    pub hosts: Vec<HostInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostInfo {
+    pub name: String,
+    pub version: String,
+    /// `alive` (its lease runs), `stopped` (it stopped cleanly) or `lost` (its lease ran out
+    /// and another host settled its work).
+    pub state: String,
+    pub started_at: String,
+    /// Time since its last heartbeat.
+    pub heartbeat_age_ms: i64,
+    /// Time its lease still runs (0 when it has run out).
+    pub lease_left_ms: i64,
+    pub modems: Vec<HostModemInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostModemInfo {
+    pub id: String,
+    /// Ready and registered, as its host last said.
+    pub healthy: bool,
+    pub prefixes: Vec<String>,
+}
 
 /// A USSD code (a balance check) through a modem.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

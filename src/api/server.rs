@@ -308,6 +308,7 @@ async fn handle_request(line: RequestLine, d: &Arc<Daemon>, peer: Peer, tx: &mps
         Request::Retry(r) => reply(id, handlers::retry(d, r).await),
         Request::Modems(r) => reply(id, handlers::modems(d, r).await),
         Request::Stats(r) => reply(id, handlers::stats(d, r).await),
+        Request::Hosts(r) => reply(id, handlers::hosts(d, r).await),
         Request::Estimate(r) => reply(id, handlers::estimate(d, r)),
         Request::ContactSave(r) => reply(id, handlers::contact_save(d, r).await),
         Request::Contact(r) => reply(id, handlers::contact(d, r).await),

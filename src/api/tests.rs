@@ -37,6 +37,7 @@ fn every_request_round_trips_with_its_op() {
         Retry { message: 9 }.into(),
         Modems {}.into(),
         Stats {}.into(),
+        Hosts {}.into(),
         Ussd {
             code: "*143#".into(),
             modem: Some("globe".into()),
@@ -328,6 +329,22 @@ fn every_reply_round_trips() {
             sent_today: 4,
             store_error: None,
             pin_attempts_left: None,
+        }],
+    });
+    round_trip(HostList {
+        this_host: "branch-1".into(),
+        hosts: vec![HostInfo {
+            name: "branch-1".into(),
+            version: "0.1.0".into(),
+            state: "alive".into(),
+            started_at: "2026-12-01T08:00:00Z".into(),
+            heartbeat_age_ms: 1200,
+            lease_left_ms: 28_800,
+            modems: vec![HostModemInfo {
+                id: "globe".into(),
+                healthy: true,
+                prefixes: vec!["+63917".into()],
+            }],
         }],
     });
     round_trip(StatsReply {

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::{CommandError, text_arg};
 use crate::api::client::{Client, ClientError};
 use crate::api::{
-    Cancel, Event, Get, ListRequest, Listing, Mailbox, Modems, Pushed, Recipients, Retry,
+    Cancel, Event, Get, Hosts, ListRequest, Listing, Mailbox, Modems, Pushed, Recipients, Retry,
     SendRequest, ServerLine, Stats, Subscribe, Ussd, WebSetup,
 };
 
@@ -67,6 +67,13 @@ pub(crate) enum DaemonCommand {
     /// A one-time link (24 hours) that creates an owner of the web page: the first one, or a
     /// new one when the owner's password is lost. The link before it stops working.
     WebSetup {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The hosts sharing the database (several smsqd on one PostgreSQL): each one's state,
+    /// last heartbeat, lease and modems.
+    Hosts {
+        /// Print JSON (exact values, for scripts) instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -419,6 +426,40 @@ pub(crate) async fn run(conn: Connection, cmd: DaemonCommand) -> Result<(), Comm
                     "Open it within 24 hours (until {}) to create an owner; it works once.",
                     for_terminal(&r.expires_at)
                 );
+            }
+        }
+        DaemonCommand::Hosts { json } => {
+            let r = client.call(Hosts {}).await.map_err(failure)?;
+            if json {
+                print_json(&r)?;
+            } else {
+                println!(
+                    "{:<20} {:<8} {:>10} {:>10}  MODEMS",
+                    "HOST", "STATE", "HEARTBEAT", "LEASE"
+                );
+                for h in &r.hosts {
+                    let me = if h.name == r.this_host {
+                        " (this host)"
+                    } else {
+                        ""
+                    };
+                    let modems: Vec<String> = h
+                        .modems
+                        .iter()
+                        .map(|m| {
+                            let health = if m.healthy { "" } else { " (not ready)" };
+                            format!("{}{health}", for_terminal(&m.id))
+                        })
+                        .collect();
+                    println!(
+                        "{:<20} {:<8} {:>9}s {:>9}s  {}{me}",
+                        for_terminal(&h.name),
+                        h.state,
+                        h.heartbeat_age_ms / 1000,
+                        h.lease_left_ms / 1000,
+                        modems.join(", ")
+                    );
+                }
             }
         }
         DaemonCommand::Stats { json } => {

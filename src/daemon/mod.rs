@@ -12,6 +12,7 @@ mod customers;
 pub mod dispatch;
 mod error;
 pub mod hooks;
+mod hosts;
 pub mod receive;
 pub mod routing;
 mod submit;
@@ -81,6 +82,11 @@ pub struct Settings {
     pub on_receive: Option<hooks::Hook>,
     /// Where the shop's web page listens, when it is on (for its setup links).
     pub web_address: Option<std::net::SocketAddr>,
+    /// This host's name among the hosts sharing the database (`host`; the machine's name).
+    pub host: String,
+    /// How long this host holds its modems without a heartbeat (`lease`): after that,
+    /// another host settles what they were doing.
+    pub lease: Duration,
 }
 
 impl Default for Settings {
@@ -105,6 +111,8 @@ impl Default for Settings {
             test_clock: false,
             on_receive: None,
             web_address: None,
+            host: hosts::machine_name(),
+            lease: Duration::from_secs(30),
         }
     }
 }
@@ -184,6 +192,8 @@ pub struct Daemon {
     hook_queue: std::sync::OnceLock<tokio::sync::mpsc::Sender<i64>>,
     /// Wakes the campaign watcher when a campaign starts.
     campaign_started: Notify,
+    /// The other hosts' modems as the last heartbeat read them, for routing.
+    remote_modems: std::sync::RwLock<Vec<crate::store::HostModem>>,
 }
 
 impl Daemon {
@@ -218,6 +228,7 @@ impl Daemon {
             next_concat_ref: tokio::sync::OnceCell::new(),
             hook_queue: std::sync::OnceLock::new(),
             campaign_started: Notify::new(),
+            remote_modems: std::sync::RwLock::new(Vec::new()),
         })
     }
 

@@ -10,6 +10,10 @@
 //! 2. Otherwise, among modems that can send now (ready, registered, under their daily cap),
 //!    the ones with the longest prefix matching the recipient (a carrier's numbers from that
 //!    carrier's SIM, where texting is cheap or free); with no matching prefix, any of them.
+//!
+//! With several hosts on one database, the other hosts' modems are in the list too (their
+//! health as their last heartbeat said): a host whose own modems match a number less well
+//! than a healthy modem elsewhere leaves the message to that host.
 
 /// What routing needs to know about one modem.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -129,7 +129,7 @@ fn plan_batch(
     let Some(cursor) = db.cursor(CURSOR)? else {
         // The first start with an HTTP interface: history before it asked for nothing.
         let last = db.last_event_id()?;
-        db.plan_callbacks(CURSOR, last, &[], &[], now)?;
+        db.plan_callbacks(CURSOR, None, last, &[], &[], now)?;
         return Ok(0);
     };
     let events = db.events_since(cursor, 256)?;
@@ -202,7 +202,10 @@ fn plan_batch(
         }
     }
     let told: Vec<(i64, u32)> = told.into_iter().collect();
-    db.plan_callbacks(CURSOR, last, &calls, &told, now)?;
+    if !db.plan_callbacks(CURSOR, Some(cursor), last, &calls, &told, now)? {
+        // Another host planned these events first (a shared database): read on from there.
+        return Ok(1);
+    }
     Ok(calls.len().max(1))
 }
 
@@ -434,6 +437,9 @@ fn backoff(first: Duration, attempts: i64) -> i64 {
         .min(3_600_000)
 }
 
+/// How long one attempt may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The HTTP client of every call: 10 s per attempt, no redirects followed (a report goes
 /// where the client said, not where a server sends it), TLS by rustls with the system's
 /// certificate authorities.
@@ -441,7 +447,7 @@ pub fn client() -> Result<reqwest::Client, String> {
     // Once per process; a second call finds it installed, which is fine.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
+        .timeout(CALL_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("smsqd/", env!("CARGO_PKG_VERSION")))
         .build()
@@ -465,7 +471,13 @@ pub async fn run_deliverer(
             }
         }
         let now = now_ms();
-        let due = d.store.call(move |db| db.due_callbacks(now, 16)).await;
+        // Held for longer than an attempt can take (its timeout), so that no other host
+        // makes the same call meanwhile.
+        let hold_until = now + 2 * CALL_TIMEOUT.as_millis() as i64;
+        let due = d
+            .store
+            .call(move |db| db.claim_callbacks(now, 16, hold_until))
+            .await;
         let due = match due {
             Ok(due) => due,
             Err(e) => {

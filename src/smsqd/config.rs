@@ -10,7 +10,9 @@
 //! multipart_timeout = "24h"
 //! max_parts = 10
 //! reject_calls = true
-//! # database = "/var/lib/smsq/smsq.db"
+//! # database = "/var/lib/smsq/smsq.db"   # or "postgres://smsq@db.shop.lan/smsq" (several hosts)
+//! # host = "branch-2"              # this host's name on a shared database (the machine's name)
+//! # lease = "30s"                  # without a heartbeat that long, other hosts take over
 //! # socket = "/run/smsq/smsq.sock"
 //!
 //! [[modem]]
@@ -48,7 +50,9 @@ struct RawConfig {
     reject_calls: Option<bool>,
     log_sensitive: Option<bool>,
     log_level: Option<String>,
-    database: Option<PathBuf>,
+    database: Option<String>,
+    host: Option<String>,
+    lease: Option<String>,
     socket: Option<PathBuf>,
     socket_group: Option<String>,
     max_connections: Option<usize>,
@@ -118,7 +122,7 @@ pub struct Config {
     pub log_sensitive: bool,
     /// Log level or RUST_LOG-style filter (`None`: the command line's).
     pub log_level: Option<String>,
-    pub database: Option<PathBuf>,
+    pub database: Option<crate::store::Location>,
     pub socket: Option<PathBuf>,
     /// Group of the socket smsqd creates itself (socket activation sets it in the unit).
     pub socket_group: Option<(String, u32)>,
@@ -236,6 +240,26 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
     if !(1..=100_000).contains(&max_connections) {
         return Err(err("max_connections", "must be between 1 and 100000"));
     }
+    let host = match &raw.host {
+        None => defaults.host.clone(),
+        Some(name) => {
+            let ok = (1..=64).contains(&name.len())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            if !ok {
+                return Err(err(
+                    "host",
+                    "1 to 64 letters, digits, '-', '_' or '.' (e.g. \"branch-2\")",
+                ));
+            }
+            name.clone()
+        }
+    };
+    let lease = duration("lease", &raw.lease, defaults.lease)?;
+    if !(Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&lease) {
+        return Err(err("lease", "between 1s and 1h (30s suits most shops)"));
+    }
     let keep = |key: &str, value: &Option<String>| -> Result<Option<Duration>, ConfigError> {
         value
             .as_ref()
@@ -263,6 +287,8 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         )?,
         max_parts,
         max_connections,
+        host,
+        lease,
         keep_texts: keep("keep_texts", &raw.keep_texts)?,
         keep_messages: keep("keep_messages", &raw.keep_messages)?,
         keep_events: keep("keep_events", &raw.keep_events)?,
@@ -488,7 +514,7 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
         reject_calls: raw.reject_calls.unwrap_or(true),
         log_sensitive: raw.log_sensitive.unwrap_or(false),
         log_level: raw.log_level,
-        database: raw.database,
+        database: raw.database.as_deref().map(crate::store::Location::parse),
         socket: raw.socket,
         socket_group: match raw.socket_group {
             None => None,
@@ -661,6 +687,8 @@ const KEYS: &[Key<Config>] = &[
         c.reject_calls.to_string()
     }),
     ("database", Reload::Restart, |c| format!("{:?}", c.database)),
+    ("host", Reload::Restart, |c| c.settings.host.clone()),
+    ("lease", Reload::Live, |c| format!("{:?}", c.settings.lease)),
     ("socket", Reload::Restart, |c| format!("{:?}", c.socket)),
     ("socket_group", Reload::Restart, |c| {
         format!("{:?}", c.socket_group)

@@ -24,7 +24,6 @@ use crate::daemon::{Daemon, ModemRules, Settings};
 use crate::modem::{ModemConfig, ModemHandle, profile};
 use crate::sim::{self, Simulator};
 use crate::store::Store;
-use crate::time::now_ms;
 use config::{Config, ModemSetup, ModemSource};
 use notify::Notifier;
 
@@ -69,9 +68,9 @@ struct Args {
     /// command line, which other users can see).
     #[arg(long, env = "SMSQ_PIN", hide_env_values = true)]
     pin: Option<String>,
-    /// Database file [default: $STATE_DIRECTORY/smsq.db, $XDG_STATE_HOME/smsq/smsq.db, ~/.local/state/smsq/smsq.db].
-    #[arg(long)]
-    db: Option<PathBuf>,
+    /// Database file [default: $STATE_DIRECTORY/smsq.db, $XDG_STATE_HOME/smsq/smsq.db, ~/.local/state/smsq/smsq.db], or a PostgreSQL database shared by several hosts (postgres://user@host/dbname).
+    #[arg(long, value_name = "PATH|URL")]
+    db: Option<String>,
     /// Socket path [default: $RUNTIME_DIRECTORY/smsq.sock, $XDG_RUNTIME_DIR/smsq/smsq.sock, /tmp/smsq-<uid>/smsq.sock].
     #[arg(long)]
     socket: Option<PathBuf>,
@@ -92,6 +91,20 @@ struct Args {
     /// password_hash, and exit.
     #[arg(long, exclusive = true)]
     hash_password: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Copy the SQLite database (--db, the configuration's, or the default) into an empty
+    /// PostgreSQL database, for several hosts sharing one store; stop smsqd first. The
+    /// SQLite file is left as it was.
+    Migrate {
+        /// The PostgreSQL database: postgres://user@host/dbname (TLS: ?sslmode=require).
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 fn parse_gap(s: &str) -> Result<Duration, String> {
@@ -127,6 +140,9 @@ pub fn main() -> ExitCode {
     let args = Args::parse();
     if args.hash_password {
         return hash_password();
+    }
+    if let Some(Command::Migrate { to }) = &args.command {
+        return migrate(&args, to);
     }
     let sink = logging::init(args.log_level.as_deref().unwrap_or("info"));
     tracing::debug!(sink, "logging");
@@ -175,6 +191,50 @@ fn hash_password() -> ExitCode {
             eprintln!("smsqd: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `smsqd migrate --to URL`: the SQLite database into an empty PostgreSQL one.
+fn migrate(args: &Args, to: &str) -> ExitCode {
+    let fail = |e: &dyn std::fmt::Display| {
+        eprintln!("smsqd: {e}");
+        ExitCode::FAILURE
+    };
+    let target = crate::store::Location::parse(to);
+    if !matches!(target, crate::store::Location::Postgres(_)) {
+        return fail(&format!("--to {to}: a postgres:// URL"));
+    }
+    let configured = match &args.config {
+        Some(path) => match config::load(path) {
+            Ok(c) => c.database,
+            Err(e) => return fail(&format!("{}: {e}", path.display())),
+        },
+        None => None,
+    };
+    let source = args
+        .db
+        .as_deref()
+        .map(crate::store::Location::parse)
+        .or(configured)
+        .unwrap_or_else(|| crate::store::Location::File(crate::store::default_path()));
+    let crate::store::Location::File(path) = &source else {
+        return fail(&format!(
+            "the database to copy is {source}: already PostgreSQL"
+        ));
+    };
+    match crate::store::migrate::sqlite_to_postgres(path, to, crate::time::now_ms()) {
+        Ok(copied) => {
+            for (table, rows) in &copied {
+                println!("{table:<18} {rows:>10}");
+            }
+            let total: u64 = copied.iter().map(|(_, n)| n).sum();
+            println!(
+                "copied {total} rows from {} to {target}; set database = \"{target}\" (with its password) on every host",
+                path.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&format!("cannot copy {} to {target}: {e}", path.display())),
     }
 }
 
@@ -264,21 +324,14 @@ async fn run(
         );
         return Ok(());
     }
-    let db_path = args
+    let database = args
         .db
-        .clone()
+        .as_deref()
+        .map(crate::store::Location::parse)
         .or(config.database.clone())
-        .unwrap_or_else(crate::store::default_path);
-    let store = Store::open(&db_path)
-        .map_err(|e| format!("cannot open the database {}: {e}", db_path.display()))?;
-    let now = now_ms();
-    let unknown = store
-        .call(move |db| db.reconcile_after_restart(now))
-        .await
-        .map_err(|e| format!("database: {e}"))?;
-    if !unknown.is_empty() {
-        warn!(messages = ?unknown, "messages were mid-send when smsqd last stopped: marked unknown, not resent");
-    }
+        .unwrap_or_else(|| crate::store::Location::File(crate::store::default_path()));
+    let store = Store::open_at(&database)
+        .map_err(|e| format!("cannot open the database {database}: {e}"))?;
 
     // The modems: devices, or simulators behind ptys (in a directory of this process).
     remove_stale_sim_dirs();
@@ -308,6 +361,12 @@ async fn run(
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let d = Daemon::with_rules(store, handles, rules, config.settings.clone(), stop_rx);
+    // This host's modems are its own from here; what its previous run (or a host that
+    // stopped answering) left mid-send is settled first.
+    let unknown = d.join_hosts().await.map_err(|e| format!("database: {e}"))?;
+    if !unknown.is_empty() {
+        warn!(messages = ?unknown, "messages were mid-send when smsqd last stopped: marked unknown, not resent");
+    }
     if let Some(level) = &config.log_level
         && args.log_level.is_none()
         && let Err(e) = logging::set_level(level)
@@ -336,13 +395,17 @@ async fn run(
             listener
         }
     };
-    info!(socket = %socket_path.display(), db = %db_path.display(), modems = d.modems.len(), "smsqd ready");
+    info!(socket = %socket_path.display(), db = %database, host = %d.settings().host, modems = d.modems.len(), "smsqd ready");
 
     d.apply_reply_window()
         .await
         .map_err(|e| format!("cannot configure the store: {e}"))?;
     let http = bind_http(&config).await?;
     let Tasks { dispatcher, server } = spawn_tasks(&d, listener);
+    tokio::spawn(d.clone().keep_lease());
+    if d.store.shared() {
+        tokio::spawn(d.clone().follow_other_hosts());
+    }
     start_http(&d, &config, http).await?;
     // READY only now: the store is open and the socket bound.
     let notifier = Arc::new(Notifier::from_env());
@@ -388,6 +451,7 @@ async fn run(
     {
         warn!("a send was still in progress; it will be reconciled at the next start");
     }
+    d.leave_hosts().await;
     let _ = std::fs::remove_file(&socket_path);
     for sim in &simulators {
         sim.disconnect().await;

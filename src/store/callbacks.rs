@@ -70,6 +70,8 @@ pub struct CallbackRow {
     pub id: i64,
     pub attempts: i64,
     pub created_at: i64,
+    /// When it was due when read.
+    pub next_at: i64,
     pub planned: NewCallback,
 }
 
@@ -132,6 +134,7 @@ fn callback_row(r: &super::sql::Row<'_>) -> SqlResult<CallbackRow> {
         id: r.get(0)?,
         attempts: r.get(10)?,
         created_at: r.get(13)?,
+        next_at: r.get(15)?,
         planned: NewCallback {
             purpose: r.get(1)?,
             message_id: r.get(2)?,
@@ -149,7 +152,7 @@ fn callback_row(r: &super::sql::Row<'_>) -> SqlResult<CallbackRow> {
     })
 }
 
-const CALLBACK_COLUMNS: &str = "id, purpose, message_id, inbox_id, method, url, body, content_type, sign, reply, attempts, max_attempts, expires_at, created_at, queue";
+const CALLBACK_COLUMNS: &str = "id, purpose, message_id, inbox_id, method, url, body, content_type, sign, reply, attempts, max_attempts, expires_at, created_at, queue, next_at";
 
 impl Db {
     /// The watch on message `id`, if a client asked to hear about it.
@@ -210,22 +213,42 @@ impl Db {
             .optional()?)
     }
 
-    /// Commits what a planner decided from the events up to `cursor`: the calls to make and
-    /// the outcomes now told, with the cursor's new position, together.
+    /// Commits what a planner decided from the events after `from` (`None`: before its
+    /// first run) up to `cursor`: the calls to make and the outcomes now told, with the
+    /// cursor's new position, together. `false`, changing nothing, when the cursor is no
+    /// longer at `from`: another host planned those events first.
     pub fn plan_callbacks(
         &mut self,
         name: &str,
+        from: Option<i64>,
         cursor: i64,
         calls: &[NewCallback],
         told: &[(i64, u32)],
         now: i64,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         // The calls go out right after: planned, they must not be planned again. A cursor
         // moved past events that cause no call may be undone by a power cut harmlessly.
         if !calls.is_empty() {
             self.durable()?;
         }
         let tx = self.conn.savepoint()?;
+        // The cursor moves first: of two hosts planning the same events, the second waits
+        // for the first's commit here, then finds the cursor moved and plans nothing.
+        let moved = match from {
+            Some(from) => exec(
+                &tx,
+                "UPDATE cursors SET event_id = ?3 WHERE name = ?1 AND event_id = ?2",
+                params![name, from, cursor],
+            )?,
+            None => exec(
+                &tx,
+                "INSERT INTO cursors (name, event_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                params![name, cursor],
+            )?,
+        };
+        if moved == 0 {
+            return Ok(false);
+        }
         for c in calls {
             exec(
                 &tx,
@@ -256,14 +279,35 @@ impl Db {
                 params![message_id, bits],
             )?;
         }
-        exec(
-            &tx,
-            "INSERT INTO cursors (name, event_id) VALUES (?1, ?2)
-             ON CONFLICT (name) DO UPDATE SET event_id = excluded.event_id",
-            params![name, cursor],
-        )?;
         tx.commit()?;
-        Ok(())
+        Ok(true)
+    }
+
+    /// Takes the callbacks due at `now` (as [`Db::due_callbacks`]) for one attempt by this
+    /// host: each is put off until `hold_until`, so that no other host makes the same call
+    /// meanwhile; the attempt's outcome ([`Db::record_attempt`]) sets its real next time. If
+    /// this host dies mid-call, another makes it after `hold_until`.
+    pub fn claim_callbacks(
+        &mut self,
+        now: i64,
+        limit: i64,
+        hold_until: i64,
+    ) -> Result<Vec<CallbackRow>> {
+        let due = self.due_callbacks(now, limit)?;
+        let tx = self.conn.savepoint()?;
+        let mut claimed = Vec::with_capacity(due.len());
+        for call in due {
+            let took = exec(
+                &tx,
+                "UPDATE callbacks SET next_at = ?3 WHERE id = ?1 AND state = 'pending' AND next_at = ?2",
+                params![call.id, call.next_at, hold_until],
+            )?;
+            if took == 1 {
+                claimed.push(call);
+            }
+        }
+        tx.commit()?;
+        Ok(claimed)
     }
 
     /// Callbacks due at `now`, oldest first: of each queue, only the first still pending.

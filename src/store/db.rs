@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::events::*;
 pub(super) use super::sql::{
-    Connection, OptionalExtension, SqlError, SqlResult, exec, named_column, params, row,
+    Connection, OptionalExtension, Params, SqlError, SqlResult, exec, named_column, params, row,
 };
 use super::state::{MessageState, PartState};
 
@@ -24,6 +24,9 @@ pub enum StoreError {
     NewerSchema { found: i64, supported: i64 },
     /// A migration would have left the database inconsistent, so it was not committed.
     Migration(String),
+    /// Another host holds what this one asked for (a modem), or this host's registration
+    /// is gone; in words.
+    Held(String),
     /// The change was made, but the transaction it shared with others did not commit (the
     /// reason in words): it is not in the database.
     Commit(String),
@@ -38,6 +41,7 @@ impl std::fmt::Display for StoreError {
                 "database schema {found} is newer than this smsqd ({supported}); upgrade smsqd"
             ),
             Self::Migration(why) => write!(f, "cannot migrate the database: {why}"),
+            Self::Held(why) => f.write_str(why),
             Self::Commit(why) => write!(f, "not committed: {why}"),
         }
     }

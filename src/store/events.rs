@@ -28,6 +28,10 @@ pub struct ReceivedSummary {
     pub complete: bool,
 }
 
+/// How long a change on a shared database may take between writing an event and
+/// committing it (see [`Db::events_since`]); the hosts' clocks must agree far better.
+pub const IN_FLIGHT_MS: i64 = 5_000;
+
 pub(super) fn event(
     tx: &Connection,
     at: i64,
@@ -79,11 +83,34 @@ impl Db {
     }
 
     /// History after event `since`, oldest first: what a subscriber resuming missed.
+    ///
+    /// On a database several hosts share, event ids are drawn when an event is written but
+    /// become visible when its transaction commits, so a later id can be seen first. The
+    /// history read stops before a missing id, until the change that drew it has had
+    /// [`IN_FLIGHT_MS`] to commit (judged by the time of the next event seen): after that
+    /// it was rolled back and is passed over. Readers thus get every event once, in id order.
     pub fn events_since(&self, since: i64, limit: i64) -> Result<Vec<EventRow>> {
-        self.events(
+        let mut events = self.events(
             "WHERE e.id > ?1 ORDER BY e.id LIMIT ?2",
             params![since, limit],
-        )
+        )?;
+        if self.conn.is_postgres() {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            let settled = now - IN_FLIGHT_MS;
+            let mut expected = since + 1;
+            let complete = events
+                .iter()
+                .position(|e| {
+                    let wait = e.id != expected && e.at > settled;
+                    expected = e.id + 1;
+                    wait
+                })
+                .unwrap_or(events.len());
+            events.truncate(complete);
+        }
+        Ok(events)
     }
 
     /// The events committed since the last call, oldest first, for the store's thread to
@@ -94,6 +121,24 @@ impl Db {
         if changes == self.changes_seen {
             return Ok(Vec::new());
         }
+        self.changes_seen = changes;
+        self.read_new_events()
+    }
+
+    /// Whether other programs write to the database too (other hosts on PostgreSQL), so
+    /// that new events must be looked for even when this host changed nothing.
+    pub fn shared(&self) -> bool {
+        self.conn.is_postgres()
+    }
+
+    /// The events committed since the last call by anyone (other hosts included), oldest
+    /// first, each once (see [`Db::events_since`]).
+    pub fn poll_new_events(&mut self) -> Result<Vec<EventRow>> {
+        self.changes_seen = self.conn.total_changes();
+        self.read_new_events()
+    }
+
+    fn read_new_events(&mut self) -> Result<Vec<EventRow>> {
         let mut out = Vec::new();
         loop {
             let batch = self.events_since(self.published, 1000)?;
@@ -105,7 +150,6 @@ impl Db {
                 break;
             }
         }
-        self.changes_seen = changes;
         Ok(out)
     }
 

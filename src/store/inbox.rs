@@ -107,6 +107,29 @@ pub(super) struct GroupPart {
 
 /// The parts of a group not yet in a message, ordered by part number. With `only`, just
 /// that row (a message without concatenation is a group of its own).
+/// On a database several hosts share, holds the parts of one multipart message to this
+/// transaction until it commits: two hosts storing its last two parts at once (the network
+/// sent them to different SIMs) would each miss the other's, uncommitted, and neither
+/// would join them; and two hosts closing an incomplete message would close it twice. The
+/// second waits and then sees the first's parts. SQLite has one writer: nothing to do.
+fn lock_group(
+    tx: &Connection,
+    sender: &str,
+    reference: Option<i64>,
+    bits: Option<i64>,
+    total: i64,
+) -> Result<()> {
+    if tx.is_postgres() {
+        let key = format!("inbox {sender} {reference:?} {bits:?} {total}");
+        exec(
+            tx,
+            "SELECT pg_advisory_xact_lock(hashtextextended(?1, 0))",
+            params![key],
+        )?;
+    }
+    Ok(())
+}
+
 pub(super) fn group_parts(
     tx: &Connection,
     sender: &str,
@@ -180,6 +203,9 @@ impl Db {
         // The group's parts not yet in a message; a part number seen twice (the same part
         // kept by two modems) counts once.
         let only = reference.is_none().then_some(part_id);
+        if reference.is_some() {
+            lock_group(&tx, &p.sender, reference, bits, total)?;
+        }
         let rows = group_parts(&tx, &p.sender, reference, bits, total, only)?;
         let mut distinct: Vec<i64> = rows.iter().map(|r| r.part).collect();
         distinct.dedup();
@@ -380,7 +406,12 @@ impl Db {
         };
         let mut ids = Vec::new();
         for (sender, modem, reference, bits, total) in groups {
+            lock_group(&tx, &sender, reference, bits, total)?;
             let rows = group_parts(&tx, &sender, reference, bits, total, None)?;
+            if rows.is_empty() {
+                // Another host closed it meanwhile.
+                continue;
+            }
             ids.push(Self::create_inbox(
                 &tx, &sender, &modem, &rows, total, false, now, window,
             )?);

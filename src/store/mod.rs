@@ -16,7 +16,9 @@ mod callbacks;
 mod care;
 mod db;
 mod events;
+mod hosts;
 mod inbox;
+pub mod migrate;
 mod outbox;
 mod postgres;
 mod reports;
@@ -34,6 +36,8 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use std::sync::mpsc::RecvTimeoutError;
+
 use tokio::sync::{broadcast, oneshot};
 
 pub use callbacks::{
@@ -45,12 +49,13 @@ pub use care::{
 };
 pub use db::{Db, Result, StoreError};
 pub use events::{EventRow, ReceivedSummary};
+pub use hosts::{HostModem, HostRow};
 pub use inbox::{Inbound, InboundFacts, InboundPart, InboxRow, Reaction};
 pub use outbox::{
     Candidate, Due, DuePart, Enqueued, MessageDetail, MessageRow, NewMessage, PartRow, QueueCounts,
     Start,
 };
-pub use postgres::{POSTGRES_SCHEMA_VERSION, is_postgres_url};
+pub use postgres::{Location, POSTGRES_SCHEMA_VERSION, hide_password, is_postgres_url};
 pub use reports::{ReportIn, ReportOutcome};
 pub use retention::Stats;
 pub use schema::SCHEMA_VERSION;
@@ -127,12 +132,35 @@ fn make_private(path: &Path) -> std::io::Result<()> {
 pub struct Store {
     jobs: std::sync::mpsc::Sender<Job>,
     events: broadcast::Sender<Arc<EventRow>>,
+    /// Other hosts write to the database too.
+    shared: bool,
 }
+
+/// How often a host on a shared database looks for other hosts' events while idle.
+const EVENT_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Events a subscriber may fall behind by before it is told it lagged.
 const EVENT_BACKLOG: usize = 4096;
 
 impl Store {
+    /// Opens (creating and migrating) the store at `location` on a thread of its own.
+    pub fn open_at(location: &Location) -> std::result::Result<Self, OpenError> {
+        match location {
+            Location::File(path) => Self::open(path),
+            Location::Postgres(url) => {
+                // The client blocks on a runtime of its own, which may not start inside the
+                // caller's (smsqd's): it connects on a thread of its own.
+                let db = std::thread::scope(|s| {
+                    s.spawn(|| Db::open_postgres(url))
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .map_err(OpenError::Database)?;
+                Ok(Self::spawn(db))
+            }
+        }
+    }
+
     /// Opens (creating and migrating) the database at `path` on a thread of its own.
     pub fn open(path: &Path) -> std::result::Result<Self, OpenError> {
         make_private(path).map_err(OpenError::Files)?;
@@ -152,15 +180,27 @@ impl Store {
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         let (events, _) = broadcast::channel(EVENT_BACKLOG);
         let publish = events.clone();
+        // On a shared database other hosts write events too: look for them this often when
+        // nothing happens here.
+        let shared = db.shared();
+        let poll = shared.then_some(EVENT_POLL);
         std::thread::Builder::new()
             .name("smsq-store".into())
             .spawn(move || {
                 let mut waiting: std::collections::VecDeque<Job> = Default::default();
                 loop {
                     if waiting.is_empty() {
-                        match rx.recv() {
+                        let next = match poll {
+                            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                            Some(every) => rx.recv_timeout(every),
+                        };
+                        match next {
                             Ok(job) => waiting.push_back(job),
-                            Err(_) => return,
+                            Err(RecvTimeoutError::Timeout) => {
+                                publish_polled_events(&mut db, &publish);
+                                continue;
+                            }
+                            Err(RecvTimeoutError::Disconnected) => return,
                         }
                     }
                     while waiting.len() < GROUP_MAX {
@@ -174,7 +214,16 @@ impl Store {
                 }
             })
             .expect("the store thread starts");
-        Self { jobs: tx, events }
+        Self {
+            jobs: tx,
+            events,
+            shared,
+        }
+    }
+
+    /// Whether other hosts share the database (PostgreSQL).
+    pub fn shared(&self) -> bool {
+        self.shared
     }
 
     /// Every event committed from now on, in commit order (the history in the database
@@ -257,6 +306,21 @@ fn publish_new_events(db: &mut Db, publish: &broadcast::Sender<Arc<EventRow>>) {
         }
         Err(e) => {
             tracing::warn!(event = "store_error", error = %e, "cannot read the new history; subscribers get it after the next change")
+        }
+    }
+}
+
+/// Hands other hosts' events committed since the last look to subscribers.
+fn publish_polled_events(db: &mut Db, publish: &broadcast::Sender<Arc<EventRow>>) {
+    match db.poll_new_events() {
+        Ok(new) => {
+            for event in new {
+                // Nobody listening is fine: the history keeps it.
+                let _ = publish.send(Arc::new(event));
+            }
+        }
+        Err(e) => {
+            tracing::warn!(event = "store_error", error = %e, "cannot read other hosts' events; trying again")
         }
     }
 }

@@ -167,13 +167,18 @@ pub(super) fn release_if_unstarted(tx: &Connection, id: i64) -> Result<()> {
     Ok(())
 }
 
-/// Message `id` was not sent before its `not_after` time: given up, with its history.
-pub(super) fn expire_one(tx: &Connection, id: i64, now: i64) -> Result<()> {
-    exec(
+/// Message `id`, still waiting, was not sent before its `not_after` time: given up, with its
+/// history. `false` when it was no longer waiting (another host expired or started it).
+pub(super) fn expire_one(tx: &Connection, id: i64, now: i64) -> Result<bool> {
+    let expired = exec(
         tx,
-        "UPDATE outbox SET state = 'expired', last_error = 'not sent before its not_after time', updated_at = ?2 WHERE id = ?1",
+        "UPDATE outbox SET state = 'expired', last_error = 'not sent before its not_after time', updated_at = ?2
+         WHERE id = ?1 AND state IN ('queued', 'held')",
         params![id, now],
     )?;
+    if expired == 0 {
+        return Ok(false);
+    }
     exec(
         tx,
         "UPDATE outbox_parts SET state = 'failed' WHERE message_id = ?1 AND state = 'pending'",
@@ -186,7 +191,8 @@ pub(super) fn expire_one(tx: &Connection, id: i64, now: i64) -> Result<()> {
         Some(id),
         None,
         "not sent before not_after",
-    )
+    )?;
+    Ok(true)
 }
 
 /// Message `id`, nothing of which went out, refused by the gate: never sent.
@@ -316,51 +322,6 @@ pub enum Start {
 }
 
 impl Db {
-    /// Applies the unknown-outcome rule to parts left `sending` by a previous run.
-    pub fn reconcile_after_restart(&mut self, now: i64) -> Result<Vec<i64>> {
-        let tx = self.conn.savepoint()?;
-        // Claims of the previous run that never reached a modem: any modem may take them.
-        exec(
-            &tx,
-            "UPDATE outbox SET modem = NULL
-             WHERE state IN ('queued', 'held', 'sending') AND state = 'queued' AND modem IS NOT NULL
-               AND NOT EXISTS (SELECT 1 FROM outbox_parts p WHERE p.message_id = outbox.id
-                               AND p.state != 'pending')",
-            params![],
-        )?;
-        let ids: Vec<i64> = {
-            let mut st = tx.prepare_cached(
-                "SELECT o.id FROM outbox o WHERE o.state IN ('queued', 'held', 'sending')
-                   AND EXISTS (SELECT 1 FROM outbox_parts p
-                               WHERE p.message_id = o.id AND p.state = 'sending')",
-            )?;
-            st.query_map(params![], |r| r.get(0))?
-                .collect::<SqlResult<_>>()?
-        };
-        for id in &ids {
-            exec(
-                &tx,
-                "UPDATE outbox_parts SET state = 'unknown' WHERE message_id = ?1 AND state = 'sending'",
-                params![id],
-            )?;
-            exec(
-                &tx,
-                "UPDATE outbox SET state = 'unknown', last_error = 'smsqd stopped while a part was with the modem; not resent automatically', updated_at = ?2 WHERE id = ?1",
-                params![id, now],
-            )?;
-            event(
-                &tx,
-                now,
-                "outcome_unknown",
-                Some(*id),
-                None,
-                "stopped mid-send",
-            )?;
-        }
-        tx.commit()?;
-        Ok(ids)
-    }
-
     /// Queues a message without asking a gate, for tests and benchmarks of the store; the
     /// daemon always passes its gate ([`Db::enqueue_gated`]).
     pub fn enqueue(&mut self, m: &NewMessage, now: i64) -> Result<Enqueued> {
@@ -827,11 +788,14 @@ impl Db {
             st.query_map(params![now], |r| r.get(0))?
                 .collect::<SqlResult<_>>()?
         };
-        for &id in &ids {
-            expire_one(&tx, id, now)?;
+        let mut expired = Vec::with_capacity(ids.len());
+        for id in ids {
+            if expire_one(&tx, id, now)? {
+                expired.push(id);
+            }
         }
         tx.commit()?;
-        Ok(ids)
+        Ok(expired)
     }
 
     /// Takes message `id` for `modem` and commits its first unsent part `sending`, in one
@@ -859,13 +823,20 @@ impl Db {
     ) -> Result<Start> {
         self.durable()?;
         let tx = self.conn.savepoint()?;
-        let claimed = exec(
-            &tx,
+        // On a shared database another host may be claiming the same message this moment:
+        // its row lock is skipped, not waited for (this host takes the next message).
+        let claim = if tx.is_postgres() {
+            "UPDATE outbox SET modem = ?2, updated_at = ?3
+             WHERE id = (SELECT id FROM outbox WHERE id = ?1
+                           AND state IN ('queued', 'held', 'sending') AND next_attempt_at <= ?3
+                           AND (modem IS NULL OR modem = ?2)
+                         FOR UPDATE SKIP LOCKED)"
+        } else {
             "UPDATE outbox SET modem = ?2, updated_at = ?3
              WHERE id = ?1 AND state IN ('queued', 'held', 'sending') AND next_attempt_at <= ?3
-               AND (modem IS NULL OR modem = ?2)",
-            params![id, modem, now],
-        )? == 1;
+               AND (modem IS NULL OR modem = ?2)"
+        };
+        let claimed = exec(&tx, claim, params![id, modem, now])? == 1;
         if !claimed {
             return Ok(Start::Taken);
         }

@@ -5,7 +5,7 @@ use rusqlite::OptionalExtension;
 use super::db::*;
 
 /// Current schema version (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 pub(crate) const SCHEMA_V1: &str = r#"
 CREATE TABLE outbox (
@@ -477,6 +477,31 @@ CREATE TABLE web_setup (
 ) WITHOUT ROWID;
 "#;
 
+/// Version 7: the hosts that share the database and the modems each owns, with its lease
+/// (see `store::hosts`). On SQLite there is one host; the same records say what it was
+/// doing when it stopped.
+pub(crate) const SCHEMA_V7: &str = r#"
+CREATE TABLE hosts (
+    name         TEXT PRIMARY KEY,
+    version      TEXT    NOT NULL,
+    started_at   INTEGER NOT NULL,
+    heartbeat_at INTEGER NOT NULL,
+    lease_until  INTEGER NOT NULL,
+    stopped_at   INTEGER,
+    reaped_at    INTEGER
+) WITHOUT ROWID;
+CREATE TABLE host_modems (
+    modem      TEXT PRIMARY KEY,
+    host       TEXT    NOT NULL REFERENCES hosts (name),
+    healthy    INTEGER NOT NULL,
+    prefixes   TEXT    NOT NULL,
+    daily_cap  INTEGER,
+    hourly_cap INTEGER,
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX host_modems_host ON host_modems (host);
+"#;
+
 /// Brings a SQLite database to [`SCHEMA_VERSION`] in one transaction.
 pub(super) fn migrate_sqlite(conn: &mut rusqlite::Connection) -> Result<()> {
     {
@@ -505,6 +530,9 @@ pub(super) fn migrate_sqlite(conn: &mut rusqlite::Connection) -> Result<()> {
         }
         if version < 6 {
             tx.execute_batch(SCHEMA_V6)?;
+        }
+        if version < 7 {
+            tx.execute_batch(SCHEMA_V7)?;
         }
         // The rebuilt tables run with foreign keys off: check them before committing.
         let broken: Option<String> = tx

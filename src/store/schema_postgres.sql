@@ -1,5 +1,5 @@
 -- smsq's schema on PostgreSQL, version 1: the same tables, columns and constraints as the
--- SQLite schema at its version 6 (src/store/schema.rs), in PostgreSQL's types. Every
+-- SQLite schema at its version 7 (src/store/schema.rs), in PostgreSQL's types. Every
 -- integer is BIGINT, flags included, so that the store's statements read and bind the same
 -- on both; times are Unix milliseconds. Later versions are added here and in schema.rs
 -- together.
@@ -342,3 +342,24 @@ CREATE TABLE web_setup (
     token_hash TEXT PRIMARY KEY,
     expires_at BIGINT NOT NULL
 );
+
+-- The hosts sharing this database, their leases, and the modems each owns.
+CREATE TABLE hosts (
+    name         TEXT PRIMARY KEY,
+    version      TEXT   NOT NULL,
+    started_at   BIGINT NOT NULL,
+    heartbeat_at BIGINT NOT NULL,
+    lease_until  BIGINT NOT NULL,
+    stopped_at   BIGINT,
+    reaped_at    BIGINT
+);
+CREATE TABLE host_modems (
+    modem      TEXT PRIMARY KEY,
+    host       TEXT   NOT NULL REFERENCES hosts (name),
+    healthy    BIGINT NOT NULL,
+    prefixes   TEXT   NOT NULL,
+    daily_cap  BIGINT,
+    hourly_cap BIGINT,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX host_modems_host ON host_modems (host);

@@ -264,6 +264,19 @@ pub enum Cell<'a> {
     Blob(&'a [u8]),
 }
 
+impl<'a> Cell<'a> {
+    /// The same value, to bind elsewhere (copying between databases).
+    pub fn as_value(&self) -> Val<'a> {
+        match *self {
+            Cell::Null => Val::Null,
+            Cell::Int(i) => Val::Int(i),
+            Cell::Real(r) => Val::Real(r),
+            Cell::Text(s) => Val::Text(s),
+            Cell::Blob(b) => Val::Blob(b),
+        }
+    }
+}
+
 /// What a column can be read as.
 pub trait FromColumn: Sized {
     fn from_cell(cell: Cell<'_>) -> Result<Self, String>;
@@ -389,7 +402,7 @@ impl Row<'_> {
     }
 }
 
-fn lite_cell(value: ValueRef<'_>) -> Cell<'_> {
+pub(super) fn lite_cell(value: ValueRef<'_>) -> Cell<'_> {
     match value {
         ValueRef::Null => Cell::Null,
         ValueRef::Integer(i) => Cell::Int(i),

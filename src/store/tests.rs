@@ -29,6 +29,7 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    hosts_hold_their_modems_and_a_lost_hosts_work_is_settled,
     the_consent_ledger_cannot_be_rewritten,
     priority_then_age_and_idempotency,
     multipart_is_sent_in_order_and_completes,
@@ -643,8 +644,10 @@ fn the_daemons_paths_never_scan_a_growing_table() {
             .collect::<rusqlite::Result<_>>()
             .unwrap();
         for d in details {
-            // A search on the modem alone reads every row of that modem: a scan all the same.
-            let modem_only = d.ends_with("(modem=?)") || d.ends_with("(modem>?)");
+            // A search on the modem alone reads every row of that modem: a scan all the same
+            // (but for the one row of a modem in host_modems, whose key it is).
+            let modem_only = (d.ends_with("(modem=?)") || d.ends_with("(modem>?)"))
+                && !d.contains("USING PRIMARY KEY");
             // The queue's own indexes hold only messages still to send, never history.
             let queue_only =
                 d.ends_with("USING INDEX outbox_queue") || d.ends_with("USING INDEX outbox_next");
@@ -1327,7 +1330,19 @@ fn watches_keep_their_told_outcomes_and_callbacks_go_in_queue_order(mut db: Db) 
         call("dlr:1", "http://h/2"),
         call("dlr:2", "http://h/3"),
     ];
-    db.plan_callbacks("c", 42, &calls, &[(id, 8)], 200).unwrap();
+    assert!(
+        db.plan_callbacks("c", None, 42, &calls, &[(id, 8)], 200)
+            .unwrap()
+    );
+    // A second planner that read the same cursor (another host) plans nothing.
+    assert!(
+        !db.plan_callbacks("c", None, 42, &calls, &[(id, 8)], 200)
+            .unwrap()
+    );
+    assert!(
+        !db.plan_callbacks("c", Some(7), 50, &calls, &[], 200)
+            .unwrap()
+    );
     assert_eq!(db.cursor("c").unwrap(), Some(42));
     assert_eq!(db.watch(id).unwrap().unwrap().told, 8);
 
@@ -1401,4 +1416,225 @@ fn webhooks_are_registered_replaced_and_removed(mut db: Db) {
     assert_eq!(db.webhooks().unwrap(), [hook("a", "https://x/2")]);
     assert!(db.delete_webhook("a").unwrap());
     assert!(!db.delete_webhook("a").unwrap());
+}
+
+fn modem_of(id: &str) -> HostModem {
+    HostModem {
+        modem: id.into(),
+        healthy: true,
+        prefixes: vec!["+63917".into()],
+        daily_cap: None,
+        hourly_cap: None,
+    }
+}
+
+/// Two hosts on one database: each holds its own modems; a host whose lease runs out is
+/// settled by the other (its part mid-send `unknown`, never resent; its claim not started
+/// back in the queue); a clean stop lets go at once.
+fn hosts_hold_their_modems_and_a_lost_hosts_work_is_settled(mut db: Db) {
+    let lease = 1_000;
+    assert!(
+        db.join("a", "1", &[modem_of("ga")], lease, 0)
+            .unwrap()
+            .is_empty()
+    );
+    db.join("b", "1", &[modem_of("gb")], lease, 0).unwrap();
+    // A modem id already held by a live host is refused, changing nothing.
+    let refused = db.join("c", "1", &[modem_of("ga")], lease, 10).unwrap_err();
+    assert!(
+        refused.to_string().contains("belongs to host a"),
+        "{refused}"
+    );
+    assert_eq!(
+        db.remote_modems("b", 10).unwrap(),
+        vec![modem_of("ga")],
+        "b routes with a's modem in view"
+    );
+
+    // Host a sends part 1 of a two-part message through its modem, then goes silent.
+    let sending = db.enqueue(&msg("+639171234567", 2), 0).unwrap().id;
+    assert!(matches!(
+        db.start(sending, "ga", 10).unwrap(),
+        Start::Sending(_)
+    ));
+    db.heartbeat("b", &[modem_of("gb")], lease, 500).unwrap();
+    // Before a's lease runs out nothing of a's is touched.
+    assert_eq!(
+        db.message(sending).unwrap().unwrap().message.state,
+        MessageState::Sending
+    );
+    let lost = db.heartbeat("b", &[modem_of("gb")], lease, 1_500).unwrap();
+    assert_eq!(lost, vec!["a".to_string()]);
+    let m = db.message(sending).unwrap().unwrap();
+    assert_eq!(
+        m.message.state,
+        MessageState::Unknown,
+        "never resent silently"
+    );
+    assert!(m.history.iter().any(|e| e.kind == "outcome_unknown"));
+    assert!(db.remote_modems("b", 1_500).unwrap().is_empty());
+    // Settled once: the next heartbeat finds nothing more to do.
+    assert!(
+        db.heartbeat("b", &[modem_of("gb")], lease, 1_600)
+            .unwrap()
+            .is_empty()
+    );
+    let hosts = db.hosts().unwrap();
+    let a = hosts.iter().find(|h| h.name == "a").unwrap();
+    assert!(!a.alive(1_600) && a.reaped_at == Some(1_500) && a.stopped_at.is_none());
+
+    // Its modem is free now: another host may take it.
+    db.join("c", "1", &[modem_of("ga")], lease, 1_700).unwrap();
+    assert_eq!(db.hosts().unwrap().len(), 3);
+
+    // A clean stop lets go of claims not started at once.
+    let queued = db.enqueue(&msg("+639171234568", 1), 1_800).unwrap().id;
+    exec(
+        &db.conn,
+        "UPDATE outbox SET modem = 'gb' WHERE id = ?1",
+        params![queued],
+    )
+    .unwrap();
+    db.leave("b", 1_900).unwrap();
+    assert_eq!(db.due(queued).unwrap().unwrap().modem, None);
+    let b = db
+        .hosts()
+        .unwrap()
+        .into_iter()
+        .find(|h| h.name == "b")
+        .unwrap();
+    assert_eq!(b.stopped_at, Some(1_900));
+    assert!(
+        db.heartbeat("b", &[], lease, 2_000).is_err(),
+        "a stopped host must join again"
+    );
+}
+
+/// `smsqd migrate --to postgres://…`: every row moves with its id, what reads it reads the
+/// same on PostgreSQL, new rows are numbered after the copied ones, and a database in use
+/// or a target holding data is refused.
+#[test]
+fn a_sqlite_database_moves_to_postgres_whole() {
+    let Some(url) = crate::store::throwaway::database_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shop.db");
+    let (sent, queued) = {
+        let mut db = Db::open(&path).unwrap();
+        db.join("shop-pc", "1", &[modem_of("m0")], 30_000, 1)
+            .unwrap();
+        let sent = db.enqueue(&msg("+1", 2), 10).unwrap().id;
+        db.mark_sending(sent, 1, "m0", 11).unwrap();
+        db.mark_sent(sent, 1, 7, 12).unwrap();
+        let queued = db.enqueue(&msg("+2", 1), 13).unwrap().id;
+        db.store_inbound(&part("P1", "+1", None, "thanks!"), 14)
+            .unwrap();
+        db.record_consent(&[grant("+2", "", ConsentState::Granted)], 15)
+            .unwrap();
+        (sent, queued)
+    };
+    // The SQLite host's lease still runs: smsqd may be running on the file.
+    let busy = super::migrate::sqlite_to_postgres(&path, &url, 100).unwrap_err();
+    assert!(busy.to_string().contains("stop it first"), "{busy}");
+    Db::open(&path).unwrap().leave("shop-pc", 200).unwrap();
+
+    let copied = super::migrate::sqlite_to_postgres(&path, &url, 300).unwrap();
+    let rows = |t: &str| copied.iter().find(|(n, _)| *n == t).unwrap().1;
+    assert_eq!(
+        (rows("outbox"), rows("outbox_parts"), rows("inbox")),
+        (2, 3, 1)
+    );
+    assert_eq!(rows("consent_events"), 1);
+
+    let lite = Db::open(&path).unwrap();
+    let mut pg = Db::open_postgres(&url).unwrap();
+    for id in [sent, queued] {
+        assert_eq!(pg.message(id).unwrap(), lite.message(id).unwrap());
+    }
+    assert_eq!(
+        pg.list_inbox(None, 10).unwrap(),
+        lite.list_inbox(None, 10).unwrap()
+    );
+    assert_eq!(
+        pg.consent_history("+2").unwrap(),
+        lite.consent_history("+2").unwrap()
+    );
+    assert_eq!(pg.hosts().unwrap(), lite.hosts().unwrap());
+    let next = pg.enqueue(&msg("+3", 1), 400).unwrap().id;
+    assert_eq!(next, queued + 1, "numbered after the copied rows");
+    assert!(pg.last_event_id().unwrap() > lite.last_event_id().unwrap());
+
+    let again = super::migrate::sqlite_to_postgres(&path, &url, 500).unwrap_err();
+    assert!(again.to_string().contains("already holds data"), "{again}");
+}
+
+/// The two parts of each of many replies arrive at once at two hosts' SIMs (the network
+/// split them): every reply is joined exactly once, complete, whichever host stored its
+/// last part; and two hosts closing the same incomplete reply close it once.
+#[test]
+fn parts_stored_by_two_hosts_at_once_are_joined_once() {
+    let Some(url) = crate::store::throwaway::database_or_skip() else {
+        return;
+    };
+    const REPLIES: u16 = 150;
+    drop(Db::open_postgres(&url).unwrap());
+    let barrier = std::sync::Barrier::new(2);
+    let completed: Vec<Vec<i64>> = std::thread::scope(|s| {
+        let hosts: Vec<_> = [1u8, 2]
+            .into_iter()
+            .map(|n| {
+                let (url, barrier) = (&url, &barrier);
+                s.spawn(move || {
+                    let mut db = Db::open_postgres(url).unwrap();
+                    barrier.wait();
+                    let mut done = Vec::new();
+                    for r in 0..REPLIES {
+                        let mut p = part(
+                            &format!("P{r}-{n}"),
+                            &format!("+63917{:07}", r),
+                            Some((r, 8, 2, n)),
+                            &format!("half {n} of {r} "),
+                        );
+                        p.modem = format!("host{n}");
+                        if let Inbound::Stored(Some(id)) = db.store_inbound(&p, 10).unwrap() {
+                            done.push(id);
+                        }
+                    }
+                    done
+                })
+            })
+            .collect();
+        hosts.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut db = Db::open_postgres(&url).unwrap();
+    let all: Vec<i64> = completed.concat();
+    assert_eq!(all.len(), REPLIES as usize, "each reply joined once");
+    let inbox = db.list_inbox(None, 1000).unwrap();
+    assert_eq!(inbox.len(), REPLIES as usize);
+    assert!(inbox.iter().all(|m| m.complete && m.parts == 2));
+
+    // An incomplete one, closed by two hosts at the same moment: closed once.
+    let mut lone = part("LONE", "+639170000001", Some((7, 8, 3, 1)), "only part 1");
+    lone.modem = "host1".into();
+    db.store_inbound(&lone, 20).unwrap();
+    let closed: Vec<Vec<i64>> = std::thread::scope(|s| {
+        let hosts: Vec<_> = (0..2)
+            .map(|_| {
+                let url = &url;
+                s.spawn(move || {
+                    Db::open_postgres(url)
+                        .unwrap()
+                        .expire_incomplete(1_000_000, 1_000)
+                        .unwrap()
+                })
+            })
+            .collect();
+        hosts.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(closed.concat().len(), 1, "{closed:?}");
+    assert_eq!(
+        db.list_inbox(None, 1000).unwrap().len(),
+        REPLIES as usize + 1
+    );
 }

@@ -135,9 +135,10 @@ fn start(bin: &Path) -> Result<PathBuf, String> {
         })
         .map_err(|e| e.to_string())?;
     rx.recv().map_err(|e| e.to_string())??;
-    let socket = dir.join(".s.PGSQL.5432");
+    // The socket appears a moment before the server takes connections: ready once one is.
+    let admin = format!("host={} user=smsq dbname=postgres", dir.display());
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !socket.exists() {
+    while postgres::Client::connect(&admin, postgres::NoTls).is_err() {
         if Instant::now() > deadline {
             let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
             return Err(format!("the server did not start: {log}"));

@@ -381,12 +381,14 @@ impl Db {
                 .filter(|(s, _)| matches!(s.as_str(), "queued" | "held" | "sending"))
                 .map(|(_, n)| n)
                 .sum();
-            if last.as_deref() != Some(progress.as_str()) {
-                exec(
+            // Conditional: another host sharing the database may have told it already.
+            if last.as_deref() != Some(progress.as_str())
+                && exec(
                     &tx,
-                    "UPDATE campaigns SET progress = ?2 WHERE id = ?1",
+                    "UPDATE campaigns SET progress = ?2 WHERE id = ?1 AND progress IS DISTINCT FROM ?2",
                     params![id, progress],
-                )?;
+                )? == 1
+            {
                 event(
                     &tx,
                     now,
@@ -397,19 +399,21 @@ impl Db {
                 )?;
             }
             if waiting == 0 {
-                exec(
+                let done = exec(
                     &tx,
-                    "UPDATE campaigns SET state = 'done' WHERE id = ?1",
+                    "UPDATE campaigns SET state = 'done' WHERE id = ?1 AND state = 'active'",
                     params![id],
                 )?;
-                event(
-                    &tx,
-                    now,
-                    "campaign_done",
-                    None,
-                    None,
-                    &format!("campaign {id}: {progress}"),
-                )?;
+                if done == 1 {
+                    event(
+                        &tx,
+                        now,
+                        "campaign_done",
+                        None,
+                        None,
+                        &format!("campaign {id}: {progress}"),
+                    )?;
+                }
             } else {
                 still_active += 1;
             }
