@@ -1638,3 +1638,58 @@ fn parts_stored_by_two_hosts_at_once_are_joined_once() {
         REPLIES as usize + 1
     );
 }
+
+/// Hosts reach a PostgreSQL server on another machine over TLS, and only when its
+/// certificate is one they trust: signed by the shop's CA given as `sslrootcert`.
+#[test]
+fn hosts_reach_the_database_over_verified_tls() {
+    if crate::store::throwaway::database_or_skip().is_none() {
+        return;
+    }
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Ana's Print CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let server_key = rcgen::KeyPair::generate().unwrap();
+    let server = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&server_key, &ca)
+        .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    crate::store::throwaway::tls_server(crate::store::throwaway::Tls {
+        cert_pem: &server.pem(),
+        key_pem: &server_key.serialize_pem(),
+        port,
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("shop-ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let url =
+        |extra: &str| format!("postgres://smsq@127.0.0.1:{port}/postgres?sslmode=require{extra}");
+
+    let db = Db::open_postgres(&url(&format!("&sslrootcert={}", ca_file.display()))).unwrap();
+    let encrypted: bool = row(
+        &db.conn,
+        "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+        params![],
+        |r| r.get(0),
+    )
+    .unwrap();
+    assert!(encrypted, "the connection is TLS");
+    // Without the shop's CA the server's certificate is not trusted: no connection.
+    let refused = Db::open_postgres(&url("")).err().expect("refused");
+    assert!(
+        format!("{refused:?}")
+            .to_lowercase()
+            .contains("certificate"),
+        "{refused:?}"
+    );
+}

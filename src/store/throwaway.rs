@@ -76,8 +76,15 @@ fn unprivileged(command: &mut Command, orphan_signal: Option<i32>) {
     }
 }
 
-fn start(bin: &Path) -> Result<PathBuf, String> {
-    let dir = std::env::temp_dir().join(format!("smsq-pg-{}", std::process::id()));
+/// A server's certificate and key (PEM), to serve TLS on a loopback TCP port as well.
+pub struct Tls<'a> {
+    pub cert_pem: &'a str,
+    pub key_pem: &'a str,
+    pub port: u16,
+}
+
+fn start(bin: &Path, name: &str, tls: Option<Tls<'_>>) -> Result<PathBuf, String> {
+    let dir = std::env::temp_dir().join(format!("smsq-pg{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     if as_root() {
@@ -106,11 +113,37 @@ fn start(bin: &Path) -> Result<PathBuf, String> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
+    let (network, port) = match &tls {
+        None => (" -c listen_addresses=".to_owned(), 5432),
+        Some(tls) => {
+            // PostgreSQL reads its key only if no one else may: the server's user, 0600.
+            for (file, pem) in [("server.crt", tls.cert_pem), ("server.key", tls.key_pem)] {
+                let path = data.join(file);
+                std::fs::write(&path, pem).map_err(|e| format!("{file}: {e}"))?;
+                std::fs::set_permissions(
+                    &path,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o600),
+                )
+                .map_err(|e| format!("{file}: {e}"))?;
+                if as_root() {
+                    std::os::unix::fs::chown(&path, Some(UNPRIVILEGED), Some(UNPRIVILEGED))
+                        .map_err(|e| format!("chown {file}: {e}"))?;
+                }
+            }
+            (
+                format!(
+                    " -c listen_addresses=127.0.0.1 -c port={} -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key",
+                    tls.port
+                ),
+                tls.port,
+            )
+        }
+    };
     // The shell outlives the server by the moment it takes to remove the directory; the
     // server gets the shell's signal through the trap.
     let script = format!(
         "trap 'kill -INT $pid 2>/dev/null; wait $pid; rm -rf {dir}' TERM INT HUP
-         {postgres} -D {data} -k {dir} -c listen_addresses= -c fsync=off \
+         {postgres} -D {data} -k {dir}{network} -c fsync=off \
            -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 \
            >{dir}/server.log 2>&1 &
          pid=$!
@@ -136,7 +169,10 @@ fn start(bin: &Path) -> Result<PathBuf, String> {
         .map_err(|e| e.to_string())?;
     rx.recv().map_err(|e| e.to_string())??;
     // The socket appears a moment before the server takes connections: ready once one is.
-    let admin = format!("host={} user=smsq dbname=postgres", dir.display());
+    let admin = format!(
+        "host={} port={port} user=smsq dbname=postgres",
+        dir.display()
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     while postgres::Client::connect(&admin, postgres::NoTls).is_err() {
         if Instant::now() > deadline {
@@ -159,10 +195,18 @@ pub fn server() -> Result<String, String> {
     let dir = server.get_or_insert_with(|| {
         let bin = server_programs()
             .ok_or_else(|| format!("PostgreSQL's server programs are missing ({INSTALL})"))?;
-        start(&bin)
+        start(&bin, "", None)
     });
     dir.clone()
         .map(|dir| format!("host={} user=smsq dbname=postgres", dir.display()))
+}
+
+/// A second throwaway server that also takes TLS connections on `tls.port` of 127.0.0.1
+/// (the first serves only its Unix socket), for tests of connections between hosts.
+pub fn tls_server(tls: Tls<'_>) -> Result<(), String> {
+    let bin = server_programs()
+        .ok_or_else(|| format!("PostgreSQL's server programs are missing ({INSTALL})"))?;
+    start(&bin, "-tls", Some(tls)).map(|_| ())
 }
 
 /// A new, empty database on the throwaway server, for one test: its connection string.
