@@ -38,50 +38,43 @@ fn start_host(
     Smsqd::start_with_db(dir, url.into(), &["--config", config.to_str().unwrap()])
 }
 
-/// Every outbox entry, newest first.
-async fn outbox(c: &mut Client) -> Vec<OutboxEntry> {
-    let mut all = Vec::new();
+/// Every entry of `mailbox`, newest first, page by page.
+async fn everything(c: &mut Client, mailbox: Mailbox) -> Listing {
+    let (mut inbox, mut outbox) = (Vec::new(), Vec::new());
     let mut before = None;
     loop {
         let page = c
             .call(ListRequest {
                 limit: Some(500),
                 before,
-                ..ListRequest::new(Mailbox::Outbox)
+                ..ListRequest::new(mailbox)
             })
             .await
             .unwrap();
-        let Listing::Outbox(page) = page else {
-            panic!("an outbox listing")
+        before = match page {
+            Listing::Inbox(page) => page.last().map(|m| m.id).inspect(|_| inbox.extend(page)),
+            Listing::Outbox(page) => page.last().map(|m| m.id).inspect(|_| outbox.extend(page)),
         };
-        let Some(last) = page.last() else {
-            return all;
-        };
-        before = Some(last.id);
-        all.extend(page);
+        if before.is_none() {
+            return match mailbox {
+                Mailbox::Inbox => Listing::Inbox(inbox),
+                _ => Listing::Outbox(outbox),
+            };
+        }
+    }
+}
+
+async fn outbox(c: &mut Client) -> Vec<OutboxEntry> {
+    match everything(c, Mailbox::Outbox).await {
+        Listing::Outbox(all) => all,
+        Listing::Inbox(_) => panic!("an outbox listing"),
     }
 }
 
 async fn inbox_texts(c: &mut Client) -> Vec<String> {
-    let mut all = Vec::new();
-    let mut before = None;
-    loop {
-        let page = c
-            .call(ListRequest {
-                limit: Some(500),
-                before,
-                ..ListRequest::new(Mailbox::Inbox)
-            })
-            .await
-            .unwrap();
-        let Listing::Inbox(page) = page else {
-            panic!("an inbox listing")
-        };
-        let Some(last) = page.last() else {
-            return all;
-        };
-        before = Some(last.id);
-        all.extend(page.into_iter().filter_map(|m| m.text));
+    match everything(c, Mailbox::Inbox).await {
+        Listing::Inbox(all) => all.into_iter().filter_map(|m| m.text).collect(),
+        Listing::Outbox(_) => panic!("an inbox listing"),
     }
 }
 

@@ -83,6 +83,25 @@ fn the_http_drop_in_opens_loopback_only() {
     assert_eq!(s.len(), 3, "nothing else is relaxed");
 }
 
+/// The shared database's drop-in opens the network to one server: the unit's other
+/// hardening stays.
+#[test]
+fn the_postgres_drop_in_opens_the_way_to_the_database_only() {
+    let u = unit("systemd/smsqd-postgres.conf");
+    let s = &u["Service"];
+    let one = |k: &str| s.get(k).map(|v| v.last().unwrap().as_str());
+    assert_eq!(one("PrivateNetwork"), Some("no"));
+    assert_eq!(
+        one("RestrictAddressFamilies"),
+        Some("AF_UNIX AF_INET AF_INET6")
+    );
+    assert_eq!(one("IPAddressAllow"), Some("localhost"));
+    assert_eq!(one("ReadWritePaths"), Some("-/run/postgresql"));
+    assert!(s.get("IPAddressDeny").is_none());
+    assert_eq!(u.len(), 1, "only [Service] settings");
+    assert_eq!(s.len(), 4, "nothing else is relaxed");
+}
+
 #[test]
 fn the_socket_unit_and_users() {
     let u = unit("systemd/smsqd.socket");

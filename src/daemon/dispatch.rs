@@ -105,7 +105,7 @@ enum Choice {
 
 /// Reads the queue for modem `k`. The head of the queue is nearly always this modem's to
 /// take: a few rows first, a longer look only when routing passes over all of them.
-async fn choose(d: &Daemon, k: usize, now: i64) -> Result<Choice, StoreError> {
+async fn choose(d: &Daemon, k: usize, spread: u64, now: i64) -> Result<Choice, StoreError> {
     let views = views(d).await?;
     if !views[k].usable() {
         // Absent, unregistered or capped: only a change of state can help, and it wakes
@@ -117,10 +117,15 @@ async fn choose(d: &Daemon, k: usize, now: i64) -> Result<Choice, StoreError> {
             .store
             .call(move |db| db.due_candidates(now, limit))
             .await?;
-        let picked = candidates
+        let eligible: Vec<&crate::store::Candidate> = candidates
             .iter()
-            .find(|c| routing::may_send(k, &c.recipient, c.owner.as_deref(), &views));
-        if let Some(c) = picked {
+            .filter(|c| routing::may_send(k, &c.recipient, c.owner.as_deref(), &views))
+            .collect();
+        if let Some(c) = pick(
+            &eligible,
+            spread,
+            views.iter().filter(|v| v.usable()).count(),
+        ) {
             return Ok(Choice::Take(c.id));
         }
         if candidates.is_empty() {
@@ -136,6 +141,29 @@ async fn choose(d: &Daemon, k: usize, now: i64) -> Result<Choice, StoreError> {
     }
     // Due work routed elsewhere: wait to be woken, never spin.
     Ok(Choice::Wait(Duration::from_secs(60)))
+}
+
+/// Which of the messages this modem may send it takes: one it owns first (the next part of
+/// a text it started); else the oldest of the most urgent. When other modems (here or on
+/// other hosts) compete for the same queue, each takes its own pick (`spread`, drawn anew at
+/// every look) among the most urgent, instead of all racing for the first and all but one
+/// finding it taken. A lone modem keeps the queue's order exactly.
+fn pick<'c>(
+    eligible: &[&'c crate::store::Candidate],
+    spread: u64,
+    usable_modems: usize,
+) -> Option<&'c crate::store::Candidate> {
+    let first = *eligible.first()?;
+    if first.owner.is_some() || usable_modems <= 1 {
+        return Some(first);
+    }
+    let urgent: Vec<&crate::store::Candidate> = eligible
+        .iter()
+        .copied()
+        .take_while(|c| c.priority == first.priority && c.owner.is_none())
+        .take(usable_modems)
+        .collect();
+    Some(urgent[(spread % urgent.len() as u64) as usize])
 }
 
 /// Due messages a dispatcher looks at first, and when routing passed over all of those.
@@ -162,7 +190,7 @@ pub async fn run(d: Arc<Daemon>, k: usize) {
             }
         }
         let now = now_ms();
-        let choice = choose(&d, k, now).await;
+        let choice = choose(&d, k, random_seed(), now).await;
         if choice.is_ok() && read_failed {
             // The queue can be read again: the fault its reading showed is over.
             read_failed = false;
@@ -428,6 +456,46 @@ async fn retry_or_give_up(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Candidate;
+
+    fn candidate(id: i64, priority: i64, owner: Option<&str>) -> Candidate {
+        Candidate {
+            id,
+            recipient: "+639171234567".into(),
+            priority,
+            owner: owner.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn competing_modems_spread_over_the_most_urgent_and_a_lone_one_keeps_the_order() {
+        let queue = [
+            candidate(1, 5, None),
+            candidate(2, 5, None),
+            candidate(3, 5, None),
+            candidate(4, 0, None),
+        ];
+        let eligible: Vec<&Candidate> = queue.iter().collect();
+        let picks = |modems: usize| -> Vec<i64> {
+            (0..64)
+                .map(|spread| pick(&eligible, spread, modems).unwrap().id)
+                .collect()
+        };
+        assert!(picks(1).iter().all(|&id| id == 1), "a lone modem: FIFO");
+        let two = picks(2);
+        assert!(two.contains(&1) && two.contains(&2));
+        assert!(two.iter().all(|&id| id <= 2), "among as many as compete");
+        let eight = picks(8);
+        assert!(
+            eight.iter().all(|&id| id <= 3),
+            "never a less urgent message before a more urgent one"
+        );
+        // The next part of a text this modem started goes first, always.
+        let owned = [candidate(9, 0, Some("m0")), candidate(1, 5, None)];
+        let owned: Vec<&Candidate> = owned.iter().collect();
+        assert!((0..8).all(|s| pick(&owned, s, 4).unwrap().id == 9));
+        assert!(pick(&[], 0, 2).is_none());
+    }
 
     #[test]
     fn backoff_doubles_with_bounded_jitter_and_a_cap() {

@@ -108,6 +108,19 @@ const NOT_HELD_ELSEWHERE: &str =
                     WHERE m.modem = {modem} AND h.name != ?2 AND h.stopped_at IS NULL
                       AND h.lease_until > ?1)";
 
+/// What a previous run left mid-send on the modems no live host but `host` holds, settled
+/// by the unknown-outcome rule; the messages marked `unknown`.
+fn settle_unheld(tx: &Connection, host: &str, now: i64) -> Result<Vec<i64>> {
+    let ids = settle(tx, NOT_HELD_ELSEWHERE, params![now, host])?;
+    mark_interrupted(
+        tx,
+        &ids,
+        "smsqd stopped while a part was with the modem; not resent automatically",
+        now,
+    )?;
+    Ok(ids)
+}
+
 /// The condition "`{modem}` belongs to host `?1`".
 const OWNED_BY: &str = "{modem} IN (SELECT modem FROM host_modems WHERE host = ?1)";
 
@@ -117,13 +130,7 @@ impl Db {
     /// not started go back to the queue. Returns the messages marked `unknown`.
     pub fn reconcile_after_restart(&mut self, now: i64) -> Result<Vec<i64>> {
         let tx = self.conn.savepoint()?;
-        let ids = settle(&tx, NOT_HELD_ELSEWHERE, params![now, ""])?;
-        mark_interrupted(
-            &tx,
-            &ids,
-            "smsqd stopped while a part was with the modem; not resent automatically",
-            now,
-        )?;
+        let ids = settle_unheld(&tx, "", now)?;
         tx.commit()?;
         Ok(ids)
     }
@@ -169,13 +176,7 @@ impl Db {
             params![host, version, now, now + lease_ms],
         )?;
         // This host's previous run, and modems nobody holds, before the modems are taken.
-        let ids = settle(&tx, NOT_HELD_ELSEWHERE, params![now, host])?;
-        mark_interrupted(
-            &tx,
-            &ids,
-            "smsqd stopped while a part was with the modem; not resent automatically",
-            now,
-        )?;
+        let ids = settle_unheld(&tx, host, now)?;
         exec(
             &tx,
             "DELETE FROM host_modems WHERE host = ?1",

@@ -270,6 +270,7 @@ pub(super) fn hold_in(tx: &Connection, id: i64, until: i64, now: i64) -> Result<
 pub struct Candidate {
     pub id: i64,
     pub recipient: String,
+    pub priority: i64,
     /// The modem that owns it (claimed it, sent a part of it, or its client named it);
     /// `None`: any modem.
     pub owner: Option<String>,
@@ -447,7 +448,7 @@ impl Db {
     /// part of it); `None` while it may go to any modem.
     pub fn due_candidates(&self, now: i64, limit: i64) -> Result<Vec<Candidate>> {
         let mut st = self.conn.prepare_cached(
-            "SELECT o.id, o.recipient, COALESCE(o.modem, o.via)
+            "SELECT o.id, o.recipient, COALESCE(o.modem, o.via), o.priority
              FROM outbox o
              WHERE o.state IN ('queued', 'held', 'sending') AND o.next_attempt_at <= ?1
              ORDER BY o.priority DESC, o.created_at, o.id LIMIT ?2",
@@ -457,6 +458,7 @@ impl Db {
                 id: r.get(0)?,
                 recipient: r.get(1)?,
                 owner: r.get(2)?,
+                priority: r.get(3)?,
             })
         })?
         .collect::<SqlResult<_>>()
