@@ -2,6 +2,8 @@
 //! with its own simulated modems kept in the test process, so that what reached the network
 //! is counted from the simulators even when a host is killed.
 
+#[path = "common/http.rs"]
+mod http;
 #[path = "common/smsqd.rs"]
 mod smsqd;
 
@@ -21,6 +23,17 @@ fn start_host(
     modems: &[(&str, &ExternalModem, &[&str])],
     lease: &str,
 ) -> Smsqd {
+    start_host_with(url, name, modems, lease, "")
+}
+
+/// Like `start_host`, with more tables at the end of the configuration.
+fn start_host_with(
+    url: &str,
+    name: &str,
+    modems: &[(&str, &ExternalModem, &[&str])],
+    lease: &str,
+    extra: &str,
+) -> Smsqd {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("smsqd.toml");
     let mut text = format!(
@@ -34,7 +47,17 @@ fn start_host(
             prefixes.join(", ")
         ));
     }
-    std::fs::write(&config, text).unwrap();
+    text.push_str(extra);
+    std::fs::write(&config, &text).unwrap();
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_smsqd"))
+        .args(["--config", config.to_str().unwrap(), "--check-config"])
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
     Smsqd::start_with_db(dir, url.into(), &["--config", config.to_str().unwrap()])
 }
 
@@ -78,6 +101,10 @@ async fn inbox_texts(c: &mut Client) -> Vec<String> {
     }
 }
 
+/// These tests each run several daemons and time what they see (a STOP obeyed within a
+/// second): one at a time, so that one's load is not another's delay.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn number(i: usize) -> String {
     format!("+63917{:07}", 1_000_000 + i)
 }
@@ -89,6 +116,7 @@ fn number(i: usize) -> String {
 /// it joins again and reads what its SIMs kept meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hosts_share_the_queue_and_a_killed_host_loses_and_repeats_nothing() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let Some(url) = tokio::task::spawn_blocking(throwaway::database_or_skip)
         .await
         .unwrap()
@@ -250,6 +278,7 @@ async fn hosts_share_the_queue_and_a_killed_host_loses_and_repeats_nothing() {
 /// message for a number routed to the other host's SIM goes through that SIM.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_on_one_host_refuses_sends_on_another_and_routing_crosses_hosts() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let Some(url) = tokio::task::spawn_blocking(throwaway::database_or_skip)
         .await
         .unwrap()
@@ -317,4 +346,101 @@ async fn a_stop_on_one_host_refuses_sends_on_another_and_routing_crosses_hosts()
     assert!(took < Duration::from_secs(1));
     drop(b);
     drop(a);
+}
+
+/// Kannel's interface on two hosts: a client sends through one, the messages go out through
+/// both hosts' SIMs, and each delivery report it asked for is called once — not once per
+/// host planning from the shared history, nor once per host delivering the call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_reports_are_called_once_whichever_host_sends() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let Some(url) = tokio::task::spawn_blocking(throwaway::database_or_skip)
+        .await
+        .unwrap()
+    else {
+        return;
+    };
+    const PASSWORD: &str = "Ana's-shop 2026";
+    let hash = smsq::http::auth::hash_password(PASSWORD).unwrap();
+    let receiver = http::Receiver::start().await;
+    let (one, two) = (
+        ExternalModem::start(|_| {}).await,
+        ExternalModem::start(|_| {}).await,
+    );
+    let ports = [http::free_port(), http::free_port()];
+    let kannel = |port: u16| {
+        format!(
+            "[kannel]\nlisten = \"127.0.0.1:{port}\"\nretry_first = \"300ms\"\n[[kannel.user]]\nusername = \"playsms\"\npassword_hash = \"{hash}\"\n"
+        )
+    };
+    let a = start_host_with(
+        &url,
+        "counter",
+        &[("m1", &one, &[])],
+        "5s",
+        &kannel(ports[0]),
+    );
+    let b = start_host_with(
+        &url,
+        "branch",
+        &[("m2", &two, &[])],
+        "5s",
+        &kannel(ports[1]),
+    );
+    for port in ports {
+        http::wait_listening(port, "the Kannel listener");
+    }
+    let mut c = a.client().await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while c
+        .call(Hosts {})
+        .await
+        .unwrap()
+        .hosts
+        .iter()
+        .flat_map(|h| &h.modems)
+        .filter(|m| m.healthy)
+        .count()
+        < 2
+    {
+        assert!(Instant::now() < deadline, "the modems never came up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    const MESSAGES: usize = 20;
+    for i in 0..MESSAGES {
+        let dlr = format!("http://127.0.0.1:{}/dlr?n={i}&type=%d", receiver.port);
+        let answer = http::get(
+            ports[0],
+            &format!(
+                "/cgi-bin/sendsms?username=playsms&password={}&to={}&text=order+{i}&dlr-mask=9&dlr-url={}",
+                smsq::http::escapes::encode(PASSWORD),
+                smsq::http::escapes::encode(&number(i)),
+                smsq::http::escapes::encode(&dlr)
+            ),
+            "",
+        );
+        assert_eq!(answer.status(), 202, "{answer:?}");
+    }
+    // Accepted by the network (8) and delivered (1): two calls per message.
+    receiver.wait_calls(2 * MESSAGES, 30).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut seen: HashMap<(String, String), usize> = HashMap::new();
+    for call in receiver.calls() {
+        *seen
+            .entry((call.query("n").unwrap(), call.query("type").unwrap()))
+            .or_default() += 1;
+    }
+    assert_eq!(seen.len(), 2 * MESSAGES, "{seen:?}");
+    assert!(
+        seen.values().all(|&n| n == 1),
+        "a report called twice: {seen:?}"
+    );
+    assert!(
+        !one.sim.sent().is_empty() && !two.sim.sent().is_empty(),
+        "both hosts sent: {} and {}",
+        one.sim.sent().len(),
+        two.sim.sent().len()
+    );
+    drop((a, b));
 }

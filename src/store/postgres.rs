@@ -141,7 +141,9 @@ impl Db {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
         migrate(&mut client, now)?;
-        Self::with_connection(Connection::postgres(client))
+        let url = url.to_owned();
+        let reconnect = Box::new(move || connect(&url).map_err(|e| e.to_string()));
+        Self::with_connection(Connection::postgres(client, reconnect))
     }
 }
 

@@ -34,6 +34,8 @@ pub enum SqlError {
     NoRow,
     /// A column held what its reader cannot take (the column's index and why).
     Column(usize, String),
+    /// The connection to PostgreSQL was lost and cannot be made again yet (why).
+    Lost(String),
     /// A statement was given a different number of values than it has placeholders.
     Arity {
         wanted: usize,
@@ -51,6 +53,7 @@ impl fmt::Display for SqlError {
                 write!(f, "{} in {sql:?}", postgres_message(e))
             }
             Self::NoRow => f.write_str("no row"),
+            Self::Lost(why) => write!(f, "the database is unreachable: {why}"),
             Self::Column(i, why) => write!(f, "column {i}: {why}"),
             Self::Arity { wanted, given } => {
                 write!(f, "statement wants {wanted} values, was given {given}")
@@ -463,6 +466,8 @@ enum Backend {
 
 struct Pg {
     client: postgres::Client,
+    /// Connects again after the connection was lost (a restarted server, a network cut).
+    reconnect: Box<dyn Fn() -> Result<postgres::Client, String> + Send>,
     /// Prepared statements by the store's text of them.
     statements: HashMap<String, postgres::Statement>,
     /// Rows changed by this connection since it opened (SQLite's `total_changes`).
@@ -659,10 +664,15 @@ impl Connection {
         }
     }
 
-    pub fn postgres(client: postgres::Client) -> Self {
+    /// A PostgreSQL connection; `reconnect` makes a new one when it is lost.
+    pub fn postgres(
+        client: postgres::Client,
+        reconnect: Box<dyn Fn() -> Result<postgres::Client, String> + Send>,
+    ) -> Self {
         Self {
             backend: Backend::Pg(Box::new(RefCell::new(Pg {
                 client,
+                reconnect,
                 statements: HashMap::new(),
                 changes: 0,
             }))),
@@ -691,8 +701,28 @@ impl Connection {
         matches!(self.backend, Backend::Pg(_))
     }
 
+    /// A lost PostgreSQL connection is made again before the next change begins (never
+    /// inside a transaction: what it held is gone, and its statements must fail with it).
+    fn revive(&self) -> SqlResult<()> {
+        if let Backend::Pg(pg) = &self.backend
+            && self.depth.get() == 0
+            && pg.borrow().client.is_closed()
+        {
+            let mut pg = pg.borrow_mut();
+            let client = (pg.reconnect)().map_err(SqlError::Lost)?;
+            tracing::info!(
+                event = "database_reconnected",
+                "connected to the database again"
+            );
+            pg.client = client;
+            pg.statements.clear();
+        }
+        Ok(())
+    }
+
     /// `sql`, prepared once and kept for the next call with the same text.
     pub fn prepare_cached(&self, sql: &str) -> SqlResult<Statement<'_>> {
+        self.revive()?;
         let inner = match &self.backend {
             Backend::Lite(c) => StatementInner::Lite(c.prepare_cached(sql)?),
             Backend::Pg(pg) => {
@@ -705,6 +735,7 @@ impl Connection {
 
     /// Runs statements separated by `;` that take no values (schema, transaction control).
     pub fn execute_batch(&self, sql: &str) -> SqlResult<()> {
+        self.revive()?;
         match &self.backend {
             Backend::Lite(c) => Ok(c.execute_batch(sql)?),
             Backend::Pg(pg) => Ok(pg.borrow_mut().client.batch_execute(sql)?),

@@ -1693,3 +1693,32 @@ fn hosts_reach_the_database_over_verified_tls() {
         "{refused:?}"
     );
 }
+
+/// The connection to PostgreSQL is cut (the server restarted, the network dropped): the
+/// change under way fails, visibly, and the next one connects again by itself.
+#[test]
+fn a_lost_database_connection_is_made_again() {
+    let Some(url) = crate::store::throwaway::database_or_skip() else {
+        return;
+    };
+    let mut db = Db::open_postgres(&url).unwrap();
+    let first = db.enqueue(&msg("+1", 1), 1).unwrap().id;
+    let mut admin = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .unwrap();
+    // The cut shows as an error of the call that meets it, never as a silent success...
+    let mut outcome = db.enqueue(&msg("+2", 1), 2);
+    if outcome.is_err() {
+        // ...and the next call finds the database again.
+        outcome = db.enqueue(&msg("+2", 1), 3);
+    }
+    let second = outcome.unwrap().id;
+    assert!(second > first);
+    assert_eq!(db.message(first).unwrap().unwrap().message.recipient, "+1");
+    assert_eq!(db.message(second).unwrap().unwrap().message.recipient, "+2");
+}
