@@ -310,6 +310,12 @@ async fn a_stop_on_one_host_refuses_sends_on_another_and_routing_crosses_hosts()
     }
     // The counter reads the other hosts' modems at its heartbeat (a sixth of the lease).
     tokio::time::sleep(Duration::from_millis(1200)).await;
+    // A program following the counter's events hears of what the branch does.
+    let mut watcher = a.client().await;
+    watcher
+        .call(smsq::api::Subscribe { since: None })
+        .await
+        .unwrap();
     let id = ca
         .call(send(&[smart_customer], "your phone is repaired"))
         .await
@@ -318,6 +324,21 @@ async fn a_stop_on_one_host_refuses_sends_on_another_and_routing_crosses_hosts()
         .id;
     let m = wait_state(&mut ca, id, &[S::Sent, S::Delivered]).await;
     assert_eq!(m.modem.as_deref(), Some("smart"));
+    let heard = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Ok(smsq::api::ServerLine::Event {
+                event: smsq::api::Pushed::Event(e),
+            }) = watcher.next_line().await
+                && e.message_id == Some(id)
+                && e.kind == "sent"
+            {
+                return e;
+            }
+        }
+    })
+    .await
+    .expect("the counter's subscriber hears that the branch sent it");
+    assert_eq!(heard.kind, "sent");
     assert_eq!(smart.sim.sent().len(), 1);
     assert!(globe.sim.sent().is_empty());
 

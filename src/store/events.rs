@@ -86,9 +86,10 @@ impl Db {
     ///
     /// On a database several hosts share, event ids are drawn when an event is written but
     /// become visible when its transaction commits, so a later id can be seen first. The
-    /// history read stops before a missing id, until the change that drew it has had
-    /// [`IN_FLIGHT_MS`] to commit (judged by the time of the next event seen): after that
-    /// it was rolled back and is passed over. Readers thus get every event once, in id order.
+    /// history read stops before a missing id, until the change that drew it has had five
+    /// seconds (`IN_FLIGHT_MS`) to commit, judged by the time of the next event seen; after
+    /// that it was rolled back and is passed over. Readers thus get every event once, in id
+    /// order.
     pub fn events_since(&self, since: i64, limit: i64) -> Result<Vec<EventRow>> {
         let mut events = self.events(
             "WHERE e.id > ?1 ORDER BY e.id LIMIT ?2",
