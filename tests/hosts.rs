@@ -14,7 +14,7 @@ use smsq::api::client::Client;
 use smsq::api::{Hosts, ListRequest, Listing, Mailbox, OutboxEntry};
 use smsq::store::MessageState as S;
 use smsq::store::throwaway;
-use smsqd::{ExternalModem, Smsqd, refusal, send, wait_state};
+use smsqd::{ExternalModem, Smsqd, consent, refusal, send, set_clock, wait_state};
 
 /// One host: its name and its modems (id, simulator, prefixes).
 fn start_host(
@@ -37,7 +37,7 @@ fn start_host_with(
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("smsqd.toml");
     let mut text = format!(
-        "country = \"PH\"\nsend_gap = \"0s\"\nretry_base = \"1s\"\nhost = \"{name}\"\nlease = \"{lease}\"\n"
+        "country = \"PH\"\ntime_zone = \"Asia/Manila\"\nsend_gap = \"0s\"\nretry_base = \"1s\"\nhost = \"{name}\"\nlease = \"{lease}\"\n"
     );
     for (id, modem, prefixes) in modems {
         let prefixes: Vec<String> = prefixes.iter().map(|p| format!("\"{p}\"")).collect();
@@ -58,7 +58,12 @@ fn start_host_with(
         "{text}\n{}",
         String::from_utf8_lossy(&check.stderr)
     );
-    Smsqd::start_with_db(dir, url.into(), &["--config", config.to_str().unwrap()])
+    // Tests may set each daemon's clock (quiet hours and caps).
+    Smsqd::start_with_db(
+        dir,
+        url.into(),
+        &["--config", config.to_str().unwrap(), "--test-clock"],
+    )
 }
 
 /// Every entry of `mailbox`, newest first, page by page.
@@ -463,5 +468,45 @@ async fn delivery_reports_are_called_once_whichever_host_sends() {
         one.sim.sent().len(),
         two.sim.sent().len()
     );
+    drop((a, b));
+}
+
+/// A customer's caps count over every host: the day's one promotion sent from the counter
+/// means the branch's is refused, while an order text from the branch still goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_customer_caps_count_over_every_host() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let Some(url) = tokio::task::spawn_blocking(throwaway::database_or_skip)
+        .await
+        .unwrap()
+    else {
+        return;
+    };
+    let (one, two) = (
+        ExternalModem::start(|_| {}).await,
+        ExternalModem::start(|_| {}).await,
+    );
+    let care = "[care]\nshop_name = \"Ana's Print\"\n";
+    let a = start_host_with(&url, "counter", &[("m1", &one, &[])], "5s", care);
+    let b = start_host_with(&url, "branch", &[("m2", &two, &[])], "5s", care);
+    let (mut ca, mut cb) = (a.client().await, b.client().await);
+    for c in [&mut ca, &mut cb] {
+        set_clock(c, "2026-12-02T10:00:00+08:00").await;
+    }
+    let customer = "+639171234567";
+    consent(&mut ca, customer, true).await;
+    let mut promo = send(&[customer], "This week: 2-for-1 photo prints.");
+    promo.class = Some("marketing".into());
+    let first = ca.call(promo.clone()).await.unwrap().messages.remove(0);
+    assert_eq!(first.state, S::Queued);
+    let e = cb.call(promo).await.unwrap_err();
+    assert_eq!(
+        refusal(e),
+        "frequency_cap",
+        "the day's promotion went from the counter"
+    );
+    cb.call(send(&[customer], "Your prints are ready."))
+        .await
+        .unwrap();
     drop((a, b));
 }
