@@ -29,6 +29,7 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    web_accounts_and_sessions_are_kept_once,
     hosts_hold_their_modems_and_a_lost_hosts_work_is_settled,
     the_consent_ledger_cannot_be_rewritten,
     priority_then_age_and_idempotency,
@@ -1721,4 +1722,56 @@ fn a_lost_database_connection_is_made_again() {
     assert!(second > first);
     assert_eq!(db.message(first).unwrap().unwrap().message.recipient, "+1");
     assert_eq!(db.message(second).unwrap().unwrap().message.recipient, "+2");
+}
+
+/// The web page's accounts, on any host: the one-time setup token makes the first owner
+/// once, a session is found by its token's hash until it expires or closes, removing a
+/// user ends its sessions, and the opt-out list reads the ledger.
+fn web_accounts_and_sessions_are_kept_once(mut db: Db) {
+    let owner = WebUser {
+        name: "ana".into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        role: "owner".into(),
+        created_at: 1,
+    };
+    db.set_web_setup("setup-hash", 100).unwrap();
+    assert!(db.web_setup_valid("setup-hash", 50).unwrap());
+    assert!(db.complete_web_setup("setup-hash", &owner, 60).unwrap());
+    assert!(
+        !db.complete_web_setup("setup-hash", &owner, 61).unwrap(),
+        "once"
+    );
+    let staff = WebUser {
+        name: "ben".into(),
+        role: "staff".into(),
+        ..owner.clone()
+    };
+    assert!(db.add_web_user(&staff).unwrap());
+    assert!(!db.add_web_user(&staff).unwrap(), "a name is taken once");
+    assert_eq!(db.web_users().unwrap().len(), 2);
+
+    db.open_web_session("token-hash", "ben", "csrf-1", 100, 1_000)
+        .unwrap();
+    let session = db.web_session("token-hash", 500).unwrap().unwrap();
+    assert_eq!(
+        (session.user.name.as_str(), session.csrf.as_str()),
+        ("ben", "csrf-1")
+    );
+    assert!(
+        db.web_session("token-hash", 1_001).unwrap().is_none(),
+        "expired"
+    );
+    assert!(db.remove_web_user("ben").unwrap());
+    assert!(
+        db.web_session("token-hash", 500).unwrap().is_none(),
+        "gone with its user"
+    );
+
+    db.record_consent(&[grant("+1", "", ConsentState::Revoked)], 5)
+        .unwrap();
+    assert_eq!(db.opted_out(10).unwrap().len(), 1);
+    assert_eq!(
+        db.consent_now(&["+1".into(), "+2".into()]).unwrap(),
+        vec![Some(ConsentState::Revoked), None]
+    );
 }
