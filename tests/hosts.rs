@@ -393,6 +393,11 @@ async fn delivery_reports_are_called_once_whichever_host_sends() {
         ExternalModem::start(|_| {}).await,
         ExternalModem::start(|_| {}).await,
     );
+    // Slow enough that the counter's modem alone cannot empty the queue before the branch
+    // hears of it (other hosts' work is seen within a poll, a tenth of a second).
+    for sim in [&one, &two] {
+        sim.sim.faults().network_delay = Duration::from_millis(100);
+    }
     let ports = [http::free_port(), http::free_port()];
     let kannel = |port: u16| {
         format!(
