@@ -110,6 +110,16 @@ async fn inbox_texts(c: &mut Client) -> Vec<String> {
 /// second): one at a time, so that one's load is not another's delay.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// The test's turn and a new database on the throwaway server; `None` (skipped) on a
+/// machine without PostgreSQL outside CI.
+async fn shared_database() -> Option<(tokio::sync::MutexGuard<'static, ()>, String)> {
+    let turn = ONE_AT_A_TIME.lock().await;
+    let url = tokio::task::spawn_blocking(throwaway::database_or_skip)
+        .await
+        .unwrap()?;
+    Some((turn, url))
+}
+
 fn number(i: usize) -> String {
     format!("+63917{:07}", 1_000_000 + i)
 }
@@ -121,11 +131,7 @@ fn number(i: usize) -> String {
 /// it joins again and reads what its SIMs kept meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hosts_share_the_queue_and_a_killed_host_loses_and_repeats_nothing() {
-    let _alone = ONE_AT_A_TIME.lock().await;
-    let Some(url) = tokio::task::spawn_blocking(throwaway::database_or_skip)
-        .await
-        .unwrap()
-    else {
+    let Some((_alone, url)) = shared_database().await else {
         return;
     };
     let total: usize = std::env::var("SMSQ_HOSTS_MESSAGES")
@@ -283,11 +289,7 @@ async fn hosts_share_the_queue_and_a_killed_host_loses_and_repeats_nothing() {
 /// message for a number routed to the other host's SIM goes through that SIM.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_on_one_host_refuses_sends_on_another_and_routing_crosses_hosts() {
-    let _alone = ONE_AT_A_TIME.lock().await;
-    let Some(url) = tokio::task::spawn_blocking(throwaway::database_or_skip)
-        .await
-        .unwrap()
-    else {
+    let Some((_alone, url)) = shared_database().await else {
         return;
     };
     let globe = ExternalModem::start(|_| {}).await;
@@ -379,11 +381,7 @@ async fn a_stop_on_one_host_refuses_sends_on_another_and_routing_crosses_hosts()
 /// host planning from the shared history, nor once per host delivering the call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delivery_reports_are_called_once_whichever_host_sends() {
-    let _alone = ONE_AT_A_TIME.lock().await;
-    let Some(url) = tokio::task::spawn_blocking(throwaway::database_or_skip)
-        .await
-        .unwrap()
-    else {
+    let Some((_alone, url)) = shared_database().await else {
         return;
     };
     const PASSWORD: &str = "Ana's-shop 2026";
@@ -480,11 +478,7 @@ async fn delivery_reports_are_called_once_whichever_host_sends() {
 /// means the branch's is refused, while an order text from the branch still goes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_customer_caps_count_over_every_host() {
-    let _alone = ONE_AT_A_TIME.lock().await;
-    let Some(url) = tokio::task::spawn_blocking(throwaway::database_or_skip)
-        .await
-        .unwrap()
-    else {
+    let Some((_alone, url)) = shared_database().await else {
         return;
     };
     let (one, two) = (

@@ -27,7 +27,7 @@ use super::Daemon;
 use super::routing::{self, ModemView};
 use crate::at::codes::ErrorClass;
 use crate::at::parse::Final;
-use crate::modem::{ModemError, ModemHandle, ModemState};
+use crate::modem::{ModemError, ModemHandle};
 use crate::phone;
 use crate::store::{Start, StoreError};
 use crate::time::now_ms;
@@ -50,41 +50,24 @@ pub(crate) fn random_seed() -> u64 {
 /// What routing sees of every modem now: this host's first (in order, so that modem `k`
 /// is view `k`), then the other hosts' modems sharing the database.
 async fn views(d: &Daemon) -> Result<Vec<ModemView>, StoreError> {
-    let rules = d.rules();
-    let remote = d.remote_modems();
+    let mut modems = d.published_modems();
+    modems.extend(d.remote_modems());
     // Today's load matters only to a capped SIM: without caps it is not read at all.
-    let load = if rules.iter().any(|r| r.daily_cap.is_some())
-        || remote.iter().any(|m| m.daily_cap.is_some())
-    {
+    let load = if modems.iter().any(|m| m.daily_cap.is_some()) {
         let day_start = now_ms() - now_ms().rem_euclid(86_400_000);
         d.store.call(move |db| db.modem_load(day_start)).await?
     } else {
         Default::default()
     };
-    let hour = if rules.iter().any(|r| r.hourly_cap.is_some())
-        || remote.iter().any(|m| m.hourly_cap.is_some())
-    {
+    let hour = if modems.iter().any(|m| m.hourly_cap.is_some()) {
         let since = now_ms() - 3_600_000;
         d.store.call(move |db| db.modem_load(since)).await?
     } else {
         Default::default()
     };
-    Ok(d.modems
-        .iter()
-        .zip(rules)
-        .map(|(m, rules)| {
-            let s = m.status();
-            ModemView {
-                id: m.id().to_string(),
-                healthy: s.state == ModemState::Ready && s.is_registered(),
-                prefixes: rules.prefixes.clone(),
-                sent_today: load.get(m.id()).copied().unwrap_or(0),
-                daily_cap: rules.daily_cap,
-                sent_last_hour: hour.get(m.id()).copied().unwrap_or(0),
-                hourly_cap: rules.hourly_cap,
-            }
-        })
-        .chain(remote.into_iter().map(|m| ModemView {
+    Ok(modems
+        .into_iter()
+        .map(|m| ModemView {
             sent_today: load.get(&m.modem).copied().unwrap_or(0),
             sent_last_hour: hour.get(&m.modem).copied().unwrap_or(0),
             id: m.modem,
@@ -92,7 +75,7 @@ async fn views(d: &Daemon) -> Result<Vec<ModemView>, StoreError> {
             prefixes: m.prefixes,
             daily_cap: m.daily_cap,
             hourly_cap: m.hourly_cap,
-        }))
+        })
         .collect())
 }
 

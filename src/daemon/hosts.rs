@@ -8,7 +8,6 @@ use std::time::Duration;
 use tracing::{info, warn};
 
 use super::Daemon;
-use crate::modem::ModemState;
 use crate::store::{HostModem, HostRow, StoreError};
 use crate::time::now_ms;
 
@@ -22,21 +21,18 @@ pub fn machine_name() -> String {
 }
 
 impl Daemon {
-    /// This host's modems as the others' routing sees them.
-    fn published_modems(&self) -> Vec<HostModem> {
+    /// This host's modems as routing sees them, here and on the other hosts.
+    pub(super) fn published_modems(&self) -> Vec<HostModem> {
         let rules = self.rules();
         self.modems
             .iter()
             .zip(rules)
-            .map(|(m, rules)| {
-                let s = m.status();
-                HostModem {
-                    modem: m.id().to_string(),
-                    healthy: s.state == ModemState::Ready && s.is_registered(),
-                    prefixes: rules.prefixes.clone(),
-                    daily_cap: rules.daily_cap,
-                    hourly_cap: rules.hourly_cap,
-                }
+            .map(|(m, rules)| HostModem {
+                modem: m.id().to_string(),
+                healthy: m.status().can_send(),
+                prefixes: rules.prefixes.clone(),
+                daily_cap: rules.daily_cap,
+                hourly_cap: rules.hourly_cap,
             })
             .collect()
     }

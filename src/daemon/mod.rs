@@ -643,9 +643,6 @@ impl Daemon {
         self.modems
             .iter()
             .filter(|m| via.is_none_or(|v| m.id() == v))
-            .any(|m| {
-                let s = m.status();
-                s.state == ModemState::Ready && s.is_registered()
-            })
+            .any(|m| m.status().can_send())
     }
 }

@@ -167,6 +167,11 @@ impl ModemStatus {
             .as_ref()
             .is_some_and(Registration::is_registered)
     }
+
+    /// Ready and registered on the network: a text handed to it now can go.
+    pub fn can_send(&self) -> bool {
+        self.state == ModemState::Ready && self.is_registered()
+    }
 }
 
 /// What subscribers hear.

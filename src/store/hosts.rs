@@ -149,23 +149,6 @@ impl Db {
     ) -> Result<Vec<i64>> {
         self.durable()?;
         let tx = self.conn.savepoint()?;
-        for m in modems {
-            let holder: Option<(String, i64)> = row(
-                &tx,
-                "SELECT h.name, h.lease_until FROM host_modems m JOIN hosts h ON h.name = m.host
-                 WHERE m.modem = ?1 AND h.name != ?2 AND h.stopped_at IS NULL AND h.lease_until > ?3",
-                params![m.modem, host, now],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-            if let Some((other, until)) = holder {
-                return Err(StoreError::Held(format!(
-                    "modem {} belongs to host {other}, whose lease runs {} s more; give each host its own modem ids",
-                    m.modem,
-                    (until - now).div_euclid(1000) + 1
-                )));
-            }
-        }
         exec(
             &tx,
             "INSERT INTO hosts (name, version, started_at, heartbeat_at, lease_until)
@@ -183,13 +166,19 @@ impl Db {
             params![host],
         )?;
         for m in modems {
-            exec(
+            // Taken only from nobody or from a host no longer alive, decided on the locked
+            // row: of two hosts starting with the same modem at once, the second waits for
+            // the first's commit and then finds it held.
+            let taken = exec(
                 &tx,
                 "INSERT INTO host_modems (modem, host, healthy, prefixes, daily_cap, hourly_cap, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (modem) DO UPDATE SET host = excluded.host, healthy = excluded.healthy,
                     prefixes = excluded.prefixes, daily_cap = excluded.daily_cap,
-                    hourly_cap = excluded.hourly_cap, updated_at = excluded.updated_at",
+                    hourly_cap = excluded.hourly_cap, updated_at = excluded.updated_at
+                 WHERE NOT EXISTS (SELECT 1 FROM hosts h WHERE h.name = host_modems.host
+                                   AND h.name != excluded.host AND h.stopped_at IS NULL
+                                   AND h.lease_until > excluded.updated_at)",
                 params![
                     m.modem,
                     host,
@@ -200,6 +189,21 @@ impl Db {
                     now
                 ],
             )?;
+            if taken == 0 {
+                let (other, until): (String, i64) = row(
+                    &tx,
+                    "SELECT h.name, h.lease_until FROM host_modems m JOIN hosts h ON h.name = m.host
+                     WHERE m.modem = ?1",
+                    params![m.modem],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+                // Dropping the savepoint undoes this host's registration too.
+                return Err(StoreError::Held(format!(
+                    "modem {} belongs to host {other}, whose lease runs {} s more; give each host its own modem ids",
+                    m.modem,
+                    (until - now).div_euclid(1000) + 1
+                )));
+            }
         }
         event(&tx, now, "host_joined", None, None, host)?;
         tx.commit()?;
