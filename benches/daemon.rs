@@ -11,6 +11,9 @@
 //! 2. Durable submissions per second with batched `send` requests (each message committed
 //!    before the answer), with no modem sending meanwhile; CPU per message.
 //! 3. Time from `+CMTI` to the "received" event reaching a subscriber; CPU per message.
+//!
+//! A word after `--` runs only the figures whose name contains it (`end_to_end`,
+//! `submissions`, `receipts`), for profiling one path.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -205,6 +208,11 @@ fn median(mut figures: Vec<f64>) -> f64 {
 fn main() {
     // `cargo test --benches` runs every bench binary: keep that quick.
     let quick = std::env::args().any(|a| a == "--test");
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let wanted = |name: &str| only.is_empty() || only.iter().any(|w| name.contains(w.as_str()));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -220,16 +228,30 @@ fn main() {
         const ROUNDS: usize = 5;
         let (mut sends, mut submissions, mut receipts) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..ROUNDS {
-            sends.push(end_to_end(3000).await);
-            submissions.push(durable_submissions(50, 200).await);
-            receipts.push(cmti_to_subscriber(300).await);
+            if wanted("end_to_end") {
+                sends.push(end_to_end(3000).await);
+            }
+            if wanted("submissions") {
+                submissions.push(durable_submissions(50, 200).await);
+            }
+            if wanted("receipts") {
+                receipts.push(cmti_to_subscriber(300).await);
+            }
         }
+        let figure = |name: &str, figures: Vec<f64>| {
+            (!figures.is_empty()).then(|| format!("{name} {:.3} ms", median(figures)))
+        };
+        let figures: Vec<String> = [
+            figure("end to end", sends),
+            figure("durable submission", submissions),
+            figure("+CMTI to subscriber", receipts),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         println!(
-            "median of {ROUNDS} rounds, smsqd CPU per message: end to end {:.3} ms, durable \
-             submission {:.3} ms, +CMTI to subscriber {:.3} ms",
-            median(sends),
-            median(submissions),
-            median(receipts)
+            "median of {ROUNDS} rounds, smsqd CPU per message: {}",
+            figures.join(", ")
         );
     });
 }

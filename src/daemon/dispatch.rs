@@ -29,7 +29,7 @@ use crate::at::codes::ErrorClass;
 use crate::at::parse::Final;
 use crate::modem::{ModemError, ModemHandle};
 use crate::phone;
-use crate::store::{Start, StoreError};
+use crate::store::{Candidate, Db, Due, HostModem, Start, StoreError};
 use crate::time::now_ms;
 
 /// Delay before attempt `attempts + 1`: base × 2^attempts, capped at an hour, ±20 % jitter so
@@ -49,19 +49,22 @@ pub(crate) fn random_seed() -> u64 {
 
 /// What routing sees of every modem now: this host's first (in order, so that modem `k`
 /// is view `k`), then the other hosts' modems sharing the database.
-async fn views(d: &Daemon) -> Result<Vec<ModemView>, StoreError> {
+fn modems(d: &Daemon) -> Vec<HostModem> {
     let mut modems = d.published_modems();
     modems.extend(d.remote_modems());
+    modems
+}
+
+/// The routing views of `modems`, with the load their caps need read from the store.
+fn views_in(db: &Db, modems: Vec<HostModem>, now: i64) -> Result<Vec<ModemView>, StoreError> {
     // Today's load matters only to a capped SIM: without caps it is not read at all.
     let load = if modems.iter().any(|m| m.daily_cap.is_some()) {
-        let day_start = now_ms() - now_ms().rem_euclid(86_400_000);
-        d.store.call(move |db| db.modem_load(day_start)).await?
+        db.modem_load(now - now.rem_euclid(86_400_000))?
     } else {
         Default::default()
     };
     let hour = if modems.iter().any(|m| m.hourly_cap.is_some()) {
-        let since = now_ms() - 3_600_000;
-        d.store.call(move |db| db.modem_load(since)).await?
+        db.modem_load(now - 3_600_000)?
     } else {
         Default::default()
     };
@@ -88,34 +91,33 @@ enum Choice {
 
 /// Reads the queue for modem `k`. The head of the queue is nearly always this modem's to
 /// take: a few rows first, a longer look only when routing passes over all of them.
-async fn choose(d: &Daemon, k: usize, spread: u64, now: i64) -> Result<Choice, StoreError> {
-    let views = views(d).await?;
+fn choose_in(
+    db: &Db,
+    k: usize,
+    views: &[ModemView],
+    spread: u64,
+    now: i64,
+) -> Result<Choice, StoreError> {
     if !views[k].usable() {
         // Absent, unregistered or capped: only a change of state can help, and it wakes
         // every dispatcher.
         return Ok(Choice::Wait(Duration::from_secs(60)));
     }
+    let usable = views.iter().filter(|v| v.usable()).count();
     for limit in [CANDIDATES_FIRST, CANDIDATES_MORE] {
-        let candidates = d
-            .store
-            .call(move |db| db.due_candidates(now, limit))
-            .await?;
-        let eligible: Vec<&crate::store::Candidate> = candidates
+        let candidates = db.due_candidates(now, limit)?;
+        let eligible: Vec<&Candidate> = candidates
             .iter()
-            .filter(|c| routing::may_send(k, &c.recipient, c.owner.as_deref(), &views))
+            .filter(|c| routing::may_send(k, &c.recipient, c.owner.as_deref(), views))
             .collect();
-        if let Some(c) = pick(
-            &eligible,
-            spread,
-            views.iter().filter(|v| v.usable()).count(),
-        ) {
+        if let Some(c) = pick(&eligible, spread, usable) {
             return Ok(Choice::Take(c.id));
         }
         if candidates.is_empty() {
             // Nothing due yet: sleep until the earliest retry or scheduled time.
-            let next = d.store.call(|db| db.earliest_due()).await?;
+            let next = db.earliest_due()?;
             return Ok(Choice::Wait(next.map_or(Duration::from_secs(60), |t| {
-                Duration::from_millis((t - now_ms()).clamp(50, 60_000) as u64)
+                Duration::from_millis((t - now).clamp(50, 60_000) as u64)
             })));
         }
         if (candidates.len() as i64) < limit {
@@ -132,15 +134,15 @@ async fn choose(d: &Daemon, k: usize, spread: u64, now: i64) -> Result<Choice, S
 /// every look) among the most urgent, instead of all racing for the first and all but one
 /// finding it taken. A lone modem keeps the queue's order exactly.
 fn pick<'c>(
-    eligible: &[&'c crate::store::Candidate],
+    eligible: &[&'c Candidate],
     spread: u64,
     usable_modems: usize,
-) -> Option<&'c crate::store::Candidate> {
+) -> Option<&'c Candidate> {
     let first = *eligible.first()?;
     if first.owner.is_some() || usable_modems <= 1 {
         return Some(first);
     }
-    let urgent: Vec<&crate::store::Candidate> = eligible
+    let urgent: Vec<&Candidate> = eligible
         .iter()
         .copied()
         .take_while(|c| c.priority == first.priority && c.owner.is_none())
@@ -153,15 +155,54 @@ fn pick<'c>(
 const CANDIDATES_FIRST: i64 = 16;
 const CANDIDATES_MORE: i64 = 500;
 
+/// A part the modem accepted, not yet recorded: it is recorded with the dispatcher's next
+/// store call, in the transaction that starts the next part or message (one commit and one
+/// flush where there were two). Nothing waits on it meanwhile: the next call follows at
+/// once, or, when the pacing gap makes the dispatcher wait, it is recorded before the wait.
+#[derive(Debug, Clone, Copy)]
+struct Accepted {
+    id: i64,
+    part: i64,
+    mr: u8,
+    at: i64,
+}
+
+impl Accepted {
+    fn record(self, db: &mut Db) -> Result<(), StoreError> {
+        db.mark_sent(self.id, self.part, self.mr, self.at).map(drop)
+    }
+}
+
+/// Records `accepted` on its own, retried until it commits (see [`persist`]).
+async fn record_accepted(d: &Daemon, k: usize, accepted: Accepted) {
+    persist(d, k, move |db| accepted.record(db)).await;
+    // A daily cap may just have been reached: let the other dispatchers re-route.
+    d.wake();
+}
+
+/// What one look at the queue gave modem `k`: a message taken (and what the claim made of
+/// it), or how long to wait.
+enum Step {
+    Took(i64, Start),
+    Wait(Duration),
+}
+
 /// The dispatcher of modem `k`: sends what routing gives it, paced, one message at a time.
+/// In the steady state each message costs one store call: the outcome of the part sent last,
+/// the look at the queue, the customer-care gate and the claim of the next message with its
+/// first part `sending` share one transaction.
 pub async fn run(d: Arc<Daemon>, k: usize) {
     let modem = d.modems[k].clone();
     let mut last_send: Option<Instant> = None;
     let mut store_pause = STORE_PAUSE_FIRST;
-    // Set while the store fault shown for this modem came from reading the queue.
-    let mut read_failed = false;
+    let mut accepted: Option<Accepted> = None;
+    // Set while the store fault shown for this modem came from looking at the queue.
+    let mut look_failed = false;
     loop {
         if d.is_stopping() {
+            if let Some(a) = accepted.take() {
+                record_accepted(&d, k, a).await;
+            }
             return;
         }
         // The gap counts from the start of one send to the start of the next, as carriers'
@@ -169,20 +210,69 @@ pub async fn run(d: Arc<Daemon>, k: usize) {
         if let Some(t) = last_send {
             let gap = d.send_gap(k).saturating_sub(t.elapsed());
             if !gap.is_zero() {
+                if let Some(a) = accepted.take() {
+                    record_accepted(&d, k, a).await;
+                }
                 tokio::time::sleep(gap).await;
             }
         }
         let now = now_ms();
-        let choice = choose(&d, k, random_seed(), now).await;
-        if choice.is_ok() && read_failed {
-            // The queue can be read again: the fault its reading showed is over.
-            read_failed = false;
-            d.set_store_fault(k, None);
-            store_pause = STORE_PAUSE_FIRST;
-        }
-        let id = match choice {
-            Ok(Choice::Take(id)) => id,
-            Ok(Choice::Wait(wait)) => {
+        let (modems, spread, modem_id) = (modems(&d), random_seed(), modem.id().to_string());
+        let care = d.settings().care;
+        let recording = accepted.take();
+        let step = d
+            .store
+            .call(move |db| {
+                db.together(|db| {
+                    if let Some(a) = recording {
+                        a.record(db)?;
+                    }
+                    // The claim re-checks expiry and asks the customer-care gate again (a
+                    // STOP may have come since it was queued; its quiet hours may have
+                    // begun) before its first part is committed `sending`.
+                    let next = views_in(db, modems, now)
+                        .and_then(|views| choose_in(db, k, &views, spread, now))
+                        .and_then(|choice| match choice {
+                            Choice::Wait(wait) => Ok(Step::Wait(wait)),
+                            Choice::Take(id) => db
+                                .start_gated(id, &modem_id, now, &mut |facts| {
+                                    super::care::gate::may_send(&care.policy, facts, now)
+                                })
+                                .map(|start| Step::Took(id, start)),
+                        });
+                    Ok(next)
+                })
+            })
+            .await;
+        let step = match step {
+            Ok(step) => {
+                if recording.is_some() {
+                    d.set_store_fault(k, None);
+                    d.wake();
+                }
+                step
+            }
+            Err(e) => {
+                // Nothing of it committed: what the modem did is recorded first, on its own.
+                match recording {
+                    Some(a) => record_accepted(&d, k, a).await,
+                    None => {
+                        look_failed = true;
+                        wait_for_store(&d, k, &e, &mut store_pause).await;
+                    }
+                }
+                continue;
+            }
+        };
+        let (id, start) = match step {
+            Ok(Step::Took(id, start)) => (id, start),
+            Ok(Step::Wait(wait)) => {
+                if look_failed {
+                    // The queue can be read again: the fault its reading showed is over.
+                    look_failed = false;
+                    d.set_store_fault(k, None);
+                    store_pause = STORE_PAUSE_FIRST;
+                }
                 tokio::select! {
                     _ = d.work.notified() => {}
                     _ = tokio::time::sleep(wait) => {}
@@ -190,29 +280,22 @@ pub async fn run(d: Arc<Daemon>, k: usize) {
                 continue;
             }
             Err(e) => {
-                read_failed = true;
+                look_failed = true;
                 wait_for_store(&d, k, &e, &mut store_pause).await;
                 continue;
             }
         };
-        // Claimed, checked for expiry, asked through the customer-care gate again (a STOP may
-        // have come since it was queued; its quiet hours may have begun) and its first part
-        // committed `sending`, in one transaction.
-        let modem_id = modem.id().to_string();
-        let care = d.settings().care;
-        let started = d.store.call(move |db| {
-            db.start_gated(id, &modem_id, now, &mut |facts| {
-                super::care::gate::may_send(&care.policy, facts, now)
-            })
-        });
-        let due = match started.await {
-            Ok(Start::Sending(due)) => due,
-            Ok(Start::Taken) => continue,
-            Ok(Start::Held { until }) => {
+        look_failed = false;
+        d.set_store_fault(k, None);
+        store_pause = STORE_PAUSE_FIRST;
+        let due = match start {
+            Start::Sending(due) => due,
+            Start::Taken => continue,
+            Start::Held { until } => {
                 info!(event = "held", message_id = id, until = %crate::time::rfc3339(until), "held until the recipient's window opens");
                 continue;
             }
-            Ok(Start::Refused { code, .. }) => {
+            Start::Refused { code, .. } => {
                 info!(
                     event = "refused",
                     message_id = id,
@@ -221,7 +304,7 @@ pub async fn run(d: Arc<Daemon>, k: usize) {
                 );
                 continue;
             }
-            Ok(Start::Expired) => {
+            Start::Expired => {
                 info!(
                     event = "expired",
                     message_id = id,
@@ -229,7 +312,7 @@ pub async fn run(d: Arc<Daemon>, k: usize) {
                 );
                 continue;
             }
-            Ok(Start::NothingLeft) => {
+            Start::NothingLeft => {
                 // Every part was accepted but the message was left "sending" (a crash between
                 // parts is turned into "unknown" at start-up; this is the defensive fallback).
                 persist(&d, k, move |db| {
@@ -238,81 +321,112 @@ pub async fn run(d: Arc<Daemon>, k: usize) {
                 .await;
                 continue;
             }
-            Err(e) => {
-                wait_for_store(&d, k, &e, &mut store_pause).await;
-                continue;
-            }
         };
-        d.set_store_fault(k, None);
-        store_pause = STORE_PAUSE_FIRST;
         // Other dispatchers may find work this one passed over.
         d.wake();
         let span = tracing::info_span!("message", message_id = due.id, modem = %modem.id());
-        send_parts(&d, k, &due, &mut last_send, &mut store_pause)
+        accepted = send_parts(&d, k, &due, &mut last_send, &mut store_pause)
             .instrument(span)
             .await;
     }
 }
 
 /// Sends the unsent parts of one started message (its first part already committed
-/// `sending`), paced; stops at the first failure.
+/// `sending`), paced; stops at the first failure. Returns the last part when the modem
+/// accepted it, for the dispatcher to record with its next call; every other outcome is
+/// recorded here.
 async fn send_parts(
     d: &Daemon,
     k: usize,
-    due: &crate::store::Due,
+    due: &Due,
     last_send: &mut Option<Instant>,
     store_pause: &mut Duration,
-) {
+) -> Option<Accepted> {
     let modem = &d.modems[k];
+    let mut accepted: Option<Accepted> = None;
     for (n, part) in due.parts.iter().enumerate() {
         if n > 0 {
             if let Some(t) = *last_send {
                 let gap = d.send_gap(k).saturating_sub(t.elapsed());
                 if !gap.is_zero() {
+                    if let Some(a) = accepted.take() {
+                        record_accepted(d, k, a).await;
+                    }
                     tokio::time::sleep(gap).await;
                 }
             }
+            // The part before is recorded `sent` in the transaction that commits this one
+            // `sending`.
             let (id, number, modem_id) = (due.id, part.part, modem.id().to_string());
-            if let Err(e) = d
+            let recording = accepted.take();
+            let sending = d
                 .store
-                .call(move |db| db.mark_sending(id, number, &modem_id, now_ms()))
-                .await
-            {
+                .call(move |db| {
+                    db.together(|db| {
+                        if let Some(a) = recording {
+                            a.record(db)?;
+                        }
+                        Ok(db.mark_sending(id, number, &modem_id, now_ms()))
+                    })
+                })
+                .await;
+            let failed = match sending {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e),
+                Err(e) => {
+                    if let Some(a) = recording {
+                        record_accepted(d, k, a).await;
+                    }
+                    Some(e)
+                }
+            };
+            if recording.is_some() {
+                d.wake();
+            }
+            if let Some(e) = failed {
                 // Nothing reached the modem: not sending is all it takes; wait for the store.
                 wait_for_store(d, k, &e, store_pause).await;
-                break;
+                return None;
             }
             d.set_store_fault(k, None);
             *store_pause = STORE_PAUSE_FIRST;
         }
         *last_send = Some(Instant::now());
         let result = modem.send_pdu(part.tpdu_len, &part.pdu).await;
-        let stop = record(d, k, modem, due, part.part, result).await;
-        // A daily cap may just have been reached: let the other dispatchers re-route.
-        d.wake();
-        if stop {
-            break;
+        match record(d, k, modem, due, part.part, result).await {
+            Some(a) => accepted = Some(a),
+            None => {
+                // A daily cap may just have been reached: let the other dispatchers re-route.
+                d.wake();
+                return None;
+            }
         }
     }
+    accepted
 }
 
-/// Stores the outcome of one part; `true` when the rest of the message must wait.
+/// Stores the outcome of one part, unless the modem accepted it: that one is returned, to be
+/// recorded with the next store call. `None` when the rest of the message must wait.
 async fn record(
     d: &Daemon,
     k: usize,
     modem: &ModemHandle,
-    due: &crate::store::Due,
+    due: &Due,
     part: i64,
     result: Result<u8, ModemError>,
-) -> bool {
+) -> Option<Accepted> {
     let id = due.id;
     let now = now_ms();
     let to = phone::mask(&due.recipient);
     match result {
         Ok(mr) => {
             info!(event = "part_sent", message_id = id, part, modem = %modem.id(), to = %to, mr, "part sent");
-            persist(d, k, move |db| db.mark_sent(id, part, mr, now)).await;
-            false
+            Some(Accepted {
+                id,
+                part,
+                mr,
+                at: now,
+            })
         }
         Err(ModemError::Rejected(fin)) => {
             let (class, words) = match &fin {
@@ -325,7 +439,7 @@ async fn record(
             if class == ErrorClass::Permanent {
                 warn!(event = "send_failed", message_id = id, part, to = %to, error = %words, "send rejected for good");
                 persist(d, k, move |db| db.fail(id, &words, now)).await;
-                return true;
+                return None;
             }
             if class == ErrorClass::ModemSide {
                 // The modem's state, not the message: bring it up again (settings, SIM) while
@@ -337,19 +451,19 @@ async fn record(
                 }
             }
             retry_or_give_up(d, k, due, part, words, now).await;
-            true
+            None
         }
         Err(e) if e.outcome_unknown() => {
             warn!(event = "outcome_unknown", message_id = id, part, error = %e, "outcome unknown; not resending automatically");
             let why = e.to_string();
             persist(d, k, move |db| db.mark_unknown(id, part, &why, now)).await;
-            true
+            None
         }
         Err(ModemError::BadResponse(what)) => {
             // The modem said OK without a reference: it probably sent it. Unknown, not resent.
             let why = format!("modem accepted the PDU without a message reference ({what})");
             persist(d, k, move |db| db.mark_unknown(id, part, &why, now)).await;
-            true
+            None
         }
         // The device went away before the PDU did: the message did nothing wrong, and the
         // dispatcher takes no work for this modem until it is back, so this cannot loop.
@@ -357,13 +471,13 @@ async fn record(
             info!(event = "requeued", message_id = id, part, error = %e, "modem unavailable; message back in the queue");
             let why = e.to_string();
             persist(d, k, move |db| db.requeue(id, part, &why, now)).await;
-            true
+            None
         }
         // Not ready, or no prompt in time: the modem is there but misbehaving. Counted and
         // backed off, so a modem that keeps failing this way cannot spin on one message.
         Err(e) => {
             retry_or_give_up(d, k, due, part, e.to_string(), now).await;
-            true
+            None
         }
     }
 }
@@ -389,7 +503,7 @@ async fn wait_for_store(d: &Daemon, k: usize, e: &StoreError, pause: &mut Durati
 async fn persist<T, W>(d: &Daemon, k: usize, write: W) -> Option<T>
 where
     T: Send + 'static,
-    W: Fn(&mut crate::store::Db) -> crate::store::Result<T> + Clone + Send + 'static,
+    W: Fn(&mut Db) -> crate::store::Result<T> + Clone + Send + 'static,
 {
     let mut pause = STORE_PAUSE_FIRST;
     loop {
@@ -414,14 +528,7 @@ where
 
 /// One more attempt counted: back in the queue after the back-off, or `failed` once
 /// `max_attempts` is reached.
-async fn retry_or_give_up(
-    d: &Daemon,
-    k: usize,
-    due: &crate::store::Due,
-    part: i64,
-    words: String,
-    now: i64,
-) {
+async fn retry_or_give_up(d: &Daemon, k: usize, due: &Due, part: i64, words: String, now: i64) {
     let id = due.id;
     let settings = d.settings();
     if due.attempts + 1 >= settings.max_attempts {
@@ -439,7 +546,6 @@ async fn retry_or_give_up(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Candidate;
 
     fn candidate(id: i64, priority: i64, owner: Option<&str>) -> Candidate {
         Candidate {
