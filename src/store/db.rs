@@ -139,27 +139,24 @@ impl Db {
         Ok(self.conn.begin()?)
     }
 
-    /// Runs several changes under one commit, flushed to the disk: a dispatcher records what
-    /// its modem just did and starts the next part or message with one commit and one flush
-    /// instead of two. Each change inside still commits or rolls back as a whole (its own
-    /// savepoint); `together` shares only the commit, so its caller must treat an error from
-    /// it as "none of it happened". Inside the store's shared transaction it adds nothing:
-    /// that one commits for all.
+    /// Runs several changes as one, under one commit flushed to the disk: a dispatcher
+    /// records what its modem just did and starts the next part or message with one commit
+    /// and one flush instead of two. If `f` fails, none of its changes is kept. Inside the
+    /// store's shared transaction it is a savepoint there (that transaction's commit
+    /// flushes).
     pub fn together<T>(&mut self, f: impl FnOnce(&mut Db) -> Result<T>) -> Result<T> {
-        if self.in_group() {
-            return f(self);
+        self.durable()?;
+        let mark = self.conn.open_savepoint()?;
+        match f(self) {
+            Ok(value) => {
+                self.conn.close_savepoint(mark, true)?;
+                Ok(value)
+            }
+            Err(e) => {
+                self.conn.close_savepoint(mark, false)?;
+                Err(e)
+            }
         }
-        self.begin_group()?;
-        let result = f(self);
-        if !self.in_group() {
-            // SQLite rolled the whole transaction back (a full disk, an I/O error).
-            return Err(result.err().unwrap_or_else(|| {
-                StoreError::Commit("the transaction was rolled back by an error".into())
-            }));
-        }
-        let committed = self.commit_group();
-        self.relax();
-        committed.and(result)
     }
 
     /// Whether the shared transaction is still open (SQLite rolls it back by itself after

@@ -472,6 +472,9 @@ struct Pg {
     statements: HashMap<String, postgres::Statement>,
     /// Rows changed by this connection since it opened (SQLite's `total_changes`).
     changes: u64,
+    /// An error said the session is over, though the client may not know it yet (the
+    /// server's "terminating connection" arrives before the socket closes).
+    lost: bool,
 }
 
 impl Pg {
@@ -482,9 +485,19 @@ impl Pg {
         let st = self
             .client
             .prepare(&postgres_dialect(sql))
-            .map_err(|e| SqlError::Prepare(sql.to_owned(), e))?;
+            .map_err(|e| SqlError::Prepare(sql.to_owned(), self.note(e)))?;
         self.statements.insert(sql.to_owned(), st.clone());
         Ok(st)
+    }
+
+    /// Passes `e` on, remembering whether it ended the session.
+    fn note(&mut self, e: postgres::Error) -> postgres::Error {
+        let ends_session = e.is_closed()
+            || e.as_db_error()
+                .is_some_and(|db| db.severity() == "FATAL" || db.code().code().starts_with("57P"))
+            || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+        self.lost |= ends_session;
+        e
     }
 }
 
@@ -598,7 +611,10 @@ impl Statement<'_> {
             StatementInner::Pg(pg, st) => {
                 let values = pg_values(params);
                 let mut pg = pg.borrow_mut();
-                let changed = pg.client.execute(st, &pg_refs(&values))?;
+                let changed = pg
+                    .client
+                    .execute(st, &pg_refs(&values))
+                    .map_err(|e| pg.note(e))?;
                 pg.changes += changed;
                 Ok(changed as usize)
             }
@@ -622,7 +638,11 @@ impl Statement<'_> {
             }
             StatementInner::Pg(pg, st) => {
                 let values = pg_values(params);
-                let rows = pg.borrow_mut().client.query(st, &pg_refs(&values))?;
+                let mut pg = pg.borrow_mut();
+                let rows = pg
+                    .client
+                    .query(st, &pg_refs(&values))
+                    .map_err(|e| pg.note(e))?;
                 out.extend(rows.iter().map(|row| f(&Row::Pg(row))));
             }
         }
@@ -646,7 +666,11 @@ impl Statement<'_> {
             }
             StatementInner::Pg(pg, st) => {
                 let values = pg_values(params);
-                let row = pg.borrow_mut().client.query_opt(st, &pg_refs(&values))?;
+                let mut pg = pg.borrow_mut();
+                let row = pg
+                    .client
+                    .query_opt(st, &pg_refs(&values))
+                    .map_err(|e| pg.note(e))?;
                 match row {
                     Some(row) => f(&Row::Pg(&row)),
                     None => Err(SqlError::NoRow),
@@ -675,6 +699,7 @@ impl Connection {
                 reconnect,
                 statements: HashMap::new(),
                 changes: 0,
+                lost: false,
             }))),
             depth: StdCell::new(0),
         }
@@ -706,7 +731,7 @@ impl Connection {
     fn revive(&self) -> SqlResult<()> {
         if let Backend::Pg(pg) = &self.backend
             && self.depth.get() == 0
-            && pg.borrow().client.is_closed()
+            && (pg.borrow().lost || pg.borrow().client.is_closed())
         {
             let mut pg = pg.borrow_mut();
             let client = (pg.reconnect)().map_err(SqlError::Lost)?;
@@ -715,6 +740,7 @@ impl Connection {
                 "connected to the database again"
             );
             pg.client = client;
+            pg.lost = false;
             pg.statements.clear();
         }
         Ok(())
@@ -738,7 +764,23 @@ impl Connection {
         self.revive()?;
         match &self.backend {
             Backend::Lite(c) => Ok(c.execute_batch(sql)?),
-            Backend::Pg(pg) => Ok(pg.borrow_mut().client.batch_execute(sql)?),
+            Backend::Pg(pg) => {
+                let mut pg = pg.borrow_mut();
+                Ok(pg.client.batch_execute(sql).map_err(|e| pg.note(e))?)
+            }
+        }
+    }
+
+    /// Runs one transaction-control statement (`BEGIN`, `COMMIT`, `SAVEPOINT sp0`…). On
+    /// SQLite it is kept compiled: every change runs two or three of them, and parsing them
+    /// anew each time was a visible share of a message's cost.
+    fn control(&self, sql: &str) -> SqlResult<()> {
+        match &self.backend {
+            Backend::Lite(c) => {
+                c.prepare_cached(sql)?.execute([])?;
+                Ok(())
+            }
+            Backend::Pg(_) => self.execute_batch(sql),
         }
     }
 
@@ -761,13 +803,13 @@ impl Connection {
     /// Opens a transaction that several changes share ([`Connection::commit`] or
     /// [`Connection::rollback`] ends it); savepoints opened meanwhile nest inside it.
     pub fn begin(&self) -> SqlResult<()> {
-        self.execute_batch("BEGIN")?;
+        self.control("BEGIN")?;
         self.depth.set(self.depth.get() + 1);
         Ok(())
     }
 
     pub fn commit(&self) -> SqlResult<()> {
-        let result = self.execute_batch("COMMIT");
+        let result = self.control("COMMIT");
         if result.is_ok() || self.lite().is_some_and(|c| c.is_autocommit()) {
             self.depth.set(0);
         }
@@ -784,46 +826,96 @@ impl Connection {
     /// savepoint inside the transaction already open. Dropped without
     /// [`Savepoint::commit`], it is rolled back.
     pub fn savepoint(&self) -> SqlResult<Savepoint<'_>> {
-        let depth = self.depth.get();
-        let pg_outermost = self.is_postgres() && depth == 0;
-        if pg_outermost {
-            self.execute_batch("BEGIN")?;
-        } else {
-            self.execute_batch(&format!("SAVEPOINT sp{depth}"))?;
-        }
-        self.depth.set(depth + 1);
         Ok(Savepoint {
             conn: self,
-            level: depth,
-            outermost: pg_outermost,
+            mark: self.open_savepoint()?,
             done: false,
         })
     }
+
+    /// Opens what [`Connection::savepoint`] opens, without holding the connection, for a
+    /// change the store makes through several of its own calls; [`Connection::close_savepoint`]
+    /// ends it.
+    pub fn open_savepoint(&self) -> SqlResult<Mark> {
+        let depth = self.depth.get();
+        let pg_outermost = self.is_postgres() && depth == 0;
+        if pg_outermost {
+            self.control("BEGIN")?;
+        } else {
+            self.control(&format!("SAVEPOINT sp{depth}"))?;
+        }
+        self.depth.set(depth + 1);
+        Ok(Mark {
+            level: depth,
+            outermost: pg_outermost,
+        })
+    }
+
+    /// Ends the savepoint `mark`: kept (made part of what encloses it, or committed,
+    /// outermost) or undone. A savepoint that cannot be kept (a full disk refuses SQLite's
+    /// RELEASE) is undone: a transaction is never left open for later changes to be
+    /// committed into unseen.
+    pub fn close_savepoint(&self, mark: Mark, keep: bool) -> SqlResult<()> {
+        if keep {
+            let end = if mark.outermost {
+                "COMMIT".to_owned()
+            } else {
+                format!("RELEASE sp{}", mark.level)
+            };
+            match self.control(&end) {
+                Ok(()) => {
+                    self.depth.set(mark.level);
+                    return Ok(());
+                }
+                Err(e) => {
+                    self.undo(mark);
+                    return Err(e);
+                }
+            }
+        }
+        self.undo(mark);
+        Ok(())
+    }
+
+    fn undo(&self, mark: Mark) {
+        self.depth.set(mark.level);
+        // SQLite may have rolled the whole transaction back itself (a full disk): then there
+        // is nothing left to undo, and saying so would only repeat the first error.
+        if self.lite().is_some_and(|c| c.is_autocommit()) {
+            return;
+        }
+        let undo = if mark.outermost {
+            "ROLLBACK".to_owned()
+        } else {
+            format!("ROLLBACK TO sp{0}; RELEASE sp{0}", mark.level)
+        };
+        if let Err(e) = self.execute_batch(&undo) {
+            tracing::error!(event = "store_error", error = %e, "cannot roll back a failed change");
+        }
+    }
+}
+
+/// An open savepoint (see [`Connection::open_savepoint`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Mark {
+    level: u32,
+    /// A PostgreSQL transaction rather than a savepoint.
+    outermost: bool,
 }
 
 /// See [`Connection::savepoint`].
 pub struct Savepoint<'c> {
     conn: &'c Connection,
-    level: u32,
-    /// A PostgreSQL transaction rather than a savepoint.
-    outermost: bool,
+    mark: Mark,
     done: bool,
 }
 
 impl Savepoint<'_> {
     /// Makes the change part of what encloses it (or commits it, outermost). If that fails
-    /// (a full disk refuses SQLite's RELEASE), the change is rolled back as it is dropped:
-    /// a transaction is never left open for later changes to be committed into unseen.
+    /// (a full disk refuses SQLite's RELEASE), the change is rolled back.
     pub fn commit(mut self) -> SqlResult<()> {
-        let end = if self.outermost {
-            "COMMIT".to_owned()
-        } else {
-            format!("RELEASE sp{}", self.level)
-        };
-        self.conn.execute_batch(&end)?;
         self.done = true;
-        self.conn.depth.set(self.level);
-        Ok(())
+        self.conn.close_savepoint(self.mark, true)
     }
 }
 
@@ -836,22 +928,8 @@ impl std::ops::Deref for Savepoint<'_> {
 
 impl Drop for Savepoint<'_> {
     fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        self.conn.depth.set(self.level);
-        let undo = if self.outermost {
-            "ROLLBACK".to_owned()
-        } else {
-            format!("ROLLBACK TO sp{0}; RELEASE sp{0}", self.level)
-        };
-        // SQLite may have rolled the whole transaction back itself (a full disk): then there
-        // is nothing left to undo, and saying so would only repeat the first error.
-        if self.conn.lite().is_some_and(|c| c.is_autocommit()) {
-            return;
-        }
-        if let Err(e) = self.conn.execute_batch(&undo) {
-            tracing::error!(event = "store_error", error = %e, "cannot roll back a failed change");
+        if !self.done {
+            self.conn.undo(self.mark);
         }
     }
 }

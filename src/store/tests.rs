@@ -982,6 +982,67 @@ fn irreversible_steps_are_flushed_to_the_disk_first() {
     check(&mut db, "expire", NORMAL);
 }
 
+/// A dispatcher records the part its modem accepted and starts the next message in one
+/// flushed commit; when the second step fails, the first is not kept either, so the caller
+/// may record it again on its own without recording it twice.
+#[test]
+fn changes_made_together_commit_as_one_flushed_change_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = Db::open(&dir.path().join("smsq.db")).unwrap();
+    let first = db.enqueue(&msg("+1", 1), 10).unwrap().id;
+    let second = db.enqueue(&msg("+2", 1), 10).unwrap().id;
+    assert!(matches!(
+        db.start(first, "m0", 11).unwrap(),
+        Start::Sending(_)
+    ));
+    db.relax();
+    let started = db
+        .together(|db| {
+            db.mark_sent(first, 1, 7, 12)?;
+            db.start(second, "m0", 12)
+        })
+        .unwrap();
+    assert!(matches!(started, Start::Sending(_)));
+    let synchronous: i64 = db
+        .connection()
+        .pragma_query_value(None, "synchronous", |r| r.get(0))
+        .unwrap();
+    assert_eq!(synchronous, 2, "the commit is flushed (FULL)");
+    db.relax();
+    assert_eq!(
+        db.message(first).unwrap().unwrap().message.state,
+        MessageState::Sent
+    );
+    assert_eq!(
+        db.message(second).unwrap().unwrap().message.state,
+        MessageState::Sending
+    );
+    let third = db.enqueue(&msg("+3", 1), 13).unwrap().id;
+    db.relax();
+    let failed = db.together(|db| {
+        db.mark_sent(second, 1, 8, 14)?;
+        db.connection()
+            .execute_batch("SELECT * FROM no_such_table")?;
+        db.start(third, "m0", 14)
+    });
+    assert!(failed.is_err());
+    assert_eq!(
+        db.message(second).unwrap().unwrap().message.state,
+        MessageState::Sending,
+        "nothing of a failed change is kept"
+    );
+    assert_eq!(
+        db.message(third).unwrap().unwrap().message.state,
+        MessageState::Queued
+    );
+    assert!(db.connection().is_autocommit(), "no transaction left open");
+    db.mark_sent(second, 1, 8, 15).unwrap();
+    let detail = db.message(second).unwrap().unwrap();
+    assert_eq!(detail.message.state, MessageState::Sent);
+    let sent_events = detail.history.iter().filter(|e| e.kind == "sent").count();
+    assert_eq!(sent_events, 1, "recorded once: {:?}", detail.history);
+}
+
 /// Calls that arrive together share one transaction; each still gets its own result, only
 /// after the commit, and the events of all of them reach a subscriber once, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
