@@ -368,6 +368,13 @@ fn an_accept_flood_backs_off_and_recovers() {
     std::thread::sleep(Duration::from_secs(2));
     let used = cpu_time(child.id()).as_secs_f64() - before;
     assert!(used < 0.5, "smsqd spun on accept: {used} s of CPU in 2 s");
+    // The flood came while smsqd was still starting (it connects as soon as the socket
+    // exists): what smsqd sets up after that must not have failed for want of descriptors.
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "smsqd stopped during the flood: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
     drop(flood);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

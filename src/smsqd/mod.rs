@@ -324,6 +324,10 @@ async fn run(
         );
         return Ok(());
     }
+    // Before anything accepts connections: a flood of clients could otherwise take every
+    // descriptor the watcher needs, leaving a daemon that stops at once or cannot be stopped.
+    let mut signals = watch_signals()?;
+    crate::phone::load_plans_in_background();
     let database = args
         .db
         .as_deref()
@@ -420,7 +424,6 @@ async fn run(
         ));
     }
 
-    let mut signals = watch_signals();
     let mut current = config;
     while let Some(sig) = signals.recv().await {
         if sig == signal_hook::consts::SIGHUP {
@@ -677,22 +680,22 @@ async fn supervise(d: Arc<Daemon>, notifier: Arc<Notifier>) {
 }
 
 /// SIGTERM/SIGINT/SIGHUP through signal-hook on a plain thread, forwarded into the runtime.
-fn watch_signals() -> tokio::sync::mpsc::UnboundedReceiver<i32> {
+fn watch_signals() -> Result<tokio::sync::mpsc::UnboundedReceiver<i32>, String> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    match signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP]) {
-        Ok(mut signals) => {
-            std::thread::spawn(move || {
-                for sig in signals.forever() {
-                    if tx.send(sig).is_err() {
-                        return;
-                    }
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
+        .map_err(|e| format!("cannot watch signals (SIGTERM, SIGINT, SIGHUP): {e}"))?;
+    std::thread::Builder::new()
+        .name("smsq-signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                if tx.send(sig).is_err() {
+                    return;
                 }
-            });
-        }
-        Err(e) => error!(error = %e, "cannot watch signals; stopping only when killed"),
-    }
-    rx
+            }
+        })
+        .map_err(|e| format!("cannot watch signals: {e}"))?;
+    Ok(rx)
 }
 
 /// Re-reads the configuration on SIGHUP: applies what can change without reopening devices
