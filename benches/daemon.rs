@@ -12,6 +12,10 @@
 //!    before the answer), with no modem sending meanwhile; CPU per message.
 //! 3. Time from `+CMTI` to the "received" event reaching a subscriber; CPU per message.
 //!
+//! 4. For scale, what this machine's disk makes the floor: the CPU of two flushed commits
+//!    of 13 pages each, what every message needs at the least (its submission answered, its
+//!    first part committed `sending` before the modem gets it), measured outside SQLite.
+//!
 //! A word after `--` runs only the figures whose name contains it (`end_to_end`,
 //! `submissions`, `receipts`), for profiling one path.
 
@@ -199,6 +203,47 @@ async fn cmti_to_subscriber(n: usize) -> f64 {
     ms(cpu) / n as f64
 }
 
+/// CPU of this thread so far (user + system), to the microsecond.
+fn thread_cpu() -> Duration {
+    // SAFETY: getrusage fills the struct it is given; RUSAGE_THREAD is this thread's.
+    let usage = unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        assert_eq!(libc::getrusage(libc::RUSAGE_THREAD, &mut usage), 0);
+        usage
+    };
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// The flush floor (see the module docs): CPU per message of two commits that write 13 WAL
+/// frames each and flush them, on the disk of the temporary directory.
+fn flush_floor() -> f64 {
+    use std::os::unix::fs::FileExt;
+    const COMMITS: u32 = 500;
+    const FRAMES: u64 = 13;
+    let path = std::env::temp_dir().join(format!("smsq-flush-floor-{}", std::process::id()));
+    let file = std::fs::File::create(&path).unwrap();
+    let (header, page) = ([0u8; 24], [0x5au8; 4096]);
+    let before = thread_cpu();
+    for commit in 0..u64::from(COMMITS) {
+        for frame in 0..FRAMES {
+            // A WAL frame: its header, then its page (SQLite writes them apart).
+            let at = ((commit * FRAMES + frame) % 1000) * (4096 + 24);
+            file.write_all_at(&header, at).unwrap();
+            file.write_all_at(&page, at + 24).unwrap();
+        }
+        file.sync_all().unwrap();
+    }
+    let per_commit = (thread_cpu() - before) / COMMITS;
+    std::fs::remove_file(&path).unwrap();
+    let floor = ms(per_commit * 2);
+    println!(
+        "flush floor on this disk: {:.3} ms CPU per flushed 13-page commit, {floor:.3} ms per message (two of them)",
+        ms(per_commit)
+    );
+    floor
+}
+
 /// The median of `rounds` runs' CPU per message, each run on a fresh smsqd and database.
 fn median(mut figures: Vec<f64>) -> f64 {
     figures.sort_by(f64::total_cmp);
@@ -238,6 +283,7 @@ fn main() {
                 receipts.push(cmti_to_subscriber(300).await);
             }
         }
+        let floor = flush_floor();
         let figure = |name: &str, figures: Vec<f64>| {
             (!figures.is_empty()).then(|| format!("{name} {:.3} ms", median(figures)))
         };
@@ -250,7 +296,7 @@ fn main() {
         .flatten()
         .collect();
         println!(
-            "median of {ROUNDS} rounds, smsqd CPU per message: {}",
+            "median of {ROUNDS} rounds, smsqd CPU per message: {}; the flush floor {floor:.3} ms",
             figures.join(", ")
         );
     });
