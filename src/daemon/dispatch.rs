@@ -180,6 +180,39 @@ async fn record_accepted(d: &Daemon, k: usize, accepted: Accepted) {
     d.wake();
 }
 
+/// Runs `next` in one store call and one flushed commit with the record of `accepted`, if
+/// any. The outer error means nothing of it was kept; the inner one is `next`'s own (the
+/// record is kept).
+async fn recording_then<T: Send + 'static>(
+    d: &Daemon,
+    accepted: Option<Accepted>,
+    next: impl FnOnce(&mut Db) -> Result<T, StoreError> + Send + 'static,
+) -> Result<Result<T, StoreError>, StoreError> {
+    d.store
+        .call(move |db| {
+            db.together(|db| {
+                if let Some(a) = accepted {
+                    a.record(db)?;
+                }
+                Ok(next(db))
+            })
+        })
+        .await
+}
+
+/// Waits out the pacing gap from the start of the last send; a part waiting to be recorded
+/// is recorded first, so that pacing never delays it.
+async fn pace(d: &Daemon, k: usize, last_send: Option<Instant>, accepted: &mut Option<Accepted>) {
+    let Some(t) = last_send else { return };
+    let gap = d.send_gap(k).saturating_sub(t.elapsed());
+    if !gap.is_zero() {
+        if let Some(a) = accepted.take() {
+            record_accepted(d, k, a).await;
+        }
+        tokio::time::sleep(gap).await;
+    }
+}
+
 /// What one look at the queue gave modem `k`: a message taken (and what the claim made of
 /// it), or how long to wait.
 enum Step {
@@ -207,43 +240,27 @@ pub async fn run(d: Arc<Daemon>, k: usize) {
         }
         // The gap counts from the start of one send to the start of the next, as carriers'
         // volume rules count messages: a slow network does not add to it.
-        if let Some(t) = last_send {
-            let gap = d.send_gap(k).saturating_sub(t.elapsed());
-            if !gap.is_zero() {
-                if let Some(a) = accepted.take() {
-                    record_accepted(&d, k, a).await;
-                }
-                tokio::time::sleep(gap).await;
-            }
-        }
+        pace(&d, k, last_send, &mut accepted).await;
         let now = now_ms();
         let (modems, spread, modem_id) = (modems(&d), random_seed(), modem.id().to_string());
         let care = d.settings().care;
         let recording = accepted.take();
-        let step = d
-            .store
-            .call(move |db| {
-                db.together(|db| {
-                    if let Some(a) = recording {
-                        a.record(db)?;
-                    }
-                    // The claim re-checks expiry and asks the customer-care gate again (a
-                    // STOP may have come since it was queued; its quiet hours may have
-                    // begun) before its first part is committed `sending`.
-                    let next = views_in(db, modems, now)
-                        .and_then(|views| choose_in(db, k, &views, spread, now))
-                        .and_then(|choice| match choice {
-                            Choice::Wait(wait) => Ok(Step::Wait(wait)),
-                            Choice::Take(id) => db
-                                .start_gated(id, &modem_id, now, &mut |facts| {
-                                    super::care::gate::may_send(&care.policy, facts, now)
-                                })
-                                .map(|start| Step::Took(id, start)),
-                        });
-                    Ok(next)
-                })
+        let step = recording_then(&d, recording, move |db| {
+            // The claim re-checks expiry and asks the customer-care gate again (a STOP may
+            // have come since it was queued; its quiet hours may have begun) before its
+            // first part is committed `sending`.
+            let views = views_in(db, modems, now)?;
+            Ok(match choose_in(db, k, &views, spread, now)? {
+                Choice::Wait(wait) => Step::Wait(wait),
+                Choice::Take(id) => Step::Took(
+                    id,
+                    db.start_gated(id, &modem_id, now, &mut |facts| {
+                        super::care::gate::may_send(&care.policy, facts, now)
+                    })?,
+                ),
             })
-            .await;
+        })
+        .await;
         let step = match step {
             Ok(step) => {
                 if recording.is_some() {
@@ -346,30 +363,15 @@ async fn send_parts(
     let mut accepted: Option<Accepted> = None;
     for (n, part) in due.parts.iter().enumerate() {
         if n > 0 {
-            if let Some(t) = *last_send {
-                let gap = d.send_gap(k).saturating_sub(t.elapsed());
-                if !gap.is_zero() {
-                    if let Some(a) = accepted.take() {
-                        record_accepted(d, k, a).await;
-                    }
-                    tokio::time::sleep(gap).await;
-                }
-            }
+            pace(d, k, *last_send, &mut accepted).await;
             // The part before is recorded `sent` in the transaction that commits this one
             // `sending`.
             let (id, number, modem_id) = (due.id, part.part, modem.id().to_string());
             let recording = accepted.take();
-            let sending = d
-                .store
-                .call(move |db| {
-                    db.together(|db| {
-                        if let Some(a) = recording {
-                            a.record(db)?;
-                        }
-                        Ok(db.mark_sending(id, number, &modem_id, now_ms()))
-                    })
-                })
-                .await;
+            let sending = recording_then(d, recording, move |db| {
+                db.mark_sending(id, number, &modem_id, now_ms())
+            })
+            .await;
             let failed = match sending {
                 Ok(Ok(())) => None,
                 Ok(Err(e)) => Some(e),
