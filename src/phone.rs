@@ -105,21 +105,6 @@ impl Country {
     }
 }
 
-/// Loads the numbering plans (libphonenumber's metadata: some 90 ms of CPU on a PC, far more
-/// on a Raspberry Pi) on a thread of its own while smsqd starts, so that the first number a
-/// client sends is not the one that waits for them. Nothing is lost if the thread cannot
-/// start: they are loaded at first use.
-pub fn load_plans_in_background() {
-    let spawned = std::thread::Builder::new()
-        .name("smsq-plans".into())
-        .spawn(|| {
-            std::hint::black_box(&*phonenumber::metadata::DATABASE);
-        });
-    if let Err(e) = spawned {
-        tracing::debug!(error = %e, "numbering plans load at first use");
-    }
-}
-
 /// The country with ISO code `iso` (any case): one of `COUNTRIES`, or any other the numbering
 /// plans know (made once and kept for the life of the process, as a shop has one or two).
 pub fn country(iso: &str) -> Option<&'static Country> {

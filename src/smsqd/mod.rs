@@ -327,7 +327,6 @@ async fn run(
     // Before anything accepts connections: a flood of clients could otherwise take every
     // descriptor the watcher needs, leaving a daemon that stops at once or cannot be stopped.
     let mut signals = watch_signals()?;
-    crate::phone::load_plans_in_background();
     let database = args
         .db
         .as_deref()
