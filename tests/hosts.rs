@@ -110,6 +110,27 @@ async fn inbox_texts(c: &mut Client) -> Vec<String> {
 /// second): one at a time, so that one's load is not another's delay.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// Waits until the host `c` talks to sees `modems` healthy modems over every host, then
+/// one heartbeat more (a sixth of the 5 s lease): each host reads the others' modems then.
+async fn every_modem_up(c: &mut Client, modems: usize) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while c
+        .call(Hosts {})
+        .await
+        .unwrap()
+        .hosts
+        .iter()
+        .flat_map(|h| &h.modems)
+        .filter(|m| m.healthy)
+        .count()
+        < modems
+    {
+        assert!(Instant::now() < deadline, "the modems never came up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+}
+
 /// The test's turn and a new database on the throwaway server; `None` (skipped) on a
 /// machine without PostgreSQL outside CI.
 async fn shared_database() -> Option<(tokio::sync::MutexGuard<'static, ()>, String)> {
@@ -300,23 +321,7 @@ async fn a_stop_on_one_host_refuses_sends_on_another_and_routing_crosses_hosts()
 
     // Submitted at the counter, for a Smart number: the branch's Smart SIM sends it.
     let smart_customer = "+639181234567";
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !ca
-        .call(Hosts {})
-        .await
-        .unwrap()
-        .hosts
-        .iter()
-        .any(|h| h.name == "branch" && h.modems.iter().any(|m| m.healthy))
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the branch's modem never came up"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    // The counter reads the other hosts' modems at its heartbeat (a sixth of the lease).
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    every_modem_up(&mut ca, 2).await;
     // A program following the counter's events hears of what the branch does.
     let mut watcher = a.client().await;
     watcher
@@ -420,22 +425,7 @@ async fn delivery_reports_are_called_once_whichever_host_sends() {
         http::wait_listening(port, "the Kannel listener");
     }
     let mut c = a.client().await;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while c
-        .call(Hosts {})
-        .await
-        .unwrap()
-        .hosts
-        .iter()
-        .flat_map(|h| &h.modems)
-        .filter(|m| m.healthy)
-        .count()
-        < 2
-    {
-        assert!(Instant::now() < deadline, "the modems never came up");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    every_modem_up(&mut c, 2).await;
     const MESSAGES: usize = 20;
     for i in 0..MESSAGES {
         let dlr = format!("http://127.0.0.1:{}/dlr?n={i}&type=%d", receiver.port);

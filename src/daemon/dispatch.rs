@@ -98,7 +98,7 @@ fn choose_in(
     spread: u64,
     now: i64,
 ) -> Result<Choice, StoreError> {
-    if !views[k].usable() {
+    if !views.get(k).is_some_and(ModemView::usable) {
         // Absent, unregistered or capped: only a change of state can help, and it wakes
         // every dispatcher.
         return Ok(Choice::Wait(Duration::from_secs(60)));
@@ -181,14 +181,16 @@ async fn record_accepted(d: &Daemon, k: usize, accepted: Accepted) {
 }
 
 /// Runs `next` in one store call and one flushed commit with the record of `accepted`, if
-/// any. The outer error means nothing of it was kept; the inner one is `next`'s own (the
-/// record is kept).
+/// any. The outer error means nothing of it was kept, and `accepted` has then been recorded
+/// on its own; the inner one is `next`'s own (the record is kept).
 async fn recording_then<T: Send + 'static>(
     d: &Daemon,
+    k: usize,
     accepted: Option<Accepted>,
     next: impl FnOnce(&mut Db) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<Result<T, StoreError>, StoreError> {
-    d.store
+    let result = d
+        .store
         .call(move |db| {
             db.together(|db| {
                 if let Some(a) = accepted {
@@ -197,7 +199,18 @@ async fn recording_then<T: Send + 'static>(
                 Ok(next(db))
             })
         })
-        .await
+        .await;
+    if let Some(a) = accepted {
+        match result {
+            Ok(_) => {
+                d.set_store_fault(k, None);
+                // A daily cap may just have been reached: let the other dispatchers re-route.
+                d.wake();
+            }
+            Err(_) => record_accepted(d, k, a).await,
+        }
+    }
+    result
 }
 
 /// Waits out the pacing gap from the start of the last send; a part waiting to be recorded
@@ -245,7 +258,7 @@ pub async fn run(d: Arc<Daemon>, k: usize) {
         let (modems, spread, modem_id) = (modems(&d), random_seed(), modem.id().to_string());
         let care = d.settings().care;
         let recording = accepted.take();
-        let step = recording_then(&d, recording, move |db| {
+        let step = recording_then(&d, k, recording, move |db| {
             // The claim re-checks expiry and asks the customer-care gate again (a STOP may
             // have come since it was queued; its quiet hours may have begun) before its
             // first part is committed `sending`.
@@ -262,21 +275,13 @@ pub async fn run(d: Arc<Daemon>, k: usize) {
         })
         .await;
         let step = match step {
-            Ok(step) => {
-                if recording.is_some() {
-                    d.set_store_fault(k, None);
-                    d.wake();
-                }
-                step
-            }
+            Ok(step) => step,
             Err(e) => {
-                // Nothing of it committed: what the modem did is recorded first, on its own.
-                match recording {
-                    Some(a) => record_accepted(&d, k, a).await,
-                    None => {
-                        look_failed = true;
-                        wait_for_store(&d, k, &e, &mut store_pause).await;
-                    }
+                // Nothing of it committed. With a part to record, that part was recorded on
+                // its own meanwhile and the store took it: look again at once.
+                if recording.is_none() {
+                    look_failed = true;
+                    wait_for_store(&d, k, &e, &mut store_pause).await;
                 }
                 continue;
             }
@@ -367,25 +372,11 @@ async fn send_parts(
             // The part before is recorded `sent` in the transaction that commits this one
             // `sending`.
             let (id, number, modem_id) = (due.id, part.part, modem.id().to_string());
-            let recording = accepted.take();
-            let sending = recording_then(d, recording, move |db| {
+            let sending = recording_then(d, k, accepted.take(), move |db| {
                 db.mark_sending(id, number, &modem_id, now_ms())
             })
             .await;
-            let failed = match sending {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => Some(e),
-                Err(e) => {
-                    if let Some(a) = recording {
-                        record_accepted(d, k, a).await;
-                    }
-                    Some(e)
-                }
-            };
-            if recording.is_some() {
-                d.wake();
-            }
-            if let Some(e) = failed {
+            if let Err(e) | Ok(Err(e)) = sending {
                 // Nothing reached the modem: not sending is all it takes; wait for the store.
                 wait_for_store(d, k, &e, store_pause).await;
                 return None;

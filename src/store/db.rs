@@ -147,16 +147,12 @@ impl Db {
     pub fn together<T>(&mut self, f: impl FnOnce(&mut Db) -> Result<T>) -> Result<T> {
         self.durable()?;
         let mark = self.conn.open_savepoint()?;
-        match f(self) {
-            Ok(value) => {
-                self.conn.close_savepoint(mark, true)?;
-                Ok(value)
-            }
-            Err(e) => {
-                self.conn.close_savepoint(mark, false)?;
-                Err(e)
-            }
+        let result = f(self);
+        match &result {
+            Ok(_) => self.conn.release_savepoint(mark)?,
+            Err(_) => self.conn.undo_savepoint(mark),
         }
+        result
     }
 
     /// Whether the shared transaction is still open (SQLite rolls it back by itself after

@@ -834,8 +834,8 @@ impl Connection {
     }
 
     /// Opens what [`Connection::savepoint`] opens, without holding the connection, for a
-    /// change the store makes through several of its own calls; [`Connection::close_savepoint`]
-    /// ends it.
+    /// change the store makes through several of its own calls; ended by
+    /// [`Connection::release_savepoint`] or [`Connection::undo_savepoint`].
     pub fn open_savepoint(&self) -> SqlResult<Mark> {
         let depth = self.depth.get();
         let pg_outermost = self.is_postgres() && depth == 0;
@@ -851,33 +851,29 @@ impl Connection {
         })
     }
 
-    /// Ends the savepoint `mark`: kept (made part of what encloses it, or committed,
-    /// outermost) or undone. A savepoint that cannot be kept (a full disk refuses SQLite's
-    /// RELEASE) is undone: a transaction is never left open for later changes to be
-    /// committed into unseen.
-    pub fn close_savepoint(&self, mark: Mark, keep: bool) -> SqlResult<()> {
-        if keep {
-            let end = if mark.outermost {
-                "COMMIT".to_owned()
-            } else {
-                format!("RELEASE sp{}", mark.level)
-            };
-            match self.control(&end) {
-                Ok(()) => {
-                    self.depth.set(mark.level);
-                    return Ok(());
-                }
-                Err(e) => {
-                    self.undo(mark);
-                    return Err(e);
-                }
+    /// Keeps the change since `mark`: part of what encloses it, or committed (outermost).
+    /// One that cannot be kept (a full disk refuses SQLite's RELEASE) is undone: a
+    /// transaction is never left open for later changes to be committed into unseen.
+    pub fn release_savepoint(&self, mark: Mark) -> SqlResult<()> {
+        let end = if mark.outermost {
+            "COMMIT".to_owned()
+        } else {
+            format!("RELEASE sp{}", mark.level)
+        };
+        match self.control(&end) {
+            Ok(()) => {
+                self.depth.set(mark.level);
+                Ok(())
+            }
+            Err(e) => {
+                self.undo_savepoint(mark);
+                Err(e)
             }
         }
-        self.undo(mark);
-        Ok(())
     }
 
-    fn undo(&self, mark: Mark) {
+    /// Undoes the change since `mark`.
+    pub fn undo_savepoint(&self, mark: Mark) {
         self.depth.set(mark.level);
         // SQLite may have rolled the whole transaction back itself (a full disk): then there
         // is nothing left to undo, and saying so would only repeat the first error.
@@ -915,7 +911,7 @@ impl Savepoint<'_> {
     /// (a full disk refuses SQLite's RELEASE), the change is rolled back.
     pub fn commit(mut self) -> SqlResult<()> {
         self.done = true;
-        self.conn.close_savepoint(self.mark, true)
+        self.conn.release_savepoint(self.mark)
     }
 }
 
@@ -929,7 +925,7 @@ impl std::ops::Deref for Savepoint<'_> {
 impl Drop for Savepoint<'_> {
     fn drop(&mut self) {
         if !self.done {
-            self.conn.undo(self.mark);
+            self.conn.undo_savepoint(self.mark);
         }
     }
 }
