@@ -494,7 +494,7 @@ async fn a_damaged_read_is_read_again_before_quarantine() {
         .deliver_text("+639175550123", "Is my laptop ready?", 3);
     let rows = wait_inbox(&r.sock, 1).await;
     assert_eq!(rows[0].text.as_deref(), Some("Is my laptop ready?"));
-    assert!(r.sim.stored().is_empty());
+    sim_copy_deleted(&r.sim).await;
     let history = history_of(&r.sock).await;
     assert!(
         !history.iter().any(|e| e.kind == "quarantined"),
@@ -512,7 +512,17 @@ async fn a_damaged_read_is_read_again_before_quarantine() {
         assert!(Instant::now() < deadline, "not quarantined");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(r.sim.stored().is_empty());
+    sim_copy_deleted(&r.sim).await;
+}
+
+/// The SIM's copy is deleted only after what was read is committed (stored or
+/// quarantined): waits the moment the `AT+CMGD` takes after that commit.
+async fn sim_copy_deleted(sim: &Simulator) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !sim.stored().is_empty() {
+        assert!(Instant::now() < deadline, "the SIM's copy was not deleted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// A read whose answer is lost is retried within seconds, not at the next periodic sweep
