@@ -176,15 +176,23 @@ impl ExternalModem {
 
 /// CPU time (user + system, every thread) the process `pid` has used so far, from /proc.
 pub fn cpu_time(pid: u32) -> Duration {
+    let (user, system) = cpu_times(pid);
+    user + system
+}
+
+/// The user and the system (kernel) parts of [`cpu_time`].
+pub fn cpu_times(pid: u32) -> (Duration, Duration) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the process runs");
     // The command name is in parentheses and may hold spaces: count fields after it.
     let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
         .split_whitespace()
         .collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
     // SAFETY: sysconf has no preconditions.
     let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-    Duration::from_nanos(ticks * 1_000_000_000 / per_second)
+    let time = |field: &str| {
+        Duration::from_nanos(field.parse::<u64>().unwrap() * 1_000_000_000 / per_second)
+    };
+    (time(fields[11]), time(fields[12]))
 }
 
 pub const ANA: &str = "+639171234567";
