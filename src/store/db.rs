@@ -194,6 +194,12 @@ impl Db {
         conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // What a transaction must be able to undo (its savepoints, and the statement
+        // journal of a change that may fail half-way) stays in memory: by default SQLite
+        // spills it to a temporary file past 64 KiB, which the store's shared transaction
+        // reaches, and each spill is a file created, written and deleted (writes an SD card
+        // does not need). It holds at most the pages one transaction changes.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.set_prepared_statement_cache_capacity(128);
         // The bundled SQLite is built with STAT4, whose planner peeks at the values bound to

@@ -982,6 +982,26 @@ fn irreversible_steps_are_flushed_to_the_disk_first() {
     check(&mut db, "expire", NORMAL);
 }
 
+#[test]
+fn what_a_transaction_may_undo_is_kept_in_memory_not_in_temporary_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = Db::open(&dir.path().join("smsq.db")).unwrap();
+    // Bigger than SQLite's 64 KiB spill threshold for statement journals.
+    db.together(|db| {
+        for i in 0..300 {
+            db.enqueue(&msg(&format!("+1555{i:07}"), 3), 10)?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let temp_store: i64 = db
+        .connection()
+        .pragma_query_value(None, "temp_store", |r| r.get(0))
+        .unwrap();
+    assert_eq!(temp_store, 2, "temp_store = MEMORY");
+    assert_eq!(db.due_candidates(10, 1000).unwrap().len(), 300);
+}
+
 /// A dispatcher records the part its modem accepted and starts the next message in one
 /// flushed commit; when the second step fails, the first is not kept either, so the caller
 /// may record it again on its own without recording it twice.
