@@ -26,6 +26,17 @@ pub fn set_test_offset(now: i64) {
     TEST_OFFSET.store(now - system, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// The start of the day `ms` falls in, in `zone`: the shop's day, which a SIM's daily cap
+/// and its "sent today" count. Midnight UTC only if the zone cannot place `ms`.
+pub fn day_start(ms: i64, zone: &jiff::tz::TimeZone) -> i64 {
+    jiff::Timestamp::from_millisecond(ms)
+        .ok()
+        .and_then(|t| t.to_zoned_datetime(zone.clone()).start_of_day().ok())
+        .map_or(ms - ms.rem_euclid(86_400_000), |day| {
+            day.timestamp().as_millisecond()
+        })
+}
+
 /// Unix milliseconds to RFC 3339 in UTC.
 pub fn rfc3339(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
@@ -111,6 +122,25 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_day_starts_at_the_shops_midnight() {
+        let manila = jiff::tz::TimeZone::get("Asia/Manila").unwrap();
+        let utc = jiff::tz::TimeZone::UTC;
+        let after_midnight = parse_time("2026-12-03T00:00:30+08:00", &utc).unwrap();
+        assert_eq!(
+            rfc3339(day_start(after_midnight, &manila)),
+            "2026-12-02T16:00:00Z"
+        );
+        assert_eq!(
+            rfc3339(day_start(after_midnight, &utc)),
+            "2026-12-02T00:00:00Z"
+        );
+        // The day a clock goes forward is 23 hours long and still starts at midnight.
+        let warsaw = jiff::tz::TimeZone::get("Europe/Warsaw").unwrap();
+        let spring = parse_time("2026-03-29T12:00:00+02:00", &utc).unwrap();
+        assert_eq!(rfc3339(day_start(spring, &warsaw)), "2026-03-28T23:00:00Z");
+    }
 
     #[test]
     fn times_as_people_write_them() {

@@ -650,6 +650,29 @@ async fn links_classes_and_estimates() {
     assert_eq!(refusal(c.call(topic).await.unwrap_err()), "invalid_class");
 }
 
+/// A SIM's daily cap counts the shop's day: it opens again at midnight in the shop's time
+/// zone (Manila: 16:00 UTC), not at midnight UTC.
+#[tokio::test]
+async fn a_daily_cap_opens_again_at_the_shops_midnight() {
+    let modem = ExternalModem::start(|_| {}).await;
+    let d = start_with(&modem, "daily_cap = 2", "");
+    let mut c = d.client().await;
+    set_clock(&mut c, "2026-12-02T23:50:00+08:00").await;
+    let to = ["+639171234501", "+639171234502", "+639171234503"];
+    c.call(send(&to, "Your order is ready.")).await.unwrap();
+    until("the day's two", async || modem.sim.sent().len() == 2).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(modem.sim.sent().len(), 2, "the cap holds within the day");
+    // Still 2 December in UTC.
+    set_clock(&mut c, "2026-12-03T00:00:30+08:00").await;
+    until("the third, after the shop's midnight", async || {
+        modem.sim.sent().len() == 3
+    })
+    .await;
+    let modems = c.call(smsq::api::Modems {}).await.unwrap();
+    assert_eq!(modems.modems[0].sent_today, 1, "{modems:?}");
+}
+
 /// CC-2.5: a SIM's hourly cap spreads a bulk send so that no hour exceeds it; the rest wait
 /// (and are not lost) until the hour has passed.
 #[tokio::test]

@@ -55,11 +55,17 @@ fn modems(d: &Daemon) -> Vec<HostModem> {
     modems
 }
 
-/// The routing views of `modems`, with the load their caps need read from the store.
-fn views_in(db: &Db, modems: Vec<HostModem>, now: i64) -> Result<Vec<ModemView>, StoreError> {
+/// The routing views of `modems`, with the load their caps need read from the store (today
+/// is the shop's day, from `day_start`).
+fn views_in(
+    db: &Db,
+    modems: Vec<HostModem>,
+    now: i64,
+    day_start: i64,
+) -> Result<Vec<ModemView>, StoreError> {
     // Today's load matters only to a capped SIM: without caps it is not read at all.
     let load = if modems.iter().any(|m| m.daily_cap.is_some()) {
-        db.modem_load(now - now.rem_euclid(86_400_000))?
+        db.modem_load(day_start)?
     } else {
         Default::default()
     };
@@ -256,13 +262,15 @@ pub async fn run(d: Arc<Daemon>, k: usize) {
         pace(&d, k, last_send, &mut accepted).await;
         let now = now_ms();
         let (modems, spread, modem_id) = (modems(&d), random_seed(), modem.id().to_string());
-        let care = d.settings().care;
+        let settings = d.settings();
+        let day_start = crate::time::day_start(now, &settings.time_zone);
+        let care = settings.care;
         let recording = accepted.take();
         let step = recording_then(&d, k, recording, move |db| {
             // The claim re-checks expiry and asks the customer-care gate again (a STOP may
             // have come since it was queued; its quiet hours may have begun) before its
             // first part is committed `sending`.
-            let views = views_in(db, modems, now)?;
+            let views = views_in(db, modems, now, day_start)?;
             Ok(match choose_in(db, k, &views, spread, now)? {
                 Choice::Wait(wait) => Step::Wait(wait),
                 Choice::Take(id) => Step::Took(

@@ -162,7 +162,8 @@ pub struct Peer {
 pub struct ModemRules {
     /// Recipient prefixes this modem is preferred for (`+63917`).
     pub prefixes: Vec<String>,
-    /// Parts this SIM may send per day (UTC); `None` for no cap.
+    /// Parts this SIM may send per day (the shop's day, from midnight in `time_zone`); `None`
+    /// for no cap.
     pub daily_cap: Option<i64>,
     /// Parts this SIM may send in any hour; `None` for no cap.
     pub hourly_cap: Option<i64>,
@@ -414,7 +415,7 @@ impl Daemon {
 
     /// Every modem as it is now, with the queue and what it sent today.
     pub async fn modems(&self) -> Result<Vec<ModemReport>, Error> {
-        let day_start = now_ms() - now_ms().rem_euclid(86_400_000);
+        let day_start = crate::time::day_start(now_ms(), &self.settings().time_zone);
         let mut out = Vec::with_capacity(self.modems.len());
         for (k, m) in self.modems.iter().enumerate() {
             let id = m.id().to_string();
