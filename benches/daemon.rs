@@ -25,7 +25,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use smsq::api::{ModemList, Modems, Pushed, SendRequest, ServerLine, Subscribe};
+use smsq::api::client::Client;
+use smsq::api::{Event, ModemList, Modems, Pushed, SendRequest, ServerLine, Subscribe};
 
 #[path = "../tests/common/smsqd.rs"]
 mod smsqd;
@@ -92,15 +93,21 @@ impl Rig {
             .unwrap()
             .messages[0]
             .id;
-        loop {
-            if let Ok(ServerLine::Event {
+        while next_event(&mut watcher, "sent").await.message_id != Some(id) {}
+        self.cpu() - before
+    }
+}
+
+/// The next event of `kind` a subscriber hears (other lines skipped). A subscription that
+/// ends stops the bench rather than leaving it reading a closed socket forever.
+async fn next_event(watcher: &mut Client, kind: &str) -> Event {
+    loop {
+        match watcher.next_line().await {
+            Ok(ServerLine::Event {
                 event: Pushed::Event(event),
-            }) = watcher.next_line().await
-                && event.kind == "sent"
-                && event.message_id == Some(id)
-            {
-                return self.cpu() - before;
-            }
+            }) if event.kind == kind => return event,
+            Ok(_) => {}
+            Err(e) => panic!("the subscription ended: {e:?}"),
         }
     }
 }
@@ -130,13 +137,8 @@ async fn end_to_end(n: usize) -> f64 {
     let collector = tokio::spawn(async move {
         let mut sent_at = HashMap::new();
         while sent_at.len() < n {
-            if let Ok(ServerLine::Event {
-                event: Pushed::Event(event),
-            }) = watcher.next_line().await
-                && event.kind == "sent"
-            {
-                sent_at.insert(event.message_id.unwrap(), Instant::now());
-            }
+            let event = next_event(&mut watcher, "sent").await;
+            sent_at.insert(event.message_id.unwrap(), Instant::now());
         }
         sent_at
     });
@@ -230,16 +232,8 @@ async fn cmti_to_subscriber(n: usize) -> f64 {
         rig.modem
             .sim
             .deliver_text("+639171234567", &format!("Reply number {i}"), 0);
-        loop {
-            if let Ok(ServerLine::Event {
-                event: Pushed::Event(event),
-            }) = watcher.next_line().await
-                && event.kind == "received"
-            {
-                latencies.push(t.elapsed());
-                break;
-            }
-        }
+        next_event(&mut watcher, "received").await;
+        latencies.push(t.elapsed());
     }
     let cpu = rig.cpu() - cpu_before;
     latencies.sort();

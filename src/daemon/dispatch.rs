@@ -56,16 +56,16 @@ fn modems(d: &Daemon) -> Vec<HostModem> {
 }
 
 /// The routing views of `modems`, with the load their caps need read from the store (today
-/// is the shop's day, from `day_start`).
+/// is the shop's day, in `zone`).
 fn views_in(
     db: &Db,
     modems: Vec<HostModem>,
     now: i64,
-    day_start: i64,
+    zone: &jiff::tz::TimeZone,
 ) -> Result<Vec<ModemView>, StoreError> {
     // Today's load matters only to a capped SIM: without caps it is not read at all.
     let load = if modems.iter().any(|m| m.daily_cap.is_some()) {
-        db.modem_load(day_start)?
+        db.modem_load(crate::time::day_start(now, zone))?
     } else {
         Default::default()
     };
@@ -263,14 +263,13 @@ pub async fn run(d: Arc<Daemon>, k: usize) {
         let now = now_ms();
         let (modems, spread, modem_id) = (modems(&d), random_seed(), modem.id().to_string());
         let settings = d.settings();
-        let day_start = crate::time::day_start(now, &settings.time_zone);
-        let care = settings.care;
+        let (care, zone) = (settings.care, settings.time_zone);
         let recording = accepted.take();
         let step = recording_then(&d, k, recording, move |db| {
             // The claim re-checks expiry and asks the customer-care gate again (a STOP may
             // have come since it was queued; its quiet hours may have begun) before its
             // first part is committed `sending`.
-            let views = views_in(db, modems, now, day_start)?;
+            let views = views_in(db, modems, now, &zone)?;
             Ok(match choose_in(db, k, &views, spread, now)? {
                 Choice::Wait(wait) => Step::Wait(wait),
                 Choice::Take(id) => Step::Took(
